@@ -1,0 +1,311 @@
+//! Text-level handling of `openclaw-skill.yaml` shared by the plugin and the host:
+//! `${VAR}` / `${VAR:-default}` interpolation and mapping keys to line numbers.
+//!
+//! Interpolation runs on the text before YAML parsing, so parse errors keep the manifest's
+//! own line numbers and a variable such as `${INTERVAL}` can supply a number. Values are
+//! quoted as their position requires, so a secret containing `"`, `:` or `#` cannot change
+//! the structure of the document.
+
+use std::fmt;
+
+/// An interpolation problem, naming the line (1-based), the key and the variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterpolationError {
+    /// 1-based line of the manifest.
+    pub line: usize,
+    /// Dotted key path of that line, when it has one (e.g. `dingtalk.app_secret`).
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InterpolationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{key} (line {}): {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+impl std::error::Error for InterpolationError {}
+
+/// Replaces `${VAR}` and `${VAR:-default}` using `lookup`; `$${` stands for a literal `${`.
+/// Comments are left alone. `${VAR:-default}` uses the default when VAR is unset or empty.
+pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+    let mut out = String::with_capacity(text.len());
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        interpolate_line(text, index, line, &lookup, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// [`interpolate`] with the process environment.
+pub fn interpolate_env(text: &str) -> Result<String, InterpolationError> {
+    interpolate(text, |name| std::env::var(name).ok())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Double,
+    Single,
+}
+
+fn interpolate_line(
+    text: &str,
+    index: usize,
+    line: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    out: &mut String,
+) -> Result<(), InterpolationError> {
+    let err = |message: String| InterpolationError {
+        line: index + 1,
+        key: key_path_at_line(text, index),
+        message,
+    };
+    let bytes = line.as_bytes();
+    let mut quote = Quote::None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match (quote, c) {
+            (Quote::None, b'#') if i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                out.push_str(&line[i..]);
+                return Ok(());
+            }
+            (Quote::None, b'"') => quote = Quote::Double,
+            (Quote::None, b'\'') => quote = Quote::Single,
+            (Quote::Double, b'\\') if i + 1 < bytes.len() => {
+                out.push_str(&line[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            (Quote::Double, b'"') | (Quote::Single, b'\'') => quote = Quote::None,
+            _ => {}
+        }
+        if c == b'$' && line[i..].starts_with("$${") {
+            out.push_str("${");
+            i += 3;
+            continue;
+        }
+        if c == b'$' && line[i..].starts_with("${") {
+            let close = line[i..]
+                .find('}')
+                .ok_or_else(|| err("`${` without a closing `}`".into()))?;
+            let expr = &line[i + 2..i + close];
+            let value = resolve(expr, lookup).map_err(err)?;
+            let rest_start = i + close + 1;
+            match quote {
+                Quote::Double => out.push_str(&escape_double(&value)),
+                Quote::Single => out.push_str(&value.replace('\'', "''")),
+                Quote::None if is_plain_safe(&value) => out.push_str(&value),
+                Quote::None => {
+                    let before = &line[..i];
+                    let after = strip_comment(&line[rest_start..]);
+                    let starts_scalar = before.trim_end().ends_with(':') || before.trim_end().ends_with('-');
+                    if !starts_scalar || !after.trim().is_empty() {
+                        return Err(err(format!(
+                            "the value of `{}` contains characters YAML would misread here; put the whole value in double quotes",
+                            expr.split(":-").next().unwrap_or(expr)
+                        )));
+                    }
+                    out.push('"');
+                    out.push_str(&escape_double(&value));
+                    out.push('"');
+                }
+            }
+            i = rest_start;
+            continue;
+        }
+        let ch_len = line[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&line[i..i + ch_len]);
+        i += ch_len;
+    }
+    Ok(())
+}
+
+fn resolve(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let (name, default) = match expr.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (expr, None),
+    };
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return Err(format!("`${{{expr}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"));
+    }
+    match (lookup(name), default) {
+        (Some(v), Some(d)) if v.is_empty() => Ok(d.to_owned()),
+        (Some(v), _) => Ok(v),
+        (None, Some(d)) => Ok(d.to_owned()),
+        (None, None) => Err(format!("environment variable {name} is not set")),
+    }
+}
+
+fn escape_double(value: &str) -> String {
+    let mut s = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            c if c.is_control() => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Whether `value` reads back as itself (or as the intended number/bool) in a plain scalar.
+fn is_plain_safe(value: &str) -> bool {
+    const BAD_START: &[char] = &[
+        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+    ];
+    !value.is_empty()
+        && !value.starts_with(BAD_START)
+        && !value.starts_with(char::is_whitespace)
+        && !value.ends_with(char::is_whitespace)
+        && !value.ends_with(':')
+        && !value.contains(": ")
+        && !value.contains(" #")
+        && !value.chars().any(char::is_control)
+}
+
+fn strip_comment(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &s[..i];
+        }
+    }
+    s
+}
+
+/// The mapping key written on line `index` (0-based) of a block-style YAML document, with
+/// its parents: `dingtalk.app_secret`. `None` when the line holds no key.
+pub fn key_path_at_line(text: &str, index: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (indent, key) = key_of(lines.get(index)?)?;
+    let mut path = vec![key];
+    let mut current = indent;
+    for line in lines[..index].iter().rev() {
+        if current == 0 {
+            break;
+        }
+        if let Some((ind, key)) = key_of(line) {
+            if ind < current {
+                path.push(key);
+                current = ind;
+            }
+        }
+    }
+    path.reverse();
+    Some(path.join("."))
+}
+
+/// The 1-based line on which the dotted key `path` (e.g. `streaming.card_update_interval_ms`)
+/// is written in a block-style YAML document.
+pub fn line_of_key(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    (0..lines.len()).find(|&i| key_path_at_line(text, i).as_deref() == Some(path)).map(|i| i + 1)
+}
+
+/// Indentation and key of a `key: value` line (a `- key: value` list item counts its key at
+/// the column after the dash).
+fn key_of(line: &str) -> Option<(usize, String)> {
+    let trimmed = line.trim_start();
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return None;
+    }
+    let mut indent = line.len() - trimmed.len();
+    let mut body = trimmed;
+    while let Some(rest) = body.strip_prefix("- ") {
+        indent += 2;
+        body = rest.trim_start();
+    }
+    let colon = body.find(':')?;
+    let after = &body[colon + 1..];
+    if !(after.is_empty() || after.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let key = body[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
+    if key.is_empty() || key.contains(char::is_whitespace) && !body.starts_with(['"', '\'']) {
+        return None;
+    }
+    Some((indent, key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "KEY" => Some("abc".into()),
+            "EMPTY" => Some(String::new()),
+            "NASTY" => Some("pa\"ss: #word'".into()),
+            "NUM" => Some("250".into()),
+            _ => None,
+        }
+    }
+
+    const DOC: &str = "name: bot\ngateway:\n  endpoint: http://x\n  auth_token: ${MISSING}\nstreaming:\n  enabled: true\n";
+
+    #[test]
+    fn plain_values_are_substituted_and_numbers_stay_numbers() {
+        let out = interpolate("a: ${KEY}\nb: ${NUM}\nc: x-${KEY}-y\n", env).unwrap();
+        assert_eq!(out, "a: abc\nb: 250\nc: x-abc-y\n");
+    }
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let out = interpolate("a: ${NOPE:-dflt}\nb: ${EMPTY:-d2}\nc: ${NOPE:-}\n", env).unwrap();
+        assert_eq!(out, "a: dflt\nb: d2\nc: \"\"\n");
+    }
+
+    #[test]
+    fn a_missing_variable_names_the_key_and_line() {
+        let err = interpolate(DOC, env).unwrap_err();
+        assert_eq!(err.line, 4);
+        assert_eq!(err.key.as_deref(), Some("gateway.auth_token"));
+        assert!(err.to_string().contains("MISSING is not set"), "{err}");
+    }
+
+    #[test]
+    fn special_characters_cannot_change_the_structure() {
+        let plain = interpolate("secret: ${NASTY}\n", env).unwrap();
+        assert_eq!(plain, "secret: \"pa\\\"ss: #word'\"\n");
+        let double = interpolate("secret: \"${NASTY}\"\n", env).unwrap();
+        assert_eq!(double, "secret: \"pa\\\"ss: #word'\"\n");
+        let single = interpolate("secret: '${NASTY}'\n", env).unwrap();
+        assert_eq!(single, "secret: 'pa\"ss: #word'''\n");
+        let mixed = interpolate("secret: x${NASTY}\n", env).unwrap_err();
+        assert!(mixed.message.contains("double quotes"), "{mixed}");
+    }
+
+    #[test]
+    fn comments_and_escapes_are_left_alone() {
+        let out = interpolate("# ${MISSING}\na: b # ${MISSING}\nc: $${KEY}\n", env).unwrap();
+        assert_eq!(out, "# ${MISSING}\na: b # ${MISSING}\nc: ${KEY}\n");
+    }
+
+    #[test]
+    fn malformed_references_are_errors() {
+        assert!(interpolate("a: ${KEY\n", env).unwrap_err().message.contains("closing"));
+        assert!(interpolate("a: ${1X}\n", env).unwrap_err().message.contains("not a valid"));
+    }
+
+    #[test]
+    fn keys_map_to_lines_and_back() {
+        assert_eq!(key_path_at_line(DOC, 5).as_deref(), Some("streaming.enabled"));
+        assert_eq!(line_of_key(DOC, "gateway.endpoint"), Some(3));
+        assert_eq!(line_of_key(DOC, "streaming.enabled"), Some(6));
+        assert_eq!(line_of_key(DOC, "nope"), None);
+        let list = "access:\n  allowed:\n    - id: a\n      nick: b\n";
+        assert_eq!(key_path_at_line(list, 3).as_deref(), Some("access.allowed.nick"));
+    }
+}
