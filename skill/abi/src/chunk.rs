@@ -77,7 +77,7 @@ impl Chunk {
         OcChunk {
             kind: self.kind(),
             failure,
-            text: OcStr::from_str(text),
+            text: OcStr::borrow(text),
             usage: usage.map_or(OcUsage::default(), |u| OcUsage {
                 known: true,
                 prompt_tokens: u.prompt_tokens,

@@ -180,8 +180,8 @@ impl Plugin {
         // SAFETY: the strings outlive the call; the out pointers are valid locals.
         let status = unsafe {
             (self.vtable.check_manifest)(
-                OcStr::from_str(manifest_yaml),
-                OcStr::from_str(&dir),
+                OcStr::borrow(manifest_yaml),
+                OcStr::borrow(&dir),
                 &mut summary,
                 &mut error,
             )
@@ -208,8 +208,8 @@ impl Plugin {
         // SAFETY: arguments outlive the call; the plugin copies the sink.
         let status = unsafe {
             (self.vtable.init)(
-                OcStr::from_str(manifest_yaml),
-                OcStr::from_str(&dir),
+                OcStr::borrow(manifest_yaml),
+                OcStr::borrow(&dir),
                 &sink,
                 &mut handle,
                 &mut error,
@@ -276,7 +276,7 @@ impl Skill {
         let status = unsafe {
             (self.plugin.vtable.handle_event)(
                 self.handle.as_ptr(),
-                OcStr::from_str(event_json),
+                OcStr::borrow(event_json),
                 &mut stream,
                 &mut error,
             )

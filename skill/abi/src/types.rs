@@ -27,7 +27,7 @@ pub struct OcStr {
 
 impl OcStr {
     /// Borrows `s` for as long as `s` lives; the caller keeps `s` alive while the `OcStr` is used.
-    pub fn from_str(s: &str) -> OcStr {
+    pub fn borrow(s: &str) -> OcStr {
         OcStr {
             ptr: s.as_ptr(),
             len: s.len(),

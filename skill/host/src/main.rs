@@ -1,0 +1,99 @@
+//! `openclaw-skill`: the host for the openclaw-dingtalk skill plugin.
+//!
+//! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
+//! `library` key says) through the stable ABI, checks manifests, and runs the skill.
+
+mod host_manifest;
+mod logger;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use openclaw_skill_abi::Plugin;
+
+use crate::host_manifest::ManifestFile;
+use crate::logger::LogFormat;
+
+/// Host for the openclaw-dingtalk skill: DingTalk robot messages in, OpenClaw Gateway
+/// answers streamed into live AI Cards.
+#[derive(Parser, Debug)]
+#[command(name = "openclaw-skill", version, about, long_about = None)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// Log level (overridden by RUST_LOG).
+    #[arg(long, default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load the plugin next to MANIFEST and have it validate the manifest; print what was
+    /// loaded (plugin and ABI versions, the configuration with secrets redacted).
+    Check {
+        /// Path of openclaw-skill.yaml.
+        manifest: PathBuf,
+        /// Plugin library to load instead of the one the manifest points at.
+        #[arg(long)]
+        library: Option<PathBuf>,
+    },
+    /// Run the skill: receive DingTalk events and answer them.
+    Run(run::RunArgs),
+}
+
+fn load_plugin(manifest: &ManifestFile, library: Option<&Path>) -> Result<Plugin> {
+    let path = manifest.library_path(library)?;
+    if !path.exists() {
+        anyhow::bail!(
+            "plugin library {} does not exist: build it with `cargo build --release` and copy \
+             target/release/{} next to the manifest, or set `library:` in the manifest",
+            path.display(),
+            Plugin::library_file_name()
+        );
+    }
+    Plugin::load_from_file(&path).map_err(|e| {
+        log::debug!("plugin loader report:\n{}", e.details);
+        anyhow::anyhow!("{e}")
+    })
+}
+
+fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
+    let manifest = ManifestFile::read(manifest_path)?;
+    let plugin = load_plugin(&manifest, library)?;
+    let summary = plugin
+        .check_manifest(&manifest.text, &manifest.dir)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let summary: serde_json::Value = serde_json::from_str(&summary).context("plugin summary is not JSON")?;
+    println!("plugin:   {} {} (skill ABI v{})", plugin.name(), plugin.version(), plugin.abi_version());
+    println!("library:  {}", manifest.library_path(library)?.display());
+    println!(
+        "skill:    {} {}",
+        summary["name"].as_str().unwrap_or("?"),
+        summary["version"].as_str().unwrap_or("?")
+    );
+    println!("manifest: {} is valid", manifest.path.display());
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logger::init(cli.log_format, &cli.log_level);
+    let result = match cli.command {
+        Command::Check { manifest, library } => check(&manifest, library.as_deref()),
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("openclaw-skill: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! The manifest's typed model. Every field not in the product brief's example has a default;
+//! the doc comment of each field is its documentation (mirrored in the README).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// `openclaw-skill.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Skill name, e.g. `dingtalk-bot`.
+    pub name: String,
+    /// Skill version, a string such as `"1.0"`.
+    pub version: String,
+    /// Path of the plugin library, relative to the manifest (read by hosts). Default:
+    /// `libopenclaw_dingtalk.so` next to the manifest.
+    #[serde(default)]
+    pub library: Option<String>,
+    /// The OpenClaw Gateway.
+    pub gateway: GatewayConfig,
+    /// The DingTalk app and robot.
+    pub dingtalk: DingTalkConfig,
+    /// How answers reach the card.
+    #[serde(default)]
+    pub streaming: StreamingConfig,
+    /// Conversations, sessions and access.
+    #[serde(default)]
+    pub conversation: ConversationConfig,
+    /// How the host receives DingTalk events (read by hosts; validated here).
+    #[serde(default)]
+    pub ingress: IngressConfig,
+    /// Directory for the in-flight card journal and session state, relative to the
+    /// manifest. Default `.openclaw-dingtalk`.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: String,
+    /// The manifest's directory (set by the loader, not a key).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `gateway:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Base URL of the OpenClaw Gateway; `/v1/chat/completions` is appended.
+    pub endpoint: String,
+    /// Bearer token (`gateway.auth.token`). May be empty for a gateway without auth.
+    #[serde(default)]
+    pub auth_token: Secret,
+    /// Agent target sent as `model`: `openclaw`, `openclaw/<agentId>`. Default `openclaw/main`.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Ask for the usage chunk (`stream_options.include_usage`). Default true.
+    #[serde(default = "yes")]
+    pub include_usage: bool,
+    /// TCP/TLS connect deadline. Default 10 000 ms.
+    #[serde(default = "default_connect_ms")]
+    pub connect_timeout_ms: u64,
+    /// Deadline for the response head after the request was sent. Default 30 000 ms.
+    #[serde(default = "default_first_byte_ms")]
+    pub first_byte_timeout_ms: u64,
+    /// Longest silence between two SSE events. The real gateway stays silent for up to ~95 s
+    /// while it retries a failing upstream, so the default is 120 000 ms.
+    #[serde(default = "default_idle_ms")]
+    pub idle_timeout_ms: u64,
+    /// Deadline for a whole reply. Default 600 000 ms.
+    #[serde(default = "default_total_ms")]
+    pub total_timeout_ms: u64,
+    /// Retries of a request that failed before any content arrived (connect errors, 429,
+    /// 5xx), with exponential backoff. Default 2.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+/// `dingtalk:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DingTalkConfig {
+    /// AppKey (clientId).
+    pub app_key: String,
+    /// AppSecret (clientSecret).
+    pub app_secret: Secret,
+    /// Robot code; for enterprise-internal robots it equals the AppKey (used when empty).
+    #[serde(default)]
+    pub robot_code: String,
+    /// New OpenAPI base. Default `https://api.dingtalk.com`.
+    #[serde(default = "default_api_base")]
+    pub api_base_url: String,
+    /// Legacy OpenAPI base; session webhooks must live on this origin or on `api_base_url`.
+    /// Default `https://oapi.dingtalk.com`.
+    #[serde(default = "default_oapi_base")]
+    pub oapi_base_url: String,
+    /// AI Card template id. Default: DingTalk's official AI markdown card template
+    /// `382e4302-551d-4880-bf29-a30acfab2e71.schema`; operators should publish their own.
+    #[serde(default = "default_template")]
+    pub card_template_id: String,
+    /// The template's markdown variable that receives the streamed answer. Default `msgContent`.
+    #[serde(default = "default_content_key")]
+    pub card_content_key: String,
+    /// App-wide DingTalk API budget in calls per second, shared by every conversation.
+    /// Default 20.
+    #[serde(default = "default_qps")]
+    pub api_qps: u32,
+}
+
+/// `streaming:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamingConfig {
+    /// Stream into an AI Card (true) or send one markdown reply at the end (false). Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Minimum time between two updates of one card. Default 300 ms.
+    #[serde(default = "default_interval")]
+    pub card_update_interval_ms: u64,
+    /// Characters per card; a longer answer continues in a follow-up card. Default 2500.
+    #[serde(default = "default_card_chars")]
+    pub card_max_chars: usize,
+    /// Show the model's reasoning above the answer in the card. Default false.
+    #[serde(default)]
+    pub show_reasoning: bool,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        StreamingConfig {
+            enabled: true,
+            card_update_interval_ms: default_interval(),
+            card_max_chars: default_card_chars(),
+            show_reasoning: false,
+        }
+    }
+}
+
+/// `conversation:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationConfig {
+    /// Text put before every message sent to the gateway (e.g. house rules). Default empty.
+    #[serde(default)]
+    pub preamble: String,
+    /// In groups, one gateway session per sender instead of one per group. Default false.
+    #[serde(default)]
+    pub per_sender_sessions: bool,
+    /// Who may talk to the robot.
+    #[serde(default)]
+    pub access: AccessConfig,
+    /// How long a message id is remembered to drop redeliveries. Default 600 s.
+    #[serde(default = "default_dedup_ttl")]
+    pub dedup_ttl_secs: u64,
+    /// At most this many remembered message ids. Default 10 000.
+    #[serde(default = "default_dedup_capacity")]
+    pub dedup_capacity: usize,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig {
+            preamble: String::new(),
+            per_sender_sessions: false,
+            access: AccessConfig::default(),
+            dedup_ttl_secs: default_dedup_ttl(),
+            dedup_capacity: default_dedup_capacity(),
+        }
+    }
+}
+
+/// `conversation.access:`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// `open` (default) or `allowlist`.
+    #[serde(default)]
+    pub policy: AccessPolicy,
+    /// With `allowlist`: staff ids allowed in 1:1 chats.
+    #[serde(default)]
+    pub allowed_senders: Vec<String>,
+    /// With `allowlist`: group conversation ids (`cid…`) allowed.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// What a refused user is told. Default: a short bilingual notice.
+    #[serde(default = "default_refusal")]
+    pub refusal_message: String,
+}
+
+/// Access policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessPolicy {
+    /// Everyone who can reach the robot.
+    #[default]
+    Open,
+    /// Only the listed senders (1:1) and groups.
+    Allowlist,
+}
+
+/// `ingress:` (used by the host).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressConfig {
+    /// `stream` (default; DingTalk Stream mode, no public IP needed) or `http` (signed callbacks).
+    #[serde(default)]
+    pub mode: IngressMode,
+    /// HTTP callback mode settings.
+    #[serde(default)]
+    pub http: HttpIngressConfig,
+    /// Stream mode settings.
+    #[serde(default)]
+    pub stream: StreamIngressConfig,
+    /// Optional Prometheus `/metrics` listen address, e.g. `127.0.0.1:9464`. Default off.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+}
+
+/// Ingress mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngressMode {
+    /// DingTalk Stream mode (WebSocket).
+    #[default]
+    Stream,
+    /// Signed HTTP callbacks.
+    Http,
+}
+
+/// `ingress.http:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpIngressConfig {
+    /// Listen address. Default `127.0.0.1:8790`.
+    #[serde(default = "default_http_listen")]
+    pub listen: String,
+    /// Callback path. Default `/dingtalk/callback`.
+    #[serde(default = "default_http_path")]
+    pub path: String,
+    /// Largest accepted body. Default 1 048 576 bytes.
+    #[serde(default = "default_body_limit")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpIngressConfig {
+    fn default() -> Self {
+        HttpIngressConfig {
+            listen: default_http_listen(),
+            path: default_http_path(),
+            max_body_bytes: default_body_limit(),
+        }
+    }
+}
+
+/// `ingress.stream:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamIngressConfig {
+    /// A socket silent for longer than this is considered dead. Default 90 000 ms.
+    #[serde(default = "default_stream_silence")]
+    pub silence_timeout_ms: u64,
+}
+
+impl Default for StreamIngressConfig {
+    fn default() -> Self {
+        StreamIngressConfig {
+            silence_timeout_ms: default_stream_silence(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_state_dir() -> String {
+    ".openclaw-dingtalk".into()
+}
+fn default_model() -> String {
+    "openclaw/main".into()
+}
+fn default_connect_ms() -> u64 {
+    10_000
+}
+fn default_first_byte_ms() -> u64 {
+    30_000
+}
+fn default_idle_ms() -> u64 {
+    120_000
+}
+fn default_total_ms() -> u64 {
+    600_000
+}
+fn default_retries() -> u32 {
+    2
+}
+fn default_api_base() -> String {
+    "https://api.dingtalk.com".into()
+}
+fn default_oapi_base() -> String {
+    "https://oapi.dingtalk.com".into()
+}
+fn default_template() -> String {
+    "382e4302-551d-4880-bf29-a30acfab2e71.schema".into()
+}
+fn default_content_key() -> String {
+    "msgContent".into()
+}
+fn default_qps() -> u32 {
+    20
+}
+fn default_interval() -> u64 {
+    300
+}
+fn default_card_chars() -> usize {
+    2500
+}
+fn default_dedup_ttl() -> u64 {
+    600
+}
+fn default_dedup_capacity() -> usize {
+    10_000
+}
+fn default_refusal() -> String {
+    "抱歉，你没有使用此机器人的权限。Sorry, you are not allowed to use this robot.".into()
+}
+fn default_http_listen() -> String {
+    "127.0.0.1:8790".into()
+}
+fn default_http_path() -> String {
+    "/dingtalk/callback".into()
+}
+fn default_body_limit() -> usize {
+    1024 * 1024
+}
+fn default_stream_silence() -> u64 {
+    90_000
+}

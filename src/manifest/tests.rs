@@ -1,0 +1,96 @@
+use std::path::Path;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../openclaw-skill.yaml");
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "OPENCLAW_API_KEY" => Some("gw-secret-token".into()),
+        "DINGTALK_APP_KEY" => Some("dingappkey".into()),
+        "DINGTALK_APP_SECRET" => Some("very-secret".into()),
+        "DINGTALK_ROBOT_CODE" => Some("dingrobot".into()),
+        _ => None,
+    }
+}
+
+fn load(text: &str) -> Result<Manifest, ManifestError> {
+    Manifest::load_with(text, Path::new("/srv/bot"), env)
+}
+
+#[test]
+fn the_example_manifest_loads_with_documented_defaults() {
+    let m = load(EXAMPLE).unwrap();
+    assert_eq!(m.name, "dingtalk-bot");
+    assert_eq!(m.version, "1.0");
+    assert_eq!(m.dingtalk.app_key, "dingappkey");
+    assert_eq!(m.dingtalk.app_secret.expose(), "very-secret");
+    assert!(m.streaming.enabled);
+    assert_eq!(m.streaming.card_update_interval_ms, 300);
+    assert_eq!(m.dingtalk.api_qps, 20);
+    assert_eq!(m.gateway.model, "openclaw/main");
+    assert_eq!(m.gateway.idle_timeout_ms, 120_000);
+    assert_eq!(m.state_dir(), Path::new("/srv/bot/.openclaw-dingtalk"));
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_and_summary() {
+    let m = load(EXAMPLE).unwrap();
+    let shown = format!("{m:?} {}", m.summary());
+    assert!(!shown.contains("very-secret"), "{shown}");
+    assert!(!shown.contains("gw-secret-token"), "{shown}");
+    assert!(shown.contains("***"));
+}
+
+#[test]
+fn an_unset_variable_is_named_with_key_and_line() {
+    let err = Manifest::load_with(EXAMPLE, Path::new("."), |n| if n == "DINGTALK_APP_SECRET" { None } else { env(n) })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("DINGTALK_APP_SECRET is not set"), "{err}");
+    assert!(err.contains("dingtalk.app_secret (line "), "{err}");
+}
+
+const MINIMAL: &str = "name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: k\n  app_secret: s\n";
+
+#[test]
+fn an_unknown_key_is_an_error_with_its_line() {
+    let err = load(&format!("{MINIMAL}streaming:\n  card_update_intervall_ms: 5\n")).unwrap_err().to_string();
+    assert!(err.contains("unknown field `card_update_intervall_ms`"), "{err}");
+    assert!(err.contains("line 9"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_is_an_error_naming_the_key() {
+    let err = load(&format!("{MINIMAL}streaming:\n  card_update_interval_ms: soon\n")).unwrap_err().to_string();
+    assert!(err.contains("streaming.card_update_interval_ms"), "{err}");
+    assert!(err.contains("line 9"), "{err}");
+}
+
+#[test]
+fn an_out_of_range_value_names_the_key_and_line() {
+    let err = load(&format!("{MINIMAL}streaming:\n  card_update_interval_ms: 5\n")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "openclaw-skill.yaml: streaming.card_update_interval_ms (line 9): 5 is out of range (100..=60000)"
+    );
+    let err = load(&format!("{MINIMAL}  api_qps: 0\n")).unwrap_err().to_string();
+    assert!(err.contains("dingtalk.api_qps (line 8)"), "{err}");
+}
+
+#[test]
+fn a_missing_required_key_is_named() {
+    let err = load("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://x\n").unwrap_err().to_string();
+    assert!(err.contains("missing field `dingtalk`"), "{err}");
+}
+
+#[test]
+fn a_bad_endpoint_is_refused() {
+    let err = load(&MINIMAL.replace("http://127.0.0.1:1", "ftp://x")).unwrap_err().to_string();
+    assert!(err.contains("gateway.endpoint (line 4)"), "{err}");
+}
+
+#[test]
+fn robot_code_defaults_to_the_app_key() {
+    assert_eq!(load(MINIMAL).unwrap().dingtalk.robot_code, "k");
+}

@@ -1,0 +1,229 @@
+//! The skill core: everything behind the ABI. `init` → `handle_event` (returns a channel of
+//! chunks; all work runs on the plugin's runtime) → `shutdown`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_skill_abi::{Chunk, OcStatus};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::card::{finalize_card, CardContext, CardPlan, Journal};
+use crate::conversation::dedup::Dedup;
+use crate::conversation::reply;
+use crate::conversation::session::Sessions;
+use crate::conversation::Conversations;
+use crate::dingtalk::{CallStats, DingTalkClient};
+use crate::event::BotMessage;
+use crate::gateway::GatewayClient;
+use crate::manifest::Manifest;
+use crate::runtime::runtime;
+
+/// The note a card left in flight by a crash is finalized with.
+pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
+
+/// An error at the skill boundary: a status for the ABI plus a one-line message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SkillError {
+    /// The ABI status.
+    pub status: OcStatus,
+    /// What went wrong (no secrets).
+    pub message: String,
+}
+
+impl SkillError {
+    /// Builds an error.
+    pub fn new(status: OcStatus, message: impl Into<String>) -> SkillError {
+        SkillError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reply outcome counters.
+#[derive(Debug, Default)]
+pub struct ReplyCounters {
+    /// Events accepted.
+    pub events: AtomicU64,
+    /// Replies finished.
+    pub finished: AtomicU64,
+    /// Replies failed.
+    pub failed: AtomicU64,
+    /// Events answered with a plain message.
+    pub replied: AtomicU64,
+    /// Duplicates skipped.
+    pub skipped: AtomicU64,
+    /// Cards recovered from the journal at init.
+    pub recovered: AtomicU64,
+}
+
+/// Shared state of a running skill. Threads: any.
+pub struct SkillInner {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// DingTalk OpenAPI client.
+    pub dingtalk: Arc<DingTalkClient>,
+    /// Gateway client.
+    pub gateway: GatewayClient,
+    /// card-sync context.
+    pub cards: Arc<CardContext>,
+    /// Conversation slots.
+    pub conversations: Conversations,
+    /// Session keys.
+    pub sessions: Sessions,
+    /// Redelivery filter.
+    pub dedup: Dedup,
+    /// All DingTalk calls.
+    pub calls: Arc<CallStats>,
+    /// Reply outcomes.
+    pub counters: ReplyCounters,
+    /// Cancelled when the shutdown deadline is near: replies still running finalize as interrupted.
+    pub shutdown: CancellationToken,
+    /// Reply tasks.
+    pub tasks: TaskTracker,
+    accepting: AtomicBool,
+}
+
+/// A running skill (cheap to clone).
+#[derive(Clone)]
+pub struct Skill {
+    inner: Arc<SkillInner>,
+}
+
+impl Skill {
+    /// Parses and validates the manifest, builds the clients, and finalizes cards a crashed
+    /// process left in flight. Blocks the calling thread for that recovery.
+    pub fn init(manifest_yaml: &str, manifest_dir: &Path) -> Result<Skill, SkillError> {
+        let manifest = Manifest::load(manifest_yaml, manifest_dir).map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
+        let _guard = runtime().enter();
+        let calls = Arc::new(CallStats::default());
+        let dingtalk = Arc::new(
+            DingTalkClient::new(&manifest.dingtalk, calls.clone()).map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
+        );
+        let gateway = GatewayClient::new(&manifest.gateway).map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
+        let state_dir = manifest.state_dir();
+        let journal = Journal::open(&state_dir).map_err(|e| {
+            SkillError::new(OcStatus::Config, format!("state_dir {}: {e}", state_dir.display()))
+        })?;
+        let cards = Arc::new(CardContext {
+            client: dingtalk.clone(),
+            journal,
+            plan: CardPlan {
+                template_id: manifest.dingtalk.card_template_id.clone(),
+                content_key: manifest.dingtalk.card_content_key.clone(),
+                interval: Duration::from_millis(manifest.streaming.card_update_interval_ms),
+                max_chars: manifest.streaming.card_max_chars,
+                show_reasoning: manifest.streaming.show_reasoning,
+            },
+        });
+        let inner = Arc::new(SkillInner {
+            sessions: Sessions::load(state_dir.join("sessions.json"), manifest.conversation.per_sender_sessions),
+            dedup: Dedup::new(
+                Duration::from_secs(manifest.conversation.dedup_ttl_secs),
+                manifest.conversation.dedup_capacity,
+            ),
+            manifest,
+            dingtalk,
+            gateway,
+            cards,
+            conversations: Conversations::default(),
+            calls,
+            counters: ReplyCounters::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            accepting: AtomicBool::new(true),
+        });
+        let skill = Skill { inner };
+        let recovered = runtime().block_on(skill.recover_journal());
+        log::info!(
+            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s, card interval {} ms{}",
+            skill.inner.manifest.name,
+            skill.inner.manifest.version,
+            skill.inner.manifest.gateway.endpoint,
+            skill.inner.manifest.gateway.model,
+            skill.inner.manifest.dingtalk.app_key,
+            skill.inner.manifest.dingtalk.api_qps,
+            skill.inner.manifest.streaming.card_update_interval_ms,
+            if recovered > 0 { format!(", {recovered} interrupted card(s) finalized") } else { String::new() }
+        );
+        Ok(skill)
+    }
+
+    /// Finalizes every card in the journal as interrupted; returns how many.
+    async fn recover_journal(&self) -> usize {
+        let leftovers = self.inner.cards.journal.leftovers();
+        let stats = CallStats::default();
+        let mut done = 0;
+        for entry in leftovers {
+            let mut text = entry.text.clone();
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str("> ⚠️ ");
+            text.push_str(INTERRUPTED_NOTE);
+            if finalize_card(&self.inner.cards, &entry.card_id, &text, true, &stats).await {
+                done += 1;
+            }
+            self.inner.cards.journal.remove(&entry.card_id);
+        }
+        self.inner.counters.recovered.fetch_add(done as u64, Relaxed);
+        done
+    }
+
+    /// Accepts one raw DingTalk event and returns its chunk stream at once. The reply runs
+    /// on the plugin runtime whether or not the receiver is read or kept.
+    pub fn handle_event(&self, event_json: &str) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
+        if !self.inner.accepting.load(Relaxed) {
+            return Err(SkillError::new(OcStatus::ShuttingDown, "the skill is shutting down"));
+        }
+        let message = BotMessage::parse(event_json).map_err(|e| SkillError::new(OcStatus::InvalidArgument, e.to_string()))?;
+        self.inner.counters.events.fetch_add(1, Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn_on(reply::handle(inner, message, tx), runtime().handle());
+        Ok(rx)
+    }
+
+    /// Stops intake, lets replies in flight finish, and at about 80 % of `deadline`
+    /// interrupts the rest (their cards are finalized as interrupted). Blocks the caller.
+    pub fn shutdown(&self, deadline: Duration) {
+        self.inner.accepting.store(false, Relaxed);
+        self.inner.tasks.close();
+        let inner = self.inner.clone();
+        runtime().block_on(async move {
+            let soft = deadline.mul_f64(0.8);
+            if tokio::time::timeout(soft, inner.tasks.wait()).await.is_err() {
+                log::warn!("shutdown: {} replies still running; finalizing them as interrupted", inner.tasks.len());
+                inner.shutdown.cancel();
+                let rest = deadline.saturating_sub(soft).max(Duration::from_millis(500));
+                if tokio::time::timeout(rest, inner.tasks.wait()).await.is_err() {
+                    log::error!("shutdown: {} replies did not finish before the deadline", inner.tasks.len());
+                }
+            }
+        });
+    }
+
+    /// Description and counters as JSON.
+    pub fn info(&self) -> serde_json::Value {
+        let c = &self.inner.counters;
+        serde_json::json!({
+            "skill": {"name": self.inner.manifest.name, "version": self.inner.manifest.version},
+            "replies": {
+                "events": c.events.load(Relaxed),
+                "finished": c.finished.load(Relaxed),
+                "failed": c.failed.load(Relaxed),
+                "replied": c.replied.load(Relaxed),
+                "skipped": c.skipped.load(Relaxed),
+                "recovered_cards": c.recovered.load(Relaxed),
+                "in_flight": self.inner.tasks.len(),
+            },
+            "dingtalk_calls": self.inner.calls.to_json(),
+            "accepting": self.inner.accepting.load(Relaxed),
+        })
+    }
+}
