@@ -87,7 +87,8 @@ pub struct SessionWebhook {
 impl BotMessage {
     /// Parses the event JSON.
     pub fn parse(json: &str) -> Result<BotMessage, EventError> {
-        let value: Value = serde_json::from_str(json).map_err(|e| EventError::NotJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| EventError::NotJson(e.to_string()))?;
         let obj = value.as_object().ok_or(EventError::Field {
             field: "(root)".into(),
             problem: "must be a JSON object",
@@ -113,10 +114,15 @@ impl BotMessage {
         };
         let msgtype = req_str(obj, "msgtype")?;
         let content = parse_content(obj, &msgtype)?;
-        let session_webhook = opt_str(obj, "sessionWebhook").filter(|u| !u.is_empty()).map(|url| SessionWebhook {
-            url,
-            expires_at_ms: obj.get("sessionWebhookExpiredTime").and_then(Value::as_i64).unwrap_or(0),
-        });
+        let session_webhook = opt_str(obj, "sessionWebhook")
+            .filter(|u| !u.is_empty())
+            .map(|url| SessionWebhook {
+                url,
+                expires_at_ms: obj
+                    .get("sessionWebhookExpiredTime")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0),
+            });
         Ok(BotMessage {
             msg_id,
             conversation_id,
@@ -187,7 +193,11 @@ fn parse_content(obj: &Map<String, Value>, msgtype: &str) -> Result<Content, Eve
             .ok_or_else(|| missing("markdown.text"))?
             .to_owned(),
         "audio" => content_object(obj)
-            .and_then(|c| c.get("recognition").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|c| {
+                c.get("recognition")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .filter(|r| !r.trim().is_empty())
             .ok_or_else(|| missing("content.recognition"))?,
         "richText" => {
@@ -236,7 +246,11 @@ fn rich_text(parts: &[Value]) -> String {
 
 fn quoted_text(obj: &Map<String, Value>) -> Option<String> {
     let text = obj.get("text")?;
-    if !text.get("isReplyMsg").and_then(Value::as_bool).unwrap_or(false) {
+    if !text
+        .get("isReplyMsg")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
         return None;
     }
     let replied = text.get("repliedMsg")?;
@@ -273,14 +287,22 @@ mod tests {
     fn the_official_example_parses_and_the_mention_gap_is_trimmed() {
         let m = BotMessage::parse(&base(json!({}))).unwrap();
         assert_eq!(m.content, Content::Text("测试数据".into()));
-        assert_eq!(m.chat, Chat::Group { title: "测试群".into() });
+        assert_eq!(
+            m.chat,
+            Chat::Group {
+                title: "测试群".into()
+            }
+        );
         assert_eq!(m.sender.staff_id.as_deref(), Some("16650698"));
         assert_eq!(m.session_webhook.unwrap().expires_at_ms, 1690367502152);
     }
 
     #[test]
     fn audio_uses_the_recognition_and_rich_text_is_joined() {
-        let m = BotMessage::parse(&base(json!({"msgtype":"audio","content":{"downloadCode":"x","recognition":"你好"}}))).unwrap();
+        let m = BotMessage::parse(&base(
+            json!({"msgtype":"audio","content":{"downloadCode":"x","recognition":"你好"}}),
+        ))
+        .unwrap();
         assert_eq!(m.content, Content::Text("你好".into()));
         let m = BotMessage::parse(&base(json!({"msgtype":"richText","content":{"richText":[{"text":"看 "},{"type":"picture","downloadCode":"d"},{"text":" 这个"}]}}))).unwrap();
         assert_eq!(m.content, Content::Text("看 [图片] 这个".into()));
@@ -289,7 +311,8 @@ mod tests {
     #[test]
     fn pictures_and_files_are_unsupported_not_errors() {
         for t in ["picture", "video", "file", "interactiveCard"] {
-            let m = BotMessage::parse(&base(json!({"msgtype":t,"content":{"downloadCode":"x"}}))).unwrap();
+            let m = BotMessage::parse(&base(json!({"msgtype":t,"content":{"downloadCode":"x"}})))
+                .unwrap();
             assert_eq!(m.content, Content::Unsupported { msgtype: t.into() });
         }
     }
@@ -308,7 +331,10 @@ mod tests {
         assert_eq!(err.to_string(), "event field `text.content` is missing");
         let err = BotMessage::parse(&base(json!({"conversationType":"7"}))).unwrap_err();
         assert!(err.to_string().contains("conversationType"));
-        assert!(matches!(BotMessage::parse("{not json").unwrap_err(), EventError::NotJson(_)));
+        assert!(matches!(
+            BotMessage::parse("{not json").unwrap_err(),
+            EventError::NotJson(_)
+        ));
         assert!(BotMessage::parse("[]").is_err());
     }
 }

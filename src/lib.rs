@@ -1,16 +1,16 @@
 //! openclaw-dingtalk: an OpenClaw skill plugin that answers DingTalk robot messages with the
 //! OpenClaw Gateway's streamed reply, rendered live in an AI Card.
+pub mod card;
+pub mod conversation;
 pub mod dingtalk;
 pub mod event;
+pub mod ffi;
 pub mod gateway;
 pub mod limiter;
 pub mod logging;
 pub mod manifest;
 pub mod runtime;
 pub mod secret;
-pub mod card;
-pub mod conversation;
 pub mod skill;
-pub mod ffi;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;

@@ -76,7 +76,11 @@ pub fn install(sink: Option<OcLogSink>) {
             4 => LevelFilter::Debug,
             _ => LevelFilter::Trace,
         };
-        log::set_max_level(if sink.log.is_some() { level } else { LevelFilter::Off });
+        log::set_max_level(if sink.log.is_some() {
+            level
+        } else {
+            LevelFilter::Off
+        });
         *SINK.write().unwrap_or_else(|e| e.into_inner()) = Some(SinkCell(sink));
     }
 }

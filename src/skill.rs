@@ -99,16 +99,22 @@ impl Skill {
     /// Parses and validates the manifest, builds the clients, and finalizes cards a crashed
     /// process left in flight. Blocks the calling thread for that recovery.
     pub fn init(manifest_yaml: &str, manifest_dir: &Path) -> Result<Skill, SkillError> {
-        let manifest = Manifest::load(manifest_yaml, manifest_dir).map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
+        let manifest = Manifest::load(manifest_yaml, manifest_dir)
+            .map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
         let _guard = runtime().enter();
         let calls = Arc::new(CallStats::default());
         let dingtalk = Arc::new(
-            DingTalkClient::new(&manifest.dingtalk, calls.clone()).map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
+            DingTalkClient::new(&manifest.dingtalk, calls.clone())
+                .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
         );
-        let gateway = GatewayClient::new(&manifest.gateway).map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
+        let gateway = GatewayClient::new(&manifest.gateway)
+            .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
         let state_dir = manifest.state_dir();
         let journal = Journal::open(&state_dir).map_err(|e| {
-            SkillError::new(OcStatus::Config, format!("state_dir {}: {e}", state_dir.display()))
+            SkillError::new(
+                OcStatus::Config,
+                format!("state_dir {}: {e}", state_dir.display()),
+            )
         })?;
         let cards = Arc::new(CardContext {
             client: dingtalk.clone(),
@@ -122,7 +128,10 @@ impl Skill {
             },
         });
         let inner = Arc::new(SkillInner {
-            sessions: Sessions::load(state_dir.join("sessions.json"), manifest.conversation.per_sender_sessions),
+            sessions: Sessions::load(
+                state_dir.join("sessions.json"),
+                manifest.conversation.per_sender_sessions,
+            ),
             dedup: Dedup::new(
                 Duration::from_secs(manifest.conversation.dedup_ttl_secs),
                 manifest.conversation.dedup_capacity,
@@ -171,21 +180,33 @@ impl Skill {
             }
             self.inner.cards.journal.remove(&entry.card_id);
         }
-        self.inner.counters.recovered.fetch_add(done as u64, Relaxed);
+        self.inner
+            .counters
+            .recovered
+            .fetch_add(done as u64, Relaxed);
         done
     }
 
     /// Accepts one raw DingTalk event and returns its chunk stream at once. The reply runs
     /// on the plugin runtime whether or not the receiver is read or kept.
-    pub fn handle_event(&self, event_json: &str) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
+    pub fn handle_event(
+        &self,
+        event_json: &str,
+    ) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
         if !self.inner.accepting.load(Relaxed) {
-            return Err(SkillError::new(OcStatus::ShuttingDown, "the skill is shutting down"));
+            return Err(SkillError::new(
+                OcStatus::ShuttingDown,
+                "the skill is shutting down",
+            ));
         }
-        let message = BotMessage::parse(event_json).map_err(|e| SkillError::new(OcStatus::InvalidArgument, e.to_string()))?;
+        let message = BotMessage::parse(event_json)
+            .map_err(|e| SkillError::new(OcStatus::InvalidArgument, e.to_string()))?;
         self.inner.counters.events.fetch_add(1, Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = self.inner.clone();
-        self.inner.tasks.spawn_on(reply::handle(inner, message, tx), runtime().handle());
+        self.inner
+            .tasks
+            .spawn_on(reply::handle(inner, message, tx), runtime().handle());
         Ok(rx)
     }
 
@@ -197,12 +218,26 @@ impl Skill {
         let inner = self.inner.clone();
         runtime().block_on(async move {
             let soft = deadline.mul_f64(0.8);
-            if tokio::time::timeout(soft, inner.tasks.wait()).await.is_err() {
-                log::warn!("shutdown: {} replies still running; finalizing them as interrupted", inner.tasks.len());
+            if tokio::time::timeout(soft, inner.tasks.wait())
+                .await
+                .is_err()
+            {
+                log::warn!(
+                    "shutdown: {} replies still running; finalizing them as interrupted",
+                    inner.tasks.len()
+                );
                 inner.shutdown.cancel();
-                let rest = deadline.saturating_sub(soft).max(Duration::from_millis(500));
-                if tokio::time::timeout(rest, inner.tasks.wait()).await.is_err() {
-                    log::error!("shutdown: {} replies did not finish before the deadline", inner.tasks.len());
+                let rest = deadline
+                    .saturating_sub(soft)
+                    .max(Duration::from_millis(500));
+                if tokio::time::timeout(rest, inner.tasks.wait())
+                    .await
+                    .is_err()
+                {
+                    log::error!(
+                        "shutdown: {} replies did not finish before the deadline",
+                        inner.tasks.len()
+                    );
                 }
             }
         });

@@ -36,7 +36,13 @@ impl Journal {
     fn path(&self, card_id: &str) -> PathBuf {
         let safe: String = card_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}.json"))
     }
@@ -61,16 +67,20 @@ impl Journal {
 
     /// Cards left in flight (by a crash), oldest first. Unreadable files are skipped and logged.
     pub fn leftovers(&self) -> Vec<JournalEntry> {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
         let mut entries: Vec<JournalEntry> = dir
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .filter_map(|p| match std::fs::read(&p).map(|b| serde_json::from_slice::<JournalEntry>(&b)) {
-                Ok(Ok(entry)) => Some(entry),
-                _ => {
-                    log::warn!("card journal: skipping unreadable {}", p.display());
-                    None
+            .filter_map(|p| {
+                match std::fs::read(&p).map(|b| serde_json::from_slice::<JournalEntry>(&b)) {
+                    Ok(Ok(entry)) => Some(entry),
+                    _ => {
+                        log::warn!("card journal: skipping unreadable {}", p.display());
+                        None
+                    }
                 }
             })
             .collect();
@@ -87,7 +97,12 @@ mod tests {
     fn entries_survive_until_removed() {
         let dir = std::env::temp_dir().join(format!("ocdt-journal-{}", std::process::id()));
         let journal = Journal::open(&dir).unwrap();
-        let entry = JournalEntry { card_id: "card_1".into(), content_key: "content".into(), text: "半句".into(), created_at_ms: 1 };
+        let entry = JournalEntry {
+            card_id: "card_1".into(),
+            content_key: "content".into(),
+            text: "半句".into(),
+            created_at_ms: 1,
+        };
         journal.write(&entry);
         assert_eq!(Journal::open(&dir).unwrap().leftovers(), vec![entry]);
         journal.remove("card_1");

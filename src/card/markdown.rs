@@ -15,7 +15,8 @@ pub fn normalize_for_card(text: &str) -> String {
         if let Some(p) = prev {
             if in_fence || is_fence {
                 out.push('\n');
-            } else if is_table_row(trimmed) && !p.trim().is_empty() && !is_table_row(p.trim_start()) {
+            } else if is_table_row(trimmed) && !p.trim().is_empty() && !is_table_row(p.trim_start())
+            {
                 out.push_str("\n\n");
             } else if is_paragraph(p) && is_paragraph(line) {
                 out.push_str("<br>\n");
@@ -43,7 +44,10 @@ fn is_paragraph(line: &str) -> bool {
         return false;
     }
     let first = t.chars().next().unwrap_or(' ');
-    if matches!(first, '#' | '>' | '|' | '-' | '*' | '+') || t.starts_with("```") || t.starts_with("~~~") {
+    if matches!(first, '#' | '>' | '|' | '-' | '*' | '+')
+        || t.starts_with("```")
+        || t.starts_with("~~~")
+    {
         return false;
     }
     // ordered list item "12. " / "3) "
@@ -103,7 +107,12 @@ mod tests {
 
     #[test]
     fn splitting_prefers_blank_lines_and_never_loses_text() {
-        let text = format!("{}\n\n{}\n{}", "a".repeat(50), "b".repeat(30), "c".repeat(40));
+        let text = format!(
+            "{}\n\n{}\n{}",
+            "a".repeat(50),
+            "b".repeat(30),
+            "c".repeat(40)
+        );
         let cut = split_point(&text, 100).unwrap();
         assert_eq!(&text[..cut], format!("{}\n\n", "a".repeat(50)));
         assert!(split_point(&text, 1000).is_none());

@@ -134,7 +134,9 @@ fn new_card_id() -> String {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 struct Run {
@@ -190,14 +192,29 @@ async fn run(
         if text.is_empty() || text == run.shown {
             continue;
         }
-        match run.ctx.client.stream_card(&run.card, &run.ctx.plan.content_key, &text, false, false, &run.stats).await {
+        match run
+            .ctx
+            .client
+            .stream_card(
+                &run.card,
+                &run.ctx.plan.content_key,
+                &text,
+                false,
+                false,
+                &run.stats,
+            )
+            .await
+        {
             Ok(()) => {
                 run.report.first_visible.get_or_insert_with(Instant::now);
                 run.shown = text;
                 run.journal_text();
             }
             Err(e) if e.is_qps_limit() => {
-                log::warn!("card {}: update hit the DingTalk rate limit; backing off", run.card);
+                log::warn!(
+                    "card {}: update hit the DingTalk rate limit; backing off",
+                    run.card
+                );
                 sleep(QPS_BACKOFF).await;
             }
             Err(e) => log::warn!("card {}: update failed: {e}", run.card),
@@ -244,7 +261,12 @@ impl Run {
 
     /// While the current card's part is too long, finalize it at a safe cut and continue in a new card.
     async fn roll_over(&mut self, draft: &Draft) {
-        let budget = self.ctx.plan.max_chars.saturating_sub(CONTINUED.chars().count() + 64).max(100);
+        let budget = self
+            .ctx
+            .plan
+            .max_chars
+            .saturating_sub(CONTINUED.chars().count() + 64)
+            .max(100);
         while let Some(cut) = split_point(&draft.answer[self.offset..], budget) {
             let part = &draft.answer[self.offset..self.offset + cut];
             let text = normalize_for_card(part) + CONTINUED;
@@ -268,11 +290,15 @@ impl Run {
         };
         self.ctx.journal.write(&entry);
         let mut params = Map::new();
-        params.insert(self.ctx.plan.content_key.clone(), Value::String(String::new()));
+        params.insert(
+            self.ctx.plan.content_key.clone(),
+            Value::String(String::new()),
+        );
         params.insert("flowStatus".into(), json!("1"));
         let (ctx, card, space, stats) = (&self.ctx, &self.card, &self.space, &self.stats);
         let result = with_retries(CREATE_ATTEMPTS, "create card", || {
-            ctx.client.create_and_deliver(card, &ctx.plan.template_id, space, &params, stats)
+            ctx.client
+                .create_and_deliver(card, &ctx.plan.template_id, space, &params, stats)
         })
         .await;
         match result {
@@ -309,7 +335,13 @@ impl Run {
 }
 
 /// Finalizes one card (also used to recover journal leftovers at `init`).
-pub async fn finalize_card(ctx: &CardContext, card: &str, text: &str, failed: bool, stats: &CallStats) -> bool {
+pub async fn finalize_card(
+    ctx: &CardContext,
+    card: &str,
+    text: &str,
+    failed: bool,
+    stats: &CallStats,
+) -> bool {
     let key = &ctx.plan.content_key;
     let streamed = with_retries(FINAL_ATTEMPTS, "final card update", || {
         ctx.client.stream_card(card, key, text, true, failed, stats)
@@ -321,7 +353,10 @@ pub async fn finalize_card(ctx: &CardContext, card: &str, text: &str, failed: bo
     let mut params = Map::new();
     params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
     params.insert(key.clone(), Value::String(text.to_owned()));
-    let status = with_retries(FINAL_ATTEMPTS, "card status update", || ctx.client.update_card_data(card, &params, stats)).await;
+    let status = with_retries(FINAL_ATTEMPTS, "card status update", || {
+        ctx.client.update_card_data(card, &params, stats)
+    })
+    .await;
     if let Err(e) = &status {
         log::error!("card {card}: the final status update was refused: {e}");
     }

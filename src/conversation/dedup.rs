@@ -75,7 +75,10 @@ mod tests {
         let t0 = Instant::now();
         assert!(d.first_time_at("a", t0));
         assert!(!d.first_time_at("a", t0 + Duration::from_secs(59)));
-        assert!(d.first_time_at("a", t0 + Duration::from_secs(61)), "remembered past the TTL");
+        assert!(
+            d.first_time_at("a", t0 + Duration::from_secs(61)),
+            "remembered past the TTL"
+        );
         for i in 0..100 {
             d.first_time_at(&format!("m{i}"), t0 + Duration::from_secs(62));
         }

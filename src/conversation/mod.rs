@@ -25,13 +25,19 @@ impl ConversationSlot {
     /// Registers a reply's stop token; returns the id to unregister it with.
     pub fn register(&self, token: CancellationToken) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.stops.lock().unwrap_or_else(|e| e.into_inner()).push((id, token));
+        self.stops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, token));
         id
     }
 
     /// Forgets a finished reply's token.
     pub fn unregister(&self, id: u64) {
-        self.stops.lock().unwrap_or_else(|e| e.into_inner()).retain(|(i, _)| *i != id);
+        self.stops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, _)| *i != id);
     }
 
     /// Stops every reply of this conversation; returns how many there were.

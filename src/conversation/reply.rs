@@ -36,8 +36,15 @@ pub async fn handle(inner: Arc<SkillInner>, msg: BotMessage, tx: UnboundedSender
     let dedup_key = format!("{}:{}", msg.robot_code.as_deref().unwrap_or(""), msg.msg_id);
     if !inner.dedup.first_time(&dedup_key) {
         inner.counters.skipped.fetch_add(1, Relaxed);
-        log::info!("event msg={} conv={} outcome=duplicate", msg.msg_id, msg.conversation_id);
-        let _ = tx.send(Chunk::Skipped(format!("duplicate delivery of message {}", msg.msg_id)));
+        log::info!(
+            "event msg={} conv={} outcome=duplicate",
+            msg.msg_id,
+            msg.conversation_id
+        );
+        let _ = tx.send(Chunk::Skipped(format!(
+            "duplicate delivery of message {}",
+            msg.msg_id
+        )));
         return;
     }
     if !allowed(&inner, &msg) {
@@ -48,7 +55,10 @@ pub async fn handle(inner: Arc<SkillInner>, msg: BotMessage, tx: UnboundedSender
     let text = match &msg.content {
         Content::Text(t) => t.clone(),
         Content::Unsupported { msgtype } => {
-            log::info!("event msg={} type {msgtype} cannot be forwarded", msg.msg_id);
+            log::info!(
+                "event msg={} type {msgtype} cannot be forwarded",
+                msg.msg_id
+            );
             plain_reply(&inner, &msg, UNSUPPORTED, "unsupported", &tx).await;
             return;
         }
@@ -63,7 +73,18 @@ pub async fn handle(inner: Arc<SkillInner>, msg: BotMessage, tx: UnboundedSender
             let slot = inner.conversations.slot(&conversation);
             let stopped = slot.stop_all();
             inner.conversations.release(&conversation, slot);
-            plain_reply(&inner, &msg, if stopped > 0 { STOPPED } else { NOTHING_TO_STOP }, "stop", &tx).await;
+            plain_reply(
+                &inner,
+                &msg,
+                if stopped > 0 {
+                    STOPPED
+                } else {
+                    NOTHING_TO_STOP
+                },
+                "stop",
+                &tx,
+            )
+            .await;
         }
         None => answer(&inner, &msg, &conversation, &text, &tx).await,
     }
@@ -74,10 +95,14 @@ fn allowed(inner: &SkillInner, msg: &BotMessage) -> bool {
     match access.policy {
         AccessPolicy::Open => true,
         AccessPolicy::Allowlist => match &msg.chat {
-            Chat::Group { .. } => access.allowed_groups.iter().any(|g| g == &msg.conversation_id),
-            Chat::Direct => access.allowed_senders.iter().any(|s| {
-                Some(s.as_str()) == msg.sender.staff_id.as_deref() || s == &msg.sender.id
-            }),
+            Chat::Group { .. } => access
+                .allowed_groups
+                .iter()
+                .any(|g| g == &msg.conversation_id),
+            Chat::Direct => access
+                .allowed_senders
+                .iter()
+                .any(|s| Some(s.as_str()) == msg.sender.staff_id.as_deref() || s == &msg.sender.id),
         },
     }
 }
@@ -92,13 +117,28 @@ fn reply_target(msg: &BotMessage) -> ReplyTarget {
 }
 
 /// Sends `text` as a plain message and ends the stream with `Replied`.
-async fn plain_reply(inner: &SkillInner, msg: &BotMessage, text: &str, outcome: &str, tx: &UnboundedSender<Chunk>) {
+async fn plain_reply(
+    inner: &SkillInner,
+    msg: &BotMessage,
+    text: &str,
+    outcome: &str,
+    tx: &UnboundedSender<Chunk>,
+) {
     let stats = CallStats::default();
-    if let Err(e) = inner.dingtalk.send_markdown(&reply_target(msg), "OpenClaw", text, &stats).await {
+    if let Err(e) = inner
+        .dingtalk
+        .send_markdown(&reply_target(msg), "OpenClaw", text, &stats)
+        .await
+    {
         log::warn!("event msg={}: plain reply failed: {e}", msg.msg_id);
     }
     inner.counters.replied.fetch_add(1, Relaxed);
-    log::info!("event msg={} conv={} outcome={outcome} {}", msg.msg_id, msg.conversation_id, stats.summary());
+    log::info!(
+        "event msg={} conv={} outcome={outcome} {}",
+        msg.msg_id,
+        msg.conversation_id,
+        stats.summary()
+    );
     let _ = tx.send(Chunk::Replied(text.to_owned()));
 }
 
@@ -135,7 +175,13 @@ enum Ending {
 }
 
 /// The model reply: card at once, wait for the conversation's turn, stream, finalize.
-async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, text: &str, tx: &UnboundedSender<Chunk>) {
+async fn answer(
+    inner: &Arc<SkillInner>,
+    msg: &BotMessage,
+    conversation: &str,
+    text: &str,
+    tx: &UnboundedSender<Chunk>,
+) {
     let started = Instant::now();
     let stats = Arc::new(CallStats::default());
     let slot = inner.conversations.slot(conversation);
@@ -166,7 +212,10 @@ async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, t
                     None => log::error!("card-sync ended before creating a card; replying with a markdown message instead"),
                 }
             }
-            None => log::info!("sender of msg {} has no staff id; replying with a markdown message", msg.msg_id),
+            None => log::info!(
+                "sender of msg {} has no staff id; replying with a markdown message",
+                msg.msg_id
+            ),
         }
     }
 
@@ -184,7 +233,8 @@ async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, t
             Some(_turn) => {
                 let request = ChatRequest {
                     session_key: inner.sessions.session_key(conversation),
-                    system: Some(inner.manifest.conversation.preamble.clone()).filter(|p| !p.is_empty()),
+                    system: Some(inner.manifest.conversation.preamble.clone())
+                        .filter(|p| !p.is_empty()),
                     user_message: user_message(msg, text),
                 };
                 let mut stream = std::pin::pin!(inner.gateway.stream_chat(request));
@@ -225,17 +275,26 @@ async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, t
         Ending::Done => (CardEnd::Finished, Chunk::Finished { usage }, "finished"),
         Ending::Gateway(e) => (
             CardEnd::Failed(e.user_reason()),
-            Chunk::Failed { kind: e.failure_kind(), message: e.to_string() },
+            Chunk::Failed {
+                kind: e.failure_kind(),
+                message: e.to_string(),
+            },
             "failed",
         ),
         Ending::Stopped => (
             CardEnd::Stopped,
-            Chunk::Failed { kind: OcFailureKind::Stopped, message: "stopped by the user".into() },
+            Chunk::Failed {
+                kind: OcFailureKind::Stopped,
+                message: "stopped by the user".into(),
+            },
             "stopped",
         ),
         Ending::Shutdown => (
             CardEnd::Failed(SHUTDOWN_NOTE.into()),
-            Chunk::Failed { kind: OcFailureKind::ShuttingDown, message: "the skill shut down before the reply finished".into() },
+            Chunk::Failed {
+                kind: OcFailureKind::ShuttingDown,
+                message: "the skill shut down before the reply finished".into(),
+            },
             "interrupted",
         ),
     };
@@ -245,7 +304,11 @@ async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, t
             let report = card.finish(card_end).await;
             first_visible = report.first_visible;
             if !report.finalized {
-                log::error!("msg {}: card {:?} could not be finalized", msg.msg_id, report.cards);
+                log::error!(
+                    "msg {}: card {:?} could not be finalized",
+                    msg.msg_id,
+                    report.cards
+                );
             }
         }
         None => send_as_messages(inner, msg, &answer_text, &card_end, &stats).await,
@@ -261,13 +324,22 @@ async fn answer(inner: &Arc<SkillInner>, msg: &BotMessage, conversation: &str, t
         answer_text.chars().count(),
         stats.summary(),
         started.elapsed().as_millis(),
-        first_visible.map_or("-".to_owned(), |t: tokio::time::Instant| t.duration_since(started.into()).as_millis().to_string()),
+        first_visible.map_or("-".to_owned(), |t: tokio::time::Instant| t
+            .duration_since(started.into())
+            .as_millis()
+            .to_string()),
     );
     let _ = tx.send(terminal);
 }
 
 /// Without a card: the whole answer as markdown message(s), split at safe places.
-async fn send_as_messages(inner: &SkillInner, msg: &BotMessage, answer: &str, end: &CardEnd, stats: &CallStats) {
+async fn send_as_messages(
+    inner: &SkillInner,
+    msg: &BotMessage,
+    answer: &str,
+    end: &CardEnd,
+    stats: &CallStats,
+) {
     let mut text = answer.to_owned();
     match end {
         CardEnd::Finished => {}
@@ -282,7 +354,9 @@ async fn send_as_messages(inner: &SkillInner, msg: &BotMessage, answer: &str, en
     while !rest.is_empty() {
         let cut = crate::card::markdown::split_point(rest, MESSAGE_MAX_CHARS).unwrap_or(rest.len());
         let result = crate::dingtalk::with_retries(4, "markdown reply", || {
-            inner.dingtalk.send_markdown(&target, "OpenClaw", &rest[..cut], stats)
+            inner
+                .dingtalk
+                .send_markdown(&target, "OpenClaw", &rest[..cut], stats)
         })
         .await;
         if let Err(e) = result {

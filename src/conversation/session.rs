@@ -44,7 +44,11 @@ impl Sessions {
 
     /// The gateway session key (`x-openclaw-session-key`) for a conversation key.
     pub fn session_key(&self, conversation: &str) -> String {
-        let generation = self.generations.lock().map(|g| g.get(conversation).copied().unwrap_or(0)).unwrap_or(0);
+        let generation = self
+            .generations
+            .lock()
+            .map(|g| g.get(conversation).copied().unwrap_or(0))
+            .unwrap_or(0);
         if generation == 0 {
             conversation.to_owned()
         } else {
@@ -60,7 +64,10 @@ impl Sessions {
             serde_json::to_vec(&*g).unwrap_or_default()
         };
         if let Err(e) = std::fs::write(&self.path, snapshot) {
-            log::warn!("cannot persist session generations to {}: {e}", self.path.display());
+            log::warn!(
+                "cannot persist session generations to {}: {e}",
+                self.path.display()
+            );
         }
     }
 }

@@ -93,7 +93,9 @@ impl DingTalkError {
     pub fn means_cards_unavailable(&self) -> bool {
         match self {
             DingTalkError::PermissionDenied { .. } => true,
-            DingTalkError::Param { code, .. } => code.contains("template") || code.contains("openSpaceId"),
+            DingTalkError::Param { code, .. } => {
+                code.contains("template") || code.contains("openSpaceId")
+            }
             _ => false,
         }
     }
@@ -101,7 +103,11 @@ impl DingTalkError {
     /// Classifies an HTTP answer from the new OpenAPI (`api.dingtalk.com`).
     pub fn from_response(status: u16, body: &str) -> DingTalkError {
         let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-        let code = v.get("code").and_then(|c| c.as_str()).unwrap_or("").to_owned();
+        let code = v
+            .get("code")
+            .and_then(|c| c.as_str())
+            .unwrap_or("")
+            .to_owned();
         let message = v
             .get("message")
             .and_then(|c| c.as_str())
@@ -116,22 +122,35 @@ impl DingTalkError {
         if code == "invalidClientIdOrSecret" || code == "authFailed" {
             return DingTalkError::Credentials(message);
         }
-        if status == 403 && (code.contains("PermissionDenied") || code.starts_with("Forbidden.AccessDenied")) {
+        if status == 403
+            && (code.contains("PermissionDenied") || code.starts_with("Forbidden.AccessDenied"))
+        {
             let scopes = v
                 .get("accessdenieddetail")
                 .and_then(|d| d.get("requiredScopes"))
                 .and_then(|s| s.as_array())
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             return DingTalkError::PermissionDenied { code, scopes };
         }
         match status {
             504 => DingTalkError::GatewayTimeout,
             500..=599 => DingTalkError::Server { status, message },
-            400 if code.starts_with("param") || code.starts_with("invalidParameter") || !code.is_empty() => {
+            400 if code.starts_with("param")
+                || code.starts_with("invalidParameter")
+                || !code.is_empty() =>
+            {
                 DingTalkError::Param { code, message }
             }
-            _ => DingTalkError::Other { status, code, message },
+            _ => DingTalkError::Other {
+                status,
+                code,
+                message,
+            },
         }
     }
 }
@@ -142,17 +161,42 @@ mod tests {
 
     #[test]
     fn documented_error_bodies_are_classified() {
-        let qps = DingTalkError::from_response(403, r#"{"code":"Forbidden.AccessDenied.QpsLimitForApi","requestid":"r","message":"请求过于频繁"}"#);
+        let qps = DingTalkError::from_response(
+            403,
+            r#"{"code":"Forbidden.AccessDenied.QpsLimitForApi","requestid":"r","message":"请求过于频繁"}"#,
+        );
         assert!(qps.is_qps_limit() && qps.is_retryable());
         let perm = DingTalkError::from_response(
             403,
             r#"{"code":"Forbidden.AccessDenied.AccessTokenPermissionDenied","requestid":"r","message":"m","accessdenieddetail":{"requiredScopes":["Card.Streaming.Write"]}}"#,
         );
-        assert_eq!(perm, DingTalkError::PermissionDenied { code: "Forbidden.AccessDenied.AccessTokenPermissionDenied".into(), scopes: vec!["Card.Streaming.Write".into()] });
+        assert_eq!(
+            perm,
+            DingTalkError::PermissionDenied {
+                code: "Forbidden.AccessDenied.AccessTokenPermissionDenied".into(),
+                scopes: vec!["Card.Streaming.Write".into()]
+            }
+        );
         assert!(perm.means_cards_unavailable() && !perm.is_retryable());
-        assert!(matches!(DingTalkError::from_response(400, r#"{"code":"InvalidAuthentication","message":"不合法的access_token"}"#), DingTalkError::Token(_)));
-        assert!(DingTalkError::from_response(400, r#"{"code":"param.templateNotExist","message":"x"}"#).means_cards_unavailable());
-        assert_eq!(DingTalkError::from_response(504, ""), DingTalkError::GatewayTimeout);
-        assert!(DingTalkError::from_response(500, r#"{"code":"system.busy","message":"busy"}"#).is_retryable());
+        assert!(matches!(
+            DingTalkError::from_response(
+                400,
+                r#"{"code":"InvalidAuthentication","message":"不合法的access_token"}"#
+            ),
+            DingTalkError::Token(_)
+        ));
+        assert!(DingTalkError::from_response(
+            400,
+            r#"{"code":"param.templateNotExist","message":"x"}"#
+        )
+        .means_cards_unavailable());
+        assert_eq!(
+            DingTalkError::from_response(504, ""),
+            DingTalkError::GatewayTimeout
+        );
+        assert!(
+            DingTalkError::from_response(500, r#"{"code":"system.busy","message":"busy"}"#)
+                .is_retryable()
+        );
     }
 }

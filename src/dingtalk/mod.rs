@@ -65,7 +65,10 @@ fn origin(url: &Url) -> String {
 
 impl DingTalkClient {
     /// Builds the client from `dingtalk:`; `totals` receives every call's count.
-    pub fn new(config: &DingTalkConfig, totals: Arc<CallStats>) -> Result<DingTalkClient, DingTalkError> {
+    pub fn new(
+        config: &DingTalkConfig,
+        totals: Arc<CallStats>,
+    ) -> Result<DingTalkClient, DingTalkError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
@@ -117,9 +120,15 @@ impl DingTalkClient {
     ) -> Result<(u16, String), DingTalkError> {
         self.budget.acquire().await;
         self.count(kind, reply);
-        let response = request.send().await.map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
         Ok((status, body))
     }
 
@@ -128,7 +137,9 @@ impl DingTalkClient {
             .get(|| async {
                 let url = format!("{}/v1.0/oauth2/accessToken", self.api_base);
                 let body = json!({"appKey": self.app_key, "appSecret": self.app_secret.expose()});
-                let (status, text) = self.send(CallKind::Token, self.http.post(url).json(&body), reply).await?;
+                let (status, text) = self
+                    .send(CallKind::Token, self.http.post(url).json(&body), reply)
+                    .await?;
                 if status != 200 {
                     let err = DingTalkError::from_response(status, &text);
                     return Err(match err {
@@ -139,13 +150,14 @@ impl DingTalkClient {
                     });
                 }
                 let v: Value = serde_json::from_str(&text).unwrap_or_default();
-                let token = v.get("accessToken").and_then(Value::as_str).ok_or_else(|| {
-                    DingTalkError::Other {
+                let token = v
+                    .get("accessToken")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| DingTalkError::Other {
                         status,
                         code: "accessToken".into(),
                         message: "token answer without accessToken".into(),
-                    }
-                })?;
+                    })?;
                 let expire_in = v.get("expireIn").and_then(Value::as_u64).unwrap_or(7200);
                 Ok((Secret::new(token), Duration::from_secs(expire_in)))
             })
@@ -154,7 +166,14 @@ impl DingTalkClient {
 
     /// One call to the new OpenAPI with the access token; a rejected token is refreshed and
     /// the call retried once.
-    async fn api(&self, kind: CallKind, method: Method, path: &str, body: &Value, reply: &CallStats) -> Result<Value, DingTalkError> {
+    async fn api(
+        &self,
+        kind: CallKind,
+        method: Method,
+        path: &str,
+        body: &Value,
+        reply: &CallStats,
+    ) -> Result<Value, DingTalkError> {
         let url = format!("{}{}", self.api_base, path);
         let mut refreshed = false;
         loop {
@@ -214,20 +233,35 @@ impl DingTalkClient {
             CardSpace::Direct(staff_id) => {
                 body["openSpaceId"] = json!(format!("dtv1.card//IM_ROBOT.{staff_id}"));
                 body["imRobotOpenSpaceModel"] = json!({"supportForward": true});
-                body["imRobotOpenDeliverModel"] = json!({"spaceType": "IM_ROBOT", "robotCode": self.robot_code});
+                body["imRobotOpenDeliverModel"] =
+                    json!({"spaceType": "IM_ROBOT", "robotCode": self.robot_code});
             }
         }
         let v = self
-            .api(CallKind::CreateCard, Method::POST, "/v1.0/card/instances/createAndDeliver", &body, reply)
+            .api(
+                CallKind::CreateCard,
+                Method::POST,
+                "/v1.0/card/instances/createAndDeliver",
+                &body,
+                reply,
+            )
             .await?;
         let failed = v
             .pointer("/result/deliverResults")
             .and_then(Value::as_array)
-            .and_then(|results| results.iter().find(|r| r.get("success").and_then(Value::as_bool) == Some(false)));
+            .and_then(|results| {
+                results
+                    .iter()
+                    .find(|r| r.get("success").and_then(Value::as_bool) == Some(false))
+            });
         if let Some(r) = failed {
             return Err(DingTalkError::Param {
                 code: "deliverResults".into(),
-                message: r.get("errorMsg").and_then(Value::as_str).unwrap_or("delivery failed").to_owned(),
+                message: r
+                    .get("errorMsg")
+                    .and_then(Value::as_str)
+                    .unwrap_or("delivery failed")
+                    .to_owned(),
             });
         }
         Ok(())
@@ -252,23 +286,50 @@ impl DingTalkClient {
             "isFinalize": finalize,
             "isError": error,
         });
-        self.api(CallKind::StreamingUpdate, Method::PUT, "/v1.0/card/streaming", &body, reply).await.map(drop)
+        self.api(
+            CallKind::StreamingUpdate,
+            Method::PUT,
+            "/v1.0/card/streaming",
+            &body,
+            reply,
+        )
+        .await
+        .map(drop)
     }
 
     /// `PUT /v1.0/card/instances`, merging `params` into the card data by key.
-    pub async fn update_card_data(&self, out_track_id: &str, params: &Map<String, Value>, reply: &CallStats) -> Result<(), DingTalkError> {
+    pub async fn update_card_data(
+        &self,
+        out_track_id: &str,
+        params: &Map<String, Value>,
+        reply: &CallStats,
+    ) -> Result<(), DingTalkError> {
         let body = json!({
             "outTrackId": out_track_id,
             "cardData": {"cardParamMap": params},
             "cardUpdateOptions": {"updateCardDataByKey": true},
             "userIdType": 1,
         });
-        self.api(CallKind::UpdateInstance, Method::PUT, "/v1.0/card/instances", &body, reply).await.map(drop)
+        self.api(
+            CallKind::UpdateInstance,
+            Method::PUT,
+            "/v1.0/card/instances",
+            &body,
+            reply,
+        )
+        .await
+        .map(drop)
     }
 
     /// Sends a markdown message: through the session webhook while it is valid, else through
     /// the robot send API.
-    pub async fn send_markdown(&self, target: &ReplyTarget, title: &str, text: &str, reply: &CallStats) -> Result<(), DingTalkError> {
+    pub async fn send_markdown(
+        &self,
+        target: &ReplyTarget,
+        title: &str,
+        text: &str,
+        reply: &CallStats,
+    ) -> Result<(), DingTalkError> {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -277,15 +338,24 @@ impl DingTalkClient {
                 match self.post_webhook(&hook.url, title, text, reply).await {
                     Ok(()) => return Ok(()),
                     Err(e @ DingTalkError::Refused(_)) => return Err(e),
-                    Err(e) => log::warn!("session webhook reply failed ({e}); using the robot send API"),
+                    Err(e) => {
+                        log::warn!("session webhook reply failed ({e}); using the robot send API")
+                    }
                 }
             }
         }
         self.robot_send(target, title, text, reply).await
     }
 
-    async fn post_webhook(&self, url: &str, title: &str, text: &str, reply: &CallStats) -> Result<(), DingTalkError> {
-        let parsed = Url::parse(url).map_err(|_| DingTalkError::Refused("the session webhook is not a URL".into()))?;
+    async fn post_webhook(
+        &self,
+        url: &str,
+        title: &str,
+        text: &str,
+        reply: &CallStats,
+    ) -> Result<(), DingTalkError> {
+        let parsed = Url::parse(url)
+            .map_err(|_| DingTalkError::Refused("the session webhook is not a URL".into()))?;
         if !self.webhook_origins.contains(&origin(&parsed)) {
             let e = DingTalkError::Refused(format!(
                 "session webhook host {} is not a configured DingTalk host",
@@ -295,14 +365,25 @@ impl DingTalkClient {
             return Err(e);
         }
         let body = json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}});
-        let result = match self.send(CallKind::SessionWebhook, self.http.post(parsed).json(&body), reply).await {
+        let result = match self
+            .send(
+                CallKind::SessionWebhook,
+                self.http.post(parsed).json(&body),
+                reply,
+            )
+            .await
+        {
             Ok((200, text)) => {
                 let v: Value = serde_json::from_str(&text).unwrap_or_default();
                 match v.get("errcode").and_then(Value::as_i64) {
                     Some(0) | None => Ok(()),
                     Some(errcode) => Err(DingTalkError::Business {
                         errcode,
-                        errmsg: v.get("errmsg").and_then(Value::as_str).unwrap_or("").to_owned(),
+                        errmsg: v
+                            .get("errmsg")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
                     }),
                 }
             }
@@ -315,7 +396,13 @@ impl DingTalkClient {
         result
     }
 
-    async fn robot_send(&self, target: &ReplyTarget, title: &str, text: &str, reply: &CallStats) -> Result<(), DingTalkError> {
+    async fn robot_send(
+        &self,
+        target: &ReplyTarget,
+        title: &str,
+        text: &str,
+        reply: &CallStats,
+    ) -> Result<(), DingTalkError> {
         let msg_param = json!({"title": title, "text": text}).to_string();
         if target.group {
             let body = json!({
@@ -324,19 +411,34 @@ impl DingTalkClient {
                 "msgKey": "sampleMarkdown",
                 "msgParam": msg_param,
             });
-            self.api(CallKind::RobotSend, Method::POST, "/v1.0/robot/groupMessages/send", &body, reply).await.map(drop)
+            self.api(
+                CallKind::RobotSend,
+                Method::POST,
+                "/v1.0/robot/groupMessages/send",
+                &body,
+                reply,
+            )
+            .await
+            .map(drop)
         } else {
-            let staff_id = target
-                .staff_id
-                .as_deref()
-                .ok_or_else(|| DingTalkError::Refused("no staff id to send a 1:1 message to".into()))?;
+            let staff_id = target.staff_id.as_deref().ok_or_else(|| {
+                DingTalkError::Refused("no staff id to send a 1:1 message to".into())
+            })?;
             let body = json!({
                 "robotCode": self.robot_code,
                 "userIds": [staff_id],
                 "msgKey": "sampleMarkdown",
                 "msgParam": msg_param,
             });
-            self.api(CallKind::RobotSend, Method::POST, "/v1.0/robot/oToMessages/batchSend", &body, reply).await.map(drop)
+            self.api(
+                CallKind::RobotSend,
+                Method::POST,
+                "/v1.0/robot/oToMessages/batchSend",
+                &body,
+                reply,
+            )
+            .await
+            .map(drop)
         }
     }
 
@@ -348,7 +450,11 @@ impl DingTalkClient {
 
 /// Retries `call` while it fails with a retryable error, with exponential backoff from
 /// 500 ms up to `attempts` tries. Each try builds a fresh request (new `guid`).
-pub async fn with_retries<T, F, Fut>(attempts: u32, what: &str, mut call: F) -> Result<T, DingTalkError>
+pub async fn with_retries<T, F, Fut>(
+    attempts: u32,
+    what: &str,
+    mut call: F,
+) -> Result<T, DingTalkError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, DingTalkError>>,
@@ -358,7 +464,10 @@ where
     loop {
         match call().await {
             Err(e) if e.is_retryable() && attempt < attempts => {
-                log::warn!("{what} failed ({e}); retry {attempt}/{} in {delay:?}", attempts - 1);
+                log::warn!(
+                    "{what} failed ({e}); retry {attempt}/{} in {delay:?}",
+                    attempts - 1
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
                 attempt += 1;

@@ -7,13 +7,18 @@ use std::path::Path;
 use std::time::Duration;
 
 use openclaw_skill_abi::{
-    OcChunk, OcChunkStream, OcLogSink, OcOwnedStr, OcSkill, OcSkillVTable, OcStatus, OcStr, OC_SKILL_ABI_VERSION,
+    OcChunk, OcChunkStream, OcLogSink, OcOwnedStr, OcSkill, OcSkillVTable, OcStatus, OcStr,
 };
 
 use super::stream::{Pull, StreamState};
 use super::{arg, guard};
 use crate::logging;
 use crate::skill::{Skill, SkillError};
+
+/// The ABI version this plugin implements (`#define OC_SKILL_ABI_VERSION` in the header);
+/// pinned to the contract crate's value at compile time.
+pub const OC_SKILL_ABI_VERSION: u32 = 1;
+const _: () = assert!(OC_SKILL_ABI_VERSION == openclaw_skill_abi::OC_SKILL_ABI_VERSION);
 
 const PLUGIN_NAME: &str = env!("CARGO_PKG_NAME");
 const PLUGIN_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -63,7 +68,8 @@ pub(crate) fn vtable() -> &'static OcSkillVTable {
 /// `skill` must be null or a live handle from `init`.
 unsafe fn skill_ref<'a>(skill: *const OcSkill) -> Result<&'a Skill, SkillError> {
     // SAFETY: per the contract above.
-    unsafe { skill.cast::<Skill>().as_ref() }.ok_or_else(|| SkillError::new(OcStatus::InvalidArgument, "skill is null"))
+    unsafe { skill.cast::<Skill>().as_ref() }
+        .ok_or_else(|| SkillError::new(OcStatus::InvalidArgument, "skill is null"))
 }
 
 /// Writes `value` through `out` when `out` is not null.
@@ -94,7 +100,10 @@ unsafe extern "C" fn check_manifest(
             let dir = arg(manifest_dir, "manifest_dir")?;
             let manifest = crate::manifest::Manifest::load(yaml, Path::new(dir))
                 .map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
-            put(out_summary, OcOwnedStr::from_string(manifest.summary().to_string()));
+            put(
+                out_summary,
+                OcOwnedStr::from_string(manifest.summary().to_string()),
+            );
             Ok(())
         })
     }
@@ -116,7 +125,10 @@ unsafe extern "C" fn init(
     unsafe {
         guard(out_error, || {
             if out_skill.is_null() {
-                return Err(SkillError::new(OcStatus::InvalidArgument, "out_skill is null"));
+                return Err(SkillError::new(
+                    OcStatus::InvalidArgument,
+                    "out_skill is null",
+                ));
             }
             logging::install(log_sink.as_ref().copied());
             let yaml = arg(manifest_yaml, "manifest_yaml")?;
@@ -143,7 +155,10 @@ unsafe extern "C" fn handle_event(
         guard(out_error, || {
             let skill = skill_ref(skill)?;
             if out_stream.is_null() {
-                return Err(SkillError::new(OcStatus::InvalidArgument, "out_stream is null"));
+                return Err(SkillError::new(
+                    OcStatus::InvalidArgument,
+                    "out_stream is null",
+                ));
             }
             let json = arg(event_json, "event_json")?;
             #[cfg(feature = "test-hooks")]
@@ -165,7 +180,11 @@ unsafe extern "C" fn handle_event(
 ///
 /// # Safety
 /// `stream` a live handle used by this thread only; `out_chunk` writable.
-unsafe extern "C" fn next_chunk(stream: *mut OcChunkStream, timeout_ms: u32, out_chunk: *mut OcChunk) -> OcStatus {
+unsafe extern "C" fn next_chunk(
+    stream: *mut OcChunkStream,
+    timeout_ms: u32,
+    out_chunk: *mut OcChunk,
+) -> OcStatus {
     let mut status = OcStatus::Ok;
     // SAFETY: forwarded to the caller's guarantees.
     let guarded = unsafe {
@@ -173,7 +192,10 @@ unsafe extern "C" fn next_chunk(stream: *mut OcChunkStream, timeout_ms: u32, out
             let state = StreamState::from_handle(stream)
                 .ok_or_else(|| SkillError::new(OcStatus::InvalidArgument, "stream is null"))?;
             if out_chunk.is_null() {
-                return Err(SkillError::new(OcStatus::InvalidArgument, "out_chunk is null"));
+                return Err(SkillError::new(
+                    OcStatus::InvalidArgument,
+                    "out_chunk is null",
+                ));
             }
             status = match state.pull_blocking(Duration::from_millis(u64::from(timeout_ms))) {
                 Pull::Chunk => {
@@ -220,7 +242,9 @@ unsafe extern "C" fn info(skill: *const OcSkill, out_json: *mut OcOwnedStr) -> O
                 "abi_version": OC_SKILL_ABI_VERSION,
             });
             if let Some(skill) = skill.cast::<Skill>().as_ref() {
-                if let (Some(obj), serde_json::Value::Object(more)) = (json.as_object_mut(), skill.info()) {
+                if let (Some(obj), serde_json::Value::Object(more)) =
+                    (json.as_object_mut(), skill.info())
+                {
                     obj.extend(more);
                 }
             }

@@ -23,7 +23,10 @@ use crate::skill::SkillError;
 ///
 /// # Safety
 /// `out_error` must be null or valid for a write of one `OcOwnedStr`.
-pub(crate) unsafe fn guard(out_error: *mut OcOwnedStr, body: impl FnOnce() -> Result<(), SkillError>) -> OcStatus {
+pub(crate) unsafe fn guard(
+    out_error: *mut OcOwnedStr,
+    body: impl FnOnce() -> Result<(), SkillError>,
+) -> OcStatus {
     let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return OcStatus::Ok,
         Ok(Err(e)) => (e.status, e.message),
@@ -49,5 +52,10 @@ pub(crate) unsafe fn guard(out_error: *mut OcOwnedStr, body: impl FnOnce() -> Re
 /// `s` must satisfy [`OcStr::as_str`]'s contract for the duration of the call.
 pub(crate) unsafe fn arg<'a>(s: OcStr, name: &str) -> Result<&'a str, SkillError> {
     // SAFETY: forwarded to the caller.
-    unsafe { s.as_str() }.map_err(|_| SkillError::new(OcStatus::InvalidArgument, format!("{name} is not valid UTF-8")))
+    unsafe { s.as_str() }.map_err(|_| {
+        SkillError::new(
+            OcStatus::InvalidArgument,
+            format!("{name} is not valid UTF-8"),
+        )
+    })
 }

@@ -12,7 +12,11 @@ use super::stream::{Pull, StreamState};
 /// Exported as abi_stable's root-module symbol; checked for layout and version by the loader.
 #[export_root_module]
 pub fn get_root_module() -> SkillModRef {
-    SkillMod { c_vtable, poll_chunk }.leak_into_prefix()
+    SkillMod {
+        c_vtable,
+        poll_chunk,
+    }
+    .leak_into_prefix()
 }
 
 extern "C" fn c_vtable() -> &'static OcSkillVTable {
@@ -23,10 +27,16 @@ extern "C" fn c_vtable() -> &'static OcSkillVTable {
 ///
 /// # Safety
 /// `stream` a live handle used by this task only; `cx` valid for the call; `out_chunk` writable.
-unsafe extern "C" fn poll_chunk(stream: *mut OcChunkStream, cx: *mut FfiContext, out_chunk: *mut OcChunk) -> FfiPoll<OcStatus> {
+unsafe extern "C" fn poll_chunk(
+    stream: *mut OcChunkStream,
+    cx: *mut FfiContext,
+    out_chunk: *mut OcChunk,
+) -> FfiPoll<OcStatus> {
     let result = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: per the contract above.
-        let (Some(state), Some(cx)) = (unsafe { StreamState::from_handle(stream) }, unsafe { cx.as_mut() }) else {
+        let (Some(state), Some(cx)) = (unsafe { StreamState::from_handle(stream) }, unsafe {
+            cx.as_mut()
+        }) else {
             return FfiPoll::Ready(OcStatus::InvalidArgument);
         };
         if out_chunk.is_null() {

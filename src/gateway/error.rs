@@ -52,10 +52,12 @@ impl GatewayError {
     /// The failure kind reported on the chunk stream.
     pub fn failure_kind(&self) -> OcFailureKind {
         match self {
-            GatewayError::Status { .. } | GatewayError::InStream { .. } | GatewayError::Protocol(_) => {
-                OcFailureKind::Gateway
+            GatewayError::Status { .. }
+            | GatewayError::InStream { .. }
+            | GatewayError::Protocol(_) => OcFailureKind::Gateway,
+            GatewayError::Truncated | GatewayError::Transport(_) => {
+                OcFailureKind::GatewayUnreachable
             }
-            GatewayError::Truncated | GatewayError::Transport(_) => OcFailureKind::GatewayUnreachable,
             GatewayError::Timeout(_) => OcFailureKind::Timeout,
         }
     }
@@ -64,7 +66,8 @@ impl GatewayError {
     pub fn is_retryable(&self) -> bool {
         match self {
             GatewayError::Status { status, .. } => *status == 429 || *status >= 500,
-            GatewayError::Transport(_) | GatewayError::Timeout(Deadline::Connect | Deadline::FirstByte) => true,
+            GatewayError::Transport(_)
+            | GatewayError::Timeout(Deadline::Connect | Deadline::FirstByte) => true,
             _ => false,
         }
     }
@@ -72,12 +75,18 @@ impl GatewayError {
     /// A short reason for the user, shown on a failed card.
     pub fn user_reason(&self) -> String {
         match self {
-            GatewayError::Status { status: 401, .. } => "网关拒绝了认证 (gateway authentication failed)".into(),
-            GatewayError::Status { status: 429, .. } => "网关繁忙，请稍后再试 (gateway rate limited)".into(),
+            GatewayError::Status { status: 401, .. } => {
+                "网关拒绝了认证 (gateway authentication failed)".into()
+            }
+            GatewayError::Status { status: 429, .. } => {
+                "网关繁忙，请稍后再试 (gateway rate limited)".into()
+            }
             GatewayError::Status { message, .. } | GatewayError::InStream { message, .. } => {
                 format!("模型服务出错：{message}")
             }
-            GatewayError::Truncated | GatewayError::Transport(_) => "模型服务连接中断 (gateway connection lost)".into(),
+            GatewayError::Truncated | GatewayError::Transport(_) => {
+                "模型服务连接中断 (gateway connection lost)".into()
+            }
             GatewayError::Timeout(_) => "模型服务响应超时 (gateway timed out)".into(),
             GatewayError::Protocol(_) => "模型服务返回了无法识别的数据".into(),
         }

@@ -66,7 +66,10 @@ impl GatewayClient {
             .map_err(|e| GatewayError::Transport(e.to_string()))?;
         Ok(GatewayClient {
             http,
-            url: format!("{}/v1/chat/completions", config.endpoint.trim_end_matches('/')),
+            url: format!(
+                "{}/v1/chat/completions",
+                config.endpoint.trim_end_matches('/')
+            ),
             token: config.auth_token.clone(),
             model: config.model.clone(),
             include_usage: config.include_usage,
@@ -79,7 +82,10 @@ impl GatewayClient {
 
     /// Streams the answer. The stream ends after `[DONE]`, or with one `Err` item. Dropping
     /// it closes the connection, which cancels the run in the gateway.
-    pub fn stream_chat(&self, request: ChatRequest) -> impl Stream<Item = Result<GatewayEvent, GatewayError>> + Send + 'static {
+    pub fn stream_chat(
+        &self,
+        request: ChatRequest,
+    ) -> impl Stream<Item = Result<GatewayEvent, GatewayError>> + Send + 'static {
         let client = self.clone();
         async_stream::stream! {
             let deadline = Instant::now() + client.total;
@@ -132,7 +138,11 @@ impl GatewayClient {
 
     /// Sends the request, retrying (with backoff) failures that happened before any byte
     /// of the stream arrived.
-    async fn open(&self, request: &ChatRequest, deadline: Instant) -> Result<reqwest::Response, GatewayError> {
+    async fn open(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, GatewayError> {
         let mut attempt = 0;
         loop {
             match self.open_once(request, deadline).await {
@@ -142,7 +152,10 @@ impl GatewayClient {
                     if Instant::now() + backoff >= deadline {
                         return Err(e);
                     }
-                    log::warn!("gateway request failed before streaming ({e}); retry {} in {backoff:?}", attempt + 1);
+                    log::warn!(
+                        "gateway request failed before streaming ({e}); retry {} in {backoff:?}",
+                        attempt + 1
+                    );
                     sleep(backoff).await;
                     attempt += 1;
                 }
@@ -151,7 +164,11 @@ impl GatewayClient {
         }
     }
 
-    async fn open_once(&self, request: &ChatRequest, deadline: Instant) -> Result<reqwest::Response, GatewayError> {
+    async fn open_once(
+        &self,
+        request: &ChatRequest,
+        deadline: Instant,
+    ) -> Result<reqwest::Response, GatewayError> {
         let mut messages = Vec::new();
         if let Some(system) = request.system.as_deref().filter(|s| !s.is_empty()) {
             messages.push(json!({"role": "system", "content": system}));
@@ -171,7 +188,9 @@ impl GatewayClient {
         if !self.token.is_empty() {
             builder = builder.bearer_auth(self.token.expose());
         }
-        let wait = self.first_byte.min(deadline.saturating_duration_since(Instant::now()));
+        let wait = self
+            .first_byte
+            .min(deadline.saturating_duration_since(Instant::now()));
         let response = match timeout(wait, builder.send()).await {
             Err(_) => return Err(GatewayError::Timeout(Deadline::FirstByte)),
             Ok(Err(e)) if e.is_connect() => return Err(GatewayError::Transport(e.to_string())),
@@ -183,12 +202,20 @@ impl GatewayClient {
         if status.is_success() {
             return Ok(response);
         }
-        let text = timeout(self.first_byte, response.text()).await.ok().and_then(Result::ok).unwrap_or_default();
+        let text = timeout(self.first_byte, response.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         Err(GatewayError::Status {
             status: status.as_u16(),
             message: error_message(&text).unwrap_or_else(|| {
                 let t = text.trim();
-                if t.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { t.chars().take(300).collect() }
+                if t.is_empty() {
+                    status.canonical_reason().unwrap_or("error").to_owned()
+                } else {
+                    t.chars().take(300).collect()
+                }
             }),
         })
     }
@@ -202,18 +229,30 @@ fn error_message(body: &str) -> Option<String> {
 
 /// Parses one `data:` payload: a `chat.completion.chunk` or an `{"error":…}` object.
 fn parse_chunk(data: &str) -> Result<Vec<GatewayEvent>, GatewayError> {
-    let v: Value = serde_json::from_str(data).map_err(|e| GatewayError::Protocol(format!("{e} in {:.80}", data)))?;
+    let v: Value = serde_json::from_str(data)
+        .map_err(|e| GatewayError::Protocol(format!("{e} in {:.80}", data)))?;
     if let Some(err) = v.get("error") {
         return Err(GatewayError::InStream {
-            message: err.get("message").and_then(Value::as_str).unwrap_or("unknown error").to_owned(),
-            kind: err.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
+            message: err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error")
+                .to_owned(),
+            kind: err
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
         });
     }
     let mut out = Vec::new();
     if let Some(choices) = v.get("choices").and_then(Value::as_array) {
         for choice in choices {
             let delta = choice.get("delta");
-            if let Some(r) = delta.and_then(|d| d.get("reasoning_content")).and_then(Value::as_str) {
+            if let Some(r) = delta
+                .and_then(|d| d.get("reasoning_content"))
+                .and_then(Value::as_str)
+            {
                 if !r.is_empty() {
                     out.push(GatewayEvent::Reasoning(r.to_owned()));
                 }
@@ -228,7 +267,10 @@ fn parse_chunk(data: &str) -> Result<Vec<GatewayEvent>, GatewayError> {
             }
         }
     } else if v.get("usage").is_none() {
-        return Err(GatewayError::Protocol(format!("neither choices nor error in {:.80}", data)));
+        return Err(GatewayError::Protocol(format!(
+            "neither choices nor error in {:.80}",
+            data
+        )));
     }
     if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
         let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -250,25 +292,45 @@ mod tests {
         let role = r#"{"id":"chatcmpl_X","object":"chat.completion.chunk","created":1,"model":"openclaw/default","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}"#;
         assert_eq!(parse_chunk(role).unwrap(), vec![]);
         let delta = r#"{"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}"#;
-        assert_eq!(parse_chunk(delta).unwrap(), vec![GatewayEvent::Delta("Hello".into())]);
+        assert_eq!(
+            parse_chunk(delta).unwrap(),
+            vec![GatewayEvent::Delta("Hello".into())]
+        );
         let fin = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
-        assert_eq!(parse_chunk(fin).unwrap(), vec![GatewayEvent::FinishReason("stop".into())]);
+        assert_eq!(
+            parse_chunk(fin).unwrap(),
+            vec![GatewayEvent::FinishReason("stop".into())]
+        );
     }
 
     #[test]
     fn usage_reasoning_and_errors_are_recognised() {
-        let usage = r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}}"#;
+        let usage =
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}}"#;
         assert_eq!(
             parse_chunk(usage).unwrap(),
-            vec![GatewayEvent::Usage(Usage { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 })]
+            vec![GatewayEvent::Usage(Usage {
+                prompt_tokens: 5,
+                completion_tokens: 6,
+                total_tokens: 11
+            })]
         );
         let r = r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#;
-        assert_eq!(parse_chunk(r).unwrap(), vec![GatewayEvent::Reasoning("hmm".into())]);
+        assert_eq!(
+            parse_chunk(r).unwrap(),
+            vec![GatewayEvent::Reasoning("hmm".into())]
+        );
         let e = r#"{"error":{"message":"upstream provider error","type":"api_error"}}"#;
         assert_eq!(
             parse_chunk(e).unwrap_err(),
-            GatewayError::InStream { message: "upstream provider error".into(), kind: "api_error".into() }
+            GatewayError::InStream {
+                message: "upstream provider error".into(),
+                kind: "api_error".into()
+            }
         );
-        assert!(matches!(parse_chunk("{oops").unwrap_err(), GatewayError::Protocol(_)));
+        assert!(matches!(
+            parse_chunk("{oops").unwrap_err(),
+            GatewayError::Protocol(_)
+        ));
     }
 }

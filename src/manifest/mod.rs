@@ -44,10 +44,13 @@ impl Manifest {
         dir: &Path,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
-        let expanded = interpolate(text, lookup).map_err(|e| ManifestError { message: e.to_string() })?;
-        let mut manifest: Manifest = serde_yaml::from_str(&expanded).map_err(|e| ManifestError {
-            message: describe_yaml_error(&e),
+        let expanded = interpolate(text, lookup).map_err(|e| ManifestError {
+            message: e.to_string(),
         })?;
+        let mut manifest: Manifest =
+            serde_yaml::from_str(&expanded).map_err(|e| ManifestError {
+                message: describe_yaml_error(&e),
+            })?;
         manifest.validate(text)?;
         manifest.base_dir = dir.to_path_buf();
         Ok(manifest)
@@ -67,7 +70,8 @@ impl Manifest {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
             _ => return err("gateway.endpoint", "must be an http:// or https:// URL"),
         }
-        if !self.gateway.model.starts_with("openclaw") && !self.gateway.model.starts_with("agent:") {
+        if !self.gateway.model.starts_with("openclaw") && !self.gateway.model.starts_with("agent:")
+        {
             return err(
                 "gateway.model",
                 "must name an OpenClaw agent target: `openclaw`, `openclaw/<agentId>` or `agent:<agentId>`",
@@ -100,15 +104,50 @@ impl Manifest {
             return err("dingtalk.card_content_key", "must not be empty");
         }
         let ranges: [(&str, u64, u64, u64); 9] = [
-            ("streaming.card_update_interval_ms", self.streaming.card_update_interval_ms, 100, 60_000),
-            ("streaming.card_max_chars", self.streaming.card_max_chars as u64, 200, 20_000),
+            (
+                "streaming.card_update_interval_ms",
+                self.streaming.card_update_interval_ms,
+                100,
+                60_000,
+            ),
+            (
+                "streaming.card_max_chars",
+                self.streaming.card_max_chars as u64,
+                200,
+                20_000,
+            ),
             ("dingtalk.api_qps", self.dingtalk.api_qps as u64, 1, 10_000),
-            ("gateway.connect_timeout_ms", self.gateway.connect_timeout_ms, 100, 600_000),
-            ("gateway.first_byte_timeout_ms", self.gateway.first_byte_timeout_ms, 100, 3_600_000),
-            ("gateway.idle_timeout_ms", self.gateway.idle_timeout_ms, 1_000, 3_600_000),
-            ("gateway.total_timeout_ms", self.gateway.total_timeout_ms, 1_000, 24 * 3_600_000),
+            (
+                "gateway.connect_timeout_ms",
+                self.gateway.connect_timeout_ms,
+                100,
+                600_000,
+            ),
+            (
+                "gateway.first_byte_timeout_ms",
+                self.gateway.first_byte_timeout_ms,
+                100,
+                3_600_000,
+            ),
+            (
+                "gateway.idle_timeout_ms",
+                self.gateway.idle_timeout_ms,
+                1_000,
+                3_600_000,
+            ),
+            (
+                "gateway.total_timeout_ms",
+                self.gateway.total_timeout_ms,
+                1_000,
+                24 * 3_600_000,
+            ),
             ("gateway.retries", self.gateway.retries as u64, 0, 10),
-            ("conversation.dedup_capacity", self.conversation.dedup_capacity as u64, 1, 10_000_000),
+            (
+                "conversation.dedup_capacity",
+                self.conversation.dedup_capacity as u64,
+                1,
+                10_000_000,
+            ),
         ];
         for (key, value, min, max) in ranges {
             if value < min || value > max {
@@ -116,7 +155,10 @@ impl Manifest {
             }
         }
         if self.gateway.idle_timeout_ms > self.gateway.total_timeout_ms {
-            return err("gateway.idle_timeout_ms", "must not exceed gateway.total_timeout_ms");
+            return err(
+                "gateway.idle_timeout_ms",
+                "must not exceed gateway.total_timeout_ms",
+            );
         }
         Ok(())
     }

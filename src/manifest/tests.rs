@@ -44,9 +44,15 @@ fn secrets_are_redacted_in_debug_and_summary() {
 
 #[test]
 fn an_unset_variable_is_named_with_key_and_line() {
-    let err = Manifest::load_with(EXAMPLE, Path::new("."), |n| if n == "DINGTALK_APP_SECRET" { None } else { env(n) })
-        .unwrap_err()
-        .to_string();
+    let err = Manifest::load_with(EXAMPLE, Path::new("."), |n| {
+        if n == "DINGTALK_APP_SECRET" {
+            None
+        } else {
+            env(n)
+        }
+    })
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("DINGTALK_APP_SECRET is not set"), "{err}");
     assert!(err.contains("dingtalk.app_secret (line "), "{err}");
 }
@@ -55,38 +61,59 @@ const MINIMAL: &str = "name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127
 
 #[test]
 fn an_unknown_key_is_an_error_with_its_line() {
-    let err = load(&format!("{MINIMAL}streaming:\n  card_update_intervall_ms: 5\n")).unwrap_err().to_string();
-    assert!(err.contains("unknown field `card_update_intervall_ms`"), "{err}");
+    let err = load(&format!(
+        "{MINIMAL}streaming:\n  card_update_intervall_ms: 5\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("unknown field `card_update_intervall_ms`"),
+        "{err}"
+    );
     assert!(err.contains("line 9"), "{err}");
 }
 
 #[test]
 fn a_wrong_type_is_an_error_naming_the_key() {
-    let err = load(&format!("{MINIMAL}streaming:\n  card_update_interval_ms: soon\n")).unwrap_err().to_string();
+    let err = load(&format!(
+        "{MINIMAL}streaming:\n  card_update_interval_ms: soon\n"
+    ))
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("streaming.card_update_interval_ms"), "{err}");
     assert!(err.contains("line 9"), "{err}");
 }
 
 #[test]
 fn an_out_of_range_value_names_the_key_and_line() {
-    let err = load(&format!("{MINIMAL}streaming:\n  card_update_interval_ms: 5\n")).unwrap_err().to_string();
+    let err = load(&format!(
+        "{MINIMAL}streaming:\n  card_update_interval_ms: 5\n"
+    ))
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         err,
         "openclaw-skill.yaml: streaming.card_update_interval_ms (line 9): 5 is out of range (100..=60000)"
     );
-    let err = load(&format!("{MINIMAL}  api_qps: 0\n")).unwrap_err().to_string();
+    let err = load(&format!("{MINIMAL}  api_qps: 0\n"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("dingtalk.api_qps (line 8)"), "{err}");
 }
 
 #[test]
 fn a_missing_required_key_is_named() {
-    let err = load("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://x\n").unwrap_err().to_string();
+    let err = load("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://x\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing field `dingtalk`"), "{err}");
 }
 
 #[test]
 fn a_bad_endpoint_is_refused() {
-    let err = load(&MINIMAL.replace("http://127.0.0.1:1", "ftp://x")).unwrap_err().to_string();
+    let err = load(&MINIMAL.replace("http://127.0.0.1:1", "ftp://x"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("gateway.endpoint (line 4)"), "{err}");
 }
 

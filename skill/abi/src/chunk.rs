@@ -93,7 +93,9 @@ impl Chunk {
     /// `chunk.text` must be readable (it is, until the next call on the stream that filled it).
     pub unsafe fn from_oc(chunk: &OcChunk) -> Chunk {
         // SAFETY: forwarded to the caller's guarantee.
-        let text = unsafe { chunk.text.as_str() }.unwrap_or_default().to_owned();
+        let text = unsafe { chunk.text.as_str() }
+            .unwrap_or_default()
+            .to_owned();
         match chunk.kind {
             OcChunkKind::Started => Chunk::Started { card_id: text },
             OcChunkKind::Delta => Chunk::Delta(text),
@@ -122,14 +124,23 @@ mod tests {
     #[test]
     fn every_chunk_round_trips_through_the_c_view() {
         let chunks = [
-            Chunk::Started { card_id: "card_1".into() },
+            Chunk::Started {
+                card_id: "card_1".into(),
+            },
             Chunk::Delta("你好".into()),
             Chunk::Reasoning("thinking".into()),
             Chunk::Finished { usage: None },
             Chunk::Finished {
-                usage: Some(Usage { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 }),
+                usage: Some(Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: 6,
+                    total_tokens: 11,
+                }),
             },
-            Chunk::Failed { kind: OcFailureKind::Gateway, message: "upstream provider error".into() },
+            Chunk::Failed {
+                kind: OcFailureKind::Gateway,
+                message: "upstream provider error".into(),
+            },
             Chunk::Replied("已开始新会话".into()),
             Chunk::Skipped("duplicate".into()),
         ];

@@ -17,7 +17,9 @@ pub mod types;
 pub mod vtable;
 
 pub use chunk::{Chunk, Usage};
-pub use loader::{host_log_sink, library_path, ChunkStream, LoadError, Plugin, PluginError, Pulled, Skill};
+pub use loader::{
+    host_log_sink, library_path, ChunkStream, LoadError, Plugin, PluginError, Pulled, Skill,
+};
 pub use root_module::{SkillMod, SkillModRef};
 pub use types::*;
 pub use vtable::OcSkillVTable;

@@ -57,22 +57,44 @@ impl LoadError {
             } => format!(
                 "was built against skill ABI {actual_version}, this host expects {expected_version} (incompatible package versions)"
             ),
-            LibraryError::AbiInstability(_) => {
-                "has an incompatible ABI layout (built against a different openclaw-skill-abi)".to_owned()
-            }
+            LibraryError::AbiInstability(_) => match other_contract_version(&details) {
+                Some(theirs) => format!(
+                    "was built against openclaw-skill-abi {theirs}, this host has {} (incompatible package versions)",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                None => "has an incompatible ABI layout (built against a different openclaw-skill-abi)".to_owned(),
+            },
             LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
                 "was built with an incompatible abi_stable".to_owned()
             }
             LibraryError::RootModule { .. } => "failed its root-module initialisation".to_owned(),
             _ => "could not be loaded".to_owned(),
         };
-        let first_line = details.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+        let first_line = details
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
         let summary = match &err {
-            LibraryError::OpenError { .. } => format!("plugin {} {what}: {first_line}", path.display()),
+            LibraryError::OpenError { .. } => {
+                format!("plugin {} {what}: {first_line}", path.display())
+            }
             _ => format!("plugin {} {what}", path.display()),
         };
         LoadError { summary, details }
     }
+}
+
+/// In an abi_stable layout report, the contract version of the other side when it differs
+/// from ours (the report lists `package:'openclaw-skill-abi' version:'X'` for both sides).
+fn other_contract_version(details: &str) -> Option<String> {
+    let ours = env!("CARGO_PKG_VERSION");
+    let marker = "package:'openclaw-skill-abi' version:'";
+    details
+        .match_indices(marker)
+        .filter_map(|(i, _)| details[i + marker.len()..].split('\'').next())
+        .find(|v| *v != ours)
+        .map(str::to_owned)
 }
 
 /// An error returned by a vtable call: the status plus the plugin's one-line message.
@@ -111,13 +133,15 @@ impl fmt::Debug for Plugin {
 impl Plugin {
     /// Loads the plugin at `path` (checking layout and version), never to be unloaded.
     pub fn load_from_file(path: &Path) -> Result<Plugin, LoadError> {
-        let module = SkillModRef::load_from_file(path).map_err(|e| LoadError::from_library(path, e))?;
+        let module =
+            SkillModRef::load_from_file(path).map_err(|e| LoadError::from_library(path, e))?;
         Plugin::from_module(module, path)
     }
 
     /// Loads `libopenclaw_dingtalk.so` from `dir`.
     pub fn load_from_directory(dir: &Path) -> Result<Plugin, LoadError> {
-        let module = SkillModRef::load_from_directory(dir).map_err(|e| LoadError::from_library(dir, e))?;
+        let module =
+            SkillModRef::load_from_directory(dir).map_err(|e| LoadError::from_library(dir, e))?;
         Plugin::from_module(module, dir)
     }
 
@@ -173,7 +197,11 @@ impl Plugin {
     }
 
     /// Has the plugin validate a manifest; returns its JSON summary (secrets redacted).
-    pub fn check_manifest(&self, manifest_yaml: &str, manifest_dir: &Path) -> Result<String, PluginError> {
+    pub fn check_manifest(
+        &self,
+        manifest_yaml: &str,
+        manifest_dir: &Path,
+    ) -> Result<String, PluginError> {
         let dir = manifest_dir.to_string_lossy();
         let mut summary = OcOwnedStr::empty();
         let mut error = OcOwnedStr::empty();
@@ -220,7 +248,10 @@ impl Plugin {
             status: OcStatus::Internal,
             message: "plugin returned OK without a skill handle".into(),
         })?;
-        Ok(Skill { plugin: *self, handle })
+        Ok(Skill {
+            plugin: *self,
+            handle,
+        })
     }
 
     /// Static plugin description (no skill needed), as JSON.
@@ -299,7 +330,9 @@ impl Skill {
         // SAFETY: live handle; `out` is a valid local.
         let status = unsafe { (self.plugin.vtable.info)(self.handle.as_ptr(), &mut out) };
         let json = self.plugin.take_string(out);
-        self.plugin.result(status, OcOwnedStr::empty()).map(|()| json)
+        self.plugin
+            .result(status, OcOwnedStr::empty())
+            .map(|()| json)
     }
 
     /// Stops intake and finalizes replies in flight, waiting at most about `deadline`.
@@ -351,7 +384,8 @@ impl ChunkStream {
         let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
         let mut chunk = OcChunk::empty();
         // SAFETY: live stream handle, used by this thread only; `chunk` is a valid local.
-        let status = unsafe { (self.plugin.vtable.next_chunk)(self.handle.as_ptr(), ms, &mut chunk) };
+        let status =
+            unsafe { (self.plugin.vtable.next_chunk)(self.handle.as_ptr(), ms, &mut chunk) };
         match status {
             OcStatus::Ok => {
                 // SAFETY: the chunk text is valid until the next call on this stream.
@@ -438,7 +472,12 @@ pub fn host_log_sink() -> OcLogSink {
 /// # Safety
 /// `target` and `message` must be readable for the duration of the call (the plugin
 /// guarantees that). Called from plugin threads; `log` is thread-safe.
-unsafe extern "C" fn forward_to_host_log(_user: *mut c_void, level: u32, target: OcStr, message: OcStr) {
+unsafe extern "C" fn forward_to_host_log(
+    _user: *mut c_void,
+    level: u32,
+    target: OcStr,
+    message: OcStr,
+) {
     let _ = std::panic::catch_unwind(|| {
         let level = match level {
             1 => log::Level::Error,

@@ -32,7 +32,10 @@ impl std::error::Error for InterpolationError {}
 
 /// Replaces `${VAR}` and `${VAR:-default}` using `lookup`; `$${` stands for a literal `${`.
 /// Comments are left alone. `${VAR:-default}` uses the default when VAR is unset or empty.
-pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+pub fn interpolate(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, InterpolationError> {
     let mut out = String::with_capacity(text.len());
     for (index, line) in text.split_inclusive('\n').enumerate() {
         interpolate_line(text, index, line, &lookup, &mut out)?;
@@ -103,7 +106,8 @@ fn interpolate_line(
                 Quote::None => {
                     let before = &line[..i];
                     let after = strip_comment(&line[rest_start..]);
-                    let starts_scalar = before.trim_end().ends_with(':') || before.trim_end().ends_with('-');
+                    let starts_scalar =
+                        before.trim_end().ends_with(':') || before.trim_end().ends_with('-');
                     if !starts_scalar || !after.trim().is_empty() {
                         return Err(err(format!(
                             "the value of `{}` contains characters YAML would misread here; put the whole value in double quotes",
@@ -134,7 +138,9 @@ fn resolve(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Strin
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
-        return Err(format!("`${{{expr}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"));
+        return Err(format!(
+            "`${{{expr}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"
+        ));
     }
     match (lookup(name), default) {
         (Some(v), Some(d)) if v.is_empty() => Ok(d.to_owned()),
@@ -163,7 +169,8 @@ fn escape_double(value: &str) -> String {
 /// Whether `value` reads back as itself (or as the intended number/bool) in a plain scalar.
 fn is_plain_safe(value: &str) -> bool {
     const BAD_START: &[char] = &[
-        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
+        '`',
     ];
     !value.is_empty()
         && !value.starts_with(BAD_START)
@@ -211,7 +218,9 @@ pub fn key_path_at_line(text: &str, index: usize) -> Option<String> {
 /// is written in a block-style YAML document.
 pub fn line_of_key(text: &str, path: &str) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
-    (0..lines.len()).find(|&i| key_path_at_line(text, i).as_deref() == Some(path)).map(|i| i + 1)
+    (0..lines.len())
+        .find(|&i| key_path_at_line(text, i).as_deref() == Some(path))
+        .map(|i| i + 1)
 }
 
 /// Indentation and key of a `key: value` line (a `- key: value` list item counts its key at
@@ -295,17 +304,29 @@ mod tests {
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!(interpolate("a: ${KEY\n", env).unwrap_err().message.contains("closing"));
-        assert!(interpolate("a: ${1X}\n", env).unwrap_err().message.contains("not a valid"));
+        assert!(interpolate("a: ${KEY\n", env)
+            .unwrap_err()
+            .message
+            .contains("closing"));
+        assert!(interpolate("a: ${1X}\n", env)
+            .unwrap_err()
+            .message
+            .contains("not a valid"));
     }
 
     #[test]
     fn keys_map_to_lines_and_back() {
-        assert_eq!(key_path_at_line(DOC, 5).as_deref(), Some("streaming.enabled"));
+        assert_eq!(
+            key_path_at_line(DOC, 5).as_deref(),
+            Some("streaming.enabled")
+        );
         assert_eq!(line_of_key(DOC, "gateway.endpoint"), Some(3));
         assert_eq!(line_of_key(DOC, "streaming.enabled"), Some(6));
         assert_eq!(line_of_key(DOC, "nope"), None);
         let list = "access:\n  allowed:\n    - id: a\n      nick: b\n";
-        assert_eq!(key_path_at_line(list, 3).as_deref(), Some("access.allowed.nick"));
+        assert_eq!(
+            key_path_at_line(list, 3).as_deref(),
+            Some("access.allowed.nick")
+        );
     }
 }

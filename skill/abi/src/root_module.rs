@@ -28,8 +28,11 @@ pub struct SkillMod {
     /// on the stream), `Ready(OC_STATUS_END)` after the terminal chunk, or `Panicked`.
     /// Threads: one at a time per stream, any host thread.
     #[sabi(last_prefix_field)]
-    pub poll_chunk:
-        unsafe extern "C" fn(stream: *mut OcChunkStream, cx: *mut FfiContext, out_chunk: *mut OcChunk) -> FfiPoll<OcStatus>,
+    pub poll_chunk: unsafe extern "C" fn(
+        stream: *mut OcChunkStream,
+        cx: *mut FfiContext,
+        out_chunk: *mut OcChunk,
+    ) -> FfiPoll<OcStatus>,
 }
 
 impl RootModule for SkillModRef {

@@ -101,7 +101,8 @@ impl OcOwnedStr {
             return String::new();
         }
         // SAFETY: ptr/len were produced by Box::into_raw of a Box<[u8]> of this length.
-        let boxed = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len)) };
+        let boxed =
+            unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, self.len)) };
         String::from_utf8(boxed.into_vec()).unwrap_or_default()
     }
 
@@ -111,7 +112,14 @@ impl OcOwnedStr {
     /// `self` must be a live string handed out by the plugin and not yet released.
     pub unsafe fn as_str(&self) -> &str {
         // SAFETY: forwarded to the caller's guarantee.
-        unsafe { OcStr { ptr: self.ptr, len: self.len }.as_str() }.unwrap_or("")
+        unsafe {
+            OcStr {
+                ptr: self.ptr,
+                len: self.len,
+            }
+            .as_str()
+        }
+        .unwrap_or("")
     }
 }
 
@@ -167,7 +175,10 @@ impl OcChunkKind {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            OcChunkKind::Finished | OcChunkKind::Failed | OcChunkKind::Replied | OcChunkKind::Skipped
+            OcChunkKind::Finished
+                | OcChunkKind::Failed
+                | OcChunkKind::Replied
+                | OcChunkKind::Skipped
         )
     }
 }
@@ -276,7 +287,8 @@ pub struct OcLogSink {
     pub max_level: u32,
     /// Receives one record: level (`OcLogLevel` value), target (module path) and message.
     /// The strings are valid only during the call. Null = discard logs.
-    pub log: Option<unsafe extern "C" fn(user: *mut c_void, level: u32, target: OcStr, message: OcStr)>,
+    pub log:
+        Option<unsafe extern "C" fn(user: *mut c_void, level: u32, target: OcStr, message: OcStr)>,
 }
 
 /// Opaque handle to an initialised skill. Created by `init`, released by `skill_free`.

@@ -71,8 +71,11 @@ pub struct OcSkillVTable {
     /// or `OC_STATUS_END` after the terminal chunk. The chunk's text stays valid until the
     /// next call on this stream. Meant for a host worker thread (e.g. a koffi async call);
     /// never call it from a plugin log callback. Threads: one at a time per stream.
-    pub next_chunk:
-        unsafe extern "C" fn(stream: *mut OcChunkStream, timeout_ms: u32, out_chunk: *mut OcChunk) -> OcStatus,
+    pub next_chunk: unsafe extern "C" fn(
+        stream: *mut OcChunkStream,
+        timeout_ms: u32,
+        out_chunk: *mut OcChunk,
+    ) -> OcStatus,
 
     /// Releases a stream: the host stops listening. The reply and its card updates carry on
     /// and the card is still finalized. `stream` must not be used afterwards; null is ignored.

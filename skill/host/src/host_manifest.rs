@@ -21,10 +21,17 @@ pub struct ManifestFile {
 impl ManifestFile {
     /// Reads the manifest at `path`.
     pub fn read(path: &Path) -> Result<ManifestFile> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read manifest {}", path.display()))?;
         let dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let dir = dir.canonicalize().unwrap_or(dir);

@@ -16,10 +16,18 @@ pub enum LogFormat {
 
 /// Installs the logger; `RUST_LOG` overrides `default_level`.
 pub fn init(format: LogFormat, default_level: &str) {
-    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
     match format {
         LogFormat::Text => builder.format(|buf, record| {
-            writeln!(buf, "{} {:5} {}: {}", buf.timestamp_millis(), record.level(), record.target(), record.args())
+            writeln!(
+                buf,
+                "{} {:5} {}: {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
         }),
         LogFormat::Json => builder.format(|buf, record| {
             let line = serde_json::json!({

@@ -69,8 +69,14 @@ fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     let summary = plugin
         .check_manifest(&manifest.text, &manifest.dir)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let summary: serde_json::Value = serde_json::from_str(&summary).context("plugin summary is not JSON")?;
-    println!("plugin:   {} {} (skill ABI v{})", plugin.name(), plugin.version(), plugin.abi_version());
+    let summary: serde_json::Value =
+        serde_json::from_str(&summary).context("plugin summary is not JSON")?;
+    println!(
+        "plugin:   {} {} (skill ABI v{})",
+        plugin.name(),
+        plugin.version(),
+        plugin.abi_version()
+    );
     println!("library:  {}", manifest.library_path(library)?.display());
     println!(
         "skill:    {} {}",

@@ -42,19 +42,30 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> Result<()> {
     let manifest = ManifestFile::read(&args.manifest)?;
     let plugin = crate::load_plugin(&manifest, args.library.as_deref())?;
-    log::info!("loaded plugin {} {} (skill ABI v{})", plugin.name(), plugin.version(), plugin.abi_version());
+    log::info!(
+        "loaded plugin {} {} (skill ABI v{})",
+        plugin.name(),
+        plugin.version(),
+        plugin.abi_version()
+    );
     let skill = Arc::new(
         plugin
             .init(&manifest.text, &manifest.dir)
             .map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         match args.events {
             EventSource::Stdin => serve_stdin(skill.clone()).await,
         }
     })?;
-    log::info!("shutting down: finalizing replies in flight (deadline {} ms)", args.shutdown_deadline_ms);
+    log::info!(
+        "shutting down: finalizing replies in flight (deadline {} ms)",
+        args.shutdown_deadline_ms
+    );
     skill
         .shutdown(Duration::from_millis(args.shutdown_deadline_ms))
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -97,7 +108,9 @@ async fn print_chunks(event: u64, mut stream: openclaw_skill_abi::ChunkStream) {
     while let Some(item) = stream.next().await {
         let line = match item {
             Ok(chunk) => chunk_json(event, &chunk),
-            Err(e) => serde_json::json!({"event": event, "error": e.message, "status": format!("{:?}", e.status)}),
+            Err(e) => {
+                serde_json::json!({"event": event, "error": e.message, "status": format!("{:?}", e.status)})
+            }
         };
         println!("{line}");
     }
@@ -107,12 +120,18 @@ async fn print_chunks(event: u64, mut stream: openclaw_skill_abi::ChunkStream) {
 pub fn chunk_json(event: u64, chunk: &Chunk) -> serde_json::Value {
     use serde_json::json;
     match chunk {
-        Chunk::Started { card_id } => json!({"event": event, "kind": "started", "card_id": card_id}),
+        Chunk::Started { card_id } => {
+            json!({"event": event, "kind": "started", "card_id": card_id})
+        }
         Chunk::Delta(t) => json!({"event": event, "kind": "delta", "text": t}),
         Chunk::Reasoning(t) => json!({"event": event, "kind": "reasoning", "text": t}),
-        Chunk::Finished { usage } => json!({"event": event, "kind": "finished", "usage": usage.map(|u| json!({
-            "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens}))}),
-        Chunk::Failed { kind, message } => json!({"event": event, "kind": "failed", "failure": format!("{kind:?}"), "message": message}),
+        Chunk::Finished { usage } => {
+            json!({"event": event, "kind": "finished", "usage": usage.map(|u| json!({
+            "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens}))})
+        }
+        Chunk::Failed { kind, message } => {
+            json!({"event": event, "kind": "failed", "failure": format!("{kind:?}"), "message": message})
+        }
         Chunk::Replied(t) => json!({"event": event, "kind": "replied", "text": t}),
         Chunk::Skipped(t) => json!({"event": event, "kind": "skipped", "text": t}),
     }
