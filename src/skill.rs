@@ -202,11 +202,12 @@ impl Skill {
         let message = BotMessage::parse(event_json)
             .map_err(|e| SkillError::new(OcStatus::InvalidArgument, e.to_string()))?;
         self.inner.counters.events.fetch_add(1, Relaxed);
+        let plan = reply::plan(&self.inner, &message);
         let (tx, rx) = mpsc::unbounded_channel();
         let inner = self.inner.clone();
         self.inner
             .tasks
-            .spawn_on(reply::handle(inner, message, tx), runtime().handle());
+            .spawn_on(reply::run(inner, message, plan, tx), runtime().handle());
         Ok(rx)
     }
 

@@ -7,16 +7,33 @@ pub mod reply;
 pub mod session;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-/// One conversation's turn lock and the stop tokens of its replies (running or queued).
+/// A reply's place in its conversation's queue: it may talk to the gateway once the reply
+/// before it has finished (or was dropped). Dropping a `Turn` lets the next reply go.
+pub struct Turn {
+    previous: Option<oneshot::Receiver<()>>,
+    _done: oneshot::Sender<()>,
+}
+
+impl Turn {
+    /// Waits until every earlier reply of the conversation has finished.
+    pub async fn wait(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let _ = previous.await;
+        }
+    }
+}
+
+/// One conversation: the tail of its reply queue and the stop tokens of its replies.
 #[derive(Default)]
 pub struct ConversationSlot {
-    /// Held by the reply that is talking to the gateway; FIFO-fair, so replies keep order.
-    pub turn: tokio::sync::Mutex<()>,
+    tail: Mutex<Option<oneshot::Receiver<()>>>,
+    pending: AtomicUsize,
     stops: Mutex<Vec<(u64, CancellationToken)>>,
     next_id: AtomicU64,
 }
@@ -40,7 +57,7 @@ impl ConversationSlot {
             .retain(|(i, _)| *i != id);
     }
 
-    /// Stops every reply of this conversation; returns how many there were.
+    /// Stops every reply of this conversation (running or queued); returns how many.
     pub fn stop_all(&self) -> usize {
         let stops = std::mem::take(&mut *self.stops.lock().unwrap_or_else(|e| e.into_inner()));
         for (_, t) in &stops {
@@ -57,19 +74,49 @@ pub struct Conversations {
 }
 
 impl Conversations {
-    /// The slot of `key`, created on first use.
+    /// The slot of `key` (created on first use), without queueing.
     pub fn slot(&self, key: &str) -> Arc<ConversationSlot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry(key.to_owned()).or_default().clone()
     }
 
-    /// Drops the slot of `key` when nothing uses it any more.
-    pub fn release(&self, key: &str, slot: Arc<ConversationSlot>) {
+    /// Queues a reply in conversation `key`, in call order. Call from the thread that
+    /// received the event, so the queue order is the arrival order.
+    pub fn enter(&self, key: &str) -> (Arc<ConversationSlot>, Turn) {
+        let slot = self.slot(key);
+        slot.pending.fetch_add(1, Ordering::SeqCst);
+        let (done, next) = oneshot::channel();
+        let previous = slot
+            .tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(next);
+        (
+            slot,
+            Turn {
+                previous,
+                _done: done,
+            },
+        )
+    }
+
+    /// A queued reply is over; the slot goes away with its last reply.
+    pub fn leave(&self, key: &str, slot: Arc<ConversationSlot>) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        drop(slot);
-        if slots.get(key).is_some_and(|s| Arc::strong_count(s) == 1) {
+        if slot.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
             slots.remove(key);
         }
+    }
+
+    /// Stops every reply of conversation `key`; returns how many there were.
+    pub fn stop_all(&self, key: &str) -> usize {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned();
+        slot.map_or(0, |s| s.stop_all())
     }
 
     /// Conversations with replies in flight.

@@ -11,6 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::command::Command;
+use super::{ConversationSlot, Turn};
 use crate::card::{CardEnd, CardEvent, CardSync};
 use crate::dingtalk::{CallStats, CardSpace, ReplyTarget};
 use crate::event::{BotMessage, Chat, Content};
@@ -27,52 +28,97 @@ const STOPPED: &str = "已停止当前回复。(Stopped the reply in progress.)"
 const NOTHING_TO_STOP: &str = "当前没有进行中的回复。(There is no reply in progress.)";
 const SHUTDOWN_NOTE: &str = "服务正在重启，回复中断，请稍后重新发送。(The service restarted; please send your question again.)";
 
-/// Handles one parsed event; every path ends with exactly one terminal chunk.
-pub async fn handle(inner: Arc<SkillInner>, msg: BotMessage, tx: UnboundedSender<Chunk>) {
+/// What to do with an event, decided on the thread that received it (so duplicates and
+/// the order of replies within a conversation follow arrival order).
+pub enum Plan {
+    /// A redelivery of a message already handled.
+    Duplicate,
+    /// The sender or group is not allowed.
+    Refused,
+    /// A message type that cannot be forwarded.
+    Unsupported(String),
+    /// `/new`: a fresh gateway session.
+    NewSession(String),
+    /// `/stop`: abort the conversation's replies.
+    Stop(String),
+    /// A model reply, queued in its conversation.
+    Answer {
+        /// Conversation key.
+        conversation: String,
+        /// The user's text.
+        text: String,
+        /// The conversation's slot.
+        slot: Arc<ConversationSlot>,
+        /// This reply's place in the queue.
+        turn: Turn,
+    },
+}
+
+/// Classifies an event and, for a model reply, queues it in its conversation.
+pub fn plan(inner: &SkillInner, msg: &BotMessage) -> Plan {
+    let dedup_key = format!("{}:{}", msg.robot_code.as_deref().unwrap_or(""), msg.msg_id);
+    if !inner.dedup.first_time(&dedup_key) {
+        return Plan::Duplicate;
+    }
+    if !allowed(inner, msg) {
+        return Plan::Refused;
+    }
+    let text = match &msg.content {
+        Content::Text(t) => t.clone(),
+        Content::Unsupported { msgtype } => return Plan::Unsupported(msgtype.clone()),
+    };
+    let conversation = inner.sessions.conversation_key(msg);
+    match Command::parse(&text) {
+        Some(Command::NewSession) => Plan::NewSession(conversation),
+        Some(Command::Stop) => Plan::Stop(conversation),
+        None => {
+            let (slot, turn) = inner.conversations.enter(&conversation);
+            Plan::Answer {
+                conversation,
+                text,
+                slot,
+                turn,
+            }
+        }
+    }
+}
+
+/// Carries out a plan; every path ends the stream with exactly one terminal chunk.
+pub async fn run(inner: Arc<SkillInner>, msg: BotMessage, plan: Plan, tx: UnboundedSender<Chunk>) {
     #[cfg(feature = "test-hooks")]
     if let Content::Text(t) = &msg.content {
         crate::test_hooks::check(t, crate::test_hooks::Hook::ReplyTask);
     }
-    let dedup_key = format!("{}:{}", msg.robot_code.as_deref().unwrap_or(""), msg.msg_id);
-    if !inner.dedup.first_time(&dedup_key) {
-        inner.counters.skipped.fetch_add(1, Relaxed);
-        log::info!(
-            "event msg={} conv={} outcome=duplicate",
-            msg.msg_id,
-            msg.conversation_id
-        );
-        let _ = tx.send(Chunk::Skipped(format!(
-            "duplicate delivery of message {}",
-            msg.msg_id
-        )));
-        return;
-    }
-    if !allowed(&inner, &msg) {
-        let text = inner.manifest.conversation.access.refusal_message.clone();
-        plain_reply(&inner, &msg, &text, "refused", &tx).await;
-        return;
-    }
-    let text = match &msg.content {
-        Content::Text(t) => t.clone(),
-        Content::Unsupported { msgtype } => {
+    match plan {
+        Plan::Duplicate => {
+            inner.counters.skipped.fetch_add(1, Relaxed);
+            log::info!(
+                "event msg={} conv={} outcome=duplicate",
+                msg.msg_id,
+                msg.conversation_id
+            );
+            let _ = tx.send(Chunk::Skipped(format!(
+                "duplicate delivery of message {}",
+                msg.msg_id
+            )));
+        }
+        Plan::Refused => {
+            let text = inner.manifest.conversation.access.refusal_message.clone();
+            plain_reply(&inner, &msg, &text, "refused", &tx).await;
+        }
+        Plan::Unsupported(msgtype) => {
             log::info!(
                 "event msg={} type {msgtype} cannot be forwarded",
                 msg.msg_id
             );
             plain_reply(&inner, &msg, UNSUPPORTED, "unsupported", &tx).await;
-            return;
         }
-    };
-    let conversation = inner.sessions.conversation_key(&msg);
-    match Command::parse(&text) {
-        Some(Command::NewSession) => {
+        Plan::NewSession(conversation) => {
             inner.sessions.renew(&conversation);
             plain_reply(&inner, &msg, NEW_SESSION, "new_session", &tx).await;
         }
-        Some(Command::Stop) => {
-            let slot = inner.conversations.slot(&conversation);
-            let stopped = slot.stop_all();
-            inner.conversations.release(&conversation, slot);
+        Plan::Stop(conversation) => {
+            let stopped = inner.conversations.stop_all(&conversation);
             plain_reply(
                 &inner,
                 &msg,
@@ -86,7 +132,15 @@ pub async fn handle(inner: Arc<SkillInner>, msg: BotMessage, tx: UnboundedSender
             )
             .await;
         }
-        None => answer(&inner, &msg, &conversation, &text, &tx).await,
+        Plan::Answer {
+            conversation,
+            text,
+            slot,
+            turn,
+        } => {
+            answer(&inner, &msg, &conversation, &text, &slot, turn, &tx).await;
+            inner.conversations.leave(&conversation, slot);
+        }
     }
 }
 
@@ -180,11 +234,12 @@ async fn answer(
     msg: &BotMessage,
     conversation: &str,
     text: &str,
+    slot: &ConversationSlot,
+    mut turn: Turn,
     tx: &UnboundedSender<Chunk>,
 ) {
     let started = Instant::now();
     let stats = Arc::new(CallStats::default());
-    let slot = inner.conversations.slot(conversation);
     let stop = CancellationToken::new();
     let stop_id = slot.register(stop.clone());
 
@@ -222,15 +277,15 @@ async fn answer(
     let mut answer_text = String::new();
     let mut usage: Option<Usage> = None;
     let ending = {
-        let turn = tokio::select! {
-            guard = slot.turn.lock() => Some(guard),
-            _ = stop.cancelled() => None,
-            _ = inner.shutdown.cancelled() => None,
+        let my_turn = tokio::select! {
+            () = turn.wait() => true,
+            _ = stop.cancelled() => false,
+            _ = inner.shutdown.cancelled() => false,
         };
-        match turn {
-            None if inner.shutdown.is_cancelled() => Ending::Shutdown,
-            None => Ending::Stopped,
-            Some(_turn) => {
+        match my_turn {
+            false if inner.shutdown.is_cancelled() => Ending::Shutdown,
+            false => Ending::Stopped,
+            true => {
                 let request = ChatRequest {
                     session_key: inner.sessions.session_key(conversation),
                     system: Some(inner.manifest.conversation.preamble.clone())
@@ -269,7 +324,6 @@ async fn answer(
         }
     };
     slot.unregister(stop_id);
-    inner.conversations.release(conversation, slot);
 
     let (card_end, terminal, outcome) = match ending {
         Ending::Done => (CardEnd::Finished, Chunk::Finished { usage }, "finished"),

@@ -113,7 +113,9 @@ impl GatewayClient {
                         return;
                     }
                     Some(Err(e)) => {
-                        yield Err(GatewayError::Transport(e.to_string()));
+                        // The body broke off mid-stream (connection reset, bad chunk framing).
+                        log::debug!("gateway stream read failed: {e}");
+                        yield Err(GatewayError::Truncated);
                         return;
                     }
                     Some(Ok(event)) => event,
