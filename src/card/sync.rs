@@ -192,6 +192,8 @@ async fn run(
         if text.is_empty() || text == run.shown {
             continue;
         }
+        // Journal first: after a crash the recovered text is never behind what was shown.
+        run.journal_text(&text);
         match run
             .ctx
             .client
@@ -208,7 +210,6 @@ async fn run(
             Ok(()) => {
                 run.report.first_visible.get_or_insert_with(Instant::now);
                 run.shown = text;
-                run.journal_text();
             }
             Err(e) if e.is_qps_limit() => {
                 log::warn!(
@@ -314,11 +315,11 @@ impl Run {
         }
     }
 
-    fn journal_text(&self) {
+    fn journal_text(&self, text: &str) {
         self.ctx.journal.write(&JournalEntry {
             card_id: self.card.clone(),
             content_key: self.ctx.plan.content_key.clone(),
-            text: self.shown.clone(),
+            text: text.to_owned(),
             created_at_ms: now_ms(),
         });
     }

@@ -337,9 +337,8 @@ impl DingTalkClient {
             if hook.expires_at_ms == 0 || hook.expires_at_ms > now_ms + 5_000 {
                 match self.post_webhook(&hook.url, title, text, reply).await {
                     Ok(()) => return Ok(()),
-                    Err(e @ DingTalkError::Refused(_)) => return Err(e),
                     Err(e) => {
-                        log::warn!("session webhook reply failed ({e}); using the robot send API")
+                        log::warn!("session webhook not used ({e}); using the robot send API")
                     }
                 }
             }

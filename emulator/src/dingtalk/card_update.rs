@@ -1,0 +1,162 @@
+//! Updating cards: `PUT /v1.0/card/streaming` and `PUT /v1.0/card/instances` (dingtalk-api.md §5.3–§5.5).
+
+use serde_json::{json, Value};
+
+use super::{
+    card_create::card_not_found,
+    params::{card_param_map, flag, optional_object, optional_str},
+    reply::ApiError,
+    state::{Inner, Shared},
+    ApiKind, CardState, CardUpdate,
+};
+
+/// `PUT /v1.0/card/streaming {outTrackId,guid,key,content,isFull,isFinalize,isError}`.
+///
+/// Rules: the card must exist; `guid` and `key` must be non-empty; a markdown variable needs `isFull:true`
+/// (`false` appends, allowed for other variables); empty `content` is rejected with
+/// `param.stream.contentEmpty` (the strict reading of §5.3: "empty `content` may be rejected"); content
+/// over `max_stream_content_chars` characters is `param.stream.content`. A repeated `guid` is an idempotent
+/// retry: success, not applied again. The first applied update moves Processing → Inputting; `isFinalize`
+/// → Finished; `isError` → Failed.
+pub(crate) fn streaming(
+    shared: &Shared,
+    inner: &mut Inner,
+    at_ms: u64,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let out_track_id = optional_str(body, "outTrackId")?.unwrap_or_default();
+    let Some(card) = inner.cards.get(out_track_id) else {
+        return Err(ApiError::param(
+            "param.stream.outTrackId",
+            "card is not exist",
+        ));
+    };
+    let guid = optional_str(body, "guid")?.unwrap_or_default();
+    if guid.is_empty() {
+        return Err(ApiError::param("param.stream.guidEmpty", "guid is empty"));
+    }
+    let key = optional_str(body, "key")?.unwrap_or_default();
+    if key.is_empty() {
+        return Err(ApiError::param("param.stream.keyEmpty", "key is empty"));
+    }
+    let content = optional_str(body, "content")?.unwrap_or_default();
+    let (is_full, finalize, error) = (
+        flag(body, "isFull")?,
+        flag(body, "isFinalize")?,
+        flag(body, "isError")?,
+    );
+    if !is_full && is_markdown_key(shared, &card.template_id, key) {
+        return Err(ApiError::param(
+            "param.stream.isFull",
+            "isFull must be true for a markdown variable",
+        ));
+    }
+    if content.is_empty() {
+        return Err(ApiError::param(
+            "param.stream.contentEmpty",
+            "content is empty",
+        ));
+    }
+    let value = if is_full {
+        content.to_string()
+    } else {
+        card.text(key) + content
+    };
+    if value.chars().count() > shared.config.max_stream_content_chars {
+        return Err(ApiError::param(
+            "param.stream.content",
+            "content is too large",
+        ));
+    }
+    if !inner.cards.first_use_of_guid(out_track_id, guid) {
+        return success();
+    }
+    let card = inner
+        .cards
+        .get_mut(out_track_id)
+        .ok_or_else(card_not_found)?;
+    card.param_map.insert(key.to_string(), value);
+    card.updates.push(CardUpdate {
+        at_ms,
+        key: key.to_string(),
+        content: content.to_string(),
+        finalize,
+        error,
+        via: ApiKind::StreamingUpdate,
+    });
+    card.state = if error {
+        CardState::Failed
+    } else if finalize {
+        CardState::Finished
+    } else if card.state == CardState::Processing {
+        CardState::Inputting
+    } else {
+        card.state
+    };
+    success()
+}
+
+/// `PUT /v1.0/card/instances {outTrackId, cardData:{cardParamMap}, cardUpdateOptions:{updateCardDataByKey}}`.
+///
+/// Without `updateCardDataByKey:true` the map replaces all card data; with it, keys are merged. A
+/// `flowStatus` in the map sets the state ("1" Processing, "2" Inputting, "3" Finished, "5" Failed).
+pub(crate) fn update_instance(
+    inner: &mut Inner,
+    at_ms: u64,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let out_track_id = super::params::required_str(body, "outTrackId")?;
+    let map = card_param_map(body)?;
+    let options = optional_object(body, "cardUpdateOptions")?;
+    let by_key = options
+        .map(|o| flag(o, "updateCardDataByKey"))
+        .transpose()?
+        .unwrap_or(false);
+    let card = inner
+        .cards
+        .get_mut(out_track_id)
+        .ok_or_else(card_not_found)?;
+    let Some(map) = map else {
+        return success();
+    };
+    let state = map
+        .get("flowStatus")
+        .and_then(|v| CardState::from_flow_status(v));
+    let (finalize, error) = (
+        state == Some(CardState::Finished),
+        state == Some(CardState::Failed),
+    );
+    for (key, content) in &map {
+        let (key, content) = (key.clone(), content.clone());
+        card.updates.push(CardUpdate {
+            at_ms,
+            key,
+            content,
+            finalize,
+            error,
+            via: ApiKind::UpdateCardInstance,
+        });
+    }
+    if by_key {
+        card.param_map.extend(map);
+    } else {
+        card.param_map = map;
+    }
+    if let Some(state) = state {
+        card.state = state;
+    }
+    success()
+}
+
+fn is_markdown_key(shared: &Shared, template_id: &str, key: &str) -> bool {
+    shared
+        .config
+        .templates
+        .iter()
+        .any(|t| t.id == template_id && t.markdown_keys.iter().any(|k| k == key))
+}
+
+/// `{"success":true,"result":true}`.
+fn success() -> Result<Value, ApiError> {
+    Ok(json!({ "success": true, "result": true }))
+}

@@ -1,0 +1,104 @@
+//! Emulator configuration: the app's credentials, its card templates, granted scopes and limits.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the emulated DingTalk app is set up.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The app's clientId (AppKey). Default `dingemulatorappkey`.
+    pub app_key: String,
+    /// The app's clientSecret (AppSecret). Default `emulator-app-secret`.
+    pub app_secret: String,
+    /// The robot code; for enterprise-internal bots it equals the AppKey (the default).
+    pub robot_code: String,
+    /// Access-token lifetime reported as `expireIn`. Default 7200 s.
+    pub token_ttl: Duration,
+    /// Calls allowed per one-second window; `None` disables flow control. Default `Some(20)`.
+    pub qps_limit: Option<u32>,
+    /// What a QPS budget covers. Default [`QpsScope::PerApi`].
+    pub qps_scope: QpsScope,
+    /// Card templates that exist for the app.
+    pub templates: Vec<Template>,
+    /// Permission scopes granted to the app's tokens.
+    pub granted_scopes: Vec<String>,
+    /// Longest accepted `content` of one streaming update, in characters. Default 3000.
+    pub max_stream_content_chars: usize,
+    /// Lifetime of a `sessionWebhook`. Default 90 min.
+    pub session_webhook_ttl: Duration,
+}
+
+/// The template id of the default published AI-card template.
+pub const DEFAULT_TEMPLATE_ID: &str = "emulator-ai-card.schema";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        let app_key = "dingemulatorappkey".to_string();
+        Self {
+            robot_code: app_key.clone(),
+            app_key,
+            app_secret: "emulator-app-secret".into(),
+            token_ttl: Duration::from_secs(7200),
+            qps_limit: Some(20),
+            qps_scope: QpsScope::PerApi,
+            templates: vec![Template::published(DEFAULT_TEMPLATE_ID, &["content"])],
+            granted_scopes: [
+                "Card.Instance.Write",
+                "Card.Streaming.Write",
+                "qyapi_robot_sendmsg",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_stream_content_chars: 3000,
+            session_webhook_ttl: Duration::from_secs(90 * 60),
+        }
+    }
+}
+
+/// A card template as registered in the DingTalk card platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// Template id, e.g. `675cde2f-….schema`.
+    pub id: String,
+    /// Only published templates can be instantiated (`param.templateUnpublished` otherwise).
+    pub published: bool,
+    /// Variables bound to a markdown (streaming) component; streaming them requires `isFull: true`.
+    pub markdown_keys: Vec<String>,
+}
+
+impl Template {
+    /// A published template with the given markdown keys.
+    pub fn published(id: &str, markdown_keys: &[&str]) -> Self {
+        Self {
+            id: id.into(),
+            published: true,
+            markdown_keys: markdown_keys.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+}
+
+/// What one QPS budget covers.
+///
+/// DingTalk's flow-control algorithm is unpublished. The emulator counts calls in fixed one-second windows
+/// aligned to its own clock (Alibaba API-gateway style per-second flow control).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum QpsScope {
+    /// One budget per app *and* API (the third-party figure "约每应用每接口 20 QPS"); rejected with
+    /// `Forbidden.AccessDenied.QpsLimitForApi`.
+    #[default]
+    PerApi,
+    /// One budget shared by all APIs of the app; rejected with `Forbidden.AccessDenied.QpsLimitForAppkeyAndApi`
+    /// (the other code DingTalk is documented to use; which code maps to which budget is not published).
+    App,
+}
+
+impl QpsScope {
+    /// The error `code` of a call rejected by this budget.
+    pub fn error_code(self) -> &'static str {
+        match self {
+            QpsScope::PerApi => "Forbidden.AccessDenied.QpsLimitForApi",
+            QpsScope::App => "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
+        }
+    }
+}

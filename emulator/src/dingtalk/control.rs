@@ -1,0 +1,82 @@
+//! The `/__emulator/*` control API, for out-of-process users (benchmarks, Node tests).
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /__emulator/calls` | `[Call…]` |
+//! | `GET /__emulator/cards` | `[Card…]` |
+//! | `GET /__emulator/messages` | `[SentMessage…]` |
+//! | `POST /__emulator/faults` with a [`Fault`](super::Fault) | `{"ok":true}` |
+//! | `POST /__emulator/revoke-tokens` | `{"ok":true}` |
+//! | `POST /__emulator/session-webhooks {"conversationId"}` | `{"url","expiresAt"}` |
+//! | `POST /__emulator/expire-session-webhooks` | `{"ok":true}` |
+//! | `POST /__emulator/bot-messages` with a [`MessageSpec`](crate::event::MessageSpec) | the inbound payload |
+//!
+//! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
+//! and not subject to tokens, faults or flow control. Records use the Rust field names (snake_case).
+
+use axum::{
+    body::Body,
+    http::{request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use super::{state::Shared, Fault};
+use crate::event::{build_bot_message, MessageSpec};
+
+/// Serves one control request.
+pub(crate) async fn handle(shared: &Shared, parts: &Parts, body: Body) -> Response {
+    let bytes = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let ok = || Json(json!({ "ok": true })).into_response();
+    match (parts.method.as_str(), parts.uri.path()) {
+        ("GET", "/__emulator/calls") => Json(shared.lock().calls.clone()).into_response(),
+        ("GET", "/__emulator/cards") => Json(shared.lock().cards.all()).into_response(),
+        ("GET", "/__emulator/messages") => Json(shared.lock().messages.clone()).into_response(),
+        ("POST", "/__emulator/faults") => match parse::<Fault>(&bytes) {
+            Ok(fault) => {
+                shared.inject(fault);
+                ok()
+            }
+            Err(e) => *e,
+        },
+        ("POST", "/__emulator/revoke-tokens") => {
+            shared.revoke_tokens();
+            ok()
+        }
+        ("POST", "/__emulator/session-webhooks") => match parse::<Value>(&bytes) {
+            Ok(v) => match v.get("conversationId").and_then(Value::as_str) {
+                Some(cid) => {
+                    let (url, expires_at) = shared.new_session_webhook(cid);
+                    Json(json!({ "url": url, "expiresAt": expires_at })).into_response()
+                }
+                None => bad_request("conversationId (string) is required"),
+            },
+            Err(e) => *e,
+        },
+        ("POST", "/__emulator/expire-session-webhooks") => {
+            shared.expire_session_webhooks();
+            ok()
+        }
+        ("POST", "/__emulator/bot-messages") => match parse::<MessageSpec>(&bytes) {
+            Ok(spec) => Json(build_bot_message(shared, spec)).into_response(),
+            Err(e) => *e,
+        },
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown control endpoint" })),
+        )
+            .into_response(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(bytes).map_err(|e| Box::new(bad_request(&e.to_string())))
+}
+
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
+}

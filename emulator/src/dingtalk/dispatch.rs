@@ -1,0 +1,202 @@
+//! The request pipeline: classify → (fault) → authenticate → flow control → scope → handler → record.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Query, Request, State},
+    http::{request::Parts, Uri},
+    response::Response,
+};
+use serde_json::{Map, Value};
+
+use super::{
+    card_create, card_update, control,
+    fault::FaultResponse,
+    qps,
+    reply::{new_request_id, ApiError, Reply},
+    robot, route,
+    state::Shared,
+    tokens, ApiKind, Call,
+};
+
+/// Largest request body read (larger bodies are refused as an invalid parameter).
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Header carrying the v1.0 access token.
+const TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
+
+/// The single entry point of the emulator's router.
+pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let kind = route::classify(&parts.method, parts.uri.path());
+    if kind == ApiKind::Control {
+        return control::handle(&shared, &parts, body).await;
+    }
+    let at_ms = shared.clock.now_ms();
+    let seq = shared.next_seq();
+    let request_id = new_request_id();
+    let query = query_object(&parts.uri);
+    let input = read_input(&parts, body).await;
+    let recorded = match (&input, parts.method.as_str()) {
+        (_, "GET") => query.clone(),
+        (Input::Json(v), _) => v.clone(),
+        (Input::Text(t), _) => Value::String(t.clone()),
+        (Input::Unreadable, _) => Value::Null,
+    };
+    let mut call = Call {
+        seq,
+        at_ms,
+        kind,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        status: 0,
+        error_code: None,
+        out_track_id: recorded
+            .get("outTrackId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        request: recorded,
+        app_key: None,
+    };
+    let reply = process(&shared, &parts, &input, &query, &mut call).await;
+    call.status = reply.status;
+    call.error_code = reply.error_code.clone();
+    log::debug!(
+        "dingtalk emulator: {} {} -> {}",
+        call.method,
+        call.path,
+        call.status
+    );
+    shared.record(call);
+    reply.into_response(&request_id)
+}
+
+/// A request body as read.
+enum Input {
+    Json(Value),
+    Text(String),
+    Unreadable,
+}
+
+impl Input {
+    fn json(&self) -> Result<&Value, ApiError> {
+        match self {
+            Input::Json(v @ Value::Object(_)) => Ok(v),
+            _ => Err(ApiError::invalid("body")),
+        }
+    }
+}
+
+async fn read_input(parts: &Parts, body: Body) -> Input {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return Input::Unreadable;
+    };
+    if bytes.is_empty() && parts.method == "GET" {
+        return Input::Json(Value::Null);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Input::Json(v),
+        Err(_) => Input::Text(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+fn query_object(uri: &Uri) -> Value {
+    let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+async fn process(
+    shared: &Shared,
+    parts: &Parts,
+    input: &Input,
+    query: &Value,
+    call: &mut Call,
+) -> Reply {
+    let kind = call.kind;
+    if kind == ApiKind::Unknown {
+        return ApiError::not_found().into();
+    }
+    let fault = shared.lock().faults.take(kind);
+    match fault {
+        Some(FaultResponse::Latency(delay)) => tokio::time::sleep(delay).await,
+        Some(FaultResponse::ServerError) => return ApiError::system_busy().into(),
+        Some(FaultResponse::GatewayTimeout) => return ApiError::gateway_timeout().into(),
+        Some(FaultResponse::QpsLimit) => return qps::rejection(shared, call.at_ms).into(),
+        None => {}
+    }
+    let now = shared.clock.now_ms();
+    match kind {
+        ApiKind::AccessToken => match input.json() {
+            Ok(body) => tokens::access_token(shared, call.at_ms, body, &mut call.app_key),
+            Err(e) => e.into(),
+        },
+        ApiKind::LegacyAccessToken => {
+            tokens::legacy_token(shared, call.at_ms, query, &mut call.app_key)
+        }
+        ApiKind::SessionWebhook => {
+            let body = match input {
+                Input::Json(v) => v,
+                _ => return Reply::legacy(40035, "不合法的参数", Map::new()),
+            };
+            robot::send_by_session(shared, &mut shared.lock(), now, query, body)
+        }
+        _ => authorized(shared, parts, input, now, call).unwrap_or_else(Reply::from),
+    }
+}
+
+/// Calls that need a valid `x-acs-dingtalk-access-token`.
+///
+/// A missing header is `Missingx-acs-dingtalk-access-token` (the API gateway's missing-parameter form);
+/// an unknown, expired or revoked token is HTTP 400 `InvalidAuthentication` (dingtalk-api.md §1).
+fn authorized(
+    shared: &Shared,
+    parts: &Parts,
+    input: &Input,
+    now: u64,
+    call: &mut Call,
+) -> Result<Reply, ApiError> {
+    let token = parts
+        .headers
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Err(ApiError::missing(TOKEN_HEADER));
+    }
+    let mut inner = shared.lock();
+    let app = inner
+        .tokens
+        .validate(token, now)
+        .ok_or_else(ApiError::invalid_authentication)?
+        .to_string();
+    call.app_key = Some(app.clone());
+    // Flow control counts arrivals (a latency fault delays handling, not the accounting).
+    if let Err(rejected) = qps::admit(shared, &mut inner.qps, &app, call.kind, call.at_ms) {
+        return Ok(rejected.into());
+    }
+    if let Some(scope) = route::required_scope(call.kind) {
+        if !shared.config.granted_scopes.iter().any(|s| s == scope) {
+            return Err(ApiError::permission_denied(scope));
+        }
+    }
+    let body = input.json()?;
+    let result = match call.kind {
+        ApiKind::CreateAndDeliver => card_create::create_and_deliver(shared, &mut inner, now, body),
+        ApiKind::CreateCard => card_create::create(shared, &mut inner, now, body),
+        ApiKind::DeliverCard => card_create::deliver(shared, &mut inner, body),
+        ApiKind::StreamingUpdate => card_update::streaming(shared, &mut inner, now, body),
+        ApiKind::UpdateCardInstance => card_update::update_instance(&mut inner, now, body),
+        ApiKind::GroupSend => robot::group_send(shared, &mut inner, now, body),
+        ApiKind::OtoSend => robot::oto_send(shared, &mut inner, now, body),
+        _ => Err(ApiError::not_found()),
+    };
+    Ok(result.map_or_else(Reply::from, Reply::ok))
+}

@@ -1,0 +1,128 @@
+//! DingTalk OpenAPI emulator.
+//!
+//! One HTTP server answers both hosts the bridge talks to: `api.dingtalk.com` paths (`/v1.0/…`) and
+//! `oapi.dingtalk.com` paths (`/gettoken`, `/robot/sendBySession`). Behaviour follows
+//! `dingtalk-api.md` §1, §5–§7: token issuing and checking, AI Card create/deliver/stream/update with the
+//! documented validation errors, robot replies, flow control (HTTP 403 `…QpsLimit…`), and the
+//! `{"code","requestid","message"}` error shape. Where the reference is silent the strict choice is taken
+//! and documented at the handler.
+//!
+//! Pipeline per call (see `dispatch`): unknown API → 404 `InvalidAction.NotFound`; a queued [`Fault`];
+//! token check; flow control; permission scope; parameter validation; apply. Every call is recorded
+//! ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not applied.
+
+mod card_create;
+mod card_update;
+mod cards;
+mod config;
+mod control;
+mod dispatch;
+mod fault;
+mod model;
+mod params;
+mod qps;
+mod reply;
+mod robot;
+mod route;
+pub(crate) mod state;
+mod tokens;
+mod webhooks;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+
+pub use config::{EmulatorConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
+pub use fault::{Fault, FaultResponse};
+pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
+pub use robot::SESSION_INVALID_ERRCODE;
+
+use crate::http::HttpServer;
+use state::Shared;
+
+/// A running emulator. Cheap to clone; the server stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct DingTalkEmulator {
+    pub(crate) shared: Arc<Shared>,
+    server: Arc<HttpServer>,
+}
+
+impl DingTalkEmulator {
+    /// Starts on `127.0.0.1` with an ephemeral port.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts on `addr`, which must be a loopback address (anything else is `InvalidInput`).
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared::new(config));
+        let router = Router::new()
+            .fallback(dispatch::handle)
+            .with_state(shared.clone());
+        let server = HttpServer::bind(addr, router).await?;
+        let _ = shared.base_url.set(server.base_url());
+        Ok(Self {
+            shared,
+            server: Arc::new(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the base for both api.dingtalk.com and oapi.dingtalk.com paths.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.shared.config
+    }
+
+    /// Every DingTalk call so far, in arrival order (control calls excluded).
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Every card instance, in creation order.
+    pub fn cards(&self) -> Vec<Card> {
+        self.shared.lock().cards.all()
+    }
+
+    /// One card by `outTrackId`.
+    pub fn card(&self, out_track_id: &str) -> Option<Card> {
+        self.shared.lock().cards.get(out_track_id).cloned()
+    }
+
+    /// Plain messages accepted so far: session-webhook posts and robot-API sends.
+    pub fn sent_messages(&self) -> Vec<SentMessage> {
+        self.shared.lock().messages.clone()
+    }
+
+    /// Queues a fault for the next matching calls.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.inject(fault);
+    }
+
+    /// Invalidates every issued token: the next call with one gets HTTP 400 `InvalidAuthentication`.
+    pub fn revoke_tokens(&self) {
+        self.shared.revoke_tokens();
+    }
+
+    /// Issues a `sessionWebhook` URL for a conversation, valid for `session_webhook_ttl`:
+    /// `(url, expiry in epoch ms)`.
+    pub fn new_session_webhook(&self, conversation_id: &str) -> (String, i64) {
+        self.shared.new_session_webhook(conversation_id)
+    }
+
+    /// Expires every issued session webhook (posts then get errcode [`SESSION_INVALID_ERRCODE`]).
+    pub fn expire_session_webhooks(&self) {
+        self.shared.expire_session_webhooks();
+    }
+
+    /// Waits until `pred(calls)` holds, re-checking after every recorded call; false on timeout.
+    pub async fn wait_for(&self, pred: impl Fn(&[Call]) -> bool, timeout: Duration) -> bool {
+        self.shared
+            .feed
+            .wait_until(|| pred(&self.calls()), timeout)
+            .await
+    }
+}

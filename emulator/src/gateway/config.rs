@@ -1,0 +1,51 @@
+//! Fake gateway configuration.
+
+use std::{path::PathBuf, time::Duration};
+
+/// How the fake gateway is set up.
+#[derive(Debug, Clone)]
+pub struct FakeGatewayConfig {
+    /// Act as the OpenClaw gateway (default) or as the upstream model behind a real gateway.
+    pub mode: GatewayMode,
+    /// Bearer token required when `Some`. Default `Some("fake-gateway-token")`.
+    pub token: Option<String>,
+    /// Known agent ids (the first is the default agent). Default `["main"]`; `default` is always an alias
+    /// of the default agent.
+    pub agents: Vec<String>,
+    /// Pause before each content token. Default 20 ms.
+    pub token_interval: Duration,
+    /// Gateway mode: silence before an in-stream upstream error (`FAIL500`, `FAILMID`). Default 1 s; the
+    /// real gateway is silent for 80–95 s while it retries (openclaw-gateway.md §8), shortened here so tests
+    /// stay fast. Set it to 80 s for a faithful timing.
+    pub failure_silence: Duration,
+    /// Append every request as one JSON line to this file.
+    pub record_path: Option<PathBuf>,
+    /// Gateway mode: after a `FAIL401`, every request fails at once with the "temporarily disabled" error
+    /// for this long, as the real gateway disables the provider key for about a minute (§8). Default 60 s;
+    /// zero turns it off.
+    pub upstream_key_cooldown: Duration,
+}
+
+impl Default for FakeGatewayConfig {
+    fn default() -> Self {
+        Self {
+            mode: GatewayMode::Gateway,
+            token: Some("fake-gateway-token".into()),
+            agents: vec!["main".into()],
+            token_interval: Duration::from_millis(20),
+            failure_silence: Duration::from_secs(1),
+            record_path: None,
+            upstream_key_cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Which peer the fake plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayMode {
+    /// The OpenClaw gateway 2026.9.6 `/v1/chat/completions` endpoint (openclaw-gateway.md §6–§8).
+    #[default]
+    Gateway,
+    /// An OpenAI-compatible model server behind a real gateway (openclaw-gateway.md §5).
+    Upstream,
+}

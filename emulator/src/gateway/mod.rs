@@ -1,0 +1,125 @@
+//! Fake OpenClaw gateway, also usable as the fake *upstream model* behind a real gateway.
+//!
+//! Gateway mode imitates `POST /v1/chat/completions` of openclaw 2026.9.6 (openclaw-gateway.md §6–§8):
+//! SSE framing byte for byte, the pre-stream error table, sessions keyed by `x-openclaw-session-key` /
+//! `user` with history, the new-session concurrency caveat, and upstream failures reported in-stream with
+//! HTTP 200. Upstream mode is an OpenAI-compatible model server (§5). What is said is chosen by trigger
+//! words in the user messages (see `script`). Every request is recorded ([`FakeGateway::requests`]);
+//! probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
+
+mod config;
+mod gateway_flow;
+mod handler;
+mod record;
+mod reject;
+mod reply_text;
+mod request;
+mod script;
+mod session;
+pub(crate) mod sse;
+mod stream;
+mod upstream_flow;
+mod v8json;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::Router;
+
+pub use config::{FakeGatewayConfig, GatewayMode};
+pub use record::{GatewayRequest, RequestOutcome};
+
+use crate::http::HttpServer;
+use record::Recorder;
+use session::Sessions;
+
+/// State shared by the handle and the request handlers.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) config: FakeGatewayConfig,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) sessions: Sessions,
+    key_disabled_until: Mutex<Option<Instant>>,
+}
+
+impl App {
+    /// True within `upstream_key_cooldown` after a `FAIL401`.
+    pub(crate) fn upstream_key_disabled(&self) -> bool {
+        let until = *self
+            .key_disabled_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Starts the post-401 cooldown (`upstream_key_cooldown`).
+    pub(crate) fn disable_upstream_key(&self) {
+        let cooldown = self.config.upstream_key_cooldown;
+        if !cooldown.is_zero() {
+            *self
+                .key_disabled_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + cooldown);
+        }
+    }
+}
+
+/// A running fake gateway. Cheap to clone; the server stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct FakeGateway {
+    app: Arc<App>,
+    server: Arc<HttpServer>,
+}
+
+impl FakeGateway {
+    /// Starts on `127.0.0.1` with an ephemeral port.
+    pub async fn start(config: FakeGatewayConfig) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts on `addr`, which must be a loopback address (anything else is `InvalidInput`).
+    pub async fn start_on(addr: SocketAddr, config: FakeGatewayConfig) -> std::io::Result<Self> {
+        let recorder = Arc::new(Recorder::new(config.record_path.as_deref())?);
+        let app = Arc::new(App {
+            config,
+            recorder,
+            sessions: Sessions::default(),
+            key_disabled_until: Mutex::new(None),
+        });
+        let router = Router::new()
+            .fallback(handler::handle)
+            .with_state(app.clone());
+        let server = HttpServer::bind(addr, router).await?;
+        Ok(Self {
+            app,
+            server: Arc::new(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &FakeGatewayConfig {
+        &self.app.config
+    }
+
+    /// Every recorded request, in order.
+    pub fn requests(&self) -> Vec<GatewayRequest> {
+        self.app.recorder.all()
+    }
+
+    /// Waits until `pred(requests)` holds, re-checking after every change; false on timeout.
+    pub async fn wait_for(
+        &self,
+        pred: impl Fn(&[GatewayRequest]) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        self.app.recorder.wait_for(pred, timeout).await
+    }
+}

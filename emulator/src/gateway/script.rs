@@ -1,0 +1,163 @@
+//! The reply script: trigger words in the request's user messages choose what the fake answers.
+//!
+//! Every user message is searched (openclaw-gateway.md §5: the real gateway appends an internal-context
+//! user message after the user's text, so the last message alone would miss triggers). A trigger must
+//! stand as its own word: `FAIL500` matches in "x FAIL500." but not in "FAIL5000" or "NO_FAIL500".
+//!
+//! | trigger | effect |
+//! |---|---|
+//! | `TOKENS:<n>` | exactly n tokens `t1 `, `t2 `, … |
+//! | `LONG:<chars>` | an answer of exactly that many characters (CJK, ASCII, markdown), ~4-char tokens |
+//! | `PACE:<ms>` | pause before each token |
+//! | `SLOW` | 1000 ms per token (unless `PACE` is given) |
+//! | `REASON` | three `reasoning_content` deltas before the content |
+//! | `FAIL500`, `FAILMID`, `FAIL401`, `SILENT`, `CUT` | failures (meaning depends on the mode) |
+
+use std::time::Duration;
+
+use super::reply_text;
+
+/// Upper bounds so a trigger cannot make the fake allocate without limit.
+const MAX_TOKENS: u64 = 100_000;
+const MAX_LONG_CHARS: u64 = 1_000_000;
+const MAX_PACE_MS: u64 = 600_000;
+
+/// A scripted failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// `FAIL500`.
+    Fail500,
+    /// `FAILMID`.
+    FailMid,
+    /// `FAIL401`.
+    Fail401,
+    /// `SILENT`.
+    Silent,
+    /// `CUT`.
+    Cut,
+}
+
+/// The triggers found in a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Script {
+    pub(crate) failure: Option<Failure>,
+    tokens: Option<u64>,
+    long: Option<u64>,
+    pace: Option<u64>,
+    slow: bool,
+    pub(crate) reason: bool,
+}
+
+impl Script {
+    /// Reads the triggers of all `texts`. Failure precedence: FAIL401, FAIL500, FAILMID, CUT, SILENT.
+    pub(crate) fn parse(texts: &[String]) -> Self {
+        let word = |w: &str| texts.iter().any(|t| find_word(t, w));
+        let number = |p: &str| texts.iter().find_map(|t| find_number(t, p));
+        let failure = [
+            ("FAIL401", Failure::Fail401),
+            ("FAIL500", Failure::Fail500),
+            ("FAILMID", Failure::FailMid),
+            ("CUT", Failure::Cut),
+            ("SILENT", Failure::Silent),
+        ]
+        .into_iter()
+        .find_map(|(w, f)| word(w).then_some(f));
+        Self {
+            failure,
+            tokens: number("TOKENS:").map(|n| n.min(MAX_TOKENS)),
+            long: number("LONG:").map(|n| n.min(MAX_LONG_CHARS)),
+            pace: number("PACE:").map(|n| n.min(MAX_PACE_MS)),
+            slow: word("SLOW"),
+            reason: word("REASON"),
+        }
+    }
+
+    /// Pause before each token: `PACE`, else `SLOW` (1 s), else `base`.
+    pub(crate) fn interval(&self, base: Duration) -> Duration {
+        match (self.pace, self.slow) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, true) => Duration::from_secs(1),
+            (None, false) => base,
+        }
+    }
+
+    /// The content tokens: `LONG`, else `TOKENS`, else the default text split into words.
+    pub(crate) fn tokens(&self, default_text: impl FnOnce() -> String) -> Vec<String> {
+        match (self.long, self.tokens) {
+            (Some(chars), _) => reply_text::chunk_chars(&reply_text::long_text(chars as usize), 4),
+            (None, Some(n)) => reply_text::numbered_tokens(n as usize),
+            (None, None) => reply_text::word_tokens(&default_text()),
+        }
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Finds `word` standing alone (no word character right before or after it).
+fn find_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
+    })
+}
+
+/// Finds `prefix` (not preceded by a word character) followed by digits, e.g. `TOKENS:12`.
+fn find_number(text: &str, prefix: &str) -> Option<u64> {
+    text.match_indices(prefix).find_map(|(i, _)| {
+        if text[..i].chars().next_back().is_some_and(is_word_char) {
+            return None;
+        }
+        let rest = &text[i + prefix.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(text: &str) -> Script {
+        Script::parse(&[text.to_string()])
+    }
+
+    #[test]
+    fn triggers_are_whole_words() {
+        assert_eq!(script("please FAIL500 now").failure, Some(Failure::Fail500));
+        assert_eq!(script("FAIL5000").failure, None);
+        assert_eq!(script("NO_SILENT_REPLY").failure, None);
+        assert_eq!(script("(CUT)").failure, Some(Failure::Cut));
+        assert_eq!(script("FAIL500 FAIL401").failure, Some(Failure::Fail401));
+        assert!(script("REASON.").reason);
+    }
+
+    #[test]
+    fn numbers_and_pacing() {
+        let s = script("TOKENS:3 PACE:5");
+        assert_eq!(s.tokens(String::new), ["t1 ", "t2 ", "t3 "]);
+        assert_eq!(
+            s.interval(Duration::from_millis(20)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            script("SLOW").interval(Duration::from_millis(20)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(script("XTOKENS:3").tokens(|| "a b".into()), ["a", " b"]);
+        let long: String = script("LONG:123").tokens(String::new).concat();
+        assert_eq!(long.chars().count(), 123);
+    }
+
+    #[test]
+    fn triggers_in_any_user_message() {
+        let s = Script::parse(&[
+            "hello".into(),
+            "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>".into(),
+            "TOKENS:2".into(),
+        ]);
+        assert_eq!(s.tokens(String::new).len(), 2);
+    }
+}

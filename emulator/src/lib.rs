@@ -1,0 +1,19 @@
+//! Local stand-ins for the two remote peers of the openclaw-dingtalk bridge.
+//!
+//! * [`dingtalk`]: an emulator of the DingTalk OpenAPI (access tokens, AI Card create/deliver/stream/update,
+//!   robot replies) with the documented limits and error shapes, fault injection and a JSON control API.
+//! * [`gateway`]: a fake OpenClaw gateway (`/v1/chat/completions` SSE, byte-exact framing) that can also act
+//!   as the fake *upstream model* behind a real gateway.
+//! * [`event`]: realistic inbound robot-message payloads and HTTP-callback signing.
+//! * [`replay`]: a raw TCP server that replays captured HTTP responses byte for byte.
+//!
+//! Every server binds to a loopback address only (see [`dingtalk::DingTalkEmulator::start_on`]).
+
+pub mod dingtalk;
+pub mod event;
+pub mod gateway;
+pub mod replay;
+
+mod clock;
+mod http;
+mod notify;

@@ -1,0 +1,118 @@
+//! The two binaries: first stdout line, serving, clean exit on SIGTERM.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+
+/// Starts a binary and returns it with the URL from its first stdout line.
+fn spawn(bin: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("first stdout line");
+    let url = line
+        .trim_end()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
+
+/// Sends SIGTERM to the child (by its pid) and checks it exits cleanly.
+fn terminate(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let exit = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn dingtalk_emulator_binary_serves_until_sigterm() {
+    let (child, url) = spawn(
+        env!("CARGO_BIN_EXE_dingtalk-emulator"),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--app-key",
+            "k",
+            "--app-secret",
+            "s",
+            "--qps",
+            "0",
+        ],
+    );
+    let http = common::client();
+    let resp = http
+        .post(format!("{url}/v1.0/oauth2/accessToken"))
+        .json(&json!({"appKey": "k", "appSecret": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let calls: Vec<Value> = http
+        .get(format!("{url}/__emulator/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1);
+    terminate(child);
+}
+
+#[tokio::test]
+async fn fake_gateway_binary_serves_until_sigterm() {
+    let (child, url) = spawn(
+        env!("CARGO_BIN_EXE_fake-gateway"),
+        &[
+            "--mode",
+            "upstream",
+            "--no-auth",
+            "--token-interval-ms",
+            "1",
+        ],
+    );
+    let body = json!({"model": "fake-model", "stream": true, "messages": [{"role": "user", "content": "TOKENS:2"}]});
+    let text = common::client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#""content":"t2 ""#) && text.ends_with("data: [DONE]\n\n"));
+    terminate(child);
+}

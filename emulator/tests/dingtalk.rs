@@ -1,0 +1,16 @@
+//! DingTalk emulator behaviour, through HTTP as a client sees it.
+
+mod common;
+
+#[path = "dingtalk/cards.rs"]
+mod cards;
+#[path = "dingtalk/control.rs"]
+mod control;
+#[path = "dingtalk/events.rs"]
+mod events;
+#[path = "dingtalk/limits.rs"]
+mod limits;
+#[path = "dingtalk/robot.rs"]
+mod robot;
+#[path = "dingtalk/tokens.rs"]
+mod tokens;
