@@ -92,6 +92,19 @@ pub fn split_point(text: &str, max_chars: usize) -> Option<usize> {
     Some(if cut == 0 { limit } else { cut })
 }
 
+/// The opening line of a code fence left open at the end of `text`, if any (so a card cut
+/// there can close it, and the next card reopen it with the same language).
+pub fn open_fence(text: &str) -> Option<&str> {
+    let mut open = None;
+    for line in text.lines() {
+        let t = line.trim_start();
+        if t.starts_with("```") || t.starts_with("~~~") {
+            open = if open.is_some() { None } else { Some(t) };
+        }
+    }
+    open
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,9 +136,15 @@ mod tests {
     }
 
     #[test]
-    fn splitting_avoids_the_inside_of_a_code_fence() {
-        let text = format!("intro line\n```\n{}\n```\n", "code\n".repeat(40));
+    fn splitting_cuts_at_a_line_end_and_reports_an_open_fence() {
+        let text = format!("intro line\n```rust\n{}```\n", "let x = 1;\n".repeat(40));
         let cut = split_point(&text, 100).unwrap();
-        assert!(cut <= "intro line\n".len() || text[..cut].matches("```").count() % 2 == 0);
+        assert!(
+            text[..cut].ends_with('\n'),
+            "cut mid-line: {:?}",
+            &text[..cut]
+        );
+        assert_eq!(open_fence(&text[..cut]), Some("```rust"));
+        assert_eq!(open_fence(&text), None);
     }
 }

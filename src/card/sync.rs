@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::journal::{Journal, JournalEntry};
-use super::markdown::{normalize_for_card, split_point};
+use super::markdown::{normalize_for_card, open_fence, split_point};
 use crate::dingtalk::{with_retries, CallStats, CardSpace, DingTalkClient, DingTalkError};
 
 /// Attempts for the final update (about a minute of backoff in total).
@@ -79,6 +79,9 @@ pub struct CardReport {
     pub finalized: bool,
     /// When the first content became visible.
     pub first_visible: Option<Instant>,
+    /// Byte offset of the answer from which no card shows the text (a follow-up card could
+    /// not be created); the reply task sends that part as a message.
+    pub unsent_from: Option<usize>,
 }
 
 /// Shared context of every card-sync task.
@@ -151,6 +154,11 @@ struct Run {
     offset: usize,
     /// Text last shown on the current card.
     shown: String,
+    /// A code fence to reopen at the top of the current (follow-up) card.
+    reopen: String,
+    /// Set when a follow-up card could not be created: the answer from here on goes out as
+    /// plain messages (by the reply task) and no card is updated any more.
+    unsent_from: Option<usize>,
 }
 
 async fn run(
@@ -169,6 +177,8 @@ async fn run(
         card: new_card_id(),
         offset: 0,
         shown: String::new(),
+        reopen: String::new(),
+        unsent_from: None,
     };
     if let Err(e) = run.create_card().await {
         let _ = run.events.send(CardEvent::CreateFailed(e));
@@ -189,7 +199,7 @@ async fn run(
         }
         run.roll_over(&draft).await;
         let text = run.render(&draft);
-        if text.is_empty() || text == run.shown {
+        if text.is_empty() || text == run.shown || run.unsent_from.is_some() {
             continue;
         }
         // Journal first: after a crash the recovered text is never behind what was shown.
@@ -224,6 +234,9 @@ async fn run(
     };
     let draft = rx.borrow().clone();
     run.roll_over(&draft).await;
+    if run.unsent_from.is_some() {
+        return run.report;
+    }
     let mut text = run.render(&draft);
     let failed = match &end {
         CardEnd::Finished => false,
@@ -256,6 +269,7 @@ impl Run {
             }
             text.push('\n');
         }
+        text.push_str(&self.reopen);
         text.push_str(part);
         normalize_for_card(&text)
     }
@@ -268,16 +282,30 @@ impl Run {
             .max_chars
             .saturating_sub(CONTINUED.chars().count() + 64)
             .max(100);
-        while let Some(cut) = split_point(&draft.answer[self.offset..], budget) {
-            let part = &draft.answer[self.offset..self.offset + cut];
-            let text = normalize_for_card(part) + CONTINUED;
+        while self.unsent_from.is_none() {
+            let Some(cut) = split_point(&draft.answer[self.offset..], budget) else {
+                break;
+            };
+            let part = format!(
+                "{}{}",
+                self.reopen,
+                &draft.answer[self.offset..self.offset + cut]
+            );
+            // A cut inside a code block closes it here and reopens it in the next card.
+            let (close, reopen) = match open_fence(&part) {
+                Some(fence) => ("\n```", format!("{fence}\n")),
+                None => ("", String::new()),
+            };
+            let text = normalize_for_card(&part) + close + CONTINUED;
             self.report.finalized = self.finalize(&text, false).await;
             self.offset += cut;
+            self.reopen = reopen;
             self.card = new_card_id();
             self.shown.clear();
             if let Err(e) = self.create_card().await {
                 log::error!("follow-up card could not be created ({e}); the rest of the answer is sent as a message");
-                return;
+                self.unsent_from = Some(self.offset);
+                self.report.unsent_from = Some(self.offset);
             }
         }
     }

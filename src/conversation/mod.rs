@@ -13,14 +13,34 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+type SlotMap = Arc<Mutex<HashMap<String, Arc<ConversationSlot>>>>;
+
 /// A reply's place in its conversation's queue: it may talk to the gateway once the reply
-/// before it has finished (or was dropped). Dropping a `Turn` lets the next reply go.
+/// before it has finished (or was dropped). Dropping a `Turn` (also by a panic) lets the next
+/// reply go and forgets the conversation when it was its last reply.
 pub struct Turn {
     previous: Option<oneshot::Receiver<()>>,
     _done: oneshot::Sender<()>,
+    key: String,
+    slot: Arc<ConversationSlot>,
+    slots: SlotMap,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if self.slot.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            slots.remove(&self.key);
+        }
+    }
 }
 
 impl Turn {
+    /// The conversation's slot (stop tokens).
+    pub fn slot(&self) -> &ConversationSlot {
+        &self.slot
+    }
+
     /// Waits until every earlier reply of the conversation has finished.
     pub async fn wait(&mut self) {
         if let Some(previous) = self.previous.take() {
@@ -70,7 +90,7 @@ impl ConversationSlot {
 /// All conversations with replies in flight. Threads: any.
 #[derive(Default)]
 pub struct Conversations {
-    slots: Mutex<HashMap<String, Arc<ConversationSlot>>>,
+    slots: SlotMap,
 }
 
 impl Conversations {
@@ -82,7 +102,7 @@ impl Conversations {
 
     /// Queues a reply in conversation `key`, in call order. Call from the thread that
     /// received the event, so the queue order is the arrival order.
-    pub fn enter(&self, key: &str) -> (Arc<ConversationSlot>, Turn) {
+    pub fn enter(&self, key: &str) -> Turn {
         let slot = self.slot(key);
         slot.pending.fetch_add(1, Ordering::SeqCst);
         let (done, next) = oneshot::channel();
@@ -91,20 +111,12 @@ impl Conversations {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .replace(next);
-        (
+        Turn {
+            previous,
+            _done: done,
+            key: key.to_owned(),
             slot,
-            Turn {
-                previous,
-                _done: done,
-            },
-        )
-    }
-
-    /// A queued reply is over; the slot goes away with its last reply.
-    pub fn leave(&self, key: &str, slot: Arc<ConversationSlot>) {
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-            slots.remove(key);
+            slots: self.slots.clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use super::command::Command;
-use super::{ConversationSlot, Turn};
+use super::Turn;
 use crate::card::{CardEnd, CardEvent, CardSync};
 use crate::dingtalk::{CallStats, CardSpace, ReplyTarget};
 use crate::event::{BotMessage, Chat, Content};
@@ -47,8 +47,6 @@ pub enum Plan {
         conversation: String,
         /// The user's text.
         text: String,
-        /// The conversation's slot.
-        slot: Arc<ConversationSlot>,
         /// This reply's place in the queue.
         turn: Turn,
     },
@@ -72,11 +70,10 @@ pub fn plan(inner: &SkillInner, msg: &BotMessage) -> Plan {
         Some(Command::NewSession) => Plan::NewSession(conversation),
         Some(Command::Stop) => Plan::Stop(conversation),
         None => {
-            let (slot, turn) = inner.conversations.enter(&conversation);
+            let turn = inner.conversations.enter(&conversation);
             Plan::Answer {
                 conversation,
                 text,
-                slot,
                 turn,
             }
         }
@@ -135,12 +132,8 @@ pub async fn run(inner: Arc<SkillInner>, msg: BotMessage, plan: Plan, tx: Unboun
         Plan::Answer {
             conversation,
             text,
-            slot,
             turn,
-        } => {
-            answer(&inner, &msg, &conversation, &text, &slot, turn, &tx).await;
-            inner.conversations.leave(&conversation, slot);
-        }
+        } => answer(&inner, &msg, &conversation, &text, turn, &tx).await,
     }
 }
 
@@ -234,14 +227,13 @@ async fn answer(
     msg: &BotMessage,
     conversation: &str,
     text: &str,
-    slot: &ConversationSlot,
     mut turn: Turn,
     tx: &UnboundedSender<Chunk>,
 ) {
     let started = Instant::now();
     let stats = Arc::new(CallStats::default());
     let stop = CancellationToken::new();
-    let stop_id = slot.register(stop.clone());
+    let stop_id = turn.slot().register(stop.clone());
 
     // The card first, so the user sees the robot working at once.
     let mut card = None;
@@ -323,7 +315,8 @@ async fn answer(
             }
         }
     };
-    slot.unregister(stop_id);
+    turn.slot().unregister(stop_id);
+    drop(turn);
 
     let (card_end, terminal, outcome) = match ending {
         Ending::Done => (CardEnd::Finished, Chunk::Finished { usage }, "finished"),
@@ -355,7 +348,10 @@ async fn answer(
     let mut first_visible = None;
     match card {
         Some(card) => {
-            let report = card.finish(card_end).await;
+            let report = card.finish(card_end.clone()).await;
+            if let Some(from) = report.unsent_from {
+                send_as_messages(inner, msg, &answer_text[from..], &card_end, &stats).await;
+            }
             first_visible = report.first_visible;
             if !report.finalized {
                 log::error!(

@@ -277,15 +277,7 @@ impl DingTalkClient {
         error: bool,
         reply: &CallStats,
     ) -> Result<(), DingTalkError> {
-        let body = json!({
-            "outTrackId": out_track_id,
-            "guid": uuid::Uuid::new_v4().to_string(),
-            "key": key,
-            "content": content,
-            "isFull": true,
-            "isFinalize": finalize,
-            "isError": error,
-        });
+        let body = streaming_body(out_track_id, key, content, finalize, error);
         self.api(
             CallKind::StreamingUpdate,
             Method::PUT,
@@ -445,6 +437,26 @@ impl DingTalkClient {
     pub fn oapi_base(&self) -> &str {
         &self.oapi_base
     }
+}
+
+/// The body of `PUT /v1.0/card/streaming`: the full markdown (`isFull: true`, required for
+/// markdown variables) with a fresh `guid` (DingTalk's idempotency key).
+pub fn streaming_body(
+    out_track_id: &str,
+    key: &str,
+    content: &str,
+    finalize: bool,
+    error: bool,
+) -> Value {
+    json!({
+        "outTrackId": out_track_id,
+        "guid": uuid::Uuid::new_v4().to_string(),
+        "key": key,
+        "content": content,
+        "isFull": true,
+        "isFinalize": finalize,
+        "isError": error,
+    })
 }
 
 /// Retries `call` while it fails with a retryable error, with exponential backoff from

@@ -123,7 +123,7 @@ impl GatewayClient {
                 if event.data.trim() == "[DONE]" {
                     return;
                 }
-                match parse_chunk(&event.data) {
+                match parse_event_data(&event.data) {
                     Ok(parsed) => {
                         for item in parsed {
                             yield Ok(item);
@@ -229,60 +229,98 @@ fn error_message(body: &str) -> Option<String> {
     v.get("error")?.get("message")?.as_str().map(str::to_owned)
 }
 
-/// Parses one `data:` payload: a `chat.completion.chunk` or an `{"error":…}` object.
-fn parse_chunk(data: &str) -> Result<Vec<GatewayEvent>, GatewayError> {
-    let v: Value = serde_json::from_str(data)
+/// Parses one SSE `data:` payload: a `chat.completion.chunk` or an `{"error":…}` object
+/// (the `[DONE]` sentinel is handled by the caller).
+pub fn parse_event_data(data: &str) -> Result<Vec<GatewayEvent>, GatewayError> {
+    let msg: wire::Message<'_> = serde_json::from_str(data)
         .map_err(|e| GatewayError::Protocol(format!("{e} in {:.80}", data)))?;
-    if let Some(err) = v.get("error") {
+    if let Some(err) = msg.error {
         return Err(GatewayError::InStream {
             message: err
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-                .to_owned(),
-            kind: err
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+                .message
+                .map_or_else(|| "unknown error".to_owned(), |m| m.into_owned()),
+            kind: err.kind.map(|k| k.into_owned()).unwrap_or_default(),
         });
     }
-    let mut out = Vec::new();
-    if let Some(choices) = v.get("choices").and_then(Value::as_array) {
-        for choice in choices {
-            let delta = choice.get("delta");
-            if let Some(r) = delta
-                .and_then(|d| d.get("reasoning_content"))
-                .and_then(Value::as_str)
-            {
-                if !r.is_empty() {
-                    out.push(GatewayEvent::Reasoning(r.to_owned()));
-                }
-            }
-            if let Some(c) = delta.and_then(|d| d.get("content")).and_then(Value::as_str) {
-                if !c.is_empty() {
-                    out.push(GatewayEvent::Delta(c.to_owned()));
-                }
-            }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                out.push(GatewayEvent::FinishReason(reason.to_owned()));
-            }
-        }
-    } else if v.get("usage").is_none() {
+    if msg.choices.is_none() && msg.usage.is_none() {
         return Err(GatewayError::Protocol(format!(
             "neither choices nor error in {:.80}",
             data
         )));
     }
-    if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-        let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let mut out = Vec::new();
+    for choice in msg.choices.unwrap_or_default() {
+        if let Some(delta) = choice.delta {
+            if let Some(r) = delta.reasoning_content.filter(|r| !r.is_empty()) {
+                out.push(GatewayEvent::Reasoning(r.into_owned()));
+            }
+            if let Some(c) = delta.content.filter(|c| !c.is_empty()) {
+                out.push(GatewayEvent::Delta(c.into_owned()));
+            }
+        }
+        if let Some(reason) = choice.finish_reason {
+            out.push(GatewayEvent::FinishReason(reason.into_owned()));
+        }
+    }
+    if let Some(u) = msg.usage {
         out.push(GatewayEvent::Usage(Usage {
-            prompt_tokens: n("prompt_tokens"),
-            completion_tokens: n("completion_tokens"),
-            total_tokens: n("total_tokens"),
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            total_tokens: u.total_tokens,
         }));
     }
     Ok(out)
+}
+
+/// The subset of the OpenAI chunk format the plugin reads; unknown fields are skipped and
+/// strings are borrowed unless they contain escapes.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Message<'a> {
+        #[serde(borrow)]
+        pub choices: Option<Vec<Choice<'a>>>,
+        #[serde(borrow)]
+        pub error: Option<ErrorObject<'a>>,
+        pub usage: Option<UsageObject>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Choice<'a> {
+        #[serde(borrow)]
+        pub delta: Option<Delta<'a>>,
+        #[serde(borrow)]
+        pub finish_reason: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Delta<'a> {
+        #[serde(borrow)]
+        pub content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        pub reasoning_content: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ErrorObject<'a> {
+        #[serde(borrow)]
+        pub message: Option<Cow<'a, str>>,
+        #[serde(borrow, rename = "type")]
+        pub kind: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct UsageObject {
+        #[serde(default)]
+        pub prompt_tokens: u64,
+        #[serde(default)]
+        pub completion_tokens: u64,
+        #[serde(default)]
+        pub total_tokens: u64,
+    }
 }
 
 #[cfg(test)]
@@ -292,15 +330,15 @@ mod tests {
     #[test]
     fn the_role_chunk_yields_nothing_and_deltas_yield_text() {
         let role = r#"{"id":"chatcmpl_X","object":"chat.completion.chunk","created":1,"model":"openclaw/default","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}"#;
-        assert_eq!(parse_chunk(role).unwrap(), vec![]);
+        assert_eq!(parse_event_data(role).unwrap(), vec![]);
         let delta = r#"{"choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}"#;
         assert_eq!(
-            parse_chunk(delta).unwrap(),
+            parse_event_data(delta).unwrap(),
             vec![GatewayEvent::Delta("Hello".into())]
         );
         let fin = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
         assert_eq!(
-            parse_chunk(fin).unwrap(),
+            parse_event_data(fin).unwrap(),
             vec![GatewayEvent::FinishReason("stop".into())]
         );
     }
@@ -310,7 +348,7 @@ mod tests {
         let usage =
             r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11}}"#;
         assert_eq!(
-            parse_chunk(usage).unwrap(),
+            parse_event_data(usage).unwrap(),
             vec![GatewayEvent::Usage(Usage {
                 prompt_tokens: 5,
                 completion_tokens: 6,
@@ -319,19 +357,19 @@ mod tests {
         );
         let r = r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#;
         assert_eq!(
-            parse_chunk(r).unwrap(),
+            parse_event_data(r).unwrap(),
             vec![GatewayEvent::Reasoning("hmm".into())]
         );
         let e = r#"{"error":{"message":"upstream provider error","type":"api_error"}}"#;
         assert_eq!(
-            parse_chunk(e).unwrap_err(),
+            parse_event_data(e).unwrap_err(),
             GatewayError::InStream {
                 message: "upstream provider error".into(),
                 kind: "api_error".into()
             }
         );
         assert!(matches!(
-            parse_chunk("{oops").unwrap_err(),
+            parse_event_data("{oops").unwrap_err(),
             GatewayError::Protocol(_)
         ));
     }
