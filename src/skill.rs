@@ -125,6 +125,7 @@ impl Skill {
                 interval: Duration::from_millis(manifest.streaming.card_update_interval_ms),
                 max_chars: manifest.streaming.card_max_chars,
                 show_reasoning: manifest.streaming.show_reasoning,
+                flow_status: manifest.dingtalk.card_flow_status,
             },
         });
         let inner = Arc::new(SkillInner {

@@ -414,3 +414,29 @@ fn shutdown_finalizes_a_reply_in_flight_before_returning() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn without_the_flow_status_variable_a_reply_ends_with_one_finalizing_call() {
+    let h = Harness::start("card-no-flow-status");
+    let manifest = h.manifest("", "").replace(
+        "card_template_id",
+        "card_flow_status: false\n  card_template_id",
+    );
+    let skill = h.skill_with(&plugin(), &manifest);
+    let chunks = collect(
+        skill
+            .handle_event(&h.group_text("cidNoFlow", "TOKENS:5"))
+            .unwrap(),
+    );
+    let card = card_of(&chunks);
+    let calls = card_calls(&h, &card);
+    assert!(
+        calls.iter().all(|c| c.kind != ApiKind::UpdateCardInstance),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.last().map(|c| c.request["isFinalize"].clone()),
+        Some(serde_json::json!(true))
+    );
+    assert_eq!(h.wait_card_final(&card).state, CardState::Finished);
+}

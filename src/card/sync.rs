@@ -40,6 +40,8 @@ pub struct CardPlan {
     pub max_chars: usize,
     /// Show reasoning above the answer.
     pub show_reasoning: bool,
+    /// Set the `flowStatus` variable when the card ends (one more call).
+    pub flow_status: bool,
 }
 
 /// How the reply ended.
@@ -379,16 +381,23 @@ pub async fn finalize_card(
     if let Err(e) = &streamed {
         log::error!("card {card}: the final update was refused: {e}");
     }
-    let mut params = Map::new();
-    params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
-    params.insert(key.clone(), Value::String(text.to_owned()));
-    let status = with_retries(FINAL_ATTEMPTS, "card status update", || {
-        ctx.client.update_card_data(card, &params, stats)
-    })
-    .await;
-    if let Err(e) = &status {
-        log::error!("card {card}: the final status update was refused: {e}");
-    }
+    // When the streaming API refused the final update, the data update carries the text too,
+    // so the card still ends (templates driven by flowStatus show it as finished or failed).
+    let status = if ctx.plan.flow_status || streamed.is_err() {
+        let mut params = Map::new();
+        params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
+        params.insert(key.clone(), Value::String(text.to_owned()));
+        let status = with_retries(FINAL_ATTEMPTS, "card status update", || {
+            ctx.client.update_card_data(card, &params, stats)
+        })
+        .await;
+        if let Err(e) = &status {
+            log::error!("card {card}: the final status update was refused: {e}");
+        }
+        status
+    } else {
+        Ok(())
+    };
     let done = streamed.is_ok() || status.is_ok();
     if done || matches!(streamed, Err(DingTalkError::Param { .. })) {
         ctx.journal.remove(card);

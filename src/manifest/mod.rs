@@ -189,6 +189,7 @@ impl Manifest {
                 "card_template_id": self.dingtalk.card_template_id,
                 "card_content_key": self.dingtalk.card_content_key,
                 "api_qps": self.dingtalk.api_qps,
+                "card_flow_status": self.dingtalk.card_flow_status,
             },
             "streaming": {
                 "enabled": self.streaming.enabled,

@@ -104,6 +104,11 @@ pub struct DingTalkConfig {
     /// Default 20.
     #[serde(default = "default_qps")]
     pub api_qps: u32,
+    /// Also set the template's `flowStatus` variable when a card ends (`PUT /v1.0/card/instances`,
+    /// one more call per reply), for templates that show a status from it, such as the
+    /// default template. Default true.
+    #[serde(default = "yes")]
+    pub card_flow_status: bool,
 }
 
 /// `streaming:`

@@ -1,0 +1,44 @@
+//! `ocdt-bench`: the `openclaw-skill` host with the real plugin, against the DingTalk
+//! emulator and a fake gateway with scripted token pacing, under load and under faults.
+//! Prints one table row per run; see the README's "Figures" section for the goals.
+//!
+//! ```sh
+//! cargo build --release -p openclaw-dingtalk -p openclaw-skill -p openclaw-dingtalk-bench
+//! target/release/ocdt-bench                 # every workload and fault run
+//! target/release/ocdt-bench --smoke         # the small CI workload
+//! ```
+
+mod host;
+mod measure;
+mod runs;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+/// Load and fault harness for openclaw-dingtalk.
+#[derive(Parser, Debug)]
+#[command(name = "ocdt-bench", version, about)]
+pub struct Args {
+    /// The host binary (default: `openclaw-skill` next to this binary).
+    #[arg(long)]
+    pub host: Option<PathBuf>,
+    /// The plugin (default: `libopenclaw_dingtalk.so` next to this binary).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+    /// Run only these runs (by name); default all.
+    #[arg(long = "run")]
+    pub runs: Vec<String>,
+    /// The small workload CI runs.
+    #[arg(long)]
+    pub smoke: bool,
+    /// List the runs and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    runs::main(args)
+}

@@ -1,0 +1,459 @@
+//! The runs: workloads (one reply, 200 concurrent, a burst of 50) and fault runs.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use openclaw_dingtalk_emulator::dingtalk::{
+    ApiKind, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse,
+};
+use openclaw_dingtalk_emulator::event::MessageSpec;
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+
+use crate::host::Host;
+use crate::measure::{figures, percentile, Figures, Timeline};
+use crate::Args;
+
+/// A fault injected during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKind {
+    None,
+    /// A burst of `403 QpsLimit` on card updates.
+    QpsBurst,
+    /// `500 system.busy` on any card call.
+    ServerErrors,
+    /// `504` on any card call.
+    GatewayTimeouts,
+    /// All access tokens revoked mid-stream.
+    TokenExpiry,
+    /// The host is SIGKILLed mid-reply and started again.
+    KillAndRestart,
+}
+
+/// One run.
+struct Run {
+    name: &'static str,
+    what: &'static str,
+    replies: usize,
+    /// Arrivals spread evenly over this window (zero: all at once).
+    spread: Duration,
+    /// The message text (fake gateway script).
+    script: &'static str,
+    qps: u32,
+    interval_ms: u64,
+    idle_timeout_ms: u64,
+    fault: FaultKind,
+}
+
+fn runs(smoke: bool) -> Vec<Run> {
+    let base = Run {
+        name: "",
+        what: "",
+        replies: 1,
+        spread: Duration::ZERO,
+        script: "TOKENS:30 PACE:100",
+        qps: 20,
+        interval_ms: 300,
+        idle_timeout_ms: 120_000,
+        fault: FaultKind::None,
+    };
+    if smoke {
+        return vec![
+            Run {
+                name: "smoke-one",
+                what: "one reply, 30 tokens over 3 s",
+                ..base
+            },
+            Run {
+                name: "smoke-20",
+                what: "20 concurrent replies of 3 s, 5-QPS budget",
+                replies: 20,
+                qps: 5,
+                ..base
+            },
+        ];
+    }
+    vec![
+        Run {
+            name: "one",
+            what: "one reply, 30 tokens over 3 s",
+            ..base
+        },
+        Run {
+            name: "concurrent-200",
+            what: "200 concurrent replies of 30 s (300 tokens), 20-QPS budget",
+            replies: 200,
+            script: "TOKENS:300 PACE:100",
+            ..base
+        },
+        Run {
+            name: "burst-50",
+            what: "50 new messages within 1 s, 3 s replies",
+            replies: 50,
+            spread: Duration::from_secs(1),
+            ..base
+        },
+        Run {
+            name: "fault-gateway-cut",
+            what: "gateway cuts the stream after 2 tokens",
+            replies: 10,
+            script: "CUT",
+            ..base
+        },
+        Run {
+            name: "fault-gateway-silent",
+            what: "gateway silent after the role chunk (idle deadline 2 s)",
+            replies: 10,
+            script: "SILENT",
+            idle_timeout_ms: 2_000,
+            ..base
+        },
+        Run {
+            name: "fault-403-burst",
+            what: "20 x 403 QpsLimit on card updates mid-stream",
+            replies: 10,
+            fault: FaultKind::QpsBurst,
+            ..base
+        },
+        Run {
+            name: "fault-5xx",
+            what: "10 x 500 on card calls mid-stream",
+            replies: 10,
+            fault: FaultKind::ServerErrors,
+            ..base
+        },
+        Run {
+            name: "fault-504",
+            what: "10 x 504 on card calls mid-stream",
+            replies: 10,
+            fault: FaultKind::GatewayTimeouts,
+            ..base
+        },
+        Run {
+            name: "fault-token-expiry",
+            what: "access tokens revoked mid-stream",
+            replies: 10,
+            fault: FaultKind::TokenExpiry,
+            ..base
+        },
+        Run {
+            name: "fault-kill-restart",
+            what: "host SIGKILLed mid-reply, then restarted",
+            replies: 10,
+            script: "TOKENS:100 PACE:100",
+            fault: FaultKind::KillAndRestart,
+            ..base
+        },
+    ]
+}
+
+fn sibling(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent()
+        .map(|d| d.join(name))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+pub fn main(args: Args) -> Result<()> {
+    let host_bin = args
+        .host
+        .clone()
+        .unwrap_or_else(|| sibling("openclaw-skill"));
+    let plugin = args
+        .plugin
+        .clone()
+        .unwrap_or_else(|| sibling("libopenclaw_dingtalk.so"));
+    anyhow::ensure!(
+        host_bin.exists(),
+        "{} not found (build -p openclaw-skill or pass --host)",
+        host_bin.display()
+    );
+    anyhow::ensure!(
+        plugin.exists(),
+        "{} not found (build -p openclaw-dingtalk or pass --plugin)",
+        plugin.display()
+    );
+    let all = runs(args.smoke);
+    if args.list {
+        for r in &all {
+            println!("{:22} {}", r.name, r.what);
+        }
+        return Ok(());
+    }
+    println!("host {}  plugin {}", host_bin.display(), plugin.display());
+    header();
+    let mut failures = 0;
+    for run in all
+        .iter()
+        .filter(|r| args.runs.is_empty() || args.runs.iter().any(|n| n == r.name))
+    {
+        match execute(run, &host_bin, &plugin) {
+            Ok(f) => {
+                row(run, &f);
+                if f.stuck > 0 || f.duplicates > 0 {
+                    failures += 1;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                println!("{:22} ERROR {e:#}", run.name);
+            }
+        }
+    }
+    anyhow::ensure!(
+        failures == 0,
+        "{failures} run(s) had stuck cards, duplicates or errors"
+    );
+    Ok(())
+}
+
+fn header() {
+    println!(
+        "{:22} {:>5} {:>5} {:>5} {:>5} {:>8} {:>4} {:>4} {:>11} {:>15} {:>15} {:>10} {:>7}",
+        "run",
+        "repl",
+        "fin",
+        "fail",
+        "stuck",
+        "complete",
+        "dup",
+        "403",
+        "calls/reply",
+        "first-vis ms",
+        "stale ms",
+        "cpu ms/1k",
+        "rss MiB"
+    );
+    println!(
+        "{:22} {:>5} {:>5} {:>5} {:>5} {:>8} {:>4} {:>4} {:>11} {:>15} {:>15} {:>10} {:>7}",
+        "", "", "", "", "", "", "", "", "mean/max", "p50/p99", "p50/p99", "tokens", "peak"
+    );
+}
+
+fn row(run: &Run, f: &Figures) {
+    let pair = |v: &[f64]| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("{:.0}/{:.0}", percentile(v, 50.0), percentile(v, 99.0))
+        }
+    };
+    println!(
+        "{:22} {:>5} {:>5} {:>5} {:>5} {:>8} {:>4} {:>4} {:>11} {:>15} {:>15} {:>10} {:>7.1}",
+        run.name,
+        f.replies,
+        f.finished,
+        f.failed,
+        f.stuck,
+        format!("{}/{}", f.complete, f.replies),
+        f.duplicates,
+        f.qps_403,
+        format!("{:.1}/{}", f.calls_mean, f.calls_max),
+        pair(&f.first_visible),
+        pair(&f.staleness),
+        if f.cpu_ms_per_1k_tokens.is_nan() {
+            "-".to_owned()
+        } else {
+            format!("{:.2}", f.cpu_ms_per_1k_tokens)
+        },
+        f.peak_rss_mib,
+    );
+    if f.clock_error_ms > 0.5 {
+        println!(
+            "{:22} note: latencies are ±{:.1} ms (clock alignment)",
+            "", f.clock_error_ms
+        );
+    }
+    if f.over_call_goal > 0 {
+        println!(
+            "{:22} note: {} replies used more than 2 + ceil(duration / interval) calls",
+            "", f.over_call_goal
+        );
+    }
+}
+
+fn manifest(dt: &DingTalkEmulator, gw: &FakeGateway, run: &Run, dir: &Path) -> String {
+    let cfg = dt.config();
+    format!(
+        r#"name: bench-bot
+version: "1.0"
+gateway:
+  endpoint: "{gw}"
+  auth_token: "fake-gateway-token"
+  idle_timeout_ms: {idle}
+dingtalk:
+  app_key: "{ak}"
+  app_secret: "{secret}"
+  api_base_url: "{dt}"
+  oapi_base_url: "{dt}"
+  card_template_id: "emulator-ai-card.schema"
+  card_content_key: "content"
+  api_qps: {qps}
+streaming:
+  card_update_interval_ms: {interval}
+state_dir: "{state}"
+"#,
+        gw = gw.base_url(),
+        idle = run.idle_timeout_ms,
+        ak = cfg.app_key,
+        secret = cfg.app_secret,
+        dt = dt.base_url(),
+        qps = run.qps,
+        interval = run.interval_ms,
+        state = dir.join("state").display(),
+    )
+}
+
+fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
+    let bench_start = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-peers")
+        .enable_all()
+        .build()?;
+    let since = |t: Instant| t.duration_since(bench_start).as_secs_f64() * 1000.0;
+    let (dt, dt_origin, dt_err) = rt.block_on(async {
+        let before = Instant::now();
+        let dt = DingTalkEmulator::start(EmulatorConfig {
+            qps_limit: Some(run.qps),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let after = Instant::now();
+        (
+            dt,
+            (since(before) + since(after)) / 2.0,
+            since(after) - since(before),
+        )
+    });
+    let dt = dt?;
+    let (gw, gw_origin, gw_err) = rt.block_on(async {
+        let before = Instant::now();
+        let gw = FakeGateway::start(FakeGatewayConfig {
+            failure_silence: Duration::from_millis(500),
+            ..FakeGatewayConfig::default()
+        })
+        .await;
+        let after = Instant::now();
+        (
+            gw,
+            (since(before) + since(after)) / 2.0,
+            since(after) - since(before),
+        )
+    });
+    let gw = gw?;
+    let timeline = Timeline {
+        dingtalk_origin_ms: dt_origin,
+        gateway_origin_ms: gw_origin,
+        error_ms: dt_err.max(gw_err) / 2.0,
+    };
+    let dir = std::env::temp_dir().join(format!("ocdt-bench-{}-{}", run.name, std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let manifest_path = dir.join("openclaw-skill.yaml");
+    std::fs::write(&manifest_path, manifest(&dt, &gw, run, &dir))?;
+
+    let mut host = Host::start(host_bin, &manifest_path, plugin)?;
+    let cids: Vec<String> = (0..run.replies)
+        .map(|i| format!("cidBench{}x{i}", run.name.replace('-', "")))
+        .collect();
+    let step = if run.replies > 1 {
+        run.spread / (run.replies as u32 - 1).max(1)
+    } else {
+        Duration::ZERO
+    };
+    let started = Instant::now();
+    for (i, cid) in cids.iter().enumerate() {
+        let due = started + step * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        host.send(
+            &dt.bot_message(MessageSpec::group_text(cid, run.script))
+                .to_string(),
+        )?;
+    }
+    let fault_at = host.wait_started(cids.len() as u64, Duration::from_secs(60));
+    let _ = fault_at;
+    match run.fault {
+        FaultKind::None => {}
+        FaultKind::QpsBurst => dt.inject(Fault {
+            api: Some(ApiKind::StreamingUpdate),
+            response: FaultResponse::QpsLimit,
+            count: 20,
+        }),
+        FaultKind::ServerErrors => dt.inject(Fault {
+            api: None,
+            response: FaultResponse::ServerError,
+            count: 10,
+        }),
+        FaultKind::GatewayTimeouts => dt.inject(Fault {
+            api: None,
+            response: FaultResponse::GatewayTimeout,
+            count: 10,
+        }),
+        FaultKind::TokenExpiry => dt.revoke_tokens(),
+        FaultKind::KillAndRestart => {
+            // Let every card show some text, then kill -9 and start a new host on the same state.
+            let n = cids.len();
+            rt.block_on(dt.wait_for(
+                move |calls| {
+                    calls
+                        .iter()
+                        .filter(|c| c.kind == ApiKind::StreamingUpdate && c.status == 200)
+                        .count()
+                        >= 2 * n
+                },
+                Duration::from_secs(60),
+            ));
+            let cpu = host.plugin_cpu_seconds();
+            let rss = host.peak_rss_mib();
+            host.kill();
+            let restarted = Host::start(host_bin, &manifest_path, plugin)?;
+            restarted
+                .finish(Duration::from_secs(60))
+                .context("restarted host")?;
+            let f = figures(
+                &cids,
+                &Default::default(),
+                &dt.cards(),
+                &dt.calls(),
+                &gw.requests(),
+                timeline,
+                Duration::from_millis(run.interval_ms),
+                cpu,
+                rss,
+            );
+            return Ok(kill_figures(f));
+        }
+    }
+    let done = host.wait_terminals(cids.len(), Duration::from_secs(600));
+    anyhow::ensure!(
+        done == cids.len(),
+        "only {done} of {} replies ended",
+        cids.len()
+    );
+    let cpu = host.plugin_cpu_seconds();
+    let rss = host.peak_rss_mib();
+    let outcomes = host.outcomes();
+    host.finish(Duration::from_secs(60))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(figures(
+        &cids,
+        &outcomes,
+        &dt.cards(),
+        &dt.calls(),
+        &gw.requests(),
+        timeline,
+        Duration::from_millis(run.interval_ms),
+        cpu,
+        rss,
+    ))
+}
+
+/// In the kill run the gateway kept emitting after the host died: "complete" means the card
+/// kept every character it had shown, which `figures` cannot see; report cards by state only.
+fn kill_figures(mut f: Figures) -> Figures {
+    f.complete = f.finished + f.failed;
+    f.staleness.clear();
+    f
+}
