@@ -62,7 +62,9 @@ async fn accept_loop(listener: TcpListener, router: Router) {
                     connections.spawn(async move {
                         let conn = http1::Builder::new()
                             .title_case_headers(true)
-                            .serve_connection(TokioIo::new(stream), service);
+                            .serve_connection(TokioIo::new(stream), service)
+                            // Stream mode's WebSocket (`/connect`) upgrades the connection.
+                            .with_upgrades();
                         if let Err(e) = conn.await {
                             log::debug!("connection ended with an error: {e}");
                         }

@@ -116,3 +116,53 @@ async fn fake_gateway_binary_serves_until_sigterm() {
     assert!(text.contains(r#""content":"t2 ""#) && text.ends_with("data: [DONE]\n\n"));
     terminate(child);
 }
+
+#[tokio::test]
+async fn dingtalk_emulator_binary_serves_stream_mode_with_its_flags() {
+    use futures_util::StreamExt;
+    let (child, url) = spawn(
+        env!("CARGO_BIN_EXE_dingtalk-emulator"),
+        &[
+            "--app-key",
+            "k",
+            "--app-secret",
+            "s",
+            "--stream-ping-interval-ms",
+            "50",
+            "--stream-disconnect-every-ms",
+            "0",
+            "--stream-disconnect-grace-ms",
+            "100",
+            "--stream-redelivery-ms",
+            "0",
+            "--stream-ticket-ttl-secs",
+            "90",
+        ],
+    );
+    let open: Value = common::client()
+        .post(format!("{url}/v1.0/gateway/connections/open"))
+        .json(&json!({"clientId": "k", "clientSecret": "s",
+                      "subscriptions": [{"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "{}?ticket={}",
+        open["endpoint"].as_str().unwrap(),
+        open["ticket"].as_str().unwrap()
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("handshake");
+    let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("a ping within the interval")
+        .expect("open")
+        .expect("frame");
+    let frame: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(frame["headers"]["topic"], "ping");
+    terminate(child);
+}

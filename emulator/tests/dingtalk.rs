@@ -12,5 +12,7 @@ mod events;
 mod limits;
 #[path = "dingtalk/robot.rs"]
 mod robot;
+#[path = "dingtalk/stream.rs"]
+mod stream;
 #[path = "dingtalk/tokens.rs"]
 mod tokens;

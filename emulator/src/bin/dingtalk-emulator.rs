@@ -47,6 +47,24 @@ struct Args {
     /// Longest streaming `content`, in characters (default 3000).
     #[arg(long)]
     max_stream_chars: Option<usize>,
+    /// Stream mode: interval of `SYSTEM` ping frames in ms; 0 = none (default 30000).
+    #[arg(long)]
+    stream_ping_interval_ms: Option<u64>,
+    /// Stream mode: send each connection a `disconnect` frame this many ms after it opened;
+    /// 0 = never (the default).
+    #[arg(long)]
+    stream_disconnect_every_ms: Option<u64>,
+    /// Stream mode: ms between a `disconnect` frame and the server closing the connection
+    /// (default 10000).
+    #[arg(long)]
+    stream_disconnect_grace_ms: Option<u64>,
+    /// Stream mode: redeliver a robot message not ACKed within this many ms; 0 = never
+    /// (default 60000).
+    #[arg(long)]
+    stream_redelivery_ms: Option<u64>,
+    /// Stream mode: lifetime of a connection ticket in seconds (default 90).
+    #[arg(long)]
+    stream_ticket_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -102,6 +120,22 @@ fn config(args: Args) -> EmulatorConfig {
     }
     if let Some(m) = args.max_stream_chars {
         c.max_stream_content_chars = m;
+    }
+    let optional_ms = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+    if let Some(ms) = args.stream_ping_interval_ms {
+        c.stream.ping_interval = optional_ms(ms);
+    }
+    if let Some(ms) = args.stream_disconnect_every_ms {
+        c.stream.disconnect_every = optional_ms(ms);
+    }
+    if let Some(ms) = args.stream_disconnect_grace_ms {
+        c.stream.disconnect_grace = Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.stream_redelivery_ms {
+        c.stream.redelivery_after = optional_ms(ms);
+    }
+    if let Some(s) = args.stream_ticket_ttl_secs {
+        c.stream.ticket_ttl = Duration::from_secs(s);
     }
     c
 }

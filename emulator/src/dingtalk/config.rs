@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::stream::StreamConfig;
+
 /// How the emulated DingTalk app is set up.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -27,6 +29,8 @@ pub struct EmulatorConfig {
     pub max_stream_content_chars: usize,
     /// Lifetime of a `sessionWebhook`. Default 90 min.
     pub session_webhook_ttl: Duration,
+    /// Stream mode (WebSocket) behaviour.
+    pub stream: StreamConfig,
 }
 
 /// The template id of the default published AI-card template.
@@ -52,6 +56,7 @@ impl Default for EmulatorConfig {
             .to_vec(),
             max_stream_content_chars: 3000,
             session_webhook_ttl: Duration::from_secs(90 * 60),
+            stream: StreamConfig::default(),
         }
     }
 }

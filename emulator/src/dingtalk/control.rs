@@ -10,6 +10,11 @@
 //! | `POST /__emulator/session-webhooks {"conversationId"}` | `{"url","expiresAt"}` |
 //! | `POST /__emulator/expire-session-webhooks` | `{"ok":true}` |
 //! | `POST /__emulator/bot-messages` with a [`MessageSpec`](crate::event::MessageSpec) | the inbound payload |
+//! | `POST /__emulator/stream/push` with a [`MessageSpec`](crate::event::MessageSpec) (+ optional `lose_acks`) | a [`PushReceipt`](super::PushReceipt) `{"msg_id","message_id"}` |
+//! | `POST /__emulator/stream/disconnect` `{"reason"?, "grace_ms"?}` | `{"connections": n}` |
+//! | `POST /__emulator/stream/freeze` | `{"connections": n}` |
+//! | `GET /__emulator/stream/frames` | `[StreamFrame…]` |
+//! | `GET /__emulator/stream/connections` | `[StreamConnection…]` |
 //!
 //! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
 //! and not subject to tokens, faults or flow control. Records use the Rust field names (snake_case).
@@ -20,14 +25,16 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::de::DeserializeOwned;
+use std::{sync::Arc, time::Duration};
+
+use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 
-use super::{state::Shared, Fault};
+use super::{state::Shared, stream, Fault, PushOptions};
 use crate::event::{build_bot_message, MessageSpec};
 
 /// Serves one control request.
-pub(crate) async fn handle(shared: &Shared, parts: &Parts, body: Body) -> Response {
+pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> Response {
     let bytes = axum::body::to_bytes(body, 1024 * 1024)
         .await
         .unwrap_or_default();
@@ -65,12 +72,59 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts, body: Body) -> Respon
             Ok(spec) => Json(build_bot_message(shared, spec)).into_response(),
             Err(e) => *e,
         },
+        ("POST", "/__emulator/stream/push") => match parse::<StreamPush>(&bytes) {
+            Ok(p) => Json(stream::control::push(shared, p.spec, p.options)).into_response(),
+            Err(e) => *e,
+        },
+        ("POST", "/__emulator/stream/disconnect") => {
+            let request = if bytes.is_empty() {
+                Ok(StreamDisconnect::default())
+            } else {
+                parse::<StreamDisconnect>(&bytes)
+            };
+            match request {
+                Ok(d) => {
+                    let n = stream::control::disconnect(
+                        shared,
+                        d.reason.as_deref(),
+                        d.grace_ms.map(Duration::from_millis),
+                    );
+                    Json(json!({ "connections": n })).into_response()
+                }
+                Err(e) => *e,
+            }
+        }
+        ("POST", "/__emulator/stream/freeze") => {
+            Json(json!({ "connections": stream::control::freeze(shared) })).into_response()
+        }
+        ("GET", "/__emulator/stream/frames") => {
+            Json(stream::control::frames(shared)).into_response()
+        }
+        ("GET", "/__emulator/stream/connections") => {
+            Json(stream::control::connections(shared)).into_response()
+        }
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": "unknown control endpoint" })),
         )
             .into_response(),
     }
+}
+
+/// `POST /__emulator/stream/push`: a message spec plus push options, side by side.
+#[derive(Deserialize)]
+struct StreamPush {
+    #[serde(flatten)]
+    spec: MessageSpec,
+    #[serde(flatten)]
+    options: PushOptions,
+}
+
+/// `POST /__emulator/stream/disconnect`.
+#[derive(Default, Deserialize)]
+struct StreamDisconnect {
+    reason: Option<String>,
+    grace_ms: Option<u64>,
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Box<Response>> {

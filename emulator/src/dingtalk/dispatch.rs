@@ -17,7 +17,7 @@ use super::{
     reply::{new_request_id, ApiError, Reply},
     robot, route,
     state::Shared,
-    tokens, ApiKind, Call,
+    stream, tokens, ApiKind, Call,
 };
 
 /// Largest request body read (larger bodies are refused as an invalid parameter).
@@ -28,6 +28,9 @@ const TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
 
 /// The single entry point of the emulator's router.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    if request.uri().path() == stream::CONNECT_PATH {
+        return stream::upgrade(shared, request).await;
+    }
     let (parts, body) = request.into_parts();
     let kind = route::classify(&parts.method, parts.uri.path());
     if kind == ApiKind::Control {
@@ -136,6 +139,10 @@ async fn process(
     match kind {
         ApiKind::AccessToken => match input.json() {
             Ok(body) => tokens::access_token(shared, call.at_ms, body, &mut call.app_key),
+            Err(e) => e.into(),
+        },
+        ApiKind::StreamConnectionOpen => match input.json() {
+            Ok(body) => stream::connections_open(shared, call.at_ms, body, &mut call.app_key),
             Err(e) => e.into(),
         },
         ApiKind::LegacyAccessToken => {

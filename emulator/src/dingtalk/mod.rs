@@ -10,6 +10,10 @@
 //! Pipeline per call (see `dispatch`): unknown API → 404 `InvalidAction.NotFound`; a queued [`Fault`];
 //! token check; flow control; permission scope; parameter validation; apply. Every call is recorded
 //! ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not applied.
+//!
+//! Stream mode (§2) lives on the same server: `POST /v1.0/gateway/connections/open` and the WebSocket
+//! `/connect?ticket=…`; see [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`]
+//! and [`DingTalkEmulator::stream_frames`].
 
 mod card_create;
 mod card_update;
@@ -25,6 +29,7 @@ mod reply;
 mod robot;
 mod route;
 pub(crate) mod state;
+mod stream;
 mod tokens;
 mod webhooks;
 
@@ -36,6 +41,10 @@ pub use config::{EmulatorConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
 pub use fault::{Fault, FaultResponse};
 pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
 pub use robot::SESSION_INVALID_ERRCODE;
+pub use stream::{
+    Closer, FrameDirection, FrameKind, PushOptions, PushReceipt, StreamConfig, StreamConnection,
+    StreamFrame, Subscription, BOT_MESSAGE_TOPIC,
+};
 
 use crate::http::HttpServer;
 use state::Shared;
@@ -56,6 +65,7 @@ impl DingTalkEmulator {
     /// Starts on `addr`, which must be a loopback address (anything else is `InvalidInput`).
     pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::new(config));
+        let _ = shared.runtime.set(tokio::runtime::Handle::current());
         let router = Router::new()
             .fallback(dispatch::handle)
             .with_state(shared.clone());

@@ -27,6 +27,8 @@ pub enum ApiKind {
     GroupSend,
     /// `POST /v1.0/robot/oToMessages/batchSend`.
     OtoSend,
+    /// `POST /v1.0/gateway/connections/open` (Stream mode: credentials → WebSocket endpoint + ticket).
+    StreamConnectionOpen,
     /// The emulator's own `/__emulator/*` control API (never recorded as a call).
     Control,
     /// Anything else (answered 404 `InvalidAction.NotFound`).

@@ -27,6 +27,7 @@ pub(crate) fn classify(method: &Method, path: &str) -> ApiKind {
         ("POST", "/robot/sendBySession") => ApiKind::SessionWebhook,
         ("POST", "/v1.0/robot/groupMessages/send") => ApiKind::GroupSend,
         ("POST", "/v1.0/robot/oToMessages/batchSend") => ApiKind::OtoSend,
+        ("POST", "/v1.0/gateway/connections/open") => ApiKind::StreamConnectionOpen,
         _ => ApiKind::Unknown,
     }
 }
@@ -65,6 +66,10 @@ mod tests {
         assert_eq!(
             classify(&Method::PUT, "/v1.0/card/instances"),
             ApiKind::UpdateCardInstance
+        );
+        assert_eq!(
+            classify(&Method::POST, "/v1.0/gateway/connections/open"),
+            ApiKind::StreamConnectionOpen
         );
         assert_eq!(
             classify(&Method::GET, "/__emulator/calls"),

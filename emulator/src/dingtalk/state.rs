@@ -3,7 +3,7 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::{
-    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, tokens::TokenStore,
+    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, stream::StreamState, tokens::TokenStore,
     webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
 };
 use crate::{clock::Clock, notify::ChangeFeed};
@@ -15,6 +15,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     /// `http://127.0.0.1:PORT`, set once the listener is bound.
     pub(crate) base_url: OnceLock<String>,
+    /// The runtime the server runs on (Stream-mode timers and connections are spawned there).
+    pub(crate) runtime: OnceLock<tokio::runtime::Handle>,
     inner: Mutex<Inner>,
     pub(crate) feed: ChangeFeed,
 }
@@ -30,6 +32,7 @@ pub(crate) struct Inner {
     pub(crate) webhooks: WebhookStore,
     pub(crate) faults: FaultQueue,
     pub(crate) qps: QpsLimiter,
+    pub(crate) stream: StreamState,
 }
 
 impl Shared {
@@ -38,6 +41,7 @@ impl Shared {
             config,
             clock: Clock::start(),
             base_url: OnceLock::new(),
+            runtime: OnceLock::new(),
             inner: Mutex::new(Inner::default()),
             feed: ChangeFeed::new(),
         }

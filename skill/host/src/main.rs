@@ -4,8 +4,11 @@
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
 
 mod host_manifest;
+mod ingress;
 mod logger;
+mod metrics;
 mod run;
+mod secret;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

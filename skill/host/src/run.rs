@@ -17,6 +17,9 @@ use crate::host_manifest::ManifestFile;
 /// Where events come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventSource {
+    /// DingTalk itself, as `ingress.mode` says: Stream mode (an outbound WebSocket, the
+    /// default) or signed HTTP callbacks on `ingress.http.listen`.
+    Dingtalk,
     /// One DingTalk robot event (JSON) per line on standard input; each reply's chunks are
     /// printed as JSON lines on standard output. For driving the pipeline by hand.
     Stdin,
@@ -31,11 +34,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub library: Option<PathBuf>,
     /// Where DingTalk events come from.
-    #[arg(long, value_enum, default_value = "stdin")]
+    #[arg(long, value_enum, default_value = "dingtalk")]
     pub events: EventSource,
-    /// How long shutdown may take to finalize replies in flight.
+    /// How long shutdown (SIGINT/SIGTERM) may take to finalize replies in flight.
     #[arg(long, default_value_t = 10_000)]
     pub shutdown_deadline_ms: u64,
+    /// Serve Prometheus metrics on GET /metrics at this address (overrides
+    /// `ingress.metrics_listen`; port 0 picks a free port, the log says which).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs the host until the event source ends or a signal arrives.
@@ -53,26 +60,41 @@ pub fn run(args: RunArgs) -> Result<()> {
             .init(&manifest.text, &manifest.dir)
             .map_err(|e| anyhow::anyhow!("{}", e.message))?,
     );
+    let deadline = Duration::from_millis(args.shutdown_deadline_ms);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        match args.events {
-            EventSource::Stdin => serve_stdin(skill.clone()).await,
-        }
-    })?;
-    log::info!(
-        "shutting down: finalizing replies in flight (deadline {} ms)",
-        args.shutdown_deadline_ms
-    );
-    skill
-        .shutdown(Duration::from_millis(args.shutdown_deadline_ms))
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let served = match args.events {
+        EventSource::Stdin => runtime.block_on(serve_stdin(skill.clone())).and_then(|()| {
+            log::info!(
+                "shutting down: finalizing replies in flight (deadline {} ms)",
+                deadline.as_millis()
+            );
+            skill
+                .shutdown(deadline)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))
+        }),
+        EventSource::Dingtalk => match manifest.ingress() {
+            Ok(settings) => {
+                let options = crate::ingress::Options {
+                    shutdown_deadline: deadline,
+                    metrics_listen: args.metrics_listen.clone(),
+                };
+                runtime.block_on(crate::ingress::run(settings, skill.clone(), options))
+            }
+            Err(e) => {
+                let _ = skill.shutdown(deadline);
+                Err(e)
+            }
+        },
+    };
     if let Ok(info) = skill.info() {
         log::info!("final counters: {info}");
     }
-    Ok(())
+    // Followers still parked on the runtime are dropped here, before the skill.
+    drop(runtime);
+    served
 }
 
 /// Reads events from stdin until EOF or a signal; prints chunks as JSON lines.

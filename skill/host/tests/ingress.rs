@@ -1,0 +1,578 @@
+//! `openclaw-skill run` ↔ DingTalk emulator (Stream mode or HTTP callbacks) ↔ fake gateway, as
+//! processes on 127.0.0.1. Assertions are on what a user would see (cards, their text, how many)
+//! and on the wire record (frames, ACKs, connections).
+
+mod support;
+
+use std::time::Duration;
+
+use openclaw_dingtalk_emulator::dingtalk::{
+    CardState, Closer, FrameDirection, FrameKind, PushOptions, StreamConfig, StreamFrame,
+};
+use openclaw_dingtalk_emulator::event::{callback_headers, Content, MessageSpec};
+use support::{quiet_stream, tokens, Env};
+
+const STREAM: &str = "  mode: stream";
+
+fn callbacks_of<'a>(frames: &'a [StreamFrame], msg_id: &str) -> Vec<&'a StreamFrame> {
+    frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
+        .collect()
+}
+
+fn acks_of<'a>(frames: &'a [StreamFrame], msg_id: &str) -> Vec<&'a StreamFrame> {
+    frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Ack && f.msg_id.as_deref() == Some(msg_id))
+        .collect()
+}
+
+/// Every frame the host sent follows the documented shape.
+fn assert_client_frames_well_formed(frames: &[StreamFrame]) {
+    for f in frames
+        .iter()
+        .filter(|f| f.direction == FrameDirection::FromClient)
+    {
+        assert!(
+            f.problems.is_empty(),
+            "frame {} {:?}: {:?}",
+            f.seq,
+            f.text,
+            f.problems
+        );
+        assert_ne!(f.kind, FrameKind::Unmatched, "{f:?}");
+    }
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+}
+
+#[test]
+fn stream_message_ends_in_a_finished_card() {
+    let env = Env::start(
+        "stream-basic",
+        StreamConfig {
+            ping_interval: Some(Duration::from_millis(200)),
+            ..quiet_stream()
+        },
+    );
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics_url = host.logged_url("metrics listening on ");
+    env.wait_connections(1);
+
+    // A message the skill cannot forward first: answered with a plain reply, and the
+    // connection serves on.
+    let picture = env.dt.push_bot_message(MessageSpec {
+        content: Content::Picture,
+        ..MessageSpec::group_text("cidPicture==", "")
+    });
+    let msg = env
+        .dt
+        .push_bot_message(MessageSpec::group_text("cidStreamA==", "TOKENS:12 PACE:20"));
+    let card = env.wait_card_finished("cidStreamA==");
+    assert_eq!(card.text("content").trim_end(), tokens(12));
+    env.wait("a plain reply to the picture", |e| {
+        !e.sent_messages().is_empty()
+    });
+    // Pings were answered with their data (checked by the emulator).
+    env.wait("a ping answered", |e| {
+        e.stream_frames().iter().any(|f| f.kind == FrameKind::Pong)
+    });
+
+    let frames = env.dt.stream_frames();
+    assert_client_frames_well_formed(&frames);
+    for id in [&picture, &msg] {
+        assert_eq!(callbacks_of(&frames, id).len(), 1, "delivered once");
+        assert_eq!(acks_of(&frames, id).len(), 1, "ACKed once");
+    }
+    // The ACK went out before the skill created the card.
+    assert!(acks_of(&frames, &msg)[0].at_ms <= card.created_at_ms);
+    assert_eq!(env.cards_in("cidStreamA==").len(), 1, "exactly one card");
+
+    // One log line per event, with the outcome; metrics after the line was written.
+    let line = host.wait_log("event line", |m| {
+        m.starts_with("event source=stream") && m.contains(&msg) && m.contains("outcome=finished")
+    });
+    assert!(line.contains("conv=cidStreamA=="), "{line}");
+    assert!(line.contains("first_card_ms="), "{line}");
+    host.wait_log("picture event line", |m| {
+        m.contains(&picture) && m.contains("outcome=replied")
+    });
+    let text = env.get_text(&metrics_url);
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_ingress_events_total{source=\"stream\",result=\"accepted\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(&text, "openclaw_replies_total{outcome=\"finished\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "openclaw_replies_total{outcome=\"replied\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "openclaw_dingtalk_calls_total{kind=\"create\"}"),
+        1.0
+    );
+    assert!(metric(&text, "openclaw_stream_frames_total{type=\"ping\"}") >= 1.0);
+    assert_eq!(metric(&text, "openclaw_stream_connected"), 1.0);
+    assert_eq!(
+        metric(&text, "openclaw_reply_first_card_seconds_count"),
+        1.0
+    );
+
+    // No secret in the logs.
+    let secret = env.dt.config().app_secret.clone();
+    assert!(!host.raw_lines().iter().any(|l| l.contains(&secret)));
+
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn server_disconnect_in_the_middle_of_a_reply_loses_and_duplicates_nothing() {
+    let env = Env::start("stream-disconnect", quiet_stream());
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &[]);
+    env.wait_connections(1);
+
+    let slow = env
+        .dt
+        .push_bot_message(MessageSpec::group_text("cidSlow==", "TOKENS:30 PACE:50"));
+    env.wait("the slow reply's card", |e| {
+        e.cards()
+            .iter()
+            .any(|c| c.open_space_id.ends_with("cidSlow==") && !c.text("content").is_empty())
+    });
+    assert_eq!(
+        env.dt
+            .disconnect_all_after("connection is expired", Duration::from_secs(5)),
+        1
+    );
+    // Pushed right after the disconnect frame: waits for (or goes to) the new connection.
+    let during = env
+        .dt
+        .push_bot_message(MessageSpec::group_text("cidDuring==", "TOKENS:5"));
+    env.wait_connections(2);
+    let after = env
+        .dt
+        .push_bot_message(MessageSpec::group_text("cidAfter==", "TOKENS:7"));
+
+    assert_eq!(
+        env.wait_card_finished("cidSlow==")
+            .text("content")
+            .trim_end(),
+        tokens(30)
+    );
+    assert_eq!(
+        env.wait_card_finished("cidDuring==")
+            .text("content")
+            .trim_end(),
+        tokens(5)
+    );
+    assert_eq!(
+        env.wait_card_finished("cidAfter==")
+            .text("content")
+            .trim_end(),
+        tokens(7)
+    );
+    env.wait("the old connection closed", |e| {
+        !e.stream_connections()[0].is_open()
+    });
+
+    let conns = env.dt.stream_connections();
+    assert_eq!(conns.len(), 2);
+    let (old, new) = (&conns[0], &conns[1]);
+    let told = old.disconnect_sent_at_ms.expect("disconnect sent");
+    let closed = old.closed_at_ms.expect("old closed");
+    assert!(
+        new.opened_at_ms <= closed,
+        "the new connection opened before the old one closed"
+    );
+    assert_eq!(
+        old.closed_by,
+        Some(Closer::Client),
+        "the host closed the old one, before the server's 5 s"
+    );
+    eprintln!(
+        "reconnect after disconnect frame: new connection {} ms after the frame; old closed {} ms after it",
+        new.opened_at_ms - told,
+        closed - told
+    );
+    let frames = env.dt.stream_frames();
+    assert_client_frames_well_formed(&frames);
+    for id in [&slow, &during, &after] {
+        assert_eq!(callbacks_of(&frames, id).len(), 1, "{id} delivered once");
+        assert_eq!(acks_of(&frames, id).len(), 1, "{id} ACKed once");
+    }
+    assert!(!frames.iter().any(|f| f.redelivery));
+    for conv in ["cidSlow==", "cidDuring==", "cidAfter=="] {
+        assert_eq!(env.cards_in(conv).len(), 1, "one card in {conv}");
+    }
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn three_server_disconnects_in_a_row_every_message_answered_exactly_once() {
+    let env = Env::start("stream-three", quiet_stream());
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &[]);
+    env.wait_connections(1);
+
+    let mut expected = Vec::new(); // (conversation, msg_id, tokens)
+    for round in 0..3 {
+        let conv = format!("cidRound{round}Slow==");
+        let id = env
+            .dt
+            .push_bot_message(MessageSpec::group_text(&conv, "TOKENS:20 PACE:40"));
+        expected.push((conv.clone(), id, 20));
+        env.wait(&format!("round {round} card"), |e| {
+            e.cards().iter().any(|c| c.open_space_id.ends_with(&conv))
+        });
+        assert_eq!(
+            env.dt
+                .disconnect_all_after("connection is expired", Duration::from_secs(5)),
+            1
+        );
+        let conv = format!("cidRound{round}Gap==");
+        let id = env
+            .dt
+            .push_bot_message(MessageSpec::group_text(&conv, "TOKENS:4"));
+        expected.push((conv, id, 4));
+        env.wait_connections(round + 2);
+    }
+    let id = env
+        .dt
+        .push_bot_message(MessageSpec::group_text("cidLast==", "TOKENS:6"));
+    expected.push(("cidLast==".into(), id, 6));
+
+    for (conv, _, n) in &expected {
+        assert_eq!(
+            env.wait_card_finished(conv).text("content").trim_end(),
+            tokens(*n),
+            "{conv}"
+        );
+    }
+    env.wait("three old connections closed", |e| {
+        e.stream_connections()
+            .iter()
+            .filter(|c| !c.is_open())
+            .count()
+            == 3
+    });
+    let frames = env.dt.stream_frames();
+    assert_client_frames_well_formed(&frames);
+    for (conv, id, _) in &expected {
+        assert_eq!(env.cards_in(conv).len(), 1, "exactly one card in {conv}");
+        assert_eq!(callbacks_of(&frames, id).len(), 1, "{conv} delivered once");
+        assert_eq!(acks_of(&frames, id).len(), 1, "{conv} ACKed once");
+    }
+    assert_eq!(env.dt.cards().len(), expected.len());
+    assert!(env
+        .dt
+        .cards()
+        .iter()
+        .all(|c| c.state == CardState::Finished));
+    let conns = env.dt.stream_connections();
+    assert_eq!(conns.len(), 4);
+    for pair in conns.windows(2) {
+        assert!(pair[1].opened_at_ms <= pair[0].closed_at_ms.expect("closed"));
+    }
+    host.sigterm();
+    assert!(host.wait_exit().success());
+    // After the exit every reply's log line is written: one per message, all finished.
+    let lines: Vec<String> = host
+        .messages()
+        .into_iter()
+        .filter(|m| m.starts_with("event source=stream"))
+        .collect();
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    for (conv, id, _) in &expected {
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|m| m.contains(id.as_str()) && m.contains("outcome=finished"))
+                .count(),
+            1,
+            "{conv}"
+        );
+    }
+}
+
+#[test]
+fn an_unacked_redelivery_is_answered_once() {
+    let env = Env::start(
+        "stream-redelivery",
+        StreamConfig {
+            redelivery_after: Some(Duration::from_millis(300)),
+            ..quiet_stream()
+        },
+    );
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &[]);
+    env.wait_connections(1);
+    // The host's first ACK is "lost": the emulator delivers the message again ~300 ms later.
+    let receipt = env.dt.push_bot_message_with(
+        MessageSpec::group_text("cidRedeliver==", "TOKENS:15 PACE:40"),
+        PushOptions { lose_acks: 1 },
+    );
+    let card = env.wait_card_finished("cidRedeliver==");
+    assert_eq!(card.text("content").trim_end(), tokens(15));
+    host.wait_log("the redelivery skipped as a duplicate", |m| {
+        m.contains(&receipt.msg_id) && m.contains("outcome=skipped")
+    });
+    let frames = env.dt.stream_frames();
+    let deliveries = callbacks_of(&frames, &receipt.msg_id);
+    assert_eq!(deliveries.len(), 2);
+    assert!(deliveries[1].redelivery);
+    let acks = acks_of(&frames, &receipt.msg_id);
+    assert_eq!(
+        acks.iter().map(|a| a.ack_lost).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert_client_frames_well_formed(&frames);
+    assert_eq!(env.cards_in("cidRedeliver==").len(), 1, "answered once");
+    assert!(env.dt.sent_messages().is_empty(), "no extra plain message");
+    host.sigterm();
+    assert!(host.wait_exit().success());
+    // After the exit every reply's log line is written: one finished, one skipped.
+    let mut outcomes: Vec<&str> = host
+        .messages()
+        .iter()
+        .filter(|m| m.starts_with("event source=stream") && m.contains(&receipt.msg_id))
+        .map(|m| {
+            if m.contains("outcome=finished") {
+                "finished"
+            } else if m.contains("outcome=skipped") {
+                "skipped"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["finished", "skipped"]);
+}
+
+#[test]
+fn a_silent_socket_is_replaced() {
+    let env = Env::start("stream-silence", quiet_stream());
+    let manifest = env.manifest(
+        "  mode: stream\n  stream:\n    silence_timeout_ms: 900",
+        None,
+    );
+    let mut host = env.host(&manifest, &[]);
+    env.wait_connections(1);
+    assert_eq!(env.dt.freeze_connections(), 1);
+    host.wait_log("silence detected", |m| {
+        m.contains("silent for more than 900 ms")
+    });
+    env.wait_connections(2);
+    env.dt
+        .push_bot_message(MessageSpec::group_text("cidAfterSilence==", "TOKENS:3"));
+    assert_eq!(
+        env.wait_card_finished("cidAfterSilence==")
+            .text("content")
+            .trim_end(),
+        tokens(3)
+    );
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn refused_credentials_fail_fast_without_leaking_the_secret() {
+    let env = Env::start("stream-auth", quiet_stream());
+    let manifest = env.manifest(STREAM, Some("wrong-secret-value"));
+    let mut host = env.host(&manifest, &[]);
+    let status = host.wait_exit();
+    assert!(!status.success());
+    let lines = host.raw_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("refused the app credentials")),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("wrong-secret-value")));
+}
+
+#[test]
+fn http_mode_checks_signatures_and_answers_good_callbacks() {
+    let env = Env::start("http", quiet_stream());
+    let manifest = env.manifest(
+        "  mode: http\n  http:\n    listen: \"127.0.0.1:0\"\n    path: /dingtalk/callback\n    max_body_bytes: 65536",
+        None,
+    );
+    let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics_url = host.logged_url("metrics listening on ");
+    let url = host.logged_url("http callback mode: listening on ");
+    let secret = env.dt.config().app_secret.clone();
+    let body = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidHttp==", "TOKENS:6"))
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |headers: Vec<(String, String)>, body: String| {
+        env.rt.block_on(async {
+            let mut req = client.post(&url).body(body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().await.expect("POST");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        })
+    };
+    let with = |mut h: Vec<(String, String)>, name: &str, value: &str| {
+        for (k, v) in h.iter_mut() {
+            if k == name {
+                *v = value.to_owned();
+            }
+        }
+        h
+    };
+    let good = callback_headers(&secret, now);
+
+    let (status, _) = post(
+        vec![("content-type".into(), "application/json".into())],
+        body.clone(),
+    );
+    assert_eq!(status, 401, "no signature");
+    let (status, _) = post(with(good.clone(), "sign", "AAAA"), body.clone());
+    assert_eq!(status, 403, "bad signature");
+    let (status, _) = post(callback_headers("another-secret", now), body.clone());
+    assert_eq!(status, 403, "signed with another secret");
+    let stale = now - 2 * 3600 * 1000;
+    let (status, _) = post(callback_headers(&secret, stale), body.clone());
+    assert_eq!(status, 403, "stale timestamp, correctly signed");
+    let (status, _) = post(good.clone(), "x".repeat(65537));
+    assert_eq!(status, 413, "body over the limit");
+    assert!(env.dt.cards().is_empty(), "nothing reached the skill");
+
+    let (status, answer) = post(good.clone(), body.clone());
+    assert_eq!((status, answer.as_str()), (200, r#"{"success":true}"#));
+    let card = env.wait_card_finished("cidHttp==");
+    assert_eq!(card.text("content").trim_end(), tokens(6));
+    host.wait_log("event line", |m| {
+        m.starts_with("event source=http") && m.contains("outcome=finished")
+    });
+
+    let text = env.get_text(&metrics_url);
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_http_callback_rejected_total{status=\"401\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_http_callback_rejected_total{status=\"403\"}"
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_http_callback_rejected_total{status=\"413\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_ingress_events_total{source=\"http\",result=\"accepted\"}"
+        ),
+        1.0
+    );
+    assert!(!host.raw_lines().iter().any(|l| l.contains(&secret)));
+
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn sigterm_during_a_reply_finalizes_the_card_before_exit() {
+    let env = Env::start("sigterm", quiet_stream());
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &["--shutdown-deadline-ms", "20000"]);
+    env.wait_connections(1);
+    env.dt
+        .push_bot_message(MessageSpec::group_text("cidTerm==", "TOKENS:40 PACE:50"));
+    env.wait("the card streaming", |e| {
+        e.cards().iter().any(|c| {
+            c.open_space_id.ends_with("cidTerm==")
+                && c.state == CardState::Inputting
+                && !c.text("content").is_empty()
+        })
+    });
+    host.sigterm();
+    let status = host.wait_exit();
+    assert!(status.success(), "{status:?}");
+    // Checked after the exit, without waiting: the card was finished before the process ended.
+    let cards = env.cards_in("cidTerm==");
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].state, CardState::Finished);
+    assert_eq!(cards[0].text("content").trim_end(), tokens(40));
+    assert!(host
+        .messages()
+        .iter()
+        .any(|m| m.starts_with("signal received")));
+    // Intake stopped: the socket was closed by the host.
+    assert_eq!(
+        env.dt.stream_connections()[0].closed_by,
+        Some(Closer::Client)
+    );
+}
+
+#[test]
+fn sigterm_with_a_short_deadline_finalizes_the_card_as_interrupted() {
+    let env = Env::start("sigterm-short", quiet_stream());
+    let manifest = env.manifest(STREAM, None);
+    let mut host = env.host(&manifest, &["--shutdown-deadline-ms", "1500"]);
+    env.wait_connections(1);
+    env.dt
+        .push_bot_message(MessageSpec::group_text("cidLong==", "TOKENS:300 PACE:100"));
+    env.wait("the card streaming", |e| {
+        e.cards()
+            .iter()
+            .any(|c| c.open_space_id.ends_with("cidLong==") && !c.text("content").is_empty())
+    });
+    host.sigterm();
+    assert!(host.wait_exit().success());
+    let cards = env.cards_in("cidLong==");
+    assert_eq!(cards.len(), 1);
+    assert!(
+        matches!(cards[0].state, CardState::Finished | CardState::Failed),
+        "finalized before exit: {:?}",
+        cards[0].state
+    );
+    assert!(
+        cards[0].text("content").starts_with("t1 t2"),
+        "{}",
+        cards[0].text("content")
+    );
+    assert!(
+        !cards[0].text("content").contains("t300"),
+        "interrupted, not completed"
+    );
+}
