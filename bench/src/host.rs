@@ -45,7 +45,7 @@ impl Host {
             .arg(manifest)
             .arg("--library")
             .arg(library)
-            .args(["--events", "stdin", "--log-level", "warn"])
+            .args(["--events", "stdin", "--log-level", "error"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
