@@ -127,6 +127,7 @@ impl Skill {
                 show_reasoning: manifest.streaming.show_reasoning,
                 flow_status: manifest.dingtalk.card_flow_status,
             },
+            staleness: Default::default(),
         });
         let inner = Arc::new(SkillInner {
             sessions: Sessions::load(
@@ -260,6 +261,7 @@ impl Skill {
                 "in_flight": self.inner.tasks.len(),
             },
             "dingtalk_calls": self.inner.calls.to_json(),
+            "card_staleness": self.inner.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
     }

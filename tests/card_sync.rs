@@ -89,6 +89,10 @@ fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
         readable(&shown.text("content")),
         answer_of(&chunks).trim_end()
     );
+    let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
+    let staleness = &info["card_staleness"];
+    assert!(staleness["count"].as_u64().unwrap() >= 2, "{staleness}");
+    assert_eq!(staleness["counts"].as_array().unwrap().len(), staleness["bounds_ms"].as_array().unwrap().len() + 1);
     // ~600 ms of tokens at a 200 ms interval: create + at most ceil(600/200)+1 updates + final + status.
     assert!(calls.len() <= 2 + 4 + 2, "{} calls: {kinds:?}", calls.len());
 }

@@ -2,6 +2,7 @@
 
 pub mod journal;
 pub mod markdown;
+pub mod staleness;
 pub mod sync;
 
 pub use journal::{Journal, JournalEntry};

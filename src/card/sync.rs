@@ -94,14 +94,21 @@ pub struct CardContext {
     pub journal: Journal,
     /// The manifest's card settings.
     pub plan: CardPlan,
+    /// How long text waits before it is visible, over all cards.
+    pub staleness: super::staleness::Staleness,
 }
 
 /// Handle held by the reply task. Dropping it without [`CardSync::finish`] finalizes the
 /// card as failed (e.g. when the reply task panicked).
 pub struct CardSync {
     draft: watch::Sender<Draft>,
+    /// Arrival of the oldest answer text no update has shown yet (for staleness).
+    unshown_since: UnshownSince,
     task: tokio::task::JoinHandle<CardReport>,
 }
+
+/// Shared by the reply task (sets it on new text) and card-sync (takes it on each update).
+type UnshownSince = Arc<std::sync::Mutex<Option<Instant>>>;
 
 impl CardSync {
     /// Starts card-sync for a reply: creates the first card (id `card_id`) in `space` at
@@ -113,12 +120,24 @@ impl CardSync {
     ) -> (CardSync, mpsc::UnboundedReceiver<CardEvent>) {
         let (draft, rx) = watch::channel(Draft::default());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(ctx, space, rx, events_tx, stats));
-        (CardSync { draft, task }, events_rx)
+        let unshown_since = UnshownSince::default();
+        let task = tokio::spawn(run(ctx, space, rx, events_tx, stats, unshown_since.clone()));
+        (
+            CardSync {
+                draft,
+                unshown_since,
+                task,
+            },
+            events_rx,
+        )
     }
 
     /// Appends answer text.
     pub fn push_answer(&self, delta: &str) {
+        self.unshown_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(Instant::now);
         self.draft.send_modify(|d| d.answer.push_str(delta));
     }
 
@@ -156,6 +175,7 @@ struct Run {
     offset: usize,
     /// Text last shown on the current card.
     shown: String,
+    unshown_since: UnshownSince,
     /// A code fence to reopen at the top of the current (follow-up) card.
     reopen: String,
     /// Set when a follow-up card could not be created: the answer from here on goes out as
@@ -169,8 +189,10 @@ async fn run(
     mut rx: watch::Receiver<Draft>,
     events: mpsc::UnboundedSender<CardEvent>,
     stats: Arc<CallStats>,
+    unshown_since: UnshownSince,
 ) -> CardReport {
     let mut run = Run {
+        unshown_since,
         ctx,
         space,
         stats,
@@ -222,6 +244,7 @@ async fn run(
             Ok(()) => {
                 run.report.first_visible.get_or_insert_with(Instant::now);
                 run.shown = text;
+                run.record_staleness();
             }
             Err(e) if e.is_qps_limit() => {
                 log::warn!(
@@ -345,6 +368,18 @@ impl Run {
         }
     }
 
+    /// Counts the wait of the oldest text this successful update made visible.
+    fn record_staleness(&self) {
+        let since = self
+            .unshown_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(since) = since {
+            self.ctx.staleness.record(since.elapsed());
+        }
+    }
+
     fn journal_text(&self, text: &str) {
         self.ctx.journal.write(&JournalEntry {
             card_id: self.card.clone(),
@@ -359,6 +394,7 @@ impl Run {
     async fn finalize(&mut self, text: &str, failed: bool) -> bool {
         let done = finalize_card(&self.ctx, &self.card, text, failed, &self.stats).await;
         if done {
+            self.record_staleness();
             self.report.first_visible.get_or_insert_with(Instant::now);
         }
         done

@@ -227,6 +227,7 @@ fn render_skill(out: &mut String, info: &Value) {
     }
     let _ = writeln!(out, "# HELP openclaw_dingtalk_qps_limited_total DingTalk answers HTTP 403 Forbidden.AccessDenied.QpsLimit*.\n# TYPE openclaw_dingtalk_qps_limited_total counter\nopenclaw_dingtalk_qps_limited_total {}", num(calls.and_then(|c| c.get("qps_limited"))));
     let _ = writeln!(out, "# HELP openclaw_dingtalk_call_failures_total DingTalk calls that failed (any error status or transport error).\n# TYPE openclaw_dingtalk_call_failures_total counter\nopenclaw_dingtalk_call_failures_total {}", num(calls.and_then(|c| c.get("failed"))));
+    render_staleness(out, info.get("card_staleness"));
     let accepting = info
         .get("accepting")
         .and_then(Value::as_bool)
@@ -237,6 +238,47 @@ fn render_skill(out: &mut String, info: &Value) {
         "1 while the skill accepts events (0 once shutdown began).",
         i64::from(accepting),
     );
+}
+
+/// The plugin's card staleness histogram (`info.card_staleness`: per-bucket counts for
+/// `bounds_ms` plus an unbounded bucket) as a Prometheus histogram in seconds.
+fn render_staleness(out: &mut String, staleness: Option<&Value>) {
+    let Some(s) = staleness else { return };
+    let bounds: Vec<u64> = s
+        .get("bounds_ms")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    let counts: Vec<u64> = s
+        .get("counts")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    if counts.len() != bounds.len() + 1 {
+        return;
+    }
+    let _ = writeln!(out, "# HELP openclaw_card_staleness_seconds Time answer text waited before a card update made it visible.\n# TYPE openclaw_card_staleness_seconds histogram");
+    let mut cumulative = 0;
+    for (bound, count) in bounds.iter().zip(&counts) {
+        cumulative += count;
+        let _ = writeln!(
+            out,
+            "openclaw_card_staleness_seconds_bucket{{le=\"{}\"}} {cumulative}",
+            *bound as f64 / 1000.0
+        );
+    }
+    cumulative += counts[bounds.len()];
+    let _ = writeln!(
+        out,
+        "openclaw_card_staleness_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+    );
+    let sum_ms = s.get("sum_ms").and_then(Value::as_u64).unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "openclaw_card_staleness_seconds_sum {}",
+        sum_ms as f64 / 1000.0
+    );
+    let _ = writeln!(out, "openclaw_card_staleness_seconds_count {cumulative}");
 }
 
 #[derive(Clone)]
@@ -303,6 +345,7 @@ mod tests {
         let info = serde_json::json!({
             "replies": {"events": 3, "finished": 2, "failed": 0, "replied": 1, "skipped": 0, "recovered_cards": 0, "in_flight": 0},
             "dingtalk_calls": {"total": 9, "by_kind": {"create": 2, "stream": 6, "webhook": 1}, "qps_limited": 4, "failed": 1},
+            "card_staleness": {"bounds_ms": [50, 100], "counts": [3, 1, 2], "sum_ms": 1400, "count": 6},
             "accepting": true
         });
         let text = m.render(Some(&info));
@@ -318,6 +361,10 @@ mod tests {
             "openclaw_dingtalk_calls_total{kind=\"stream\"} 6",
             "openclaw_dingtalk_qps_limited_total 4",
             "# TYPE openclaw_reply_seconds histogram",
+            "openclaw_card_staleness_seconds_bucket{le=\"0.05\"} 3",
+            "openclaw_card_staleness_seconds_bucket{le=\"0.1\"} 4",
+            "openclaw_card_staleness_seconds_bucket{le=\"+Inf\"} 6",
+            "openclaw_card_staleness_seconds_sum 1.4",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
