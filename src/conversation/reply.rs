@@ -368,9 +368,13 @@ async fn answer(
         _ => inner.counters.failed.fetch_add(1, Relaxed),
     };
     log::info!(
-        "reply msg={} conv={} outcome={outcome} chars={} {} elapsed_ms={} first_visible_ms={}",
+        "reply msg={} conv={} outcome={outcome}{} chars={} {} elapsed_ms={} first_visible_ms={}",
         msg.msg_id,
         msg.conversation_id,
+        match &terminal {
+            Chunk::Failed { kind, message } => format!(" failure={kind:?} reason=\"{message}\""),
+            _ => String::new(),
+        },
         answer_text.chars().count(),
         stats.summary(),
         started.elapsed().as_millis(),

@@ -206,7 +206,15 @@ impl Manifest {
                 "dedup_ttl_secs": self.conversation.dedup_ttl_secs,
                 "dedup_capacity": self.conversation.dedup_capacity,
             },
-            "ingress": { "mode": self.ingress.mode, "http_listen": self.ingress.http.listen, "http_path": self.ingress.http.path },
+            "ingress": {
+                "mode": self.ingress.mode,
+                "http_listen": self.ingress.http.listen,
+                "http_path": self.ingress.http.path,
+                "http_max_body_bytes": self.ingress.http.max_body_bytes,
+                "stream_silence_timeout_ms": self.ingress.stream.silence_timeout_ms,
+                "metrics_listen": self.ingress.metrics_listen,
+            },
+            "library": self.base_dir.join(self.library.as_deref().unwrap_or("libopenclaw_dingtalk.so")).display().to_string(),
             "state_dir": self.state_dir().display().to_string(),
         })
     }

