@@ -235,7 +235,7 @@ fn row(run: &Run, f: &Figures) {
         if v.is_empty() {
             "-".to_owned()
         } else {
-            format!("{:.0}/{:.0}", percentile(v, 50.0), percentile(v, 99.0))
+            format!("{:.0}/{:.0}", percentile(v, 50.0).round() + 0.0, percentile(v, 99.0).round() + 0.0)
         }
     };
     println!(
