@@ -42,6 +42,8 @@ struct Run {
     qps: u32,
     interval_ms: u64,
     idle_timeout_ms: u64,
+    /// `dingtalk.card_flow_status`.
+    flow_status: bool,
     fault: FaultKind,
 }
 
@@ -55,6 +57,7 @@ fn runs(smoke: bool) -> Vec<Run> {
         qps: 20,
         interval_ms: 300,
         idle_timeout_ms: 120_000,
+        flow_status: true,
         fault: FaultKind::None,
     };
     if smoke {
@@ -289,6 +292,7 @@ dingtalk:
   card_template_id: "emulator-ai-card.schema"
   card_content_key: "content"
   api_qps: {qps}
+  card_flow_status: {flow_status}
 streaming:
   card_update_interval_ms: {interval}
 state_dir: "{state}"
@@ -299,6 +303,7 @@ state_dir: "{state}"
         secret = cfg.app_secret,
         dt = dt.base_url(),
         qps = run.qps,
+        flow_status = run.flow_status,
         interval = run.interval_ms,
         state = dir.join("state").display(),
     )
