@@ -83,6 +83,12 @@ fn runs(smoke: bool) -> Vec<Run> {
             ..base
         },
         Run {
+            name: "one-no-flow-status",
+            what: "one reply, 30 tokens over 3 s, card_flow_status: false",
+            flow_status: false,
+            ..base
+        },
+        Run {
             name: "concurrent-200",
             what: "200 concurrent replies of 30 s (300 tokens), 20-QPS budget",
             replies: 200,
