@@ -92,7 +92,10 @@ fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
     let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
     let staleness = &info["card_staleness"];
     assert!(staleness["count"].as_u64().unwrap() >= 2, "{staleness}");
-    assert_eq!(staleness["counts"].as_array().unwrap().len(), staleness["bounds_ms"].as_array().unwrap().len() + 1);
+    assert_eq!(
+        staleness["counts"].as_array().unwrap().len(),
+        staleness["bounds_ms"].as_array().unwrap().len() + 1
+    );
     // ~600 ms of tokens at a 200 ms interval: create + at most ceil(600/200)+1 updates + final + status.
     assert!(calls.len() <= 2 + 4 + 2, "{} calls: {kinds:?}", calls.len());
 }
@@ -443,4 +446,20 @@ fn without_the_flow_status_variable_a_reply_ends_with_one_finalizing_call() {
         Some(serde_json::json!(true))
     );
     assert_eq!(h.wait_card_final(&card).state, CardState::Finished);
+}
+
+#[test]
+fn an_expired_session_webhook_falls_back_to_the_robot_send_api() {
+    let h = Harness::start("card-expired-webhook");
+    let skill = h.skill(&plugin());
+    let mut event = h.dingtalk.bot_message(MessageSpec::group_text("cidExpired", ""));
+    event["msgtype"] = "video".into();
+    event["content"] = serde_json::json!({"downloadCode": "x"});
+    h.dingtalk.expire_session_webhooks();
+    let chunks = collect(skill.handle_event(&event.to_string()).unwrap());
+    assert!(matches!(chunks.as_slice(), [Ok(Chunk::Replied(_))]), "{chunks:?}");
+    let sent = h.dingtalk.sent_messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].via, ApiKind::GroupSend);
+    assert_eq!(sent[0].target, "cidExpired");
 }
