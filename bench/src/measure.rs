@@ -9,15 +9,13 @@ use openclaw_dingtalk_emulator::gateway::GatewayRequest;
 use crate::host::Outcome;
 
 /// Both peers' clocks on the bench's own timeline: `*_origin_ms` is when each server's
-/// "ms since start" clock began, in ms since the bench began (bracketed around `start`).
+/// "ms since start" clock began, in ms since the bench began.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeline {
     /// DingTalk emulator origin.
     pub dingtalk_origin_ms: f64,
     /// Fake gateway origin.
     pub gateway_origin_ms: f64,
-    /// Uncertainty of each origin (half the time `start` took), ms.
-    pub error_ms: f64,
 }
 
 /// One run's figures.
@@ -38,7 +36,6 @@ pub struct Figures {
     pub tokens: usize,
     pub cpu_ms_per_1k_tokens: f64,
     pub peak_rss_mib: f64,
-    pub clock_error_ms: f64,
 }
 
 /// `p` in 0..=100 of `v` (nearest rank), or NaN.
@@ -197,7 +194,6 @@ pub fn figures(
         f64::NAN
     };
     f.peak_rss_mib = peak_rss_mib;
-    f.clock_error_ms = timeline.error_ms;
     let _ = ApiKind::StreamingUpdate;
     f
 }

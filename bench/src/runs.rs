@@ -244,7 +244,11 @@ fn row(run: &Run, f: &Figures) {
         if v.is_empty() {
             "-".to_owned()
         } else {
-            format!("{:.0}/{:.0}", percentile(v, 50.0).round() + 0.0, percentile(v, 99.0).round() + 0.0)
+            format!(
+                "{:.0}/{:.0}",
+                percentile(v, 50.0).round() + 0.0,
+                percentile(v, 99.0).round() + 0.0
+            )
         }
     };
     println!(
@@ -267,12 +271,6 @@ fn row(run: &Run, f: &Figures) {
         },
         f.peak_rss_mib,
     );
-    if f.clock_error_ms > 0.5 {
-        println!(
-            "{:22} note: latencies are ±{:.1} ms (clock alignment)",
-            "", f.clock_error_ms
-        );
-    }
     if f.over_call_goal > 0 {
         println!(
             "{:22} note: {} replies used more than 2 + ceil(duration / interval) calls",
@@ -322,41 +320,24 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
         .thread_name("bench-peers")
         .enable_all()
         .build()?;
-    let since = |t: Instant| t.duration_since(bench_start).as_secs_f64() * 1000.0;
-    let (dt, dt_origin, dt_err) = rt.block_on(async {
-        let before = Instant::now();
+    let (dt, gw) = rt.block_on(async {
         let dt = DingTalkEmulator::start(EmulatorConfig {
             qps_limit: Some(run.qps),
             ..EmulatorConfig::default()
         })
-        .await;
-        let after = Instant::now();
-        (
-            dt,
-            (since(before) + since(after)) / 2.0,
-            since(after) - since(before),
-        )
-    });
-    let dt = dt?;
-    let (gw, gw_origin, gw_err) = rt.block_on(async {
-        let before = Instant::now();
+        .await?;
         let gw = FakeGateway::start(FakeGatewayConfig {
             failure_silence: Duration::from_millis(500),
             ..FakeGatewayConfig::default()
         })
-        .await;
-        let after = Instant::now();
-        (
-            gw,
-            (since(before) + since(after)) / 2.0,
-            since(after) - since(before),
-        )
-    });
-    let gw = gw?;
+        .await?;
+        Ok::<_, std::io::Error>((dt, gw))
+    })?;
+    // Both records count milliseconds from their server's start instant: one timeline.
+    let since = |t: Instant| t.saturating_duration_since(bench_start).as_secs_f64() * 1000.0;
     let timeline = Timeline {
-        dingtalk_origin_ms: dt_origin,
-        gateway_origin_ms: gw_origin,
-        error_ms: dt_err.max(gw_err) / 2.0,
+        dingtalk_origin_ms: since(dt.started_at()),
+        gateway_origin_ms: since(gw.started_at()),
     };
     let dir = std::env::temp_dir().join(format!("ocdt-bench-{}-{}", run.name, std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -13,6 +13,7 @@ pub mod chunk;
 pub mod loader;
 pub mod manifest_text;
 pub mod root_module;
+pub mod secret;
 pub mod types;
 pub mod vtable;
 
@@ -21,6 +22,7 @@ pub use loader::{
     host_log_sink, library_path, ChunkStream, LoadError, Plugin, PluginError, Pulled, Skill,
 };
 pub use root_module::{SkillMod, SkillModRef};
+pub use secret::Secret;
 pub use types::*;
 pub use vtable::OcSkillVTable;
 
