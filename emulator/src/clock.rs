@@ -18,6 +18,11 @@ impl Clock {
         }
     }
 
+    /// The instant the clock started: `at_ms` readings count from it.
+    pub(crate) fn started_at(&self) -> Instant {
+        self.start
+    }
+
     /// Milliseconds since the clock started.
     pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)

@@ -82,6 +82,11 @@ impl DingTalkEmulator {
         self.server.base_url()
     }
 
+    /// The instant the record clock started: every `at_ms` in the records counts from it.
+    pub fn started_at(&self) -> std::time::Instant {
+        self.shared.clock.started_at()
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &EmulatorConfig {
         &self.shared.config

@@ -104,6 +104,11 @@ impl FakeGateway {
         self.server.base_url()
     }
 
+    /// The instant the record clock started: every `at_ms` in the records counts from it.
+    pub fn started_at(&self) -> Instant {
+        self.app.recorder.clock.started_at()
+    }
+
     /// The configuration it runs with.
     pub fn config(&self) -> &FakeGatewayConfig {
         &self.app.config

@@ -1,7 +1,13 @@
 //! The host's logger: human-readable lines or JSON lines (for log shippers) on stderr. The
 //! plugin's records arrive here through the log sink bridge.
+//!
+//! Every record is written to stderr in one piece, counted (so `demo` can say how many log
+//! lines it wrote) and, while a live terminal display is registered with [`set_suspend`],
+//! written with that display suspended so a log line never tears it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, RwLock};
 
 use clap::ValueEnum;
 
@@ -14,10 +20,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Runs a closure with a live display out of the way (cleared, redrawn after).
+pub type Suspend = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+/// Lines written so far.
+static LINES: AtomicU64 = AtomicU64::new(0);
+/// The live display's suspender, while there is one.
+static SUSPEND: RwLock<Option<Suspend>> = RwLock::new(None);
+
 /// Installs the logger; `RUST_LOG` overrides `default_level`.
 pub fn init(format: LogFormat, default_level: &str) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default_level));
+    builder.target(env_logger::Target::Pipe(Box::new(Stderr)));
     match format {
         LogFormat::Text => builder.format(|buf, record| {
             writeln!(
@@ -40,4 +55,37 @@ pub fn init(format: LogFormat, default_level: &str) {
         }),
     };
     let _ = builder.try_init();
+}
+
+/// How many log lines (host and plugin) were written so far.
+pub fn lines_written() -> u64 {
+    LINES.load(Relaxed)
+}
+
+/// Registers (or with `None` removes) the live display that log lines must not tear.
+pub fn set_suspend(suspend: Option<Suspend>) {
+    *SUSPEND.write().unwrap_or_else(|p| p.into_inner()) = suspend;
+}
+
+/// stderr, one formatted record per write.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let suspend = SUSPEND.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut result = Ok(());
+        let mut write = || result = std::io::stderr().lock().write_all(buf);
+        match suspend {
+            Some(suspend) => suspend(&mut write),
+            None => write(),
+        }
+        result?;
+        let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        LINES.fetch_add(lines, Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

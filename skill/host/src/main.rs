@@ -3,6 +3,7 @@
 //! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
 
+mod demo;
 mod host_manifest;
 mod ingress;
 mod logger;
@@ -26,10 +27,16 @@ use crate::logger::LogFormat;
 #[command(name = "openclaw-skill", version, about, long_about = None)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value = "text", global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        global = true,
+        display_order = 100
+    )]
     log_format: LogFormat,
     /// Log level (overridden by RUST_LOG).
-    #[arg(long, default_value = "info", global = true)]
+    #[arg(long, default_value = "info", global = true, display_order = 101)]
     log_level: String,
     #[command(subcommand)]
     command: Command,
@@ -48,6 +55,10 @@ enum Command {
     },
     /// Run the skill: receive DingTalk events and answer them.
     Run(run::RunArgs),
+    /// Show the robot at work without a DingTalk tenant or a gateway: a scripted group chat
+    /// through the real plugin and ingress, against the built-in DingTalk emulator and fake
+    /// gateway on 127.0.0.1.
+    Demo(demo::DemoArgs),
 }
 
 fn load_plugin(manifest: &ManifestFile, library: Option<&Path>) -> Result<Plugin> {
@@ -93,13 +104,22 @@ fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logger::init(cli.log_format, &cli.log_level);
+    let level = match &cli.command {
+        // The demo's live display shares the terminal: warnings only unless --verbose.
+        Command::Demo(args) => args.log_level(&cli.log_level),
+        _ => &cli.log_level,
+    }
+    .to_owned();
+    logger::init(cli.log_format, &level);
     let result = match cli.command {
-        Command::Check { manifest, library } => check(&manifest, library.as_deref()),
-        Command::Run(args) => run::run(args),
+        Command::Check { manifest, library } => {
+            check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Run(args) => run::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo::run(args, &level),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("openclaw-skill: {e:#}");
             ExitCode::FAILURE

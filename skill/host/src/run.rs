@@ -1,7 +1,7 @@
 //! `openclaw-skill run`: initialise the skill and feed it DingTalk events until SIGINT or
 //! SIGTERM, then shut it down gracefully (replies in flight are finalized).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,26 +45,36 @@ pub struct RunArgs {
     pub metrics_listen: Option<String>,
 }
 
-/// Runs the host until the event source ends or a signal arrives.
-pub fn run(args: RunArgs) -> Result<()> {
-    let manifest = ManifestFile::read(&args.manifest)?;
-    let plugin = crate::load_plugin(&manifest, args.library.as_deref())?;
+/// Loads the plugin for `manifest` (`library` overrides where it is) and initialises a skill
+/// with the manifest; the plugin's log records go to this process's logger.
+pub fn start_skill(manifest: &ManifestFile, library: Option<&Path>) -> Result<Arc<Skill>> {
+    let plugin = crate::load_plugin(manifest, library)?;
     log::info!(
         "loaded plugin {} {} (skill ABI v{})",
         plugin.name(),
         plugin.version(),
         plugin.abi_version()
     );
-    let skill = Arc::new(
-        plugin
-            .init(&manifest.text, &manifest.dir)
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?,
-    );
-    let deadline = Duration::from_millis(args.shutdown_deadline_ms);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let skill = plugin
+        .init(&manifest.text, &manifest.dir)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(Arc::new(skill))
+}
+
+/// The host's tokio runtime (ingress, followers; `demo` also runs its peers on it).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?;
+        .build()?)
+}
+
+/// Runs the host until the event source ends or a signal arrives.
+pub fn run(args: RunArgs) -> Result<()> {
+    let manifest = ManifestFile::read(&args.manifest)?;
+    let skill = start_skill(&manifest, args.library.as_deref())?;
+    let deadline = Duration::from_millis(args.shutdown_deadline_ms);
+    let runtime = runtime()?;
     let served = match args.events {
         EventSource::Stdin => runtime.block_on(serve_stdin(skill.clone())).and_then(|()| {
             log::info!(

@@ -226,3 +226,75 @@ mod tests {
         assert_eq!(data["status"], "SUCCESS");
     }
 }
+
+/// Bad input never panics: structured frames built from the real field names, and any text.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Cases per property (reported in the README).
+    const CASES: u32 = 2_000;
+
+    fn frame_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("specVersion"),
+            Just("type"),
+            Just("headers"),
+            Just("data"),
+            Just("messageId"),
+            Just("topic"),
+            Just("contentType"),
+            Just("time"),
+            Just("opaque"),
+            Just("reason"),
+            Just("eventType"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just("CALLBACK".to_owned()),
+                Just("SYSTEM".to_owned()),
+                Just("EVENT".to_owned()),
+                Just("ping".to_owned()),
+                Just("disconnect".to_owned()),
+                Just(BOT_MESSAGE_TOPIC.to_owned()),
+                ".*"
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 48, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..8).prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+        #[test]
+        fn structured_frames_never_panic(v in frame_value()) {
+            let _ = parse(&v.to_string());
+        }
+
+        #[test]
+        fn any_text_never_panics(text in ".*") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn acks_and_pongs_echo_ids_and_data_exactly(id in ".*", data in ".*") {
+            let ack: Value = serde_json::from_str(&ack(&id)).unwrap();
+            prop_assert_eq!(ack["headers"]["messageId"].as_str(), Some(id.as_str()));
+            let pong: Value = serde_json::from_str(&pong(&id, &data)).unwrap();
+            prop_assert_eq!(pong["headers"]["messageId"].as_str(), Some(id.as_str()));
+            prop_assert_eq!(pong["data"].as_str(), Some(data.as_str()));
+        }
+    }
+}

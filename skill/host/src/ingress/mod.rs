@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use openclaw_skill_abi::{Chunk, ChunkStream, OcStatus, Skill};
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -68,13 +69,44 @@ impl Route {
     }
 }
 
-/// Hands events to the skill and follows each reply in a task (for logs and metrics only: the
-/// reply runs in the plugin whether or not it is followed).
+/// What a followed reply tells an observer (`demo`) as it happens, keyed by the event's `msgId`.
+#[derive(Debug, Clone)]
+pub struct ReplyNote {
+    /// The event's `msgId` (empty when the event had none).
+    pub msg_id: String,
+    /// When the host saw it.
+    pub at: std::time::Instant,
+    /// What happened.
+    pub kind: NoteKind,
+}
+
+/// The kinds of [`ReplyNote`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteKind {
+    /// The skill did not take the event.
+    Refused(String),
+    /// A card was created for the reply (again for each follow-up card).
+    Card(String),
+    /// The first answer or reasoning text reached the host.
+    FirstText,
+    /// The reply ended: `finished`, `failed`, `replied`, `skipped`, `stream_error` or `ended`,
+    /// with the failure reason or the plain reply's text.
+    Ended {
+        /// The outcome, as in the host's event log line.
+        outcome: &'static str,
+        /// The failure message, the plain reply's text, or empty.
+        detail: String,
+    },
+}
+
+/// Hands events to the skill and follows each reply in a task (for logs and metrics, and for an
+/// optional observer: the reply runs in the plugin whether or not it is followed).
 #[derive(Clone)]
 pub struct Dispatcher {
     skill: Arc<Skill>,
     metrics: Arc<Metrics>,
     followers: TaskTracker,
+    observer: Option<mpsc::UnboundedSender<ReplyNote>>,
 }
 
 impl Dispatcher {
@@ -84,7 +116,14 @@ impl Dispatcher {
             skill,
             metrics,
             followers: TaskTracker::new(),
+            observer: None,
         }
+    }
+
+    /// The same dispatcher, also telling `observer` what each reply does.
+    pub fn with_observer(mut self, observer: mpsc::UnboundedSender<ReplyNote>) -> Dispatcher {
+        self.observer = Some(observer);
+        self
     }
 
     /// Hands one raw event (the robot message JSON) to the skill. Fast: the reply runs in the
@@ -105,11 +144,25 @@ impl Dispatcher {
         );
         match result {
             Ok(stream) => {
-                let follow = follow(stream, source, route, received, self.metrics.clone());
+                let follow = follow(
+                    stream,
+                    source,
+                    route,
+                    received,
+                    self.metrics.clone(),
+                    self.observer.clone(),
+                );
                 self.followers.spawn(follow);
                 Ok(())
             }
             Err(e) => {
+                if let Some(observer) = &self.observer {
+                    let _ = observer.send(ReplyNote {
+                        msg_id: route.msg_id.clone().unwrap_or_default(),
+                        at: std::time::Instant::now(),
+                        kind: NoteKind::Refused(e.message.clone()),
+                    });
+                }
                 log::warn!(
                     "event source={} msg={} conv={} outcome=refused status={:?}: {}",
                     source.as_str(),
@@ -136,20 +189,53 @@ impl Dispatcher {
     }
 }
 
-/// Follows one reply to its terminal chunk; logs one line and records the timings.
+/// Sends notes about one reply to an observer, if there is one.
+struct Notes {
+    msg_id: String,
+    observer: Option<mpsc::UnboundedSender<ReplyNote>>,
+}
+
+impl Notes {
+    fn send(&self, kind: NoteKind) {
+        if let Some(observer) = &self.observer {
+            let _ = observer.send(ReplyNote {
+                msg_id: self.msg_id.clone(),
+                at: std::time::Instant::now(),
+                kind,
+            });
+        }
+    }
+
+    /// Notes the reply's first non-empty text once.
+    fn first_text(&self, seen: &mut bool, text: &str) {
+        if !*seen && !text.is_empty() {
+            *seen = true;
+            self.send(NoteKind::FirstText);
+        }
+    }
+}
+
+/// Follows one reply to its terminal chunk; logs one line, records the timings and tells the
+/// observer.
 async fn follow(
     mut stream: ChunkStream,
     source: Source,
     route: Route,
     received: Instant,
     metrics: Arc<Metrics>,
+    observer: Option<mpsc::UnboundedSender<ReplyNote>>,
 ) {
+    let notes = Notes {
+        msg_id: route.msg_id.clone().unwrap_or_default(),
+        observer,
+    };
     let mut card: Option<String> = None;
     let mut first_card: Option<Duration> = None;
+    let mut first_text = false;
     let mut chars = 0usize;
     let mut last = received;
     let mut max_gap = Duration::ZERO;
-    let (outcome, detail) = loop {
+    let (outcome, detail, note) = loop {
         let item = stream.next().await;
         let now = Instant::now();
         max_gap = max_gap.max(now - last);
@@ -157,20 +243,29 @@ async fn follow(
         match item {
             Some(Ok(Chunk::Started { card_id })) => {
                 first_card = Some(now - received);
+                notes.send(NoteKind::Card(card_id.clone()));
                 card = Some(card_id);
             }
-            Some(Ok(Chunk::Delta(t))) => chars += t.chars().count(),
-            Some(Ok(Chunk::Reasoning(_))) => {}
-            Some(Ok(Chunk::Finished { .. })) => break ("finished", String::new()),
-            Some(Ok(Chunk::Failed { kind, message })) => {
-                break ("failed", format!(" failure={kind:?} reason={message:?}"))
+            Some(Ok(Chunk::Delta(t))) => {
+                chars += t.chars().count();
+                notes.first_text(&mut first_text, &t);
             }
-            Some(Ok(Chunk::Replied(_))) => break ("replied", String::new()),
-            Some(Ok(Chunk::Skipped(why))) => break ("skipped", format!(" reason={why:?}")),
-            Some(Err(e)) => break ("stream_error", format!(" error={:?}", e.message)),
-            None => break ("ended", String::new()),
+            Some(Ok(Chunk::Reasoning(t))) => notes.first_text(&mut first_text, &t),
+            Some(Ok(Chunk::Finished { .. })) => break ("finished", String::new(), String::new()),
+            Some(Ok(Chunk::Failed { kind, message })) => {
+                let detail = format!(" failure={kind:?} reason={message:?}");
+                break ("failed", detail, message);
+            }
+            Some(Ok(Chunk::Replied(text))) => break ("replied", String::new(), text),
+            Some(Ok(Chunk::Skipped(why))) => break ("skipped", format!(" reason={why:?}"), why),
+            Some(Err(e)) => break ("stream_error", format!(" error={:?}", e.message), e.message),
+            None => break ("ended", String::new(), String::new()),
         }
     };
+    notes.send(NoteKind::Ended {
+        outcome,
+        detail: note,
+    });
     let total = received.elapsed();
     if let Some(d) = first_card {
         metrics.observe("openclaw_reply_first_card_seconds", &[], d);
@@ -228,26 +323,13 @@ pub async fn run(settings: IngressSettings, skill: Arc<Skill>, options: Options)
     let dispatcher = Dispatcher::new(skill.clone(), metrics.clone());
     let intake = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(intake.clone()));
-    let served = match settings.mode {
-        IngressMode::Stream => {
-            stream::run(
-                &settings,
-                dispatcher.clone(),
-                metrics.clone(),
-                intake.clone(),
-            )
-            .await
-        }
-        IngressMode::Http => {
-            http::run(
-                &settings,
-                dispatcher.clone(),
-                metrics.clone(),
-                intake.clone(),
-            )
-            .await
-        }
-    };
+    let served = serve(
+        &settings,
+        dispatcher.clone(),
+        metrics.clone(),
+        intake.clone(),
+    )
+    .await;
     intake.cancel();
     let finished = finish(skill, &dispatcher, options.shutdown_deadline).await;
     signals.abort();
@@ -256,6 +338,21 @@ pub async fn run(settings: IngressSettings, skill: Arc<Skill>, options: Options)
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
     served.and(finished)
+}
+
+/// Receives events the way `ingress.mode` says (Stream mode or HTTP callbacks) and hands them to
+/// `dispatcher` until `intake` is cancelled or a fatal ingress error (refused credentials, a
+/// listen address in use). Does not shut the skill down: see [`finish`].
+pub async fn serve(
+    settings: &IngressSettings,
+    dispatcher: Dispatcher,
+    metrics: Arc<Metrics>,
+    intake: CancellationToken,
+) -> Result<()> {
+    match settings.mode {
+        IngressMode::Stream => stream::run(settings, dispatcher, metrics, intake).await,
+        IngressMode::Http => http::run(settings, dispatcher, metrics, intake).await,
+    }
 }
 
 /// Cancels `intake` on the first SIGINT/SIGTERM; a second signal exits at once (status 130).

@@ -250,6 +250,9 @@ impl Manager {
             return Ok(());
         };
         let mut retiring: JoinSet<(u64, Ending)> = JoinSet::new();
+        // Set once `current`'s task has been joined while shutting down: it must not be joined
+        // again by `retire` (a JoinHandle polled after completion panics).
+        let mut current_ended = false;
         loop {
             tokio::select! {
                 _ = intake.cancelled() => break,
@@ -281,6 +284,8 @@ impl Manager {
                         let up = current.opened.elapsed();
                         self.serving.metrics.set_stream_connected(false);
                         if intake.is_cancelled() {
+                            log::info!("stream #{}: {ending}", current.no);
+                            current_ended = true;
                             break;
                         }
                         self.serving.metrics.inc("openclaw_stream_reconnects_total", &[("reason", ending.reason())]);
@@ -306,7 +311,9 @@ impl Manager {
         // Shutting down: close the sockets (callbacks that arrive now are left un-ACKed, so
         // DingTalk redelivers them).
         self.serving.metrics.set_stream_connected(false);
-        retiring.spawn(current.retire());
+        if !current_ended {
+            retiring.spawn(current.retire());
+        }
         while let Some(done) = retiring.join_next().await {
             if let Ok((no, ending)) = done {
                 log::info!("stream #{no}: {ending}");

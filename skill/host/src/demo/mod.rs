@@ -1,0 +1,465 @@
+//! `openclaw-skill demo`: the whole robot on one machine, no DingTalk tenant and no gateway
+//! needed.
+//!
+//! The DingTalk emulator and the fake OpenClaw gateway start on 127.0.0.1 (or `--gateway` names a
+//! real gateway), a temporary manifest points the real plugin at them, and the host's real
+//! Stream-mode ingress connects to the emulator. A short scripted conversation in one group then
+//! travels the production path: emulator → Stream WebSocket → ingress → plugin → gateway → card
+//! updates → emulator. The terminal shows each AI Card filling in, then a summary of the
+//! DingTalk calls from the emulator's record.
+
+mod display;
+mod peers;
+mod script;
+mod step;
+mod summary;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use openclaw_skill_abi::{Plugin, Skill};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::host_manifest::{IngressSettings, ManifestFile};
+use crate::ingress::{self, Dispatcher};
+use crate::metrics::Metrics;
+use display::Display;
+use peers::{GatewayChoice, Peers};
+use step::{Ending, Stage, StepView};
+use summary::{Clocks, Reply, Report};
+
+/// How long the Stream connection may take to open.
+const CONNECT_LIMIT: Duration = Duration::from_secs(15);
+/// How long the skill may take to finalize replies in flight at the end (or after Ctrl-C).
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// The pause between two messages on a terminal, so each finished card can be read.
+const READING_PAUSE: Duration = Duration::from_millis(400);
+/// Exit status after Ctrl-C (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+/// `demo` options.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+The DingTalk emulator and a fake OpenClaw gateway start on 127.0.0.1; a scripted group chat then \
+goes through the real plugin and the real Stream-mode ingress, and the terminal shows each AI \
+Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
+--gateway names another host. Ctrl-C stops the demo: the reply in flight is finalized, the \
+summary printed, and the exit status is 130.")]
+pub struct DemoArgs {
+    /// Plugin library [default: libopenclaw_dingtalk.so next to openclaw-skill, else in the
+    /// current directory].
+    #[arg(long, value_name = "PATH")]
+    pub library: Option<PathBuf>,
+    /// A real OpenClaw gateway's base URL instead of the built-in fake one (the script then asks
+    /// plain questions).
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// The --gateway token [default: $OPENCLAW_GATEWAY_TOKEN].
+    #[arg(long, value_name = "TOKEN", requires = "gateway")]
+    pub gateway_token: Option<String>,
+    /// Agent target sent as `model` (gateway.model).
+    #[arg(long, default_value = "openclaw/main")]
+    pub model: String,
+    /// Minimum time between two updates of one card (streaming.card_update_interval_ms).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub interval_ms: u64,
+    /// Plain line output even on a terminal (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub plain: bool,
+    /// Show the host's and the plugin's log lines at --log-level (default info) on stderr;
+    /// without it only warnings and errors are logged.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl DemoArgs {
+    /// The logger level during the demo: warnings only, unless `--verbose`.
+    pub fn log_level<'a>(&self, verbose_level: &'a str) -> &'a str {
+        if self.verbose {
+            verbose_level
+        } else {
+            "warn"
+        }
+    }
+}
+
+/// Runs the demo; exit status 0 when it played to the end, 130 after Ctrl-C.
+pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
+    let library = find_library(args.library.as_deref())?;
+    let gateway = GatewayChoice {
+        url: args.gateway.clone(),
+        token: args.gateway_token.clone().or_else(|| {
+            args.gateway
+                .as_ref()
+                .and_then(|_| std::env::var("OPENCLAW_GATEWAY_TOKEN").ok())
+        }),
+        model: args.model.clone(),
+    };
+    let runtime = crate::run::runtime()?;
+    let interrupt = CancellationToken::new();
+    let signals = runtime.spawn(watch_signals(interrupt.clone()));
+    let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
+    let manifest = ManifestFile::read(&peers.manifest)?;
+    let settings = manifest.ingress()?;
+    let skill = crate::run::start_skill(&manifest, Some(&library))?;
+    let mut display = Display::new(args.plain);
+    intro(
+        &display,
+        &peers,
+        &skill,
+        &library,
+        args.interval_ms,
+        &args.model,
+    );
+    let demo = Demo {
+        peers: &peers,
+        skill: skill.clone(),
+        real_gateway: args.gateway.is_some(),
+        log_level,
+    };
+    let played = runtime.block_on(demo.play(settings, &mut display, &interrupt));
+    drop(display);
+    signals.abort();
+    // The followers still parked on the runtime go first, then the skill, then the peers and
+    // the temporary directory (the skill's state_dir is inside it).
+    drop(runtime);
+    drop(skill);
+    drop(peers);
+    match played? {
+        Finish::Completed => Ok(ExitCode::SUCCESS),
+        Finish::Interrupted => Ok(ExitCode::from(INTERRUPTED)),
+    }
+}
+
+/// The plugin library: `explicit`, else next to this executable, else in the current directory.
+fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
+    let name = Plugin::library_file_name();
+    if let Some(path) = explicit {
+        anyhow::ensure!(
+            path.exists(),
+            "--library {}: no such file (build the plugin with `cargo build --release`)",
+            path.display()
+        );
+        return Ok(path.to_path_buf());
+    }
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+    {
+        candidates.push(dir.join(&name));
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        candidates.push(dir.join(&name));
+    }
+    if let Some(found) = candidates.iter().find(|p| p.exists()) {
+        return Ok(found.clone());
+    }
+    anyhow::bail!(
+        "the plugin library {name} is not built: it was looked for in {}. Build it with \
+         `cargo build --release` (it lands in target/release/, next to openclaw-skill), or pass \
+         --library PATH",
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    )
+}
+
+/// What the demo runs with, and what it says first.
+fn intro(
+    display: &Display,
+    peers: &Peers,
+    skill: &Skill,
+    library: &Path,
+    interval_ms: u64,
+    model: &str,
+) {
+    let plugin = skill.plugin();
+    display.line("openclaw-skill demo: a DingTalk group chat with the robot, on this machine only");
+    display.line(&format!(
+        "  DingTalk  emulator at {} (OpenAPI, AI Cards, Stream mode; app {})",
+        peers.emulator.base_url(),
+        peers.emulator.config().app_key
+    ));
+    match &peers.fake_gateway {
+        Some(_) => display.line(&format!(
+            "  gateway   fake OpenClaw gateway at {} (trigger words choose its answers)",
+            peers.gateway_url
+        )),
+        None => display.line(&format!(
+            "  gateway   OpenClaw gateway at {} (--gateway), model {model}",
+            peers.gateway_url
+        )),
+    }
+    display.line(&format!(
+        "  plugin    {} {} (skill ABI v{}) from {}",
+        plugin.name(),
+        plugin.version(),
+        plugin.abi_version(),
+        library.display()
+    ));
+    display.line(&format!(
+        "  cards     at most one update every {interval_ms} ms; reasoning shown above the answer"
+    ));
+    display.note(&format!(
+        "  manifest  {} (removed at exit)",
+        peers.manifest.display()
+    ));
+}
+
+/// How the demo ended.
+enum Finish {
+    /// Every step played.
+    Completed,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// The running demo.
+struct Demo<'a> {
+    peers: &'a Peers,
+    skill: Arc<Skill>,
+    real_gateway: bool,
+    log_level: &'a str,
+}
+
+/// What the script got through.
+#[derive(Default)]
+struct Progress {
+    /// The replies that ended, in order.
+    replies: Vec<Reply>,
+    /// A step that did not end (Ctrl-C, or its limit): shown after the shutdown.
+    cut_short: Option<step::Played>,
+    /// Why the demo failed, if it did.
+    failure: Option<anyhow::Error>,
+    /// Ctrl-C arrived.
+    interrupted: bool,
+}
+
+impl Demo<'_> {
+    /// Starts the ingress, plays the script, shuts down, prints the summary.
+    async fn play(
+        &self,
+        settings: IngressSettings,
+        display: &mut Display,
+        interrupt: &CancellationToken,
+    ) -> Result<Finish> {
+        let metrics = Metrics::new();
+        let (observer, mut notes) = mpsc::unbounded_channel();
+        let dispatcher =
+            Dispatcher::new(self.skill.clone(), metrics.clone()).with_observer(observer);
+        let intake = CancellationToken::new();
+        let mut ingress = tokio::spawn({
+            let (dispatcher, intake) = (dispatcher.clone(), intake.clone());
+            async move { ingress::serve(&settings, dispatcher, metrics, intake).await }
+        });
+
+        let mut progress = Progress::default();
+        match self.connect(&mut ingress, interrupt).await {
+            Ok(true) => {
+                display.line(
+                    "  ingress   Stream mode: the host's client called connections/open and holds the WebSocket",
+                );
+                self.play_script(&mut notes, display, interrupt, &mut progress)
+                    .await;
+            }
+            Ok(false) => progress.interrupted = true,
+            Err(e) => progress.failure = Some(e),
+        }
+
+        // Shut down as `run` does: stop intake, let the skill finalize what is in flight.
+        if progress.interrupted {
+            display.note(
+                "\ninterrupted: stopping intake, letting the reply in flight end (Ctrl-C again exits at once)",
+            );
+        }
+        intake.cancel();
+        let served = match ingress.await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow::anyhow!("ingress task: {e}")),
+        };
+        let finished = ingress::finish(self.skill.clone(), &dispatcher, SHUTDOWN_DEADLINE).await;
+        if let Some(mut played) = progress.cut_short.take() {
+            // The shutdown let the reply end or finalized its card: show how it was left.
+            while let Ok(note) = notes.try_recv() {
+                if let Some(ending) = step::apply(&mut played, note) {
+                    played.ending = ending;
+                }
+            }
+            let reply = self.reply(played);
+            display.step_finished(&reply.played, &reply.view, reply.latency);
+            progress.replies.push(reply);
+        }
+        self.summarize(&progress.replies, display);
+        display.line(if served.is_ok() && finished.is_ok() {
+            "  shut down: intake stopped, Stream connection closed, the skill finalized its replies"
+        } else {
+            "  shut down with errors (below)"
+        });
+
+        if let Some(e) = progress.failure {
+            return Err(e);
+        }
+        served.context("ingress")?;
+        finished?;
+        if progress.interrupted {
+            return Ok(Finish::Interrupted);
+        }
+        let unanswered = progress
+            .replies
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.played.ending,
+                    Ending::Ended {
+                        outcome: "finished" | "replied",
+                        ..
+                    }
+                )
+            })
+            .count();
+        anyhow::ensure!(
+            unanswered == 0,
+            "{unanswered} of {} replies did not finish (the cards above say why)",
+            progress.replies.len()
+        );
+        Ok(Finish::Completed)
+    }
+
+    /// Waits until the ingress holds an open Stream connection to the emulator; `false` on
+    /// Ctrl-C.
+    async fn connect(
+        &self,
+        ingress: &mut tokio::task::JoinHandle<Result<()>>,
+        interrupt: &CancellationToken,
+    ) -> Result<bool> {
+        let open = |e: &openclaw_dingtalk_emulator::dingtalk::DingTalkEmulator| {
+            e.stream_connections().iter().any(|c| c.is_open())
+        };
+        tokio::select! {
+            connected = self.peers.emulator.wait_until(open, CONNECT_LIMIT) => {
+                anyhow::ensure!(
+                    connected,
+                    "the Stream connection to the emulator did not open within {} s",
+                    CONNECT_LIMIT.as_secs()
+                );
+                Ok(true)
+            }
+            served = ingress => Err(match served {
+                Ok(Err(e)) => e.context("ingress stopped"),
+                Ok(Ok(())) => anyhow::anyhow!("ingress stopped before connecting"),
+                Err(e) => anyhow::anyhow!("ingress task: {e}"),
+            }),
+            _ = interrupt.cancelled() => Ok(false),
+        }
+    }
+
+    /// Plays the script, one message at a time, until its end, Ctrl-C or a step's limit.
+    async fn play_script(
+        &self,
+        notes: &mut mpsc::UnboundedReceiver<ingress::ReplyNote>,
+        display: &mut Display,
+        interrupt: &CancellationToken,
+        progress: &mut Progress,
+    ) {
+        let steps: &[script::Step] = if self.real_gateway {
+            &script::REAL_GATEWAY
+        } else {
+            &script::FAKE_GATEWAY
+        };
+        let mut stage = Stage {
+            emulator: &self.peers.emulator,
+            notes,
+            display,
+            interrupt,
+            limit: script::step_limit(self.real_gateway),
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let played = step::play(&mut stage, i + 1, steps.len(), step).await;
+            match &played.ending {
+                Ending::Interrupted => {
+                    progress.interrupted = true;
+                    progress.cut_short = Some(played);
+                    return;
+                }
+                Ending::TimedOut(limit) => {
+                    progress.failure = Some(anyhow::anyhow!(
+                        "reply {} did not end within {} s",
+                        played.index,
+                        limit.as_secs()
+                    ));
+                    progress.cut_short = Some(played);
+                    return;
+                }
+                _ => {}
+            }
+            let reply = self.reply(played);
+            stage
+                .display
+                .step_finished(&reply.played, &reply.view, reply.latency);
+            progress.replies.push(reply);
+            if stage.display.is_live() && i + 1 < steps.len() {
+                tokio::select! {
+                    _ = tokio::time::sleep(READING_PAUSE) => {}
+                    _ = interrupt.cancelled() => {
+                        progress.interrupted = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A played step with what DingTalk shows for it and its first-visible latency.
+    fn reply(&self, played: step::Played) -> Reply {
+        let emulator = &self.peers.emulator;
+        let view = StepView::capture(emulator, &played);
+        let latency = Clocks::of(emulator, self.peers.fake_gateway.as_ref())
+            .first_visible_latency(&played, &view);
+        Reply {
+            played,
+            view,
+            latency,
+        }
+    }
+
+    /// Prints the call summary.
+    fn summarize(&self, replies: &[Reply], display: &Display) {
+        let emulator = &self.peers.emulator;
+        let info = self
+            .skill
+            .info()
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let calls = emulator.calls();
+        let report = Report {
+            replies,
+            calls: &calls,
+            info,
+            emulator_qps: emulator.config().qps_limit,
+            log_level: self.log_level,
+            log_lines: crate::logger::lines_written(),
+        };
+        for line in summary::lines(&report) {
+            display.line(&line);
+        }
+    }
+}
+
+/// Cancels `interrupt` on the first SIGINT/SIGTERM; a second one exits at once (status 130).
+async fn watch_signals(interrupt: CancellationToken) {
+    crate::run::shutdown_signal().await;
+    interrupt.cancel();
+    crate::run::shutdown_signal().await;
+    crate::logger::set_suspend(None);
+    eprintln!("openclaw-skill demo: second signal, exiting without waiting");
+    std::process::exit(i32::from(INTERRUPTED));
+}

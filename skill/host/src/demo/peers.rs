@@ -1,0 +1,220 @@
+//! The demo's peers and configuration: the DingTalk emulator and (unless `--gateway`) the fake
+//! OpenClaw gateway on 127.0.0.1, and a temporary manifest that points the real plugin at them.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use openclaw_dingtalk_emulator::dingtalk::{DingTalkEmulator, EmulatorConfig, DEFAULT_TEMPLATE_ID};
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+
+/// The fake gateway's token (it is only ever on loopback).
+const FAKE_GATEWAY_TOKEN: &str = "fake-gateway-token";
+/// The template variable the emulator's default AI Card template streams into.
+pub const CONTENT_KEY: &str = "content";
+
+/// Which gateway the plugin talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayChoice {
+    /// Base URL (`--gateway`), or `None` for the built-in fake.
+    pub url: Option<String>,
+    /// Its token (`--gateway-token`, else `$OPENCLAW_GATEWAY_TOKEN`), for a real gateway.
+    pub token: Option<String>,
+    /// `gateway.model`.
+    pub model: String,
+}
+
+/// The running peers and the manifest that points at them.
+pub struct Peers {
+    /// The DingTalk emulator (OpenAPI and Stream mode).
+    pub emulator: DingTalkEmulator,
+    /// The fake gateway, unless a real one was given.
+    pub fake_gateway: Option<FakeGateway>,
+    /// The gateway's base URL.
+    pub gateway_url: String,
+    /// The manifest written for the plugin.
+    pub manifest: PathBuf,
+    /// The temporary directory holding the manifest and the plugin's `state_dir`, kept for its
+    /// `Drop` (which removes it: drop the peers after the skill).
+    _dir: TempDir,
+}
+
+impl Peers {
+    /// Starts the emulator and the fake gateway (unless `gateway.url` is set) on 127.0.0.1 with
+    /// ephemeral ports and writes the manifest (`card_update_interval_ms` = `interval_ms`).
+    pub async fn start(gateway: &GatewayChoice, interval_ms: u64) -> Result<Peers> {
+        let emulator = DingTalkEmulator::start(EmulatorConfig::default())
+            .await
+            .context("cannot start the DingTalk emulator on 127.0.0.1")?;
+        let fake_gateway = match gateway.url {
+            Some(_) => None,
+            None => Some(
+                FakeGateway::start(FakeGatewayConfig {
+                    token: Some(FAKE_GATEWAY_TOKEN.into()),
+                    ..FakeGatewayConfig::default()
+                })
+                .await
+                .context("cannot start the fake gateway on 127.0.0.1")?,
+            ),
+        };
+        let (gateway_url, token) = match (&gateway.url, &fake_gateway) {
+            (Some(url), _) => (url.clone(), gateway.token.clone().unwrap_or_default()),
+            (None, Some(fake)) => (fake.base_url(), FAKE_GATEWAY_TOKEN.to_owned()),
+            (None, None) => unreachable!("the fake gateway starts when no URL is given"),
+        };
+        let dir = TempDir::new()?;
+        let cfg = emulator.config();
+        let text = manifest_text(&ManifestValues {
+            gateway_url: &gateway_url,
+            gateway_token: &token,
+            model: &gateway.model,
+            app_key: &cfg.app_key,
+            app_secret: &cfg.app_secret,
+            dingtalk_url: &emulator.base_url(),
+            interval_ms,
+            state_dir: &dir.path().join("state"),
+        });
+        let manifest = dir.path().join("openclaw-skill.yaml");
+        write_private(&manifest, &text)?;
+        Ok(Peers {
+            emulator,
+            fake_gateway,
+            gateway_url,
+            manifest,
+            _dir: dir,
+        })
+    }
+}
+
+/// What goes into the demo manifest.
+struct ManifestValues<'a> {
+    gateway_url: &'a str,
+    gateway_token: &'a str,
+    model: &'a str,
+    app_key: &'a str,
+    app_secret: &'a str,
+    dingtalk_url: &'a str,
+    interval_ms: u64,
+    state_dir: &'a Path,
+}
+
+/// The manifest: Stream-mode ingress against the emulator, cards from its default AI Card
+/// template, reasoning shown.
+fn manifest_text(v: &ManifestValues<'_>) -> String {
+    format!(
+        "# Written by `openclaw-skill demo` for this run only (removed at exit).\n\
+         name: openclaw-demo\n\
+         version: \"1.0\"\n\
+         gateway:\n  endpoint: {gateway}\n  auth_token: {token}\n  model: {model}\n\
+         dingtalk:\n  app_key: {app_key}\n  app_secret: {app_secret}\n  \
+         api_base_url: {dingtalk}\n  oapi_base_url: {dingtalk}\n  \
+         card_template_id: {template}\n  card_content_key: {content_key}\n\
+         streaming:\n  card_update_interval_ms: {interval}\n  show_reasoning: true\n\
+         state_dir: {state}\n\
+         ingress:\n  mode: stream\n",
+        gateway = yaml_str(v.gateway_url),
+        token = yaml_str(v.gateway_token),
+        model = yaml_str(v.model),
+        app_key = yaml_str(v.app_key),
+        app_secret = yaml_str(v.app_secret),
+        dingtalk = yaml_str(v.dingtalk_url),
+        template = yaml_str(DEFAULT_TEMPLATE_ID),
+        content_key = yaml_str(CONTENT_KEY),
+        interval = v.interval_ms,
+        state = yaml_str(&v.state_dir.to_string_lossy()),
+    )
+}
+
+/// A YAML double-quoted scalar holding exactly `value`: JSON string escaping (a subset of
+/// YAML's), and `${` written as `$${` so the manifest's `${VAR}` interpolation leaves it alone.
+fn yaml_str(value: &str) -> String {
+    serde_json::Value::String(value.replace("${", "$${")).to_string()
+}
+
+/// Writes a file only the owner can read (the manifest holds the gateway token).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A private temporary directory, removed with its contents on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `openclaw-skill-demo-<pid>-<nanos>` in the system's temporary directory.
+    pub fn new() -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "openclaw-skill-demo-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            log::warn!("cannot remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_strings_are_quoted_and_not_interpolated() {
+        assert_eq!(yaml_str("plain"), "\"plain\"");
+        assert_eq!(yaml_str("a\"b: #c"), "\"a\\\"b: #c\"");
+        assert_eq!(yaml_str("x${HOME}y"), "\"x$${HOME}y\"");
+    }
+
+    #[test]
+    fn manifest_reads_back_as_written() {
+        let text = manifest_text(&ManifestValues {
+            gateway_url: "http://127.0.0.1:1",
+            gateway_token: "t\"o:k#${EN}",
+            model: "openclaw/main",
+            app_key: "k",
+            app_secret: "s",
+            dingtalk_url: "http://127.0.0.1:2",
+            interval_ms: 300,
+            state_dir: Path::new("/tmp/x y/state"),
+        });
+        let interpolated =
+            openclaw_skill_abi::manifest_text::interpolate_env(&text).expect("interpolates");
+        let v: serde_yaml::Value = serde_yaml::from_str(&interpolated).expect("YAML");
+        assert_eq!(v["gateway"]["auth_token"].as_str(), Some("t\"o:k#${EN}"));
+        assert_eq!(
+            v["dingtalk"]["oapi_base_url"].as_str(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            v["streaming"]["card_update_interval_ms"].as_u64(),
+            Some(300)
+        );
+        assert_eq!(v["state_dir"].as_str(), Some("/tmp/x y/state"));
+        assert_eq!(v["ingress"]["mode"].as_str(), Some("stream"));
+    }
+}
