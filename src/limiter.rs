@@ -18,7 +18,6 @@ const JITTER_MARGIN: f64 = 1.05;
 pub struct ApiBudget {
     turn: tokio::sync::Mutex<()>,
     gcra: DefaultDirectRateLimiter,
-    qps: u32,
 }
 
 impl ApiBudget {
@@ -32,7 +31,6 @@ impl ApiBudget {
         ApiBudget {
             turn: tokio::sync::Mutex::new(()),
             gcra: RateLimiter::direct(quota),
-            qps,
         }
     }
 
@@ -40,10 +38,5 @@ impl ApiBudget {
     pub async fn acquire(&self) {
         let _turn = self.turn.lock().await;
         self.gcra.until_ready().await;
-    }
-
-    /// The configured calls per second.
-    pub fn qps(&self) -> u32 {
-        self.qps
     }
 }

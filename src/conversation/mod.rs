@@ -130,9 +130,4 @@ impl Conversations {
             .cloned();
         slot.map_or(0, |s| s.stop_all())
     }
-
-    /// Conversations with replies in flight.
-    pub fn active(&self) -> usize {
-        self.slots.lock().map(|s| s.len()).unwrap_or(0)
-    }
 }

@@ -48,7 +48,6 @@ pub struct ReplyTarget {
 pub struct DingTalkClient {
     http: reqwest::Client,
     api_base: String,
-    oapi_base: String,
     webhook_origins: Vec<String>,
     app_key: String,
     app_secret: Secret,
@@ -82,7 +81,6 @@ impl DingTalkClient {
         Ok(DingTalkClient {
             http,
             api_base: config.api_base_url.trim_end_matches('/').to_owned(),
-            oapi_base: config.oapi_base_url.trim_end_matches('/').to_owned(),
             webhook_origins,
             app_key: config.app_key.clone(),
             app_secret: config.app_secret.clone(),
@@ -91,11 +89,6 @@ impl DingTalkClient {
             budget: Arc::new(ApiBudget::new(config.api_qps)),
             totals,
         })
-    }
-
-    /// The shared budget.
-    pub fn budget(&self) -> &ApiBudget {
-        &self.budget
     }
 
     fn count(&self, kind: CallKind, reply: &CallStats) {
@@ -431,11 +424,6 @@ impl DingTalkClient {
             .await
             .map(drop)
         }
-    }
-
-    /// The legacy API base (kept for media upload later).
-    pub fn oapi_base(&self) -> &str {
-        &self.oapi_base
     }
 }
 

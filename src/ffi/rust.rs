@@ -19,6 +19,7 @@ pub fn get_root_module() -> SkillModRef {
     .leak_into_prefix()
 }
 
+/// The C vtable, reached through the layout-checked root module (a static; any thread).
 extern "C" fn c_vtable() -> &'static OcSkillVTable {
     super::c::vtable()
 }
