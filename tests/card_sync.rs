@@ -452,12 +452,17 @@ fn without_the_flow_status_variable_a_reply_ends_with_one_finalizing_call() {
 fn an_expired_session_webhook_falls_back_to_the_robot_send_api() {
     let h = Harness::start("card-expired-webhook");
     let skill = h.skill(&plugin());
-    let mut event = h.dingtalk.bot_message(MessageSpec::group_text("cidExpired", ""));
+    let mut event = h
+        .dingtalk
+        .bot_message(MessageSpec::group_text("cidExpired", ""));
     event["msgtype"] = "video".into();
     event["content"] = serde_json::json!({"downloadCode": "x"});
     h.dingtalk.expire_session_webhooks();
     let chunks = collect(skill.handle_event(&event.to_string()).unwrap());
-    assert!(matches!(chunks.as_slice(), [Ok(Chunk::Replied(_))]), "{chunks:?}");
+    assert!(
+        matches!(chunks.as_slice(), [Ok(Chunk::Replied(_))]),
+        "{chunks:?}"
+    );
     let sent = h.dingtalk.sent_messages();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].via, ApiKind::GroupSend);
