@@ -468,3 +468,38 @@ fn an_expired_session_webhook_falls_back_to_the_robot_send_api() {
     assert_eq!(sent[0].via, ApiKind::GroupSend);
     assert_eq!(sent[0].target, "cidExpired");
 }
+
+#[test]
+fn a_long_answer_that_arrives_at_once_announces_every_card() {
+    let h = Harness::start("card-long-burst");
+    let skill = h.skill(&plugin());
+    let chunks = collect(
+        skill
+            .handle_event(&h.group_text("cidLongBurst", "LONG:6000 PACE:0"))
+            .unwrap(),
+    );
+    assert!(
+        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
+        "{:?}",
+        chunks.last()
+    );
+    let announced: Vec<&String> = chunks
+        .iter()
+        .filter_map(|c| match c {
+            Ok(Chunk::Started { card_id }) => Some(card_id),
+            _ => None,
+        })
+        .collect();
+    let cards = h.dingtalk.cards();
+    let in_group: Vec<_> = cards
+        .iter()
+        .filter(|c| c.open_space_id.ends_with("cidLongBurst"))
+        .collect();
+    assert!(in_group.len() >= 3, "{}", in_group.len());
+    assert_eq!(
+        announced.len(),
+        in_group.len(),
+        "every card the user got is announced to the host"
+    );
+    assert!(in_group.iter().all(|c| c.state == CardState::Finished));
+}

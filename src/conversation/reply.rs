@@ -349,6 +349,15 @@ async fn answer(
     match card {
         Some(card) => {
             let report = card.finish(card_end.clone()).await;
+            // Follow-up cards created while the card was being finished (the last text pushed
+            // it over the size limit) are announced before the terminal chunk.
+            if let Some(events) = card_events.as_mut() {
+                while let Ok(event) = events.try_recv() {
+                    if let CardEvent::Created(id) = event {
+                        let _ = tx.send(Chunk::Started { card_id: id });
+                    }
+                }
+            }
             if let Some(from) = report.unsent_from {
                 send_as_messages(inner, msg, &answer_text[from..], &card_end, &stats).await;
             }
