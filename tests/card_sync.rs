@@ -470,7 +470,7 @@ fn an_expired_session_webhook_falls_back_to_the_robot_send_api() {
 }
 
 #[test]
-fn a_long_answer_that_arrives_at_once_announces_every_card() {
+fn every_card_of_a_long_answer_arriving_at_once_is_announced_to_the_host() {
     let h = Harness::start("card-long-burst");
     let skill = h.skill(&plugin());
     let chunks = collect(
