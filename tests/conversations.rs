@@ -142,13 +142,13 @@ fn one_conversation_runs_in_order_while_conversations_run_in_parallel() {
     let h = Harness::start("conv-order");
     let skill = h.skill(&plugin());
     let a1 = skill
-        .handle_event(&h.group_text("cidA", "TOKENS:8 PACE:40"))
+        .handle_event(&h.group_text("cidA", "TOKENS:8 PACE:80"))
         .unwrap();
     let a2 = skill
         .handle_event(&h.group_text("cidA", "TOKENS:3"))
         .unwrap();
     let b1 = skill
-        .handle_event(&h.group_text("cidB", "TOKENS:8 PACE:40"))
+        .handle_event(&h.group_text("cidB", "TOKENS:8 PACE:80"))
         .unwrap();
     for s in [a1, a2, b1] {
         let chunks = collect(s);
