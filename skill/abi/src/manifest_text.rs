@@ -101,6 +101,12 @@ fn interpolate_line(
             let rest_start = i + close + 1;
             match quote {
                 Quote::Double => out.push_str(&escape_double(&value)),
+                Quote::Single if value.chars().any(|c| c.is_control() || is_yaml_break(c)) => {
+                    return Err(err(format!(
+                        "the value of `{}` contains a line break or control character, which single quotes cannot hold; use double quotes",
+                        expr.split(":-").next().unwrap_or(expr)
+                    )));
+                }
                 Quote::Single => out.push_str(&value.replace('\'', "''")),
                 Quote::None if is_plain_safe(&value) => out.push_str(&value),
                 Quote::None => {
@@ -159,7 +165,7 @@ fn escape_double(value: &str) -> String {
             '\n' => s.push_str("\\n"),
             '\r' => s.push_str("\\r"),
             '\t' => s.push_str("\\t"),
-            c if c.is_control() => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() || is_yaml_break(c) => s.push_str(&format!("\\u{:04x}", c as u32)),
             c => s.push(c),
         }
     }
@@ -179,7 +185,13 @@ fn is_plain_safe(value: &str) -> bool {
         && !value.ends_with(':')
         && !value.contains(": ")
         && !value.contains(" #")
-        && !value.chars().any(char::is_control)
+        && !value.chars().any(|c| c.is_control() || is_yaml_break(c))
+}
+
+/// Characters YAML reads as line breaks (or a byte-order mark) besides the ASCII controls:
+/// NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR, BOM. Found by the property test.
+fn is_yaml_break(c: char) -> bool {
+    matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 fn strip_comment(s: &str) -> &str {
@@ -294,6 +306,23 @@ mod tests {
         assert_eq!(single, "secret: 'pa\"ss: #word'''\n");
         let mixed = interpolate("secret: x${NASTY}\n", env).unwrap_err();
         assert!(mixed.message.contains("double quotes"), "{mixed}");
+    }
+
+    #[test]
+    fn unicode_line_separators_are_escaped_not_taken_as_line_breaks() {
+        let lookup = |_: &str| Some("Σ\u{2028}A".to_owned());
+        assert_eq!(
+            interpolate("s: ${X}\n", lookup).unwrap(),
+            "s: \"Σ\\u2028A\"\n"
+        );
+        assert_eq!(
+            interpolate("s: \"${X}\"\n", lookup).unwrap(),
+            "s: \"Σ\\u2028A\"\n"
+        );
+        assert!(interpolate("s: '${X}'\n", lookup)
+            .unwrap_err()
+            .message
+            .contains("double quotes"));
     }
 
     #[test]
