@@ -121,3 +121,14 @@ fn a_bad_endpoint_is_refused() {
 fn robot_code_defaults_to_the_app_key() {
     assert_eq!(load(MINIMAL).unwrap().dingtalk.robot_code, "k");
 }
+
+#[test]
+fn numeric_and_keyword_looking_values_stay_strings_for_string_keys() {
+    for value in ["123456", "1.0", "true", "0x1F", "yes"] {
+        let text = "name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: ${K}\n  app_secret: ${K}\n";
+        let m = Manifest::load_with(text, Path::new("."), |_| Some(value.to_owned()))
+            .unwrap_or_else(|e| panic!("{value}: {e}"));
+        assert_eq!(m.dingtalk.app_key, value);
+        assert_eq!(m.dingtalk.app_secret.expose(), value);
+    }
+}
