@@ -181,6 +181,8 @@ struct Run {
     /// Set when a follow-up card could not be created: the answer from here on goes out as
     /// plain messages (by the reply task) and no card is updated any more.
     unsent_from: Option<usize>,
+    /// When the current card was created (its journal entry keeps this across rewrites).
+    created_at_ms: u64,
 }
 
 async fn run(
@@ -203,6 +205,7 @@ async fn run(
         shown: String::new(),
         reopen: String::new(),
         unsent_from: None,
+        created_at_ms: 0,
     };
     if let Err(e) = run.create_card().await {
         let _ = run.events.send(CardEvent::CreateFailed(e));
@@ -336,13 +339,8 @@ impl Run {
     }
 
     async fn create_card(&mut self) -> Result<(), DingTalkError> {
-        let entry = JournalEntry {
-            card_id: self.card.clone(),
-            content_key: self.ctx.plan.content_key.clone(),
-            text: String::new(),
-            created_at_ms: now_ms(),
-        };
-        self.ctx.journal.write(&entry);
+        self.created_at_ms = now_ms();
+        self.journal_text("");
         let mut params = Map::new();
         params.insert(
             self.ctx.plan.content_key.clone(),
@@ -385,7 +383,7 @@ impl Run {
             card_id: self.card.clone(),
             content_key: self.ctx.plan.content_key.clone(),
             text: text.to_owned(),
-            created_at_ms: now_ms(),
+            created_at_ms: self.created_at_ms,
         });
     }
 
