@@ -62,6 +62,13 @@ pub(crate) fn format_beijing(epoch_ms: i64) -> String {
     )
 }
 
+/// The calendar month `(year, month)` of epoch milliseconds in China Standard Time (UTC+8).
+pub(crate) fn beijing_month(epoch_ms: i64) -> (i64, i64) {
+    let days = (epoch_ms.div_euclid(1000) + 8 * 3600).div_euclid(86_400);
+    let (y, m, _) = civil_from_days(days);
+    (y, m)
+}
+
 /// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -86,5 +93,8 @@ mod tests {
         assert_eq!(format_beijing(1_795_543_609_000), "2026-11-25 02:06:49");
         assert_eq!(format_beijing(0), "1970-01-01 08:00:00");
         assert_eq!(format_beijing(951_782_400_000), "2000-02-29 08:00:00");
+        // 2026-03-31 16:00:00 UTC is already April 1st in Beijing.
+        assert_eq!(beijing_month(1_774_972_800_000), (2026, 4));
+        assert_eq!(beijing_month(1_774_972_799_999), (2026, 3));
     }
 }

@@ -92,6 +92,61 @@ async fn dingtalk_emulator_binary_serves_until_sigterm() {
 }
 
 #[tokio::test]
+async fn dingtalk_emulator_binary_takes_the_limit_flags() {
+    let (child, url) = spawn(
+        env!("CARGO_BIN_EXE_dingtalk-emulator"),
+        &[
+            "--app-key",
+            "k",
+            "--app-secret",
+            "s",
+            "--max-card-value-bytes",
+            "5",
+            "--applied-timeout-every",
+            "2",
+            "--monthly-call-quota",
+            "2",
+        ],
+    );
+    let http = common::client();
+    let token: Value = http
+        .post(format!("{url}/v1.0/oauth2/accessToken"))
+        .json(&json!({"appKey": "k", "appSecret": "s"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["accessToken"].as_str().unwrap().to_string();
+    let create = |id: &str, content: &str| {
+        http.post(format!("{url}/v1.0/card/instances/createAndDeliver"))
+            .header("x-acs-dingtalk-access-token", &token)
+            .json(
+                &json!({"cardTemplateId": "emulator-ai-card.schema", "outTrackId": id,
+                          "cardData": {"cardParamMap": {"content": content}},
+                          "openSpaceId": "dtv1.card//IM_ROBOT.u1"}),
+            )
+            .send()
+    };
+    let too_large: Value = create("a", "中中").await.unwrap().json().await.unwrap();
+    assert_eq!(too_large["code"], "param.cardParamMapValueTooLarge");
+    assert_eq!(create("b", "中").await.unwrap().status(), 504);
+    let over: Value = create("c", "中").await.unwrap().json().await.unwrap();
+    assert_eq!(over["code"], "Forbidden.AccessDenied.ApiCountLimitForOrg");
+    let applied: Vec<u64> = http
+        .get(format!("{url}/__emulator/applied-timeouts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(applied, [3], "the second card call (seq 3) was applied");
+    terminate(child);
+}
+
+#[tokio::test]
 async fn fake_gateway_binary_serves_until_sigterm() {
     let (child, url) = spawn(
         env!("CARGO_BIN_EXE_fake-gateway"),

@@ -10,6 +10,8 @@ mod control;
 mod events;
 #[path = "dingtalk/limits.rs"]
 mod limits;
+#[path = "dingtalk/real_limits.rs"]
+mod real_limits;
 #[path = "dingtalk/robot.rs"]
 mod robot;
 #[path = "dingtalk/stream.rs"]

@@ -44,9 +44,16 @@ struct Args {
     /// A granted permission scope; repeatable, replaces the default scopes.
     #[arg(long = "scope")]
     scopes: Vec<String>,
-    /// Longest streaming `content`, in characters (default 3000).
+    /// Largest card variable value (streamed or in a cardParamMap), in UTF-8 bytes (default 3000).
     #[arg(long)]
-    max_stream_chars: Option<usize>,
+    max_card_value_bytes: Option<usize>,
+    /// Apply every Nth card call, then answer it 504 (an ambiguous timeout); 0 = never (the default).
+    #[arg(long)]
+    applied_timeout_every: Option<u32>,
+    /// Calls allowed per app per calendar month; over it calls get `ApiCountLimitForOrg` / errcode
+    /// 90020. Default: unmetered.
+    #[arg(long)]
+    monthly_call_quota: Option<u64>,
     /// Stream mode: interval of `SYSTEM` ping frames in ms; 0 = none (default 30000).
     #[arg(long)]
     stream_ping_interval_ms: Option<u64>,
@@ -118,9 +125,11 @@ fn config(args: Args) -> EmulatorConfig {
     if !args.scopes.is_empty() {
         c.granted_scopes = args.scopes;
     }
-    if let Some(m) = args.max_stream_chars {
-        c.max_stream_content_chars = m;
+    if let Some(m) = args.max_card_value_bytes {
+        c.max_card_value_bytes = m;
     }
+    c.applied_timeout_every = args.applied_timeout_every.filter(|&n| n > 0);
+    c.monthly_call_quota = args.monthly_call_quota;
     let optional_ms = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
     if let Some(ms) = args.stream_ping_interval_ms {
         c.stream.ping_interval = optional_ms(ms);

@@ -27,7 +27,7 @@ pub(crate) fn create_and_deliver(
     let open_space_id = required_str(body, "openSpaceId")?;
     check_template(shared, template_id)?;
     let spaces = parse_open_space_id(open_space_id)?;
-    let params = card_param_map(body)?.unwrap_or_default();
+    let params = card_param_map(body, shared.config.max_card_value_bytes)?.unwrap_or_default();
     let results = deliver_results(shared, body, &spaces)?;
     if inner.cards.contains(out_track_id) {
         return Err(card_already_exists());
@@ -54,7 +54,7 @@ pub(crate) fn create(
     if let Some(space) = optional_str(body, "openSpaceId")? {
         parse_open_space_id(space)?;
     }
-    let params = card_param_map(body)?.unwrap_or_default();
+    let params = card_param_map(body, shared.config.max_card_value_bytes)?.unwrap_or_default();
     if inner.cards.contains(out_track_id) {
         return Err(card_already_exists());
     }

@@ -12,12 +12,17 @@ use super::{
 
 /// `PUT /v1.0/card/streaming {outTrackId,guid,key,content,isFull,isFinalize,isError}`.
 ///
-/// Rules: the card must exist; `guid` and `key` must be non-empty; a markdown variable needs `isFull:true`
-/// (`false` appends, allowed for other variables); empty `content` is rejected with
-/// `param.stream.contentEmpty` (the strict reading of §5.3: "empty `content` may be rejected"); content
-/// over `max_stream_content_chars` characters is `param.stream.content`. A repeated `guid` is an idempotent
-/// retry: success, not applied again. The first applied update moves Processing → Inputting; `isFinalize`
-/// → Finished; `isError` → Failed.
+/// Rules, checked in this order: the card must exist; `guid` and `key` must be non-empty; a markdown
+/// variable needs `isFull:true` (`false` appends, allowed for other variables); empty `content` is rejected
+/// with `param.stream.contentEmpty` (the strict reading of §5.3: "empty `content` may be rejected"); a
+/// resulting value over [`max_card_value_bytes`](super::EmulatorConfig::max_card_value_bytes) UTF-8 bytes
+/// is `param.stream.content` "content is too large" (DingTalk states its sizes in bytes). A repeated `guid`
+/// is an idempotent retry: success, not applied again. Then a card that is already Finished or Failed
+/// refuses the update with HTTP 400 `param.stream.cardFinished` "card is finished": DingTalk does not
+/// publish this, but clients observe that a finalized card may reject further streaming calls, so the
+/// emulator takes the strict reading (the code is its own choice; `PUT /v1.0/card/instances` stays
+/// allowed on such cards). The first applied update moves Processing → Inputting; `isFinalize` →
+/// Finished; `isError` → Failed.
 pub(crate) fn streaming(
     shared: &Shared,
     inner: &mut Inner,
@@ -62,15 +67,22 @@ pub(crate) fn streaming(
     } else {
         card.text(key) + content
     };
-    if value.chars().count() > shared.config.max_stream_content_chars {
+    if value.len() > shared.config.max_card_value_bytes {
         return Err(ApiError::param(
             "param.stream.content",
             "content is too large",
         ));
     }
-    if !inner.cards.first_use_of_guid(out_track_id, guid) {
+    if inner.cards.guid_used(out_track_id, guid) {
         return success();
     }
+    if matches!(card.state, CardState::Finished | CardState::Failed) {
+        return Err(ApiError::param(
+            "param.stream.cardFinished",
+            "card is finished",
+        ));
+    }
+    inner.cards.mark_guid(out_track_id, guid);
     let card = inner
         .cards
         .get_mut(out_track_id)
@@ -100,13 +112,17 @@ pub(crate) fn streaming(
 ///
 /// Without `updateCardDataByKey:true` the map replaces all card data; with it, keys are merged. A
 /// `flowStatus` in the map sets the state ("1" Processing, "2" Inputting, "3" Finished, "5" Failed).
+/// Allowed on finished and failed cards too. A value over
+/// [`max_card_value_bytes`](super::EmulatorConfig::max_card_value_bytes) UTF-8 bytes refuses the whole
+/// call (HTTP 400 `param.cardParamMapValueTooLarge`, see `params::card_param_map`); nothing is applied.
 pub(crate) fn update_instance(
+    shared: &Shared,
     inner: &mut Inner,
     at_ms: u64,
     body: &Value,
 ) -> Result<Value, ApiError> {
     let out_track_id = super::params::required_str(body, "outTrackId")?;
-    let map = card_param_map(body)?;
+    let map = card_param_map(body, shared.config.max_card_value_bytes)?;
     let options = optional_object(body, "cardUpdateOptions")?;
     let by_key = options
         .map(|o| flag(o, "updateCardDataByKey"))

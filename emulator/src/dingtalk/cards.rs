@@ -43,11 +43,18 @@ impl CardStore {
         self.cards.clone()
     }
 
-    /// Marks a streaming `guid` as used for a card; false if it was used before (idempotent retry).
-    pub(crate) fn first_use_of_guid(&mut self, out_track_id: &str, guid: &str) -> bool {
+    /// True when a streaming `guid` was already applied to a card (a retry of an applied call).
+    pub(crate) fn guid_used(&self, out_track_id: &str, guid: &str) -> bool {
+        self.guids
+            .get(out_track_id)
+            .is_some_and(|used| used.contains(guid))
+    }
+
+    /// Marks a streaming `guid` as applied to a card.
+    pub(crate) fn mark_guid(&mut self, out_track_id: &str, guid: &str) {
         self.guids
             .entry(out_track_id.to_string())
             .or_default()
-            .insert(guid.to_string())
+            .insert(guid.to_string());
     }
 }

@@ -25,8 +25,23 @@ pub struct EmulatorConfig {
     pub templates: Vec<Template>,
     /// Permission scopes granted to the app's tokens.
     pub granted_scopes: Vec<String>,
-    /// Longest accepted `content` of one streaming update, in characters. Default 3000.
-    pub max_stream_content_chars: usize,
+    /// Largest accepted card variable value, in UTF-8 **bytes** (a CJK character is 3 bytes). Default 3000.
+    ///
+    /// Applies to the value a `PUT /v1.0/card/streaming` would leave (HTTP 400 `param.stream.content`) and
+    /// to every `cardParamMap` value of `createAndDeliver`, `POST /v1.0/card/instances` and
+    /// `PUT /v1.0/card/instances` (HTTP 400 `param.cardParamMapValueTooLarge`, an emulator choice of code).
+    /// DingTalk documents its sizes in bytes: at most 1 K per streaming call and about 3 K in total for a
+    /// variable, and cards are reported to break beyond about 3000 bytes of markdown; 3000 is that total.
+    pub max_card_value_bytes: usize,
+    /// Every Nth card call (createAndDeliver, instances create/deliver, streaming, `PUT` instances) that
+    /// reaches its handler is applied and then answered HTTP 504, like
+    /// [`FaultResponse::AppliedGatewayTimeout`](super::FaultResponse::AppliedGatewayTimeout).
+    /// Deterministic (counted in arrival order), so runs are reproducible. Default `None` (off).
+    pub applied_timeout_every: Option<u32>,
+    /// Calls allowed per org (app) per calendar month (Beijing time); `None` = unmetered (the default).
+    /// Over it, new-API calls get HTTP 403 `Forbidden.AccessDenied.ApiCountLimitForOrg` and session-webhook
+    /// posts errcode 90020. See [`DingTalkEmulator::monthly_calls`](super::DingTalkEmulator::monthly_calls).
+    pub monthly_call_quota: Option<u64>,
     /// Lifetime of a `sessionWebhook`. Default 90 min.
     pub session_webhook_ttl: Duration,
     /// Stream mode (WebSocket) behaviour.
@@ -54,7 +69,9 @@ impl Default for EmulatorConfig {
             ]
             .map(String::from)
             .to_vec(),
-            max_stream_content_chars: 3000,
+            max_card_value_bytes: 3000,
+            applied_timeout_every: None,
+            monthly_call_quota: None,
             session_webhook_ttl: Duration::from_secs(90 * 60),
             stream: StreamConfig::default(),
         }

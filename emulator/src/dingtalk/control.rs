@@ -5,6 +5,8 @@
 //! | `GET /__emulator/calls` | `[Call…]` |
 //! | `GET /__emulator/cards` | `[Card…]` |
 //! | `GET /__emulator/messages` | `[SentMessage…]` |
+//! | `GET /__emulator/applied-timeouts` | `[seq…]`: calls applied, then answered 504 |
+//! | `GET /__emulator/monthly-calls` | `{"calls": n}`: the app's metered calls this month |
 //! | `POST /__emulator/faults` with a [`Fault`](super::Fault) | `{"ok":true}` |
 //! | `POST /__emulator/revoke-tokens` | `{"ok":true}` |
 //! | `POST /__emulator/session-webhooks {"conversationId"}` | `{"url","expiresAt"}` |
@@ -43,6 +45,10 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
         ("GET", "/__emulator/calls") => Json(shared.lock().calls.clone()).into_response(),
         ("GET", "/__emulator/cards") => Json(shared.lock().cards.all()).into_response(),
         ("GET", "/__emulator/messages") => Json(shared.lock().messages.clone()).into_response(),
+        ("GET", "/__emulator/applied-timeouts") => Json(shared.applied_timeouts()).into_response(),
+        ("GET", "/__emulator/monthly-calls") => {
+            Json(json!({ "calls": shared.monthly_calls() })).into_response()
+        }
         ("POST", "/__emulator/faults") => match parse::<Fault>(&bytes) {
             Ok(fault) => {
                 shared.inject(fault);

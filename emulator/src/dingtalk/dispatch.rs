@@ -1,4 +1,5 @@
-//! The request pipeline: classify → (fault) → authenticate → flow control → scope → handler → record.
+//! The request pipeline: classify → (fault) → authenticate → monthly quota → flow control → scope →
+//! handler → (applied timeout) → record.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{
     card_create, card_update, control,
     fault::FaultResponse,
-    qps,
+    qps, quota,
     reply::{new_request_id, ApiError, Reply},
     robot, route,
     state::Shared,
@@ -128,15 +129,37 @@ async fn process(
         return ApiError::not_found().into();
     }
     let fault = shared.lock().faults.take(kind);
+    let mut timeout = false;
     match fault {
         Some(FaultResponse::Latency(delay)) => tokio::time::sleep(delay).await,
         Some(FaultResponse::ServerError) => return ApiError::system_busy().into(),
         Some(FaultResponse::GatewayTimeout) => return ApiError::gateway_timeout().into(),
+        Some(FaultResponse::AppliedGatewayTimeout) => timeout = true,
         Some(FaultResponse::QpsLimit) => return qps::rejection(shared, call.at_ms).into(),
         None => {}
     }
+    let reply = handle_call(shared, parts, input, query, call, &mut timeout);
+    if !timeout {
+        return reply;
+    }
+    // The ambiguous failure: whatever was done stays done, the client only sees a 504.
+    if reply.status == 200 {
+        shared.lock().applied_timeouts.push(call.seq);
+    }
+    ApiError::gateway_timeout().into()
+}
+
+/// Handles a call normally; sets `timeout` when `applied_timeout_every` picks it.
+fn handle_call(
+    shared: &Shared,
+    parts: &Parts,
+    input: &Input,
+    query: &Value,
+    call: &mut Call,
+    timeout: &mut bool,
+) -> Reply {
     let now = shared.clock.now_ms();
-    match kind {
+    match call.kind {
         ApiKind::AccessToken => match input.json() {
             Ok(body) => tokens::access_token(shared, call.at_ms, body, &mut call.app_key),
             Err(e) => e.into(),
@@ -155,20 +178,36 @@ async fn process(
             };
             robot::send_by_session(shared, &mut shared.lock(), now, query, body)
         }
-        _ => authorized(shared, parts, input, now, call).unwrap_or_else(Reply::from),
+        _ => authorized(shared, parts, input, now, call, timeout).unwrap_or_else(Reply::from),
     }
+}
+
+/// True for the card calls `applied_timeout_every` counts.
+fn is_card_call(kind: ApiKind) -> bool {
+    matches!(
+        kind,
+        ApiKind::CreateAndDeliver
+            | ApiKind::CreateCard
+            | ApiKind::DeliverCard
+            | ApiKind::StreamingUpdate
+            | ApiKind::UpdateCardInstance
+    )
 }
 
 /// Calls that need a valid `x-acs-dingtalk-access-token`.
 ///
 /// A missing header is `Missingx-acs-dingtalk-access-token` (the API gateway's missing-parameter form);
 /// an unknown, expired or revoked token is HTTP 400 `InvalidAuthentication` (dingtalk-api.md §1).
+/// Then, in order: the monthly quota (see `quota`), flow control, the permission scope; a card call that
+/// gets this far counts for `applied_timeout_every` (the Nth such call is handled and answered 504; if its
+/// handler refused it, nothing was applied and it is still answered 504).
 fn authorized(
     shared: &Shared,
     parts: &Parts,
     input: &Input,
     now: u64,
     call: &mut Call,
+    timeout: &mut bool,
 ) -> Result<Reply, ApiError> {
     let token = parts
         .headers
@@ -185,6 +224,9 @@ fn authorized(
         .ok_or_else(ApiError::invalid_authentication)?
         .to_string();
     call.app_key = Some(app.clone());
+    if let Err(over) = quota::meter(shared, &mut inner.monthly, &app, call.at_ms) {
+        return Err(over.api_error());
+    }
     // Flow control counts arrivals (a latency fault delays handling, not the accounting).
     if let Err(rejected) = qps::admit(shared, &mut inner.qps, &app, call.kind, call.at_ms) {
         return Ok(rejected.into());
@@ -194,13 +236,19 @@ fn authorized(
             return Err(ApiError::permission_denied(scope));
         }
     }
+    if let (Some(every), true) = (shared.config.applied_timeout_every, is_card_call(call.kind)) {
+        inner.card_calls += 1;
+        if every > 0 && inner.card_calls.is_multiple_of(u64::from(every)) {
+            *timeout = true;
+        }
+    }
     let body = input.json()?;
     let result = match call.kind {
         ApiKind::CreateAndDeliver => card_create::create_and_deliver(shared, &mut inner, now, body),
         ApiKind::CreateCard => card_create::create(shared, &mut inner, now, body),
         ApiKind::DeliverCard => card_create::deliver(shared, &mut inner, body),
         ApiKind::StreamingUpdate => card_update::streaming(shared, &mut inner, now, body),
-        ApiKind::UpdateCardInstance => card_update::update_instance(&mut inner, now, body),
+        ApiKind::UpdateCardInstance => card_update::update_instance(shared, &mut inner, now, body),
         ApiKind::GroupSend => robot::group_send(shared, &mut inner, now, body),
         ApiKind::OtoSend => robot::oto_send(shared, &mut inner, now, body),
         _ => Err(ApiError::not_found()),

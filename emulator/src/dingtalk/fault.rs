@@ -36,13 +36,19 @@ impl Fault {
     }
 }
 
-/// The response of a faulted call. Error faults are recorded with their status and not applied.
+/// The response of a faulted call. Error faults are recorded with their status and not applied (except
+/// [`FaultResponse::AppliedGatewayTimeout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultResponse {
     /// HTTP 500 `{"code":"system.busy",…}` (the documented transient server error).
     ServerError,
     /// HTTP 504 Gateway Timeout, as when DingTalk does not answer within 3 s (DPEDIA retry.md).
     GatewayTimeout,
+    /// The ambiguous failure: the call is handled normally (and applied, if valid), then answered with the
+    /// same HTTP 504 as [`FaultResponse::GatewayTimeout`]. A client cannot tell it from a timeout that was
+    /// not applied; [`DingTalkEmulator::applied_timeouts`](super::DingTalkEmulator::applied_timeouts)
+    /// tells which recorded 504s were applied.
+    AppliedGatewayTimeout,
     /// HTTP 403 with the configured QPS code, as if flow control had rejected the call.
     QpsLimit,
     /// Wait this long (milliseconds in JSON), then handle the call normally.
@@ -143,6 +149,18 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"api":"GroupSend","response":"QpsLimit","count":3})
+        );
+        let f: Fault = serde_json::from_str(
+            r#"{"api":"CreateAndDeliver","response":"AppliedGatewayTimeout","count":2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Fault::new(
+                Some(ApiKind::CreateAndDeliver),
+                FaultResponse::AppliedGatewayTimeout,
+                2
+            )
         );
     }
 }

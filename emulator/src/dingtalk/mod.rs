@@ -8,8 +8,9 @@
 //! and documented at the handler.
 //!
 //! Pipeline per call (see `dispatch`): unknown API → 404 `InvalidAction.NotFound`; a queued [`Fault`];
-//! token check; flow control; permission scope; parameter validation; apply. Every call is recorded
-//! ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not applied.
+//! token check; monthly quota; flow control; permission scope; parameter validation; apply. Every call is
+//! recorded ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not
+//! applied, except an applied timeout (see [`DingTalkEmulator::applied_timeouts`]).
 //!
 //! Stream mode (§2) lives on the same server: `POST /v1.0/gateway/connections/open` and the WebSocket
 //! `/connect?ticket=…`; see [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`]
@@ -25,6 +26,7 @@ mod fault;
 mod model;
 mod params;
 mod qps;
+mod quota;
 mod reply;
 mod robot;
 mod route;
@@ -110,6 +112,21 @@ impl DingTalkEmulator {
     /// Plain messages accepted so far: session-webhook posts and robot-API sends.
     pub fn sent_messages(&self) -> Vec<SentMessage> {
         self.shared.lock().messages.clone()
+    }
+
+    /// The configured app's metered calls this month (Beijing calendar month), as counted for
+    /// [`EmulatorConfig::monthly_call_quota`] (counted whether or not a quota is set; see the `quota`
+    /// module for what counts).
+    pub fn monthly_calls(&self) -> u64 {
+        self.shared.monthly_calls()
+    }
+
+    /// The `seq` of every call that was handled and applied but answered HTTP 504 (an
+    /// [`FaultResponse::AppliedGatewayTimeout`] fault or [`EmulatorConfig::applied_timeout_every`]), in
+    /// arrival order. Such calls are recorded in [`calls`](Self::calls) with status 504 like any timeout;
+    /// a 504 whose `seq` is not listed here was not applied.
+    pub fn applied_timeouts(&self) -> Vec<u64> {
+        self.shared.applied_timeouts()
     }
 
     /// Queues a fault for the next matching calls.

@@ -49,10 +49,16 @@ pub(crate) fn optional_object<'a>(
 /// `cardData.cardParamMap`: a `Map<String,String>` in which every value must be a string
 /// (dingtalk-api.md §5.1). `None` when the request carries no card data.
 ///
-/// A non-string value is rejected with `param.cardParamMapInvalid` (emulator choice of code; the real
-/// code is unpublished). The documented per-value size (≤ 1 KB) is *not* enforced: the plugins in use put
-/// whole answers into card variables via `PUT /v1.0/card/instances` without failures being reported.
-pub(crate) fn card_param_map(body: &Value) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+/// A non-string value is rejected with `param.cardParamMapInvalid`; a value longer than `max_bytes` UTF-8
+/// bytes with `param.cardParamMapValueTooLarge` (both emulator choices of code: the real codes are
+/// unpublished). DingTalk's docs give ≤ 1 KB per value for card creation and about 3 K in total for a
+/// streamed variable; the emulator applies one configurable byte limit to every value
+/// ([`EmulatorConfig::max_card_value_bytes`](super::EmulatorConfig::max_card_value_bytes), 3000 by
+/// default), the size beyond which cards are reported to break.
+pub(crate) fn card_param_map(
+    body: &Value,
+    max_bytes: usize,
+) -> Result<Option<BTreeMap<String, String>>, ApiError> {
     let Some(card_data) = optional_object(body, "cardData")? else {
         return Ok(None);
     };
@@ -67,7 +73,20 @@ pub(crate) fn card_param_map(body: &Value) -> Result<Option<BTreeMap<String, Str
                 format!("cardParamMap value of key \"{key}\" must be a string"),
             ));
         };
+        if s.len() > max_bytes {
+            return Err(value_too_large(key, s.len(), max_bytes));
+        }
         out.insert(key.clone(), s.clone());
     }
     Ok(Some(out))
+}
+
+/// The error for a `cardParamMap` value over the byte limit (emulator choice of code and message).
+pub(crate) fn value_too_large(key: &str, bytes: usize, max_bytes: usize) -> ApiError {
+    ApiError::param(
+        "param.cardParamMapValueTooLarge",
+        format!(
+            "cardParamMap value of key \"{key}\" is too large: {bytes} bytes, at most {max_bytes}"
+        ),
+    )
 }

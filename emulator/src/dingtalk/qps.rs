@@ -2,8 +2,10 @@
 //!
 //! DingTalk's real algorithm is unpublished; the emulator uses Alibaba-style per-second flow control with
 //! windows aligned to its own clock (window `n` covers `[n·1000, (n+1)·1000)` ms since start). Rejected
-//! calls do not consume budget and are not applied. The token endpoints count (keyed by the `appKey` they
-//! name); session-webhook posts (no app token, oapi host) and unknown APIs (404) do not.
+//! calls do not consume budget and are not applied. Every API of the app counts, the token endpoints and
+//! the Stream-mode `connections/open` included (keyed by the `appKey`/`clientId` they name, before the
+//! credentials are checked); session-webhook posts (no app token, oapi host), unknown APIs (404) and calls
+//! with an invalid token (the app is unknown) do not.
 
 use std::collections::HashMap;
 

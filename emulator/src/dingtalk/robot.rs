@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     params::{optional_str, required_str},
+    quota,
     reply::{ApiError, Reply},
     state::{Inner, Shared},
     webhooks::WebhookError,
@@ -18,7 +19,8 @@ pub const SESSION_INVALID_ERRCODE: i64 = 300001;
 ///
 /// Accepts `text` (`text.content`) and `markdown` (`markdown.title` + `markdown.text`), plus the other
 /// webhook types `link`, `actionCard` and `feedCard`; anything else (e.g. cards) is errcode 400105
-/// "不支持的消息类型". A missing field is errcode 40035.
+/// "不支持的消息类型". A missing field is errcode 40035. A post to a valid session counts towards the
+/// configured app's monthly quota; over it the answer is errcode 90020 (see `quota`) and nothing is sent.
 pub(crate) fn send_by_session(
     shared: &Shared,
     inner: &mut Inner,
@@ -37,6 +39,9 @@ pub(crate) fn send_by_session(
             return Reply::legacy(SESSION_INVALID_ERRCODE, "session不存在或已过期", Map::new());
         }
     };
+    if let Err(over) = quota::meter(shared, &mut inner.monthly, &shared.config.app_key, at_ms) {
+        return Reply::legacy(quota::OVER_QUOTA_ERRCODE, &over.message(), Map::new());
+    }
     let field = |path: &[&str]| -> Option<String> {
         path.iter()
             .try_fold(body, |v, k| v.get(k))

@@ -3,8 +3,8 @@
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::{
-    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, stream::StreamState, tokens::TokenStore,
-    webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
+    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, quota::MonthlyCalls, stream::StreamState,
+    tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
 };
 use crate::{clock::Clock, notify::ChangeFeed};
 
@@ -33,6 +33,12 @@ pub(crate) struct Inner {
     pub(crate) faults: FaultQueue,
     pub(crate) qps: QpsLimiter,
     pub(crate) stream: StreamState,
+    /// Metered calls per app and month (see `quota`).
+    pub(crate) monthly: MonthlyCalls,
+    /// Card calls that reached their handler, for `applied_timeout_every`.
+    pub(crate) card_calls: u64,
+    /// `seq` of every call that was applied and then answered 504, in arrival order.
+    pub(crate) applied_timeouts: Vec<u64>,
 }
 
 impl Shared {
@@ -103,6 +109,17 @@ impl Shared {
     /// Invalidates every issued token.
     pub(crate) fn revoke_tokens(&self) {
         self.lock().tokens.revoke_all();
+    }
+
+    /// The configured app's metered calls in the current month.
+    pub(crate) fn monthly_calls(&self) -> u64 {
+        let now = self.clock.epoch_now();
+        self.lock().monthly.get(&self.config.app_key, now)
+    }
+
+    /// `seq`s of the calls that were applied and then answered 504.
+    pub(crate) fn applied_timeouts(&self) -> Vec<u64> {
+        self.lock().applied_timeouts.clone()
     }
 
     /// Queues a fault.

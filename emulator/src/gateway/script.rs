@@ -8,6 +8,8 @@
 //! |---|---|
 //! | `TOKENS:<n>` | exactly n tokens `t1 `, `t2 `, … |
 //! | `LONG:<chars>` | an answer of exactly that many characters (CJK, ASCII, markdown), ~4-char tokens |
+//! | `ZH:<bytes>` | an all-Chinese answer of that many UTF-8 bytes (≤, within 3), paragraphs with Chinese punctuation, 3-character tokens |
+//! | `MIXED:<bytes>` | Chinese + English + a markdown table + a fenced code block per section, that many UTF-8 bytes (≤, within 3), 4-character tokens |
 //! | `PACE:<ms>` | pause before each token |
 //! | `SLOW` | 1000 ms per token (unless `PACE` is given) |
 //! | `REASON` | three `reasoning_content` deltas before the content |
@@ -20,6 +22,7 @@ use super::reply_text;
 /// Upper bounds so a trigger cannot make the fake allocate without limit.
 const MAX_TOKENS: u64 = 100_000;
 const MAX_LONG_CHARS: u64 = 1_000_000;
+const MAX_TEXT_BYTES: u64 = 3_000_000;
 const MAX_PACE_MS: u64 = 600_000;
 
 /// A scripted failure.
@@ -43,6 +46,8 @@ pub(crate) struct Script {
     pub(crate) failure: Option<Failure>,
     tokens: Option<u64>,
     long: Option<u64>,
+    zh: Option<u64>,
+    mixed: Option<u64>,
     pace: Option<u64>,
     slow: bool,
     pub(crate) reason: bool,
@@ -66,6 +71,8 @@ impl Script {
             failure,
             tokens: number("TOKENS:").map(|n| n.min(MAX_TOKENS)),
             long: number("LONG:").map(|n| n.min(MAX_LONG_CHARS)),
+            zh: number("ZH:").map(|n| n.min(MAX_TEXT_BYTES)),
+            mixed: number("MIXED:").map(|n| n.min(MAX_TEXT_BYTES)),
             pace: number("PACE:").map(|n| n.min(MAX_PACE_MS)),
             slow: word("SLOW"),
             reason: word("REASON"),
@@ -81,12 +88,21 @@ impl Script {
         }
     }
 
-    /// The content tokens: `LONG`, else `TOKENS`, else the default text split into words.
+    /// The content tokens: `LONG`, else `ZH`, else `MIXED`, else `TOKENS`, else the default text split
+    /// into words.
     pub(crate) fn tokens(&self, default_text: impl FnOnce() -> String) -> Vec<String> {
-        match (self.long, self.tokens) {
-            (Some(chars), _) => reply_text::chunk_chars(&reply_text::long_text(chars as usize), 4),
-            (None, Some(n)) => reply_text::numbered_tokens(n as usize),
-            (None, None) => reply_text::word_tokens(&default_text()),
+        if let Some(chars) = self.long {
+            return reply_text::chunk_chars(&reply_text::long_text(chars as usize), 4);
+        }
+        if let Some(bytes) = self.zh {
+            return reply_text::chunk_chars(&reply_text::zh_text(bytes as usize), 3);
+        }
+        if let Some(bytes) = self.mixed {
+            return reply_text::chunk_chars(&reply_text::mixed_text(bytes as usize), 4);
+        }
+        match self.tokens {
+            Some(n) => reply_text::numbered_tokens(n as usize),
+            None => reply_text::word_tokens(&default_text()),
         }
     }
 }
@@ -149,6 +165,13 @@ mod tests {
         assert_eq!(script("XTOKENS:3").tokens(|| "a b".into()), ["a", " b"]);
         let long: String = script("LONG:123").tokens(String::new).concat();
         assert_eq!(long.chars().count(), 123);
+        let zh = script("ZH:7000 PACE:5").tokens(String::new);
+        assert_eq!(zh[0].chars().count(), 3);
+        let zh = zh.concat();
+        assert!(zh.len() <= 7000 && zh.len() >= 6997, "{}", zh.len());
+        let mixed: String = script("MIXED:7000").tokens(String::new).concat();
+        assert!(mixed.len() <= 7000 && mixed.len() >= 6997 && mixed.contains("```"));
+        assert_eq!(script("XZH:30").tokens(|| "a".into()), ["a"]);
     }
 
     #[test]

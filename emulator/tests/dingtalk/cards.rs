@@ -243,13 +243,13 @@ async fn streaming_validation_rules() {
     let (status, body) = dt
         .put(
             "/v1.0/card/streaming",
-            update(json!({"content": "字".repeat(3000)})),
+            update(json!({"content": "字".repeat(1000)})),
         )
         .await;
     assert_eq!(
         (status, body),
         (200, json!({"success": true, "result": true})),
-        "3000 characters fit"
+        "3000 bytes fit"
     );
 
     // A non-markdown variable may append.

@@ -4,8 +4,10 @@ use serde_json::{json, Value};
 
 use super::{
     super::{
+        qps,
         reply::{ApiError, Reply},
         state::Shared,
+        ApiKind,
     },
     tickets::Ticket,
     Subscription, CONNECT_PATH,
@@ -16,7 +18,9 @@ use super::{
 ///
 /// Missing or wrong `clientId`/`clientSecret` is HTTP 401 `{"code":"authFailed","message":"鉴权失败"}`
 /// (dingtalk-api.md §1). A missing or malformed `subscriptions` list, or an `EVENT` subscription whose
-/// topic is not `*` (§2.1), is HTTP 400 `InvalidParameter` (emulator choice of code).
+/// topic is not `*` (§2.1), is HTTP 400 `InvalidParameter` (emulator choice of code). The call counts
+/// for flow control under the `clientId` it names, like the token endpoint (and is refused with the QPS
+/// 403 over the budget); it is not metered for the monthly quota.
 pub(crate) fn connections_open(
     shared: &Shared,
     at_ms: u64,
@@ -27,6 +31,16 @@ pub(crate) fn connections_open(
     let (client_id, client_secret) = (field("clientId"), field("clientSecret"));
     if !client_id.is_empty() {
         *app_key = Some(client_id.to_owned());
+        let mut inner = shared.lock();
+        if let Err(rejected) = qps::admit(
+            shared,
+            &mut inner.qps,
+            client_id,
+            ApiKind::StreamConnectionOpen,
+            at_ms,
+        ) {
+            return rejected.into();
+        }
     }
     let config = &shared.config;
     if client_id != config.app_key || client_secret != config.app_secret {
