@@ -6,7 +6,6 @@ pub mod dingtalk;
 pub mod event;
 pub mod ffi;
 pub mod gateway;
-pub mod limiter;
 pub mod logging;
 pub mod manifest;
 pub mod runtime;

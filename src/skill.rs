@@ -11,8 +11,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::card::{finalize_card, CardContext, CardPlan, Journal};
+use crate::card::{recover_card, CardContext, CardPlan, Journal};
 use crate::conversation::dedup::Dedup;
+use crate::conversation::outcome::{Outcome, OutcomeCounters};
 use crate::conversation::reply;
 use crate::conversation::session::Sessions;
 use crate::conversation::Conversations;
@@ -21,6 +22,9 @@ use crate::event::BotMessage;
 use crate::gateway::GatewayClient;
 use crate::manifest::Manifest;
 use crate::runtime::runtime;
+
+/// How often learned DingTalk rates and the month's call count are saved (when changed).
+const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The note a card left in flight by a crash is finalized with.
 pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
@@ -50,10 +54,8 @@ impl SkillError {
 pub struct ReplyCounters {
     /// Events accepted.
     pub events: AtomicU64,
-    /// Replies finished.
-    pub finished: AtomicU64,
-    /// Replies failed.
-    pub failed: AtomicU64,
+    /// Model replies by outcome.
+    pub outcomes: OutcomeCounters,
     /// Events answered with a plain message.
     pub replied: AtomicU64,
     /// Duplicates skipped.
@@ -103,12 +105,6 @@ impl Skill {
             .map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
         let _guard = runtime().enter();
         let calls = Arc::new(CallStats::default());
-        let dingtalk = Arc::new(
-            DingTalkClient::new(&manifest.dingtalk, calls.clone())
-                .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
-        );
-        let gateway = GatewayClient::new(&manifest.gateway)
-            .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
         let state_dir = manifest.state_dir();
         let journal = Journal::open(&state_dir).map_err(|e| {
             SkillError::new(
@@ -116,19 +112,24 @@ impl Skill {
                 format!("state_dir {}: {e}", state_dir.display()),
             )
         })?;
-        let cards = Arc::new(CardContext {
-            client: dingtalk.clone(),
+        let dingtalk = Arc::new(
+            DingTalkClient::new(&manifest.dingtalk, calls.clone(), Some(&state_dir))
+                .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
+        );
+        let gateway = GatewayClient::new(&manifest.gateway)
+            .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
+        let cards = Arc::new(CardContext::new(
+            dingtalk.clone(),
             journal,
-            plan: CardPlan {
+            CardPlan {
                 template_id: manifest.dingtalk.card_template_id.clone(),
                 content_key: manifest.dingtalk.card_content_key.clone(),
                 interval: Duration::from_millis(manifest.streaming.card_update_interval_ms),
-                max_chars: manifest.streaming.card_max_chars,
+                max_bytes: manifest.streaming.card_max_bytes,
                 show_reasoning: manifest.streaming.show_reasoning,
                 flow_status: manifest.dingtalk.card_flow_status,
             },
-            staleness: Default::default(),
-        });
+        ));
         let inner = Arc::new(SkillInner {
             sessions: Sessions::load(
                 state_dir.join("sessions.json"),
@@ -150,6 +151,7 @@ impl Skill {
             accepting: AtomicBool::new(true),
         });
         let skill = Skill { inner };
+        skill.start_saving_state();
         let recovered = runtime().block_on(skill.recover_journal());
         log::info!(
             "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s, card interval {} ms{}",
@@ -177,16 +179,32 @@ impl Skill {
             }
             text.push_str("> ⚠️ ");
             text.push_str(INTERRUPTED_NOTE);
-            if finalize_card(&self.inner.cards, &entry.card_id, &text, true, &stats).await {
+            if recover_card(&self.inner.cards, &stats, &entry.card_id, &text).await {
                 done += 1;
             }
-            self.inner.cards.journal.remove(&entry.card_id);
         }
         self.inner
             .counters
             .recovered
             .fetch_add(done as u64, Relaxed);
         done
+    }
+
+    /// Saves learned DingTalk rates and the month's call count every few seconds (when they
+    /// changed), on a blocking thread.
+    fn start_saving_state(&self) {
+        let client = Arc::downgrade(&self.inner.dingtalk);
+        runtime().spawn(async move {
+            let mut tick = tokio::time::interval(STATE_SAVE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(client) = client.upgrade() else {
+                    return;
+                };
+                let _ = tokio::task::spawn_blocking(move || client.save_state()).await;
+            }
+        });
     }
 
     /// Accepts one raw DingTalk event and returns its chunk stream at once. The reply runs
@@ -244,23 +262,28 @@ impl Skill {
                 }
             }
         });
+        self.inner.dingtalk.save_state();
     }
 
     /// Description and counters as JSON.
     pub fn info(&self) -> serde_json::Value {
         let c = &self.inner.counters;
+        let mut replies = serde_json::json!({
+            "events": c.events.load(Relaxed),
+            "replied": c.replied.load(Relaxed),
+            "skipped": c.skipped.load(Relaxed),
+            "recovered_cards": c.recovered.load(Relaxed),
+            "in_flight": self.inner.tasks.len(),
+        });
+        for outcome in Outcome::ALL {
+            replies[outcome.name()] = c.outcomes.count(outcome).into();
+        }
         serde_json::json!({
             "skill": {"name": self.inner.manifest.name, "version": self.inner.manifest.version},
-            "replies": {
-                "events": c.events.load(Relaxed),
-                "finished": c.finished.load(Relaxed),
-                "failed": c.failed.load(Relaxed),
-                "replied": c.replied.load(Relaxed),
-                "skipped": c.skipped.load(Relaxed),
-                "recovered_cards": c.recovered.load(Relaxed),
-                "in_flight": self.inner.tasks.len(),
-            },
+            "replies": replies,
             "dingtalk_calls": self.inner.calls.to_json(),
+            "dingtalk_budget": self.inner.dingtalk.budget_snapshot(),
+            "card_max_bytes": self.inner.cards.max_bytes(),
             "card_staleness": self.inner.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })

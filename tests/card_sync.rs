@@ -38,6 +38,43 @@ fn readable(s: &str) -> String {
 }
 
 #[test]
+fn the_end_of_the_answer_is_acted_on_at_once_in_one_call() {
+    let h = Harness::start("card-end-at-once");
+    // A 5 s interval: waiting it out would finalize the card seconds after the answer ended.
+    let manifest = h.manifest("", "").replace(
+        "card_update_interval_ms: 100",
+        "card_update_interval_ms: 5000",
+    );
+    let skill = h.skill_with(&plugin(), &manifest);
+    let chunks = collect(
+        skill
+            .handle_event(&h.group_text("cidEnd", "回答 TOKENS:10 PACE:30"))
+            .unwrap(),
+    );
+    let card = card_of(&chunks);
+    let streams: Vec<Call> = card_calls(&h, &card)
+        .into_iter()
+        .filter(|c| c.kind == ApiKind::StreamingUpdate)
+        .collect();
+    assert_eq!(
+        streams.len(),
+        2,
+        "the first content, then one call with the rest that finalizes: {streams:?}"
+    );
+    assert_eq!(streams[1].request["isFinalize"], true);
+    assert_eq!(
+        readable(streams[1].request["content"].as_str().unwrap()),
+        answer_of(&chunks).trim_end(),
+        "the finalizing call carries the whole answer"
+    );
+    let gap = streams[1].at_ms - streams[0].at_ms;
+    assert!(
+        gap < 2_500,
+        "finalized {gap} ms after the first update: the 5 s interval was waited out"
+    );
+}
+
+#[test]
 fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
     let h = Harness::start("card-basic");
     let skill = h.skill_with(
@@ -71,13 +108,16 @@ fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
         .all(|c| c.status == 200 && c.request["isFull"] == true));
     let last = streams.last().unwrap();
     assert_eq!(last.request["isFinalize"], true);
-    for pair in streams.windows(2) {
+    // Intermediate updates keep the interval; the end of the answer is acted on at once.
+    let intermediate = &streams[..streams.len() - 1];
+    for pair in intermediate.windows(2) {
         let gap = pair[1].at_ms - pair[0].at_ms;
         assert!(
             gap + 20 >= 200,
             "two updates of one card {gap} ms apart (interval 200 ms)"
         );
     }
+    let tokens = &h.gateway.requests()[0].emitted_tokens;
     let guids: std::collections::HashSet<_> = streams
         .iter()
         .map(|c| c.request["guid"].as_str().unwrap().to_owned())
@@ -98,7 +138,6 @@ fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
     );
     // The call budget of one reply: create + the leading-edge update + one per interval while
     // tokens arrive + the finalizing update + the flowStatus update.
-    let tokens = &h.gateway.requests()[0].emitted_tokens;
     let streaming_ms = tokens.last().unwrap().0 - tokens.first().unwrap().0;
     let budget = 1 + 1 + streaming_ms.div_ceil(200) as usize + 1 + 1;
     assert!(

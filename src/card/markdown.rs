@@ -1,6 +1,6 @@
 //! Markdown for AI Cards: DingTalk's card renderer ignores a single `\n` and needs a blank
-//! line before a table (`dingtalk-api.md` §5.6), and a card goes blank at about 3000 CJK
-//! characters, so long answers are split at safe places.
+//! line before a table, and card values are limited in UTF-8 bytes, so long answers are
+//! split at safe places (`docs/dingtalk.md`, "Sizes").
 
 /// Rewrites markdown so it renders in an AI Card as it would in a chat UI: a single newline
 /// between two paragraph lines becomes `<br>`, and a table gets a blank line before it.
@@ -55,12 +55,22 @@ fn is_paragraph(line: &str) -> bool {
     !(digits > 0 && t[digits..].starts_with(['.', ')']))
 }
 
-/// Where to cut `text` so the first part has at most `max_chars` characters: after the
+/// Where to cut `text` so the first part has at most `max_bytes` UTF-8 bytes: after the
 /// last blank line or newline outside a code fence, else after any newline, else at the
-/// character limit. Returns `None` when the whole text fits. The cut is a byte index on a
-/// character boundary, and the first part is never empty.
-pub fn split_point(text: &str, max_chars: usize) -> Option<usize> {
-    let limit = text.char_indices().nth(max_chars).map(|(i, _)| i)?;
+/// byte limit (on a character boundary). Returns `None` when the whole text fits. The cut
+/// is a byte index on a character boundary, and the first part is never empty (one
+/// character when even that is over `max_bytes`).
+pub fn split_point(text: &str, max_bytes: usize) -> Option<usize> {
+    if text.len() <= max_bytes {
+        return None;
+    }
+    let mut limit = max_bytes;
+    while !text.is_char_boundary(limit) {
+        limit -= 1;
+    }
+    if limit == 0 {
+        return Some(text.chars().next().map_or(text.len(), char::len_utf8));
+    }
     let head = &text[..limit];
     let mut in_fence = false;
     let mut best_blank = None;
@@ -131,8 +141,13 @@ mod tests {
         assert!(split_point(&text, 1000).is_none());
         let cjk = "字".repeat(300);
         let cut = split_point(&cjk, 100).unwrap();
-        assert_eq!(cjk[..cut].chars().count(), 100);
+        assert_eq!(cut, 99, "bytes, on a character boundary: 33 characters");
         assert_eq!(format!("{}{}", &cjk[..cut], &cjk[cut..]), cjk);
+        assert!(
+            split_point(&cjk, 900).is_none(),
+            "300 characters are 900 bytes"
+        );
+        assert_eq!(split_point("字字", 1), Some(3), "never an empty first part");
     }
 
     #[test]

@@ -6,4 +6,7 @@ pub mod staleness;
 pub mod sync;
 
 pub use journal::{Journal, JournalEntry};
-pub use sync::{finalize_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync};
+pub use sync::{
+    recover_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync, CONTINUED,
+    CREATE_DEADLINE,
+};

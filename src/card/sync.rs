@@ -2,30 +2,41 @@
 //! finalizes the card.
 //!
 //! The reply task writes the text into a `watch` channel (latest wins, so there is never a
-//! backlog of stale updates). This task sends the first content at once (leading edge),
-//! then at most one update per `card_update_interval_ms`, each through the app-wide budget,
-//! rolls over to a follow-up card when the text outgrows one card, and finally sends the
-//! finalizing update, retried with backoff and a new `guid` until DingTalk accepts it.
+//! backlog of stale updates). This task creates the card at once, sends the first content
+//! as soon as there is any, then at most one update per `card_update_interval_ms`; each
+//! update renders the newest text only when the budget lets it go. The end of the answer is
+//! acted on at once: the last content and the finalization are one call. A card whose text
+//! outgrows `card_max_bytes` (UTF-8 bytes) is finalized at a safe cut and the answer goes
+//! on in a follow-up card; a value DingTalk still refuses as too large lowers the limit and
+//! splits again. See `docs/card-delivery.md`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep, sleep_until, Instant};
+use tokio::time::{sleep_until, Instant};
 
 use super::journal::{Journal, JournalEntry};
 use super::markdown::{normalize_for_card, open_fence, split_point};
-use crate::dingtalk::{with_retries, CallStats, CardSpace, DingTalkClient, DingTalkError};
+use crate::dingtalk::{
+    CallStats, Caller, CardSpace, DingTalkClient, DingTalkError, Priority, Retry, StreamEnd,
+};
 
-/// Attempts for the final update (about a minute of backoff in total).
-const FINAL_ATTEMPTS: u32 = 10;
-/// Attempts for creating a card.
-const CREATE_ATTEMPTS: u32 = 4;
-/// Pause after an intermediate update hit `403 QpsLimit`.
-const QPS_BACKOFF: Duration = Duration::from_secs(1);
+/// How long the final update of a card is retried.
+const FINAL_DEADLINE: Duration = Duration::from_secs(60);
+/// How long creating a card may take (rate limits, 5xx, timeouts) before the reply falls
+/// back to a markdown message.
+pub const CREATE_DEADLINE: Duration = Duration::from_secs(30);
 /// Appended to a card whose answer continues in the next card.
-const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
+pub const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
+/// Closes a code fence left open at a cut.
+const FENCE_CLOSE: &str = "\n```";
+/// Smallest size limit card-sync lowers itself to after DingTalk refused a value as too large.
+const MIN_CARD_BYTES: usize = 600;
+/// At most this share of a card shows the reasoning (its newest part).
+const REASONING_SHARE: usize = 3;
 
 /// How cards look and behave (from the manifest).
 #[derive(Debug, Clone)]
@@ -36,8 +47,8 @@ pub struct CardPlan {
     pub content_key: String,
     /// Minimum time between two updates of one card.
     pub interval: Duration,
-    /// Characters per card.
-    pub max_chars: usize,
+    /// Largest card value in UTF-8 bytes.
+    pub max_bytes: usize,
     /// Show reasoning above the answer.
     pub show_reasoning: bool,
     /// Set the `flowStatus` variable when the card ends (one more call).
@@ -53,6 +64,17 @@ pub enum CardEnd {
     Failed(String),
     /// Stopped by the user.
     Stopped,
+}
+
+impl CardEnd {
+    /// The line shown under the answer, if any.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            CardEnd::Finished => None,
+            CardEnd::Failed(note) => Some(format!("\n\n> ⚠️ {note}")),
+            CardEnd::Stopped => Some("\n\n> ⏹ 已停止 (stopped)".into()),
+        }
+    }
 }
 
 /// The text so far, as written by the reply task.
@@ -77,7 +99,7 @@ pub enum CardEvent {
 pub struct CardReport {
     /// Card ids used, in order.
     pub cards: Vec<String>,
-    /// Whether the last card was finalized.
+    /// Every card was finalized (DingTalk accepted each final update).
     pub finalized: bool,
     /// When the first content became visible.
     pub first_visible: Option<Instant>,
@@ -96,6 +118,42 @@ pub struct CardContext {
     pub plan: CardPlan,
     /// How long text waits before it is visible, over all cards.
     pub staleness: super::staleness::Staleness,
+    /// The card size limit in use: `plan.max_bytes`, lowered when DingTalk refused a value
+    /// as too large (its real limit is unpublished).
+    max_bytes: AtomicUsize,
+}
+
+impl CardContext {
+    /// A context for `plan`.
+    pub fn new(client: Arc<DingTalkClient>, journal: Journal, plan: CardPlan) -> CardContext {
+        CardContext {
+            max_bytes: AtomicUsize::new(plan.max_bytes),
+            client,
+            journal,
+            plan,
+            staleness: Default::default(),
+        }
+    }
+
+    /// The card size limit in use, in UTF-8 bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// DingTalk refused a value of `refused` bytes as too large: use at most two thirds of
+    /// it from now on.
+    fn lower_max_bytes(&self, refused: usize) -> usize {
+        let lowered = (refused * 2 / 3).max(MIN_CARD_BYTES);
+        let now = self
+            .max_bytes
+            .fetch_min(lowered, Ordering::Relaxed)
+            .min(lowered);
+        log::warn!(
+            "DingTalk refused a card value of {refused} bytes as too large; cards now hold at most {now} bytes (streaming.card_max_bytes is {})",
+            self.plan.max_bytes
+        );
+        now
+    }
 }
 
 /// Handle held by the reply task. Dropping it without [`CardSync::finish`] finalizes the
@@ -111,17 +169,36 @@ pub struct CardSync {
 type UnshownSince = Arc<std::sync::Mutex<Option<Instant>>>;
 
 impl CardSync {
-    /// Starts card-sync for a reply: creates the first card (id `card_id`) in `space` at
+    /// Starts card-sync for a reply in `conversation`: creates the first card in `space` at
     /// once. Card events arrive on the returned receiver.
     pub fn start(
         ctx: Arc<CardContext>,
         space: CardSpace,
+        conversation: String,
         stats: Arc<CallStats>,
     ) -> (CardSync, mpsc::UnboundedReceiver<CardEvent>) {
         let (draft, rx) = watch::channel(Draft::default());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let unshown_since = UnshownSince::default();
-        let task = tokio::spawn(run(ctx, space, rx, events_tx, stats, unshown_since.clone()));
+        let run = Run {
+            max_bytes: ctx.max_bytes(),
+            ctx,
+            space,
+            conversation,
+            stats,
+            events: events_tx,
+            report: CardReport {
+                finalized: true,
+                ..CardReport::default()
+            },
+            card: new_card_id(),
+            offset: 0,
+            shown: String::new(),
+            reopen: String::new(),
+            unshown_since: unshown_since.clone(),
+            created_at_ms: 0,
+        };
+        let task = tokio::spawn(run.run(rx));
         (
             CardSync {
                 draft,
@@ -146,7 +223,7 @@ impl CardSync {
         self.draft.send_modify(|d| d.reasoning.push_str(delta));
     }
 
-    /// Ends the reply; resolves when the card is finalized (or finalizing gave up).
+    /// Ends the reply; resolves when the cards are finalized (or finalizing gave up).
     pub async fn finish(self, end: CardEnd) -> CardReport {
         self.draft.send_modify(|d| d.end = Some(end));
         self.task.await.unwrap_or_default()
@@ -163,177 +240,253 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// How a final update went.
+enum Finalized {
+    /// DingTalk accepted it (or had already applied it).
+    Done,
+    /// DingTalk refused the text as too large: split smaller and try again.
+    TooLarge,
+    /// DingTalk did not accept it; the card stays in the journal for recovery.
+    NotFinalized,
+}
+
+/// One card's part of the answer, rendered.
+struct Part {
+    /// The card markdown.
+    text: String,
+    /// Where the part ends in the full text, when it does not reach its end.
+    cut: Option<usize>,
+}
+
+/// One reply's card-sync task.
 struct Run {
     ctx: Arc<CardContext>,
     space: CardSpace,
+    conversation: String,
     stats: Arc<CallStats>,
     events: mpsc::UnboundedSender<CardEvent>,
     report: CardReport,
+    /// The size limit this reply uses (lowered when DingTalk refuses a value as too large).
+    max_bytes: usize,
     /// Current card id.
     card: String,
     /// Byte offset of the current card's part of the answer.
     offset: usize,
     /// Text last shown on the current card.
     shown: String,
-    unshown_since: UnshownSince,
     /// A code fence to reopen at the top of the current (follow-up) card.
     reopen: String,
-    /// Set when a follow-up card could not be created: the answer from here on goes out as
-    /// plain messages (by the reply task) and no card is updated any more.
-    unsent_from: Option<usize>,
+    unshown_since: UnshownSince,
     /// When the current card was created (its journal entry keeps this across rewrites).
     created_at_ms: u64,
 }
 
-async fn run(
-    ctx: Arc<CardContext>,
-    space: CardSpace,
-    mut rx: watch::Receiver<Draft>,
-    events: mpsc::UnboundedSender<CardEvent>,
-    stats: Arc<CallStats>,
-    unshown_since: UnshownSince,
-) -> CardReport {
-    let mut run = Run {
-        unshown_since,
-        ctx,
-        space,
-        stats,
-        events,
-        report: CardReport::default(),
-        card: new_card_id(),
-        offset: 0,
-        shown: String::new(),
-        reopen: String::new(),
-        unsent_from: None,
-        created_at_ms: 0,
-    };
-    if let Err(e) = run.create_card().await {
-        let _ = run.events.send(CardEvent::CreateFailed(e));
-        return run.report;
+impl Run {
+    fn caller(&self, priority: Priority) -> Caller<'_> {
+        Caller {
+            stats: &self.stats,
+            priority,
+            conversation: &self.conversation,
+        }
     }
-    let interval = run.ctx.plan.interval;
-    let mut last_sent: Option<Instant> = None;
-    let end = loop {
-        if rx.changed().await.is_err() {
-            break CardEnd::Failed("内部错误，回复中断 (internal error)".into());
+
+    async fn run(mut self, mut rx: watch::Receiver<Draft>) -> CardReport {
+        if let Err(e) = self.create_card().await {
+            let _ = self.events.send(CardEvent::CreateFailed(e));
+            self.report.finalized = false;
+            return self.report;
         }
-        if let Some(t) = last_sent {
-            sleep_until(t + interval).await;
-        }
-        let draft = rx.borrow_and_update().clone();
-        if let Some(end) = draft.end {
-            break end;
-        }
-        run.roll_over(&draft).await;
-        let text = run.render(&draft);
-        if text.is_empty() || text == run.shown || run.unsent_from.is_some() {
-            continue;
-        }
-        // Journal first: after a crash the recovered text is never behind what was shown.
-        run.journal_text(&text);
-        match run
+        let mut last_sent: Option<Instant> = None;
+        let end = loop {
+            if rx.changed().await.is_err() {
+                break CardEnd::Failed("内部错误，回复中断 (internal error)".into());
+            }
+            let stretch = self.ctx.client.quota().stretch();
+            let due = match (last_sent, stretch.intermediate_updates) {
+                (_, false) => None,
+                (None, true) => Some(Instant::now()),
+                (Some(t), true) => {
+                    Some(t + self.ctx.plan.interval.mul_f64(stretch.interval_factor))
+                }
+            };
+            // Wait out the interval, but act on the end of the answer at once.
+            match due {
+                Some(due) => tokio::select! {
+                    () = sleep_until(due) => {}
+                    _ = rx.wait_for(|d| d.end.is_some()) => {}
+                },
+                None => drop(rx.wait_for(|d| d.end.is_some()).await),
+            }
+            let draft = rx.borrow_and_update().clone();
+            if let Some(end) = draft.end {
+                break end;
+            }
+            if !self.roll_over(&draft.answer, &draft.reasoning).await {
+                continue;
+            }
+            let part = self.part(&draft.answer, &draft.reasoning);
+            if part.text.is_empty() || part.text == self.shown {
+                continue;
+            }
+            self.update(&rx).await;
+            last_sent = Some(Instant::now());
+        };
+        let draft = rx.borrow().clone();
+        self.finish(&draft, &end).await;
+        self.report
+    }
+
+    /// One intermediate (or first) update with the newest text when the budget lets it go.
+    async fn update(&mut self, rx: &watch::Receiver<Draft>) {
+        let priority = if self.shown.is_empty() {
+            Priority::FirstContent
+        } else {
+            Priority::Intermediate
+        };
+        let caller = self.caller(priority);
+        let render = || {
+            let d = rx.borrow();
+            self.part(&d.answer, &d.reasoning).text
+        };
+        let result = self
             .ctx
             .client
             .stream_card(
-                &run.card,
-                &run.ctx.plan.content_key,
-                &text,
-                false,
-                false,
-                &run.stats,
+                &caller,
+                &self.card,
+                &self.ctx.plan.content_key,
+                &render,
+                StreamEnd::No,
             )
-            .await
-        {
-            Ok(()) => {
-                run.report.first_visible.get_or_insert_with(Instant::now);
-                run.shown = text;
-                run.record_staleness();
+            .await;
+        match result {
+            Ok(text) => {
+                // Journal after the update: the recovered text never shows less than the
+                // card did, and never more than it may hold.
+                self.journal_text(&text);
+                self.report.first_visible.get_or_insert_with(Instant::now);
+                self.shown = text;
+                self.record_staleness();
             }
-            Err(e) if e.is_qps_limit() => {
-                log::warn!(
-                    "card {}: update hit the DingTalk rate limit; backing off",
-                    run.card
-                );
-                sleep(QPS_BACKOFF).await;
+            Err(e) if e.is_too_large() => {
+                let refused = render().len();
+                self.max_bytes = self.ctx.lower_max_bytes(refused);
             }
-            Err(e) => log::warn!("card {}: update failed: {e}", run.card),
+            Err(e) if e.is_qps_limit() => {}
+            Err(e) => log::warn!("card {}: update failed: {e}", self.card),
         }
-        last_sent = Some(Instant::now());
-    };
-    let draft = rx.borrow().clone();
-    run.roll_over(&draft).await;
-    if run.unsent_from.is_some() {
-        return run.report;
-    }
-    let mut text = run.render(&draft);
-    let failed = match &end {
-        CardEnd::Finished => false,
-        CardEnd::Failed(note) => {
-            text.push_str(&format!("\n\n> ⚠️ {note}"));
-            true
-        }
-        CardEnd::Stopped => {
-            text.push_str("\n\n> ⏹ 已停止 (stopped)");
-            false
-        }
-    };
-    if text.trim().is_empty() {
-        text = "（空回复 · empty answer）".into();
-    }
-    run.report.finalized = run.finalize(&text, failed).await;
-    run.report
-}
-
-impl Run {
-    /// The current card's text: its part of the answer (plus reasoning when shown), as card markdown.
-    fn render(&self, draft: &Draft) -> String {
-        let part = &draft.answer[self.offset..];
-        let mut text = String::new();
-        if self.ctx.plan.show_reasoning && self.offset == 0 && !draft.reasoning.is_empty() {
-            for line in draft.reasoning.lines() {
-                text.push_str("> ");
-                text.push_str(line);
-                text.push('\n');
-            }
-            text.push('\n');
-        }
-        text.push_str(&self.reopen);
-        text.push_str(part);
-        normalize_for_card(&text)
     }
 
-    /// While the current card's part is too long, finalize it at a safe cut and continue in a new card.
-    async fn roll_over(&mut self, draft: &Draft) {
-        let budget = self
-            .ctx
-            .plan
-            .max_chars
-            .saturating_sub(CONTINUED.chars().count() + 64)
-            .max(100);
-        while self.unsent_from.is_none() {
-            let Some(cut) = split_point(&draft.answer[self.offset..], budget) else {
-                break;
+    /// The current card's part of `full`: its reasoning (first card only, when shown), the
+    /// reopened code fence, and as much of the answer as fits in `max_bytes` once rendered
+    /// as card markdown (room is kept for the continuation note).
+    fn part(&self, full: &str, reasoning: &str) -> Part {
+        let mut head = String::new();
+        if self.ctx.plan.show_reasoning && self.offset == 0 && !reasoning.is_empty() {
+            let share = self.max_bytes / REASONING_SHARE;
+            let shown = if reasoning.len() > share {
+                let mut start = reasoning.len() - share;
+                while !reasoning.is_char_boundary(start) {
+                    start += 1;
+                }
+                format!("…{}", &reasoning[start..])
+            } else {
+                reasoning.to_owned()
             };
-            let part = format!(
-                "{}{}",
-                self.reopen,
-                &draft.answer[self.offset..self.offset + cut]
-            );
-            // A cut inside a code block closes it here and reopens it in the next card.
-            let (close, reopen) = match open_fence(&part) {
-                Some(fence) => ("\n```", format!("{fence}\n")),
-                None => ("", String::new()),
+            for line in shown.lines() {
+                head.push_str("> ");
+                head.push_str(line);
+                head.push('\n');
+            }
+            head.push('\n');
+        }
+        let rest = &full[self.offset.min(full.len())..];
+        let reserve = CONTINUED.len() + FENCE_CLOSE.len();
+        let mut room = self
+            .max_bytes
+            .saturating_sub(reserve + head.len() + self.reopen.len())
+            .max(64);
+        loop {
+            let cut = split_point(rest, room);
+            let body = &rest[..cut.unwrap_or(rest.len())];
+            let text = normalize_for_card(&format!("{head}{}{body}", self.reopen));
+            // Normalising adds `<br>`s: shrink the room by what it added until it fits.
+            let over = (text.len() + reserve).saturating_sub(self.max_bytes);
+            if over == 0 || room <= 64 {
+                return Part {
+                    text,
+                    cut: cut.map(|c| self.offset + c),
+                };
+            }
+            room = room.saturating_sub(over).max(64);
+        }
+    }
+
+    /// While the current card's part does not reach the end of `full`, finalize the card at
+    /// the cut and continue in a new card. Returns false when the rest of the answer goes
+    /// out as a message (a follow-up card could not be created).
+    async fn roll_over(&mut self, full: &str, reasoning: &str) -> bool {
+        while self.report.unsent_from.is_none() {
+            let Part { mut text, cut } = self.part(full, reasoning);
+            let Some(cut) = cut else {
+                return true;
             };
-            let text = normalize_for_card(&part) + close + CONTINUED;
-            self.report.finalized = self.finalize(&text, false).await;
-            self.offset += cut;
+            let raw = format!("{}{}", self.reopen, &full[self.offset..cut]);
+            let reopen = match open_fence(&raw) {
+                Some(fence) => {
+                    text.push_str(FENCE_CLOSE);
+                    format!("{fence}\n")
+                }
+                None => String::new(),
+            };
+            text.push_str(CONTINUED);
+            match self.finalize(&text, false).await {
+                Finalized::TooLarge => {
+                    self.max_bytes = self.ctx.lower_max_bytes(text.len());
+                    continue;
+                }
+                Finalized::NotFinalized => self.report.finalized = false,
+                Finalized::Done => {}
+            }
+            self.offset = cut;
             self.reopen = reopen;
             self.card = new_card_id();
             self.shown.clear();
             if let Err(e) = self.create_card().await {
-                log::error!("follow-up card could not be created ({e}); the rest of the answer is sent as a message");
-                self.unsent_from = Some(self.offset);
+                log::error!(
+                    "follow-up card could not be created ({e}); the rest of the answer is sent as a message"
+                );
                 self.report.unsent_from = Some(self.offset);
+            }
+        }
+        false
+    }
+
+    /// The end: the note goes under the answer, every part that does not fit goes to a
+    /// follow-up card, and the last card's final update carries its whole text.
+    async fn finish(&mut self, draft: &Draft, end: &CardEnd) {
+        let mut full = draft.answer.clone();
+        if let Some(note) = end.note() {
+            full.push_str(&note);
+        }
+        if full.trim().is_empty() {
+            full = "（空回复 · empty answer）".into();
+        }
+        loop {
+            if !self.roll_over(&full, &draft.reasoning).await {
+                return;
+            }
+            let text = self.part(&full, &draft.reasoning).text;
+            match self
+                .finalize(&text, matches!(end, CardEnd::Failed(_)))
+                .await
+            {
+                Finalized::Done => return,
+                Finalized::TooLarge => self.max_bytes = self.ctx.lower_max_bytes(text.len()),
+                Finalized::NotFinalized => {
+                    self.report.finalized = false;
+                    return;
+                }
             }
         }
     }
@@ -346,13 +499,28 @@ impl Run {
             self.ctx.plan.content_key.clone(),
             Value::String(String::new()),
         );
-        params.insert("flowStatus".into(), json!("1"));
-        let (ctx, card, space, stats) = (&self.ctx, &self.card, &self.space, &self.stats);
-        let result = with_retries(CREATE_ATTEMPTS, "create card", || {
-            ctx.client
-                .create_and_deliver(card, &ctx.plan.template_id, space, &params, stats)
-        })
-        .await;
+        if self.ctx.plan.flow_status {
+            params.insert("flowStatus".into(), json!("1"));
+        }
+        let caller = self.caller(Priority::Create);
+        let mut retry = Retry::for_at_most("create card", CREATE_DEADLINE);
+        let result = loop {
+            match self
+                .ctx
+                .client
+                .create_and_deliver(
+                    &caller,
+                    &self.card,
+                    &self.ctx.plan.template_id,
+                    &self.space,
+                    &params,
+                )
+                .await
+            {
+                Err(e) if retry.again(&e).await => {}
+                other => break other,
+            }
+        };
         match result {
             Ok(()) => {
                 self.report.cards.push(self.card.clone());
@@ -360,6 +528,15 @@ impl Run {
                 Ok(())
             }
             Err(e) => {
+                if retry.ambiguous() {
+                    // An attempt that timed out may have created the card: close it, so
+                    // nobody sees an empty card "processing" forever.
+                    let note = "（已改为消息回复 · the answer follows as a message）";
+                    if let Finalized::NotFinalized = self.finalize(note, true).await {
+                        // Left in the journal; the next start finalizes it if it exists.
+                        return Err(e);
+                    }
+                }
                 self.ctx.journal.remove(&self.card);
                 Err(e)
             }
@@ -387,44 +564,78 @@ impl Run {
         });
     }
 
-    /// The finalizing update (`isFinalize`, or `isError` when failed) plus the `flowStatus`
-    /// card variable, each retried until accepted. Returns whether DingTalk accepted it.
-    async fn finalize(&mut self, text: &str, failed: bool) -> bool {
-        let done = finalize_card(&self.ctx, &self.card, text, failed, &self.stats).await;
-        if done {
+    /// The final update of the current card; the journal entry goes once it is accepted.
+    async fn finalize(&mut self, text: &str, failed: bool) -> Finalized {
+        let result = finalize_card(
+            &self.ctx,
+            &self.caller(Priority::Final),
+            &self.card,
+            text,
+            failed,
+        )
+        .await;
+        if let Finalized::Done = result {
             self.record_staleness();
             self.report.first_visible.get_or_insert_with(Instant::now);
         }
-        done
+        result
     }
 }
 
-/// Finalizes one card (also used to recover journal leftovers at `init`).
-pub async fn finalize_card(
+/// Finalizes one card (also used to recover journal leftovers at `init`): one streaming
+/// update with the whole text and `isFinalize` (plus `isError` when failed), then, with
+/// `card_flow_status`, the `flowStatus` variable. Each is retried with a fresh `guid` for
+/// up to a minute. A retry refused after an attempt that may have been applied means the
+/// card was already final: success. When the streaming API refuses the final update, the
+/// data update carries the text too, so the card still ends.
+async fn finalize_card(
     ctx: &CardContext,
+    caller: &Caller<'_>,
     card: &str,
     text: &str,
     failed: bool,
-    stats: &CallStats,
-) -> bool {
+) -> Finalized {
     let key = &ctx.plan.content_key;
-    let streamed = with_retries(FINAL_ATTEMPTS, "final card update", || {
-        ctx.client.stream_card(card, key, text, true, failed, stats)
-    })
-    .await;
+    let end = if failed {
+        StreamEnd::Failed
+    } else {
+        StreamEnd::Finished
+    };
+    let mut retry = Retry::for_at_most("final card update", FINAL_DEADLINE);
+    let streamed = loop {
+        match ctx
+            .client
+            .stream_card(caller, card, key, &|| text.to_owned(), end)
+            .await
+        {
+            Ok(_) => break Ok(()),
+            Err(e) if e.is_too_large() => return Finalized::TooLarge,
+            Err(e @ DingTalkError::Param { .. }) if retry.ambiguous() => {
+                log::info!(
+                    "card {card}: the final update had already been applied (the retry was answered: {e})"
+                );
+                break Ok(());
+            }
+            Err(e) if retry.again(&e).await => {}
+            Err(e) => break Err(e),
+        }
+    };
     if let Err(e) = &streamed {
         log::error!("card {card}: the final update was refused: {e}");
     }
-    // When the streaming API refused the final update, the data update carries the text too,
-    // so the card still ends (templates driven by flowStatus show it as finished or failed).
     let status = if ctx.plan.flow_status || streamed.is_err() {
         let mut params = Map::new();
         params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
-        params.insert(key.clone(), Value::String(text.to_owned()));
-        let status = with_retries(FINAL_ATTEMPTS, "card status update", || {
-            ctx.client.update_card_data(card, &params, stats)
-        })
-        .await;
+        if streamed.is_err() {
+            params.insert(key.clone(), Value::String(text.to_owned()));
+        }
+        let mut retry = Retry::for_at_most("card status update", FINAL_DEADLINE);
+        let status = loop {
+            match ctx.client.update_card_data(caller, card, &params).await {
+                Err(e) if retry.again(&e).await => {}
+                other => break other,
+            }
+        };
         if let Err(e) = &status {
             log::error!("card {card}: the final status update was refused: {e}");
         }
@@ -433,8 +644,28 @@ pub async fn finalize_card(
         Ok(())
     };
     let done = streamed.is_ok() || status.is_ok();
-    if done || matches!(streamed, Err(DingTalkError::Param { .. })) {
+    // A card DingTalk does not know (or will never take) is not worth recovering.
+    let hopeless = matches!(&streamed, Err(DingTalkError::Param { .. }));
+    if done || hopeless {
         ctx.journal.remove(card);
     }
-    done
+    if done {
+        Finalized::Done
+    } else {
+        Finalized::NotFinalized
+    }
+}
+
+/// Finalizes a card left in the journal by an earlier process, as failed with `text`.
+/// Returns whether DingTalk accepted it.
+pub async fn recover_card(ctx: &CardContext, stats: &CallStats, card: &str, text: &str) -> bool {
+    let caller = Caller {
+        stats,
+        priority: Priority::Final,
+        conversation: card,
+    };
+    matches!(
+        finalize_card(ctx, &caller, card, text, true).await,
+        Finalized::Done
+    )
 }

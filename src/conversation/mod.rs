@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod dedup;
+pub mod outcome;
 pub mod reply;
 pub mod session;
 

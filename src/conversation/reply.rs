@@ -7,20 +7,23 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use openclaw_skill_abi::{Chunk, OcFailureKind, Usage};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::command::Command;
+use super::outcome::{Delivery, ModelEnd, Outcome};
 use super::Turn;
-use crate::card::{CardEnd, CardEvent, CardSync};
-use crate::dingtalk::{CallStats, CardSpace, ReplyTarget};
+use crate::card::markdown::split_point;
+use crate::card::{CardEnd, CardEvent, CardSync, CREATE_DEADLINE};
+use crate::dingtalk::{with_retries, CallStats, Caller, CardSpace, Priority, ReplyTarget};
 use crate::event::{BotMessage, Chat, Content};
 use crate::gateway::{ChatRequest, GatewayError, GatewayEvent};
 use crate::manifest::AccessPolicy;
 use crate::skill::SkillInner;
 
-/// Longest markdown message sent through the session webhook (DingTalk clients split at 3800).
-const MESSAGE_MAX_CHARS: usize = 3800;
+/// Longest markdown message, in UTF-8 bytes (other DingTalk clients split at 3800
+/// characters; bytes are the safe reading).
+const MESSAGE_MAX_BYTES: usize = 3800;
 
 const UNSUPPORTED: &str = "暂时只能处理文字和语音消息，请用文字描述你的问题。(I can only read text and voice messages for now — please type your question.)";
 const NEW_SESSION: &str = "已开始新会话。(Started a new conversation.)";
@@ -172,18 +175,28 @@ async fn plain_reply(
     tx: &UnboundedSender<Chunk>,
 ) {
     let stats = CallStats::default();
-    if let Err(e) = inner
+    let caller = Caller {
+        stats: &stats,
+        priority: Priority::Create,
+        conversation: &msg.conversation_id,
+    };
+    let delivered = match inner
         .dingtalk
-        .send_markdown(&reply_target(msg), "OpenClaw", text, &stats)
+        .send_markdown(&caller, &reply_target(msg), "OpenClaw", text)
         .await
     {
-        log::warn!("event msg={}: plain reply failed: {e}", msg.msg_id);
-    }
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("event msg={}: plain reply failed: {e}", msg.msg_id);
+            false
+        }
+    };
     inner.counters.replied.fetch_add(1, Relaxed);
     log::info!(
-        "event msg={} conv={} outcome={outcome} {}",
+        "event msg={} conv={} outcome={outcome}{} {}",
         msg.msg_id,
         msg.conversation_id,
+        if delivered { "" } else { " undelivered" },
         stats.summary()
     );
     let _ = tx.send(Chunk::Replied(text.to_owned()));
@@ -221,7 +234,101 @@ enum Ending {
     Shutdown,
 }
 
-/// The model reply: card at once, wait for the conversation's turn, stream, finalize.
+/// The chunks for the host: held back until the card exists (so `Started` comes first) or
+/// its creation failed, while the model's answer already streams into card-sync.
+struct HostChunks<'a> {
+    tx: &'a UnboundedSender<Chunk>,
+    held: Option<Vec<Chunk>>,
+}
+
+impl HostChunks<'_> {
+    fn send(&mut self, chunk: Chunk) {
+        match &mut self.held {
+            Some(held) => held.push(chunk),
+            None => {
+                let _ = self.tx.send(chunk);
+            }
+        }
+    }
+
+    /// Sends `first` (if any), then everything held back; later chunks go straight out.
+    fn release(&mut self, first: Option<Chunk>) {
+        if let Some(first) = first {
+            let _ = self.tx.send(first);
+        }
+        for chunk in self.held.take().unwrap_or_default() {
+            let _ = self.tx.send(chunk);
+        }
+    }
+
+    fn waiting_for_card(&self) -> bool {
+        self.held.is_some()
+    }
+}
+
+/// The card of a reply while it streams.
+struct ReplyCard {
+    sync: Option<CardSync>,
+    events: Option<UnboundedReceiver<CardEvent>>,
+}
+
+impl ReplyCard {
+    /// The next card event; pending forever once there are none.
+    async fn next_event(&mut self) -> CardEvent {
+        match self.events.as_mut() {
+            Some(events) => match events.recv().await {
+                Some(event) => event,
+                None => {
+                    self.events = None;
+                    std::future::pending().await
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Acts on a card event: the host learns of each card; a failed creation switches the
+    /// reply to markdown messages.
+    fn on_event(&mut self, event: CardEvent, out: &mut HostChunks<'_>, inner: &SkillInner) {
+        match event {
+            CardEvent::Created(id) => {
+                if out.waiting_for_card() {
+                    out.release(Some(Chunk::Started { card_id: id }));
+                } else {
+                    out.send(Chunk::Started { card_id: id });
+                }
+            }
+            CardEvent::CreateFailed(e) => {
+                let hint = if e.means_cards_unavailable() {
+                    format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", inner.manifest.dingtalk.card_template_id)
+                } else {
+                    format!(" (no card within {} s)", CREATE_DEADLINE.as_secs())
+                };
+                log::warn!(
+                    "AI Card creation failed: {e}{hint}; replying with a markdown message instead"
+                );
+                self.sync = None;
+                self.events = None;
+                out.release(None);
+            }
+        }
+    }
+
+    fn push_answer(&self, text: &str) {
+        if let Some(sync) = &self.sync {
+            sync.push_answer(text);
+        }
+    }
+
+    fn push_reasoning(&self, text: &str) {
+        if let Some(sync) = &self.sync {
+            sync.push_reasoning(text);
+        }
+    }
+}
+
+/// The model reply: the card is created at once, while the reply waits for its turn in the
+/// conversation and streams the gateway's answer; then the card is finalized.
 async fn answer(
     inner: &Arc<SkillInner>,
     msg: &BotMessage,
@@ -234,30 +341,25 @@ async fn answer(
     let stats = Arc::new(CallStats::default());
     let stop = CancellationToken::new();
     let stop_id = turn.slot().register(stop.clone());
-
-    // The card first, so the user sees the robot working at once.
-    let mut card = None;
-    let mut card_events = None;
+    let mut out = HostChunks { tx, held: None };
+    let mut card = ReplyCard {
+        sync: None,
+        events: None,
+    };
     if inner.manifest.streaming.enabled {
         match card_space(msg) {
             Some(space) => {
-                let (sync, mut events) = CardSync::start(inner.cards.clone(), space, stats.clone());
-                match events.recv().await {
-                    Some(CardEvent::Created(id)) => {
-                        let _ = tx.send(Chunk::Started { card_id: id });
-                        card = Some(sync);
-                        card_events = Some(events);
-                    }
-                    Some(CardEvent::CreateFailed(e)) => {
-                        let hint = if e.means_cards_unavailable() {
-                            format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", inner.manifest.dingtalk.card_template_id)
-                        } else {
-                            String::new()
-                        };
-                        log::warn!("AI Card creation refused: {e}{hint}; replying with a markdown message instead");
-                    }
-                    None => log::error!("card-sync ended before creating a card; replying with a markdown message instead"),
-                }
+                let (sync, events) = CardSync::start(
+                    inner.cards.clone(),
+                    space,
+                    conversation.to_owned(),
+                    stats.clone(),
+                );
+                card = ReplyCard {
+                    sync: Some(sync),
+                    events: Some(events),
+                };
+                out.held = Some(Vec::new());
             }
             None => log::info!(
                 "sender of msg {} has no staff id; replying with a markdown message",
@@ -269,10 +371,16 @@ async fn answer(
     let mut answer_text = String::new();
     let mut usage: Option<Usage> = None;
     let ending = {
-        let my_turn = tokio::select! {
-            () = turn.wait() => true,
-            _ = stop.cancelled() => false,
-            _ = inner.shutdown.cancelled() => false,
+        let wait = turn.wait();
+        tokio::pin!(wait);
+        let my_turn = loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break false,
+                _ = inner.shutdown.cancelled() => break false,
+                event = card.next_event() => card.on_event(event, &mut out, inner),
+                () = &mut wait => break true,
+            }
         };
         match my_turn {
             false if inner.shutdown.is_cancelled() => Ending::Shutdown,
@@ -290,21 +398,17 @@ async fn answer(
                         biased;
                         _ = stop.cancelled() => break Ending::Stopped,
                         _ = inner.shutdown.cancelled() => break Ending::Shutdown,
-                        Some(event) = async { match card_events.as_mut() { Some(ev) => ev.recv().await, None => None } } => {
-                            if let CardEvent::Created(id) = event {
-                                let _ = tx.send(Chunk::Started { card_id: id });
-                            }
-                        }
+                        event = card.next_event() => card.on_event(event, &mut out, inner),
                         item = stream.next() => match item {
                             None => break Ending::Done,
                             Some(Ok(GatewayEvent::Delta(t))) => {
-                                if let Some(c) = &card { c.push_answer(&t); }
+                                card.push_answer(&t);
                                 answer_text.push_str(&t);
-                                let _ = tx.send(Chunk::Delta(t));
+                                out.send(Chunk::Delta(t));
                             }
                             Some(Ok(GatewayEvent::Reasoning(t))) => {
-                                if let Some(c) = &card { c.push_reasoning(&t); }
-                                let _ = tx.send(Chunk::Reasoning(t));
+                                card.push_reasoning(&t);
+                                out.send(Chunk::Reasoning(t));
                             }
                             Some(Ok(GatewayEvent::Usage(u))) => usage = Some(u),
                             Some(Ok(GatewayEvent::FinishReason(_))) => {}
@@ -317,74 +421,103 @@ async fn answer(
     };
     turn.slot().unregister(stop_id);
     drop(turn);
+    // The answer may have ended before card creation did: wait for it (card-sync gives up
+    // after its creation deadline).
+    while out.waiting_for_card() {
+        let event = card.next_event().await;
+        card.on_event(event, &mut out, inner);
+    }
 
-    let (card_end, terminal, outcome) = match ending {
-        Ending::Done => (CardEnd::Finished, Chunk::Finished { usage }, "finished"),
+    let (card_end, model_end, model_failure) = match ending {
+        Ending::Done => (CardEnd::Finished, ModelEnd::Done, None),
         Ending::Gateway(e) => (
             CardEnd::Failed(e.user_reason()),
-            Chunk::Failed {
-                kind: e.failure_kind(),
-                message: e.to_string(),
-            },
-            "failed",
+            ModelEnd::Failed,
+            Some((e.failure_kind(), e.to_string())),
         ),
         Ending::Stopped => (
             CardEnd::Stopped,
-            Chunk::Failed {
-                kind: OcFailureKind::Stopped,
-                message: "stopped by the user".into(),
-            },
-            "stopped",
+            ModelEnd::Stopped,
+            Some((OcFailureKind::Stopped, "stopped by the user".to_owned())),
         ),
         Ending::Shutdown => (
             CardEnd::Failed(SHUTDOWN_NOTE.into()),
-            Chunk::Failed {
-                kind: OcFailureKind::ShuttingDown,
-                message: "the skill shut down before the reply finished".into(),
-            },
-            "interrupted",
+            ModelEnd::Interrupted,
+            Some((
+                OcFailureKind::ShuttingDown,
+                "the skill shut down before the reply finished".to_owned(),
+            )),
         ),
     };
     let mut first_visible = None;
-    match card {
-        Some(card) => {
-            let report = card.finish(card_end.clone()).await;
-            // Follow-up cards created while the card was being finished (the last text pushed
-            // it over the size limit) are announced before the terminal chunk.
-            if let Some(events) = card_events.as_mut() {
-                while let Ok(event) = events.try_recv() {
-                    if let CardEvent::Created(id) = event {
-                        let _ = tx.send(Chunk::Started { card_id: id });
-                    }
+    let mut cards = 0;
+    let delivery = match card.sync.take() {
+        Some(sync) => {
+            let report = sync.finish(card_end.clone()).await;
+            // Follow-up cards created while the card was being finished are announced
+            // before the terminal chunk.
+            while let Some(event) = card.events.as_mut().and_then(|e| e.try_recv().ok()) {
+                card.on_event(event, &mut out, inner);
+            }
+            let messages = match report.unsent_from {
+                Some(from) => {
+                    send_as_messages(
+                        inner,
+                        msg,
+                        &answer_text[from.min(answer_text.len())..],
+                        &card_end,
+                        &stats,
+                    )
+                    .await
                 }
-            }
-            if let Some(from) = report.unsent_from {
-                send_as_messages(inner, msg, &answer_text[from..], &card_end, &stats).await;
-            }
+                None => None,
+            };
             first_visible = report.first_visible;
+            cards = report.cards.len();
             if !report.finalized {
                 log::error!(
-                    "msg {}: card {:?} could not be finalized",
+                    "msg {}: card(s) {:?} could not be finalized; they stay in the journal and the next start finalizes them",
                     msg.msg_id,
                     report.cards
                 );
             }
+            Delivery {
+                card: !report.cards.is_empty(),
+                cards_finalized: report.finalized,
+                messages,
+            }
         }
-        None => send_as_messages(inner, msg, &answer_text, &card_end, &stats).await,
-    }
-    match terminal {
-        Chunk::Finished { .. } => inner.counters.finished.fetch_add(1, Relaxed),
-        _ => inner.counters.failed.fetch_add(1, Relaxed),
+        None => Delivery {
+            card: false,
+            cards_finalized: true,
+            messages: send_as_messages(inner, msg, &answer_text, &card_end, &stats).await,
+        },
+    };
+    let outcome = Outcome::of(model_end, delivery);
+    inner.counters.outcomes.record(outcome);
+    let terminal = match model_failure {
+        Some((kind, message)) => Chunk::Failed { kind, message },
+        None if outcome.delivered_whole() => Chunk::Finished { usage },
+        None => Chunk::Failed {
+            kind: OcFailureKind::DingTalk,
+            message: match outcome {
+                Outcome::Stuck => "DingTalk did not accept the card's final update; it is finalized at the next start".into(),
+                Outcome::Incomplete => "part of the answer could not be sent to DingTalk".into(),
+                _ => "the answer could not be delivered to DingTalk (no card, and the markdown reply failed)".into(),
+            },
+        },
     };
     log::info!(
-        "reply msg={} conv={} outcome={outcome}{} chars={} {} elapsed_ms={} first_visible_ms={}",
+        "reply msg={} conv={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
         msg.msg_id,
         msg.conversation_id,
+        outcome.name(),
         match &terminal {
             Chunk::Failed { kind, message } => format!(" failure={kind:?} reason=\"{message}\""),
             _ => String::new(),
         },
         answer_text.chars().count(),
+        answer_text.len(),
         stats.summary(),
         started.elapsed().as_millis(),
         first_visible.map_or("-".to_owned(), |t: tokio::time::Instant| t
@@ -392,40 +525,46 @@ async fn answer(
             .as_millis()
             .to_string()),
     );
+    out.release(None);
     let _ = tx.send(terminal);
 }
 
-/// Without a card: the whole answer as markdown message(s), split at safe places.
+/// Without a card (or for the part no card shows): the answer as markdown message(s), split
+/// at safe places. `None` when there was nothing to send, else whether all were accepted.
 async fn send_as_messages(
     inner: &SkillInner,
     msg: &BotMessage,
     answer: &str,
     end: &CardEnd,
     stats: &CallStats,
-) {
+) -> Option<bool> {
     let mut text = answer.to_owned();
-    match end {
-        CardEnd::Finished => {}
-        CardEnd::Failed(note) => text.push_str(&format!("\n\n> ⚠️ {note}")),
-        CardEnd::Stopped => text.push_str("\n\n> ⏹ 已停止 (stopped)"),
+    if let Some(note) = end.note() {
+        text.push_str(&note);
     }
     if text.trim().is_empty() {
-        return;
+        return None;
     }
     let target = reply_target(msg);
+    let caller = Caller {
+        stats,
+        priority: Priority::Final,
+        conversation: &msg.conversation_id,
+    };
     let mut rest = text.as_str();
     while !rest.is_empty() {
-        let cut = crate::card::markdown::split_point(rest, MESSAGE_MAX_CHARS).unwrap_or(rest.len());
-        let result = crate::dingtalk::with_retries(4, "markdown reply", || {
+        let cut = split_point(rest, MESSAGE_MAX_BYTES).unwrap_or(rest.len());
+        let result = with_retries("markdown reply", 4, || {
             inner
                 .dingtalk
-                .send_markdown(&target, "OpenClaw", &rest[..cut], stats)
+                .send_markdown(&caller, &target, "OpenClaw", &rest[..cut])
         })
         .await;
         if let Err(e) = result {
             log::error!("msg {}: markdown reply failed: {e}", msg.msg_id);
-            return;
+            return Some(false);
         }
         rest = &rest[cut..];
     }
+    Some(true)
 }

@@ -1,4 +1,5 @@
-//! DingTalk OpenAPI errors, typed from the documented error bodies (`dingtalk-api.md` §7).
+//! DingTalk OpenAPI errors, typed from the documented error bodies (`docs/dingtalk.md`,
+//! "Errors").
 
 /// Why a DingTalk call failed. Never contains tokens or secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +63,15 @@ pub enum DingTalkError {
         /// Message.
         message: String,
     },
-    /// The request could not be sent or the answer not read.
+    /// The month's API call quota of the organisation is used up (`errcode 90020`,
+    /// `Forbidden.AccessDenied.ApiCountLimitForOrg`).
+    #[error("DingTalk monthly API call quota exhausted: {0}")]
+    QuotaExhausted(String),
+    /// No connection could be made (the request never reached DingTalk).
+    #[error("cannot connect to DingTalk: {0}")]
+    Connect(String),
+    /// The request was sent but no complete answer came back (timeout, connection lost):
+    /// DingTalk may have applied it.
     #[error("DingTalk unreachable: {0}")]
     Transport(String),
     /// The plugin refused to send (e.g. a session webhook on a foreign host).
@@ -79,7 +88,47 @@ impl DingTalkError {
                 | DingTalkError::GatewayTimeout
                 | DingTalkError::Server { .. }
                 | DingTalkError::Transport(_)
+                | DingTalkError::Connect(_)
         ) || matches!(self, DingTalkError::Business { errcode, .. } if *errcode == 90018 || *errcode == 90002 || *errcode == -1)
+    }
+
+    /// Whether DingTalk may have applied the call although it failed: a 504 (DingTalk's
+    /// own 3 s timeout), another 5xx, or a request sent without a complete answer.
+    pub fn may_have_applied(&self) -> bool {
+        matches!(
+            self,
+            DingTalkError::GatewayTimeout
+                | DingTalkError::Server { .. }
+                | DingTalkError::Transport(_)
+        )
+    }
+
+    /// A value was refused as too large (`param.stream.content` "content is too large", or a
+    /// card data value over DingTalk's unpublished size limit).
+    pub fn is_too_large(&self) -> bool {
+        match self {
+            DingTalkError::Param { code, message } => {
+                let (code, message) = (code.to_ascii_lowercase(), message.to_ascii_lowercase());
+                code == "param.stream.content"
+                    || code.contains("toolarge")
+                    || code.contains("toolong")
+                    || message.contains("too large")
+                    || message.contains("too long")
+            }
+            _ => false,
+        }
+    }
+
+    /// A create was refused because a card with this `outTrackId` exists: an earlier
+    /// attempt that looked failed was applied.
+    pub fn card_already_exists(&self) -> bool {
+        matches!(self, DingTalkError::Param { code, .. } if code == "param.cardAlreadyExist")
+    }
+
+    /// The monthly call quota is used up.
+    pub fn is_quota_exhausted(&self) -> bool {
+        matches!(self, DingTalkError::QuotaExhausted(_))
+            || matches!(self, DingTalkError::Business { errcode: 90020, .. })
     }
 
     /// Whether this is a rate-limit answer.
@@ -115,6 +164,9 @@ impl DingTalkError {
             .unwrap_or_else(|| body.chars().take(200).collect());
         if code.contains("QpsLimit") || (status == 429) {
             return DingTalkError::QpsLimit { code, message };
+        }
+        if code.contains("ApiCountLimit") {
+            return DingTalkError::QuotaExhausted(format!("{code}: {message}"));
         }
         if code == "InvalidAuthentication" || status == 401 {
             return DingTalkError::Token(message);
@@ -198,5 +250,23 @@ mod tests {
             DingTalkError::from_response(500, r#"{"code":"system.busy","message":"busy"}"#)
                 .is_retryable()
         );
+        let quota = DingTalkError::from_response(
+            403,
+            r#"{"code":"Forbidden.AccessDenied.ApiCountLimitForOrg","message":"您的企业本月api调用量已超过限制"}"#,
+        );
+        assert!(quota.is_quota_exhausted() && !quota.is_retryable());
+        assert!(!quota.means_cards_unavailable());
+        let big = DingTalkError::from_response(
+            400,
+            r#"{"code":"param.stream.content","message":"content is too large"}"#,
+        );
+        assert!(big.is_too_large() && !big.is_retryable());
+        assert!(DingTalkError::from_response(
+            400,
+            r#"{"code":"param.cardAlreadyExist","message":"card already exist"}"#
+        )
+        .card_already_exists());
+        assert!(DingTalkError::GatewayTimeout.may_have_applied());
+        assert!(!DingTalkError::Connect("refused".into()).may_have_applied());
     }
 }

@@ -1,47 +1,57 @@
 //! The DingTalk OpenAPI client: access token, AI Card create / stream / data, plain replies
-//! through the session webhook or the robot send APIs (`dingtalk-api.md` §1, §5, §6).
+//! through the session webhook or the robot send APIs (`docs/dingtalk.md`).
 //!
-//! Every call goes through the app-wide [`ApiBudget`] and is counted in [`CallStats`].
+//! Every call waits for its slot in the [`Budget`] (one learned rate per API, priorities),
+//! is counted in [`CallStats`] and against the [`MonthlyQuota`], and DingTalk's answer
+//! teaches the budget (`403 …QpsLimit…` lowers the API's rate).
 
+pub mod budget;
+mod cards;
 mod error;
+mod messages;
+pub mod quota;
+pub mod retry;
+mod saved;
 mod stats;
 mod token;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, Url};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+pub use budget::{Budget, BudgetConfig, Priority};
+pub use cards::{streaming_body, CardSpace, StreamEnd};
 pub use error::DingTalkError;
+pub use messages::ReplyTarget;
+pub use quota::{MonthlyQuota, Stretch};
+pub use retry::{with_retries, Retry};
 pub use stats::{CallKind, CallStats};
 use token::TokenCache;
 
-use crate::event::SessionWebhook;
-use crate::limiter::ApiBudget;
 use crate::manifest::DingTalkConfig;
 use crate::secret::Secret;
+use saved::{Saved, SavedFile};
 
-/// Where a card goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CardSpace {
-    /// A group, by `openConversationId`.
-    Group(String),
-    /// The robot's 1:1 chat with a staff member, by `senderStaffId`.
-    Direct(String),
+/// Whom a call is for: the reply's counters, how urgent it is, and its conversation (the
+/// budget gives intermediate updates of different conversations turns).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// The reply's call counters.
+    pub stats: &'a CallStats,
+    /// How urgent the call is.
+    pub priority: Priority,
+    /// The conversation key.
+    pub conversation: &'a str,
 }
 
-/// Where a plain (non-card) reply goes.
-#[derive(Debug, Clone)]
-pub struct ReplyTarget {
-    /// The event's session webhook, preferred while it is valid.
-    pub webhook: Option<SessionWebhook>,
-    /// The conversation (`cid…`), for the group send API.
-    pub conversation_id: String,
-    /// Group or 1:1.
-    pub group: bool,
-    /// The sender's staff id, for the 1:1 send API.
-    pub staff_id: Option<String>,
+impl<'a> Caller<'a> {
+    /// The same caller at another priority.
+    pub fn at(self, priority: Priority) -> Caller<'a> {
+        Caller { priority, ..self }
+    }
 }
 
 /// The client. Cheap to share behind an `Arc`; threads: any.
@@ -53,7 +63,9 @@ pub struct DingTalkClient {
     app_secret: Secret,
     robot_code: String,
     tokens: TokenCache,
-    budget: Arc<ApiBudget>,
+    budget: Budget,
+    quota: MonthlyQuota,
+    saved: Option<SavedFile>,
     totals: Arc<CallStats>,
 }
 
@@ -62,22 +74,70 @@ fn origin(url: &Url) -> String {
         + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
 }
 
+/// A transport failure with its causes (`a: b: c`), without the URL (it may carry a
+/// session webhook's token).
+fn transport_error(e: reqwest::Error) -> DingTalkError {
+    let connect = e.is_connect();
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    if connect {
+        DingTalkError::Connect(text)
+    } else {
+        DingTalkError::Transport(text)
+    }
+}
+
+/// How an answer of the new OpenAPI (`api.dingtalk.com/v1.0/*`) reads.
+fn classify_v1(status: u16, body: &str) -> Result<Value, DingTalkError> {
+    if status == 200 {
+        Ok(serde_json::from_str(body).unwrap_or(Value::Null))
+    } else {
+        Err(DingTalkError::from_response(status, body))
+    }
+}
+
 impl DingTalkClient {
-    /// Builds the client from `dingtalk:`; `totals` receives every call's count.
+    /// Builds the client from `dingtalk:`; `totals` receives every call's count. With a
+    /// `state_dir`, learned rates and the month's call count are read from it (and saved
+    /// there by [`DingTalkClient::save_state`]).
     pub fn new(
         config: &DingTalkConfig,
         totals: Arc<CallStats>,
+        state_dir: Option<&Path>,
     ) -> Result<DingTalkClient, DingTalkError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| DingTalkError::Transport(e.to_string()))?;
+            .map_err(transport_error)?;
         let webhook_origins = [&config.oapi_base_url, &config.api_base_url]
             .iter()
             .filter_map(|u| Url::parse(u).ok())
             .map(|u| origin(&u))
             .collect();
+        let saved_file = state_dir.map(SavedFile::new);
+        let saved = saved_file.as_ref().map(SavedFile::load).unwrap_or_default();
+        if !saved.rates.is_empty() {
+            log::info!(
+                "DingTalk budget: starting from learned rates {}",
+                saved
+                    .rates
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:.1}/s"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
         Ok(DingTalkClient {
             http,
             api_base: config.api_base_url.trim_end_matches('/').to_owned(),
@@ -86,68 +146,122 @@ impl DingTalkClient {
             app_secret: config.app_secret.clone(),
             robot_code: config.robot_code.clone(),
             tokens: TokenCache::default(),
-            budget: Arc::new(ApiBudget::new(config.api_qps)),
+            budget: Budget::new(
+                BudgetConfig {
+                    api_qps: config.api_qps,
+                    app_qps: config.app_qps,
+                },
+                &saved.rates,
+            ),
+            quota: MonthlyQuota::new(config.monthly_call_quota, saved.month),
+            saved: saved_file,
             totals,
         })
     }
 
-    fn count(&self, kind: CallKind, reply: &CallStats) {
-        self.totals.record(kind);
-        reply.record(kind);
+    /// The monthly quota counter (card-sync stretches intervals by it).
+    pub fn quota(&self) -> &MonthlyQuota {
+        &self.quota
     }
 
-    fn count_error(&self, err: &DingTalkError, reply: &CallStats) {
-        self.totals.record_failed();
-        reply.record_failed();
-        if err.is_qps_limit() {
-            self.totals.record_qps_limited();
-            reply.record_qps_limited();
+    /// Rates, learning and the month's calls, for `info`.
+    pub fn budget_snapshot(&self) -> Value {
+        let mut v = self.budget.snapshot();
+        v["month"] = self.quota.snapshot();
+        v
+    }
+
+    /// Writes learned rates and the month's count to the state directory if they changed.
+    /// Blocking file I/O: call it off the runtime's worker threads.
+    pub fn save_state(&self) {
+        let Some(file) = &self.saved else {
+            return;
+        };
+        let rates = self.budget.take_changed();
+        let month = self.quota.take_changed();
+        if rates.is_none() && month.is_none() {
+            return;
+        }
+        let saved = Saved {
+            rates: rates.unwrap_or_else(|| self.budget.learned()),
+            month: month.unwrap_or_else(|| self.quota.count()),
+        };
+        if let Err(e) = file.save(&saved) {
+            log::warn!("cannot save the learned DingTalk rates: {e}");
         }
     }
 
+    fn count_error(&self, err: &DingTalkError, caller: &Caller<'_>) {
+        self.totals.record_failed();
+        caller.stats.record_failed();
+        if err.is_qps_limit() {
+            self.totals.record_qps_limited();
+            caller.stats.record_qps_limited();
+        }
+    }
+
+    /// One call: waits for the budget, counts it, sends it, reads the answer with
+    /// `classify`, and teaches the budget and the quota from it.
     async fn send(
         &self,
         kind: CallKind,
+        caller: &Caller<'_>,
         request: reqwest::RequestBuilder,
-        reply: &CallStats,
-    ) -> Result<(u16, String), DingTalkError> {
-        self.budget.acquire().await;
-        self.count(kind, reply);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| DingTalkError::Transport(e.without_url().to_string()))?;
-        Ok((status, body))
+        classify: fn(u16, &str) -> Result<Value, DingTalkError>,
+    ) -> Result<Value, DingTalkError> {
+        let permit = self
+            .budget
+            .acquire(kind, caller.priority, caller.conversation)
+            .await;
+        self.totals.record(kind);
+        caller.stats.record(kind);
+        self.quota.count_call();
+        let result = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.text().await {
+                    Ok(body) => classify(status, &body),
+                    Err(e) => Err(transport_error(e)),
+                }
+            }
+            Err(e) => Err(transport_error(e)),
+        };
+        match &result {
+            Err(e) if e.is_qps_limit() => self.budget.limited(&permit),
+            Err(e) if e.is_quota_exhausted() => self.quota.exhausted(&e.to_string()),
+            Err(DingTalkError::Connect(_) | DingTalkError::Transport(_)) => {}
+            _ => self.budget.accepted(&permit),
+        }
+        if let Err(e) = &result {
+            self.count_error(e, caller);
+        }
+        result
     }
 
-    async fn token(&self, reply: &CallStats) -> Result<Secret, DingTalkError> {
+    async fn token(&self, caller: &Caller<'_>) -> Result<Secret, DingTalkError> {
         self.tokens
             .get(|| async {
                 let url = format!("{}/v1.0/oauth2/accessToken", self.api_base);
                 let body = json!({"appKey": self.app_key, "appSecret": self.app_secret.expose()});
-                let (status, text) = self
-                    .send(CallKind::Token, self.http.post(url).json(&body), reply)
-                    .await?;
-                if status != 200 {
-                    let err = DingTalkError::from_response(status, &text);
-                    return Err(match err {
+                let v = self
+                    .send(
+                        CallKind::Token,
+                        caller,
+                        self.http.post(url).json(&body),
+                        classify_v1,
+                    )
+                    .await
+                    .map_err(|e| match e {
                         DingTalkError::Param { message, .. } | DingTalkError::Token(message) => {
                             DingTalkError::Credentials(message)
                         }
                         other => other,
-                    });
-                }
-                let v: Value = serde_json::from_str(&text).unwrap_or_default();
+                    })?;
                 let token = v
                     .get("accessToken")
                     .and_then(Value::as_str)
                     .ok_or_else(|| DingTalkError::Other {
-                        status,
+                        status: 200,
                         code: "accessToken".into(),
                         message: "token answer without accessToken".into(),
                     })?;
@@ -158,320 +272,32 @@ impl DingTalkClient {
     }
 
     /// One call to the new OpenAPI with the access token; a rejected token is refreshed and
-    /// the call retried once.
+    /// the call sent again once, with a body built anew (`body` is called per attempt, so a
+    /// streaming update gets a fresh `guid`).
     async fn api(
         &self,
         kind: CallKind,
         method: Method,
         path: &str,
-        body: &Value,
-        reply: &CallStats,
+        caller: &Caller<'_>,
+        body: &(dyn Fn() -> Value + Sync),
     ) -> Result<Value, DingTalkError> {
         let url = format!("{}{}", self.api_base, path);
         let mut refreshed = false;
         loop {
-            let token = match self.token(reply).await {
-                Ok(t) => t,
-                Err(e) => {
-                    self.count_error(&e, reply);
-                    return Err(e);
-                }
-            };
+            let token = self.token(caller).await?;
             let request = self
                 .http
                 .request(method.clone(), &url)
                 .header("x-acs-dingtalk-access-token", token.expose())
-                .json(body);
-            let result = match self.send(kind, request, reply).await {
-                Ok((200, text)) => Ok(serde_json::from_str(&text).unwrap_or(Value::Null)),
-                Ok((status, text)) => Err(DingTalkError::from_response(status, &text)),
-                Err(e) => Err(e),
-            };
-            match result {
+                .json(&body());
+            match self.send(kind, caller, request, classify_v1).await {
                 Err(DingTalkError::Token(_)) if !refreshed => {
                     self.tokens.invalidate(&token).await;
                     refreshed = true;
                 }
-                Err(e) => {
-                    self.count_error(&e, reply);
-                    return Err(e);
-                }
-                Ok(v) => return Ok(v),
+                other => return other,
             }
-        }
-    }
-
-    /// Creates an AI Card and delivers it to `space` in one call.
-    pub async fn create_and_deliver(
-        &self,
-        out_track_id: &str,
-        template_id: &str,
-        space: &CardSpace,
-        params: &Map<String, Value>,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let mut body = json!({
-            "cardTemplateId": template_id,
-            "outTrackId": out_track_id,
-            "cardData": {"cardParamMap": params},
-            "callbackType": "STREAM",
-            "userIdType": 1,
-        });
-        match space {
-            CardSpace::Group(cid) => {
-                body["openSpaceId"] = json!(format!("dtv1.card//IM_GROUP.{cid}"));
-                body["imGroupOpenSpaceModel"] = json!({"supportForward": true});
-                body["imGroupOpenDeliverModel"] = json!({"robotCode": self.robot_code});
-            }
-            CardSpace::Direct(staff_id) => {
-                body["openSpaceId"] = json!(format!("dtv1.card//IM_ROBOT.{staff_id}"));
-                body["imRobotOpenSpaceModel"] = json!({"supportForward": true});
-                body["imRobotOpenDeliverModel"] =
-                    json!({"spaceType": "IM_ROBOT", "robotCode": self.robot_code});
-            }
-        }
-        let v = self
-            .api(
-                CallKind::CreateCard,
-                Method::POST,
-                "/v1.0/card/instances/createAndDeliver",
-                &body,
-                reply,
-            )
-            .await?;
-        let failed = v
-            .pointer("/result/deliverResults")
-            .and_then(Value::as_array)
-            .and_then(|results| {
-                results
-                    .iter()
-                    .find(|r| r.get("success").and_then(Value::as_bool) == Some(false))
-            });
-        if let Some(r) = failed {
-            return Err(DingTalkError::Param {
-                code: "deliverResults".into(),
-                message: r
-                    .get("errorMsg")
-                    .and_then(Value::as_str)
-                    .unwrap_or("delivery failed")
-                    .to_owned(),
-            });
-        }
-        Ok(())
-    }
-
-    /// `PUT /v1.0/card/streaming` with the full markdown (`isFull: true`) and a fresh `guid`.
-    pub async fn stream_card(
-        &self,
-        out_track_id: &str,
-        key: &str,
-        content: &str,
-        finalize: bool,
-        error: bool,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let body = streaming_body(out_track_id, key, content, finalize, error);
-        self.api(
-            CallKind::StreamingUpdate,
-            Method::PUT,
-            "/v1.0/card/streaming",
-            &body,
-            reply,
-        )
-        .await
-        .map(drop)
-    }
-
-    /// `PUT /v1.0/card/instances`, merging `params` into the card data by key.
-    pub async fn update_card_data(
-        &self,
-        out_track_id: &str,
-        params: &Map<String, Value>,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let body = json!({
-            "outTrackId": out_track_id,
-            "cardData": {"cardParamMap": params},
-            "cardUpdateOptions": {"updateCardDataByKey": true},
-            "userIdType": 1,
-        });
-        self.api(
-            CallKind::UpdateInstance,
-            Method::PUT,
-            "/v1.0/card/instances",
-            &body,
-            reply,
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Sends a markdown message: through the session webhook while it is valid, else through
-    /// the robot send API.
-    pub async fn send_markdown(
-        &self,
-        target: &ReplyTarget,
-        title: &str,
-        text: &str,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        if let Some(hook) = &target.webhook {
-            if hook.expires_at_ms == 0 || hook.expires_at_ms > now_ms + 5_000 {
-                match self.post_webhook(&hook.url, title, text, reply).await {
-                    Ok(()) => return Ok(()),
-                    Err(e) => {
-                        log::warn!("session webhook not used ({e}); using the robot send API")
-                    }
-                }
-            }
-        }
-        self.robot_send(target, title, text, reply).await
-    }
-
-    async fn post_webhook(
-        &self,
-        url: &str,
-        title: &str,
-        text: &str,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let parsed = Url::parse(url)
-            .map_err(|_| DingTalkError::Refused("the session webhook is not a URL".into()))?;
-        if !self.webhook_origins.contains(&origin(&parsed)) {
-            let e = DingTalkError::Refused(format!(
-                "session webhook host {} is not a configured DingTalk host",
-                parsed.host_str().unwrap_or("?")
-            ));
-            self.count_error(&e, reply);
-            return Err(e);
-        }
-        let body = json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}});
-        let result = match self
-            .send(
-                CallKind::SessionWebhook,
-                self.http.post(parsed).json(&body),
-                reply,
-            )
-            .await
-        {
-            Ok((200, text)) => {
-                let v: Value = serde_json::from_str(&text).unwrap_or_default();
-                match v.get("errcode").and_then(Value::as_i64) {
-                    Some(0) | None => Ok(()),
-                    Some(errcode) => Err(DingTalkError::Business {
-                        errcode,
-                        errmsg: v
-                            .get("errmsg")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                    }),
-                }
-            }
-            Ok((status, text)) => Err(DingTalkError::from_response(status, &text)),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = &result {
-            self.count_error(e, reply);
-        }
-        result
-    }
-
-    async fn robot_send(
-        &self,
-        target: &ReplyTarget,
-        title: &str,
-        text: &str,
-        reply: &CallStats,
-    ) -> Result<(), DingTalkError> {
-        let msg_param = json!({"title": title, "text": text}).to_string();
-        if target.group {
-            let body = json!({
-                "robotCode": self.robot_code,
-                "openConversationId": target.conversation_id,
-                "msgKey": "sampleMarkdown",
-                "msgParam": msg_param,
-            });
-            self.api(
-                CallKind::RobotSend,
-                Method::POST,
-                "/v1.0/robot/groupMessages/send",
-                &body,
-                reply,
-            )
-            .await
-            .map(drop)
-        } else {
-            let staff_id = target.staff_id.as_deref().ok_or_else(|| {
-                DingTalkError::Refused("no staff id to send a 1:1 message to".into())
-            })?;
-            let body = json!({
-                "robotCode": self.robot_code,
-                "userIds": [staff_id],
-                "msgKey": "sampleMarkdown",
-                "msgParam": msg_param,
-            });
-            self.api(
-                CallKind::RobotSend,
-                Method::POST,
-                "/v1.0/robot/oToMessages/batchSend",
-                &body,
-                reply,
-            )
-            .await
-            .map(drop)
-        }
-    }
-}
-
-/// The body of `PUT /v1.0/card/streaming`: the full markdown (`isFull: true`, required for
-/// markdown variables) with a fresh `guid` (DingTalk's idempotency key).
-pub fn streaming_body(
-    out_track_id: &str,
-    key: &str,
-    content: &str,
-    finalize: bool,
-    error: bool,
-) -> Value {
-    json!({
-        "outTrackId": out_track_id,
-        "guid": uuid::Uuid::new_v4().to_string(),
-        "key": key,
-        "content": content,
-        "isFull": true,
-        "isFinalize": finalize,
-        "isError": error,
-    })
-}
-
-/// Retries `call` while it fails with a retryable error, with exponential backoff from
-/// 500 ms up to `attempts` tries. Each try builds a fresh request (new `guid`).
-pub async fn with_retries<T, F, Fut>(
-    attempts: u32,
-    what: &str,
-    mut call: F,
-) -> Result<T, DingTalkError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, DingTalkError>>,
-{
-    let mut delay = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Err(e) if e.is_retryable() && attempt < attempts => {
-                log::warn!(
-                    "{what} failed ({e}); retry {attempt}/{} in {delay:?}",
-                    attempts - 1
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(8));
-                attempt += 1;
-            }
-            other => return other,
         }
     }
 }

@@ -103,7 +103,13 @@ impl Manifest {
         if self.dingtalk.card_content_key.trim().is_empty() {
             return err("dingtalk.card_content_key", "must not be empty");
         }
-        let ranges: [(&str, u64, u64, u64); 9] = [
+        if self.streaming.card_max_chars.is_some() {
+            return err(
+                "streaming.card_max_chars",
+                "was replaced by streaming.card_max_bytes: DingTalk limits card values in UTF-8 bytes (a Chinese character takes 3), so remove card_max_chars and, if needed, set card_max_bytes (default 2800)",
+            );
+        }
+        let ranges: [(&str, u64, u64, u64); 11] = [
             (
                 "streaming.card_update_interval_ms",
                 self.streaming.card_update_interval_ms,
@@ -111,12 +117,24 @@ impl Manifest {
                 60_000,
             ),
             (
-                "streaming.card_max_chars",
-                self.streaming.card_max_chars as u64,
-                200,
+                "streaming.card_max_bytes",
+                self.streaming.card_max_bytes as u64,
+                600,
                 20_000,
             ),
             ("dingtalk.api_qps", self.dingtalk.api_qps as u64, 1, 10_000),
+            (
+                "dingtalk.app_qps",
+                self.dingtalk.app_qps.map_or(1, u64::from),
+                1,
+                100_000,
+            ),
+            (
+                "dingtalk.monthly_call_quota",
+                self.dingtalk.monthly_call_quota.unwrap_or(1),
+                1,
+                u64::MAX,
+            ),
             (
                 "gateway.connect_timeout_ms",
                 self.gateway.connect_timeout_ms,
@@ -189,12 +207,14 @@ impl Manifest {
                 "card_template_id": self.dingtalk.card_template_id,
                 "card_content_key": self.dingtalk.card_content_key,
                 "api_qps": self.dingtalk.api_qps,
+                "app_qps": self.dingtalk.app_qps,
+                "monthly_call_quota": self.dingtalk.monthly_call_quota,
                 "card_flow_status": self.dingtalk.card_flow_status,
             },
             "streaming": {
                 "enabled": self.streaming.enabled,
                 "card_update_interval_ms": self.streaming.card_update_interval_ms,
-                "card_max_chars": self.streaming.card_max_chars,
+                "card_max_bytes": self.streaming.card_max_bytes,
                 "show_reasoning": self.streaming.show_reasoning,
             },
             "conversation": {

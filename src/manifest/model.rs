@@ -100,10 +100,23 @@ pub struct DingTalkConfig {
     /// The template's markdown variable that receives the streamed answer. Default `msgContent`.
     #[serde(default = "default_content_key")]
     pub card_content_key: String,
-    /// App-wide DingTalk API budget in calls per second, shared by every conversation.
-    /// Default 20.
+    /// Ceiling of the call rate of each DingTalk API (card creation, streaming updates,
+    /// card data updates, robot sends, token), in calls per second. DingTalk limits each app
+    /// per API at rates it does not publish; the plugin learns the real rate from
+    /// `403 …QpsLimit…` answers and stays under it. Default 20.
     #[serde(default = "default_qps")]
     pub api_qps: u32,
+    /// Optional ceiling of all DingTalk calls of the app together, in calls per second, for
+    /// tenants whose limit is app-wide. Default: none (an app-wide limit is still learned
+    /// when DingTalk answers 403 while several APIs are busy).
+    #[serde(default)]
+    pub app_qps: Option<u32>,
+    /// Optional monthly DingTalk API call quota of the organisation (free tiers report
+    /// 5 000). The plugin counts its calls per calendar month (China time), warns at 80 %,
+    /// spaces card updates out as the quota runs low, and from 95 % sends only card creation
+    /// and the final update. Default: none (calls are still counted).
+    #[serde(default)]
+    pub monthly_call_quota: Option<u64>,
     /// Also set the template's `flowStatus` variable when a card ends (`PUT /v1.0/card/instances`,
     /// one more call per reply), for templates that show a status from it, such as the
     /// default template. Default true.
@@ -121,9 +134,14 @@ pub struct StreamingConfig {
     /// Minimum time between two updates of one card. Default 300 ms.
     #[serde(default = "default_interval")]
     pub card_update_interval_ms: u64,
-    /// Characters per card; a longer answer continues in a follow-up card. Default 2500.
-    #[serde(default = "default_card_chars")]
-    pub card_max_chars: usize,
+    /// Largest card value in UTF-8 bytes (DingTalk limits card values in bytes, about 3 KB;
+    /// a Chinese character takes 3); a longer answer continues in a follow-up card.
+    /// Default 2800.
+    #[serde(default = "default_card_bytes")]
+    pub card_max_bytes: usize,
+    /// Retired: replaced by `card_max_bytes` (read only to say so).
+    #[serde(default)]
+    pub card_max_chars: Option<serde_yaml::Value>,
     /// Show the model's reasoning above the answer in the card. Default false.
     #[serde(default)]
     pub show_reasoning: bool,
@@ -134,7 +152,8 @@ impl Default for StreamingConfig {
         StreamingConfig {
             enabled: true,
             card_update_interval_ms: default_interval(),
-            card_max_chars: default_card_chars(),
+            card_max_bytes: default_card_bytes(),
+            card_max_chars: None,
             show_reasoning: false,
         }
     }
@@ -315,8 +334,8 @@ fn default_qps() -> u32 {
 fn default_interval() -> u64 {
     300
 }
-fn default_card_chars() -> usize {
-    2500
+fn default_card_bytes() -> usize {
+    2800
 }
 fn default_dedup_ttl() -> u64 {
     600

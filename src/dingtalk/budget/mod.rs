@@ -1,0 +1,521 @@
+//! The DingTalk call budget: one learned rate per API plus an app-wide one, and a scheduler
+//! that serves waiting calls by priority.
+//!
+//! DingTalk limits each app per API, at rates it does not publish (and some tenants
+//! app-wide). Every call waits here for a slot in its API's window and in the app window
+//! ([`window`]); the windows' sizes are learned from DingTalk's answers ([`rate`]).
+//!
+//! When calls compete, the scheduler serves, in order: final updates, a card's first
+//! content, card creation, intermediate updates ([`Priority`]). Intermediate updates of
+//! different conversations take turns (the conversation served longest ago goes first), so
+//! one long answer cannot starve the others. A call that must wait for the app window
+//! blocks every call behind it, so lower priorities never take the slot a higher one waits
+//! for.
+
+mod rate;
+mod window;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Notify};
+use tokio::time::{sleep_until, Instant};
+
+use super::CallKind;
+use rate::Rate;
+use window::Window;
+
+/// Which calls go first when the budget is short. Lower is more urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// The update that finalizes a card (or a plain reply that completes one).
+    Final,
+    /// The first text of a card.
+    FirstContent,
+    /// Creating a card (or the first plain message of a reply).
+    Create,
+    /// Any other card update.
+    Intermediate,
+}
+
+/// The budget's settings (from the manifest).
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetConfig {
+    /// Ceiling of every per-API rate, calls per second (`dingtalk.api_qps`).
+    pub api_qps: u32,
+    /// Optional app-wide ceiling, calls per second (`dingtalk.app_qps`).
+    pub app_qps: Option<u32>,
+}
+
+/// Rates learned earlier, by API name (`create`, `stream`, …) and `app`.
+pub type LearnedRates = BTreeMap<String, f64>;
+
+/// The right to start one call now. Report DingTalk's answer with
+/// [`Budget::accepted`] or [`Budget::limited`].
+#[derive(Debug)]
+pub struct Permit {
+    api: CallKind,
+    sent_at: Instant,
+    api_full: bool,
+    app_full: bool,
+}
+
+/// One budget: its window and its learned rate.
+#[derive(Debug)]
+struct Lane {
+    window: Window,
+    rate: Rate,
+    limited: u64,
+}
+
+impl Lane {
+    fn new(ceiling: f64, learned: Option<f64>) -> Lane {
+        Lane {
+            window: Window::default(),
+            rate: learned.map_or_else(|| Rate::unmeasured(ceiling), |r| Rate::learned(r, ceiling)),
+            limited: 0,
+        }
+    }
+
+    fn snapshot(&self) -> Value {
+        json!({
+            "calls_per_second": (self.rate.per_second() * 100.0).round() / 100.0,
+            "learned": self.rate.was_learned(),
+            "qps_limited": self.limited,
+        })
+    }
+}
+
+struct Waiter {
+    api: CallKind,
+    priority: Priority,
+    conversation: Arc<str>,
+    seq: u64,
+    grant: oneshot::Sender<Permit>,
+}
+
+struct State {
+    apis: Vec<Lane>,
+    app: Lane,
+    waiters: Vec<Waiter>,
+    next_seq: u64,
+    /// For fairness among intermediate updates: when each conversation was last served.
+    served: HashMap<Arc<str>, u64>,
+    serve_clock: u64,
+    /// Learned rates changed since they were last taken for saving.
+    changed: bool,
+}
+
+/// Conversations remembered for fairness before the map is cleared (it only orders turns).
+const SERVED_MAX: usize = 10_000;
+
+impl State {
+    /// Grants every waiter that may start now, most urgent first; returns when the first
+    /// waiter left waiting may go (if any waits).
+    fn dispatch(&mut self, now: Instant) -> Option<Instant> {
+        self.waiters.retain(|w| !w.grant.is_closed());
+        let served = &self.served;
+        self.waiters.sort_by_key(|w| {
+            let turn = match w.priority {
+                Priority::Intermediate => served.get(&w.conversation).copied().unwrap_or(0),
+                _ => 0,
+            };
+            (w.priority, turn, w.seq)
+        });
+        let mut next: Option<Instant> = None;
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let api = self.waiters[i].api as usize;
+            let app_limit = self.app.rate.limit();
+            let app_free = self.app.window.free_at(now, app_limit);
+            let api_limit = self.apis[api].rate.limit();
+            let api_free = self.apis[api].window.free_at(now, api_limit);
+            if app_free > now {
+                // Nobody behind this waiter may take the app-wide slot it waits for.
+                let at = app_free.max(api_free);
+                next = Some(next.map_or(at, |n| n.min(at)));
+                break;
+            }
+            if api_free > now {
+                next = Some(next.map_or(api_free, |n| n.min(api_free)));
+                i += 1;
+                continue;
+            }
+            let waiter = self.waiters.remove(i);
+            self.apis[api].window.record(now);
+            self.app.window.record(now);
+            let permit = Permit {
+                api: waiter.api,
+                sent_at: now,
+                api_full: self.apis[api].window.count(now) >= api_limit,
+                app_full: self.app.window.count(now) >= app_limit,
+            };
+            if waiter.priority == Priority::Intermediate {
+                self.serve_clock += 1;
+                if self.served.len() >= SERVED_MAX {
+                    self.served.clear();
+                }
+                self.served.insert(waiter.conversation, self.serve_clock);
+            }
+            if waiter.grant.send(permit).is_err() {
+                // The caller gave up while being granted: the slot stays used, harmlessly.
+            }
+        }
+        next
+    }
+}
+
+/// The budget. Threads: any; [`Budget::acquire`] runs on the plugin runtime (its first wait
+/// starts the scheduler task there).
+pub struct Budget {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Arc<Notify>,
+    scheduler_started: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Budget {
+    /// A budget with `config`'s ceilings, starting from `learned` rates where known.
+    pub fn new(config: BudgetConfig, learned: &LearnedRates) -> Budget {
+        let api_ceiling = f64::from(config.api_qps.max(1));
+        let apis = CallKind::ALL
+            .iter()
+            .map(|k| Lane::new(api_ceiling, learned.get(k.name()).copied()))
+            .collect();
+        let app_ceiling = config
+            .app_qps
+            .map_or(f64::INFINITY, |q| f64::from(q.max(1)));
+        let state = State {
+            apis,
+            app: Lane::new(app_ceiling, learned.get("app").copied()),
+            waiters: Vec::new(),
+            next_seq: 0,
+            served: HashMap::new(),
+            serve_clock: 0,
+            changed: false,
+        };
+        Budget {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                wake: Arc::new(Notify::new()),
+                scheduler_started: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Waits until a call of `api` may start, behind more urgent calls; `conversation`
+    /// orders intermediate updates fairly. With room in both windows it returns at once.
+    pub async fn acquire(&self, api: CallKind, priority: Priority, conversation: &str) -> Permit {
+        let (grant, mut granted) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.waiters.push(Waiter {
+                api,
+                priority,
+                conversation: Arc::from(conversation),
+                seq,
+                grant,
+            });
+            state.dispatch(Instant::now());
+        }
+        if let Ok(permit) = granted.try_recv() {
+            return permit;
+        }
+        self.start_scheduler();
+        self.shared.wake.notify_one();
+        match granted.await {
+            Ok(permit) => permit,
+            // Only if the scheduler task died (the runtime is shutting down): go ahead, the
+            // learned rate still reacts to DingTalk's answer.
+            Err(_) => Permit {
+                api,
+                sent_at: Instant::now(),
+                api_full: false,
+                app_full: false,
+            },
+        }
+    }
+
+    fn start_scheduler(&self) {
+        if self.shared.scheduler_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::downgrade(&self.shared);
+        let wake = self.shared.wake.clone();
+        tokio::spawn(schedule(shared, wake));
+    }
+
+    /// DingTalk accepted the call (or refused it for a reason other than its rate).
+    pub fn accepted(&self, permit: &Permit) {
+        let now = Instant::now();
+        let mut state = self.shared.lock();
+        let before = (
+            state.apis[permit.api as usize].rate.limit(),
+            state.app.rate.limit(),
+        );
+        state.apis[permit.api as usize]
+            .rate
+            .accepted(permit.api_full, now);
+        state.app.rate.accepted(permit.app_full, now);
+        let after = (
+            state.apis[permit.api as usize].rate.limit(),
+            state.app.rate.limit(),
+        );
+        if after != before {
+            drop(state);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// DingTalk answered `403 …QpsLimit…`: the call's API rate is cut, and the app-wide rate
+    /// too when other APIs were busy in the same window (the limit may be app-wide).
+    pub fn limited(&self, permit: &Permit) {
+        let now = Instant::now();
+        let mut state = self.shared.lock();
+        let state = &mut *state;
+        let lane = &mut state.apis[permit.api as usize];
+        lane.limited += 1;
+        let api_calls = lane.window.count(now);
+        let app_calls = state.app.window.count(now);
+        let mut cut = Vec::new();
+        if lane.rate.limited(permit.sent_at, api_calls, now) {
+            cut.push(format!(
+                "{} {:.1}/s",
+                permit.api.name(),
+                lane.rate.per_second()
+            ));
+        }
+        if app_calls > api_calls {
+            state.app.limited += 1;
+            if state.app.rate.limited(permit.sent_at, app_calls, now) {
+                cut.push(format!("app-wide {:.1}/s", state.app.rate.per_second()));
+            }
+        }
+        if !cut.is_empty() {
+            state.changed = true;
+            log::warn!(
+                "DingTalk rate limit on {} ({api_calls} calls of it, {app_calls} in all in the last second): budget lowered to {}",
+                permit.api.name(),
+                cut.join(", ")
+            );
+        }
+    }
+
+    /// The learned rates worth keeping across restarts, if they changed since the last call.
+    pub fn take_changed(&self) -> Option<LearnedRates> {
+        let mut state = self.shared.lock();
+        if !std::mem::take(&mut state.changed) {
+            return None;
+        }
+        Some(learned_rates(&state))
+    }
+
+    /// The learned rates worth keeping across restarts.
+    pub fn learned(&self) -> LearnedRates {
+        learned_rates(&self.shared.lock())
+    }
+
+    /// Rates, learning and queue length, for `info` and `/metrics`.
+    pub fn snapshot(&self) -> Value {
+        let state = self.shared.lock();
+        let apis: serde_json::Map<String, Value> = CallKind::ALL
+            .iter()
+            .map(|k| (k.name().to_owned(), state.apis[*k as usize].snapshot()))
+            .collect();
+        let mut app = state.app.snapshot();
+        if !state.app.rate.was_learned() && state.app.rate.per_second() > 1e9 {
+            app["calls_per_second"] = Value::Null;
+        }
+        json!({"apis": apis, "app": app, "waiting": state.waiters.len()})
+    }
+}
+
+fn learned_rates(state: &State) -> LearnedRates {
+    let mut out: LearnedRates = CallKind::ALL
+        .iter()
+        .filter(|k| state.apis[**k as usize].rate.was_learned())
+        .map(|k| {
+            (
+                k.name().to_owned(),
+                state.apis[*k as usize].rate.per_second(),
+            )
+        })
+        .collect();
+    if state.app.rate.was_learned() {
+        out.insert("app".into(), state.app.rate.per_second());
+    }
+    out
+}
+
+/// The scheduler task: grants waiters as their slots come free. Holds the budget weakly,
+/// so it ends once the budget is gone.
+async fn schedule(shared: Weak<Shared>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let next = shared.lock().dispatch(Instant::now());
+            next
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = sleep_until(at) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn budget(api_qps: u32, app_qps: Option<u32>, learned: &[(&str, f64)]) -> Budget {
+        let learned = learned.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Budget::new(BudgetConfig { api_qps, app_qps }, &learned)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_learned_budget_allows_its_burst_at_once_then_waits_for_the_window() {
+        let b = budget(20, None, &[("stream", 5.0), ("app", 100.0)]);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+                .await;
+        }
+        assert_eq!(
+            Instant::now(),
+            t0,
+            "five calls in a quiet second go at once"
+        );
+        b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+            .await;
+        assert_eq!(Instant::now() - t0, window::SPAN);
+        b.acquire(CallKind::CreateCard, Priority::Create, "c").await;
+        assert_eq!(
+            Instant::now() - t0,
+            window::SPAN,
+            "another API has its own budget"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finals_go_before_first_content_before_creates_before_intermediates() {
+        let b = Arc::new(budget(20, None, &[("stream", 1.0), ("app", 100.0)]));
+        // Use the one slot, then queue one call of each priority.
+        b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "x")
+            .await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, priority) in [
+            ("intermediate", Priority::Intermediate),
+            ("create", Priority::Create),
+            ("first", Priority::FirstContent),
+            ("final", Priority::Final),
+        ] {
+            let (b, order) = (b.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.acquire(CallKind::StreamingUpdate, priority, name).await;
+                order.lock().unwrap().push(name);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["final", "first", "create", "intermediate"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn intermediate_updates_take_turns_by_conversation() {
+        let b = Arc::new(budget(20, None, &[("stream", 1.0), ("app", 100.0)]));
+        b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "long")
+            .await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // The long answer queues three updates before the two others queue one each.
+        for conv in ["long", "long", "long", "a", "b"] {
+            let (b, order) = (b.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, conv)
+                    .await;
+                order.lock().unwrap().push(conv);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(&order[..3], ["a", "b", "long"], "{order:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_cuts_the_api_rate_and_the_app_rate_when_other_apis_were_busy() {
+        let b = budget(
+            20,
+            None,
+            &[("create", 10.0), ("stream", 10.0), ("app", 40.0)],
+        );
+        // Learned rates count as just cut: let one window pass.
+        tokio::time::advance(Duration::from_millis(1100)).await;
+        let mut last = None;
+        for _ in 0..3 {
+            last = Some(b.acquire(CallKind::CreateCard, Priority::Create, "c").await);
+        }
+        for _ in 0..2 {
+            b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+                .await;
+        }
+        b.limited(&last.unwrap());
+        let snap = b.snapshot();
+        assert_eq!(snap["apis"]["create"]["calls_per_second"], 2.1, "{snap}");
+        assert_eq!(snap["apis"]["stream"]["calls_per_second"], 10.0, "{snap}");
+        assert_eq!(snap["app"]["calls_per_second"], 3.5, "{snap}");
+        assert_eq!(snap["apis"]["create"]["qps_limited"], 1);
+        assert!(b.take_changed().is_some());
+        assert!(b.take_changed().is_none(), "taken once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unmeasured_budget_opens_by_slow_start() {
+        let b = budget(20, None, &[]);
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            let p = b.acquire(CallKind::CreateCard, Priority::Create, "c").await;
+            b.accepted(&p);
+        }
+        assert_eq!(Instant::now(), t0);
+        for _ in 0..10 {
+            let p = b.acquire(CallKind::CreateCard, Priority::Create, "c").await;
+            b.accepted(&p);
+        }
+        assert_eq!(
+            Instant::now(),
+            t0,
+            "each accepted call at a full window opens one more slot"
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! AI Card calls: `createAndDeliver`, `PUT /v1.0/card/streaming`, `PUT /v1.0/card/instances`
+//! (`docs/dingtalk.md`, "AI Cards").
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::{CallKind, Caller, DingTalkClient, DingTalkError};
+
+/// Where a card goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardSpace {
+    /// A group, by `openConversationId`.
+    Group(String),
+    /// The robot's 1:1 chat with a staff member, by `senderStaffId`.
+    Direct(String),
+}
+
+/// What a streaming update does to the card's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The card keeps streaming.
+    No,
+    /// The card is finished (`isFinalize`).
+    Finished,
+    /// The card failed (`isFinalize` + `isError`).
+    Failed,
+}
+
+/// The body of `PUT /v1.0/card/streaming`: the full markdown (`isFull: true`, required for
+/// markdown variables) with a fresh `guid` (DingTalk's idempotency key: a new one per
+/// attempt, retries included).
+pub fn streaming_body(out_track_id: &str, key: &str, content: &str, end: StreamEnd) -> Value {
+    json!({
+        "outTrackId": out_track_id,
+        "guid": uuid::Uuid::new_v4().to_string(),
+        "key": key,
+        "content": content,
+        "isFull": true,
+        "isFinalize": end != StreamEnd::No,
+        "isError": end == StreamEnd::Failed,
+    })
+}
+
+impl DingTalkClient {
+    /// Creates an AI Card and delivers it to `space` in one call. `param.cardAlreadyExist`
+    /// counts as success: the `outTrackId` is ours and fresh, so an earlier attempt that
+    /// looked failed (504, timeout) created it.
+    pub async fn create_and_deliver(
+        &self,
+        caller: &Caller<'_>,
+        out_track_id: &str,
+        template_id: &str,
+        space: &CardSpace,
+        params: &Map<String, Value>,
+    ) -> Result<(), DingTalkError> {
+        let mut body = json!({
+            "cardTemplateId": template_id,
+            "outTrackId": out_track_id,
+            "cardData": {"cardParamMap": params},
+            "callbackType": "STREAM",
+            "userIdType": 1,
+        });
+        match space {
+            CardSpace::Group(cid) => {
+                body["openSpaceId"] = json!(format!("dtv1.card//IM_GROUP.{cid}"));
+                body["imGroupOpenSpaceModel"] = json!({"supportForward": true});
+                body["imGroupOpenDeliverModel"] = json!({"robotCode": self.robot_code});
+            }
+            CardSpace::Direct(staff_id) => {
+                body["openSpaceId"] = json!(format!("dtv1.card//IM_ROBOT.{staff_id}"));
+                body["imRobotOpenSpaceModel"] = json!({"supportForward": true});
+                body["imRobotOpenDeliverModel"] =
+                    json!({"spaceType": "IM_ROBOT", "robotCode": self.robot_code});
+            }
+        }
+        let v = match self
+            .api(
+                CallKind::CreateCard,
+                Method::POST,
+                "/v1.0/card/instances/createAndDeliver",
+                caller,
+                &|| body.clone(),
+            )
+            .await
+        {
+            Err(e) if e.card_already_exists() => {
+                log::info!("card {out_track_id}: an earlier attempt had created it; carrying on");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let failed = v
+            .pointer("/result/deliverResults")
+            .and_then(Value::as_array)
+            .and_then(|results| {
+                results
+                    .iter()
+                    .find(|r| r.get("success").and_then(Value::as_bool) == Some(false))
+            });
+        if let Some(r) = failed {
+            return Err(DingTalkError::Param {
+                code: "deliverResults".into(),
+                message: r
+                    .get("errorMsg")
+                    .and_then(Value::as_str)
+                    .unwrap_or("delivery failed")
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `PUT /v1.0/card/streaming` with the full markdown that `content` renders when the
+    /// budget lets the call go (so the newest text is sent), and a fresh `guid`. Returns
+    /// the text sent.
+    pub async fn stream_card(
+        &self,
+        caller: &Caller<'_>,
+        out_track_id: &str,
+        key: &str,
+        content: &(dyn Fn() -> String + Sync),
+        end: StreamEnd,
+    ) -> Result<String, DingTalkError> {
+        let sent = std::sync::Mutex::new(String::new());
+        self.api(
+            CallKind::StreamingUpdate,
+            Method::PUT,
+            "/v1.0/card/streaming",
+            caller,
+            &|| {
+                let text = content();
+                let body = streaming_body(out_track_id, key, &text, end);
+                *sent.lock().unwrap_or_else(|e| e.into_inner()) = text;
+                body
+            },
+        )
+        .await?;
+        Ok(sent.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// `PUT /v1.0/card/instances`, merging `params` into the card data by key.
+    pub async fn update_card_data(
+        &self,
+        caller: &Caller<'_>,
+        out_track_id: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), DingTalkError> {
+        let body = json!({
+            "outTrackId": out_track_id,
+            "cardData": {"cardParamMap": params},
+            "cardUpdateOptions": {"updateCardDataByKey": true},
+            "userIdType": 1,
+        });
+        self.api(
+            CallKind::UpdateInstance,
+            Method::PUT,
+            "/v1.0/card/instances",
+            caller,
+            &|| body.clone(),
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,159 @@
+//! Plain (non-card) replies: the event's session webhook while it is valid, else the robot
+//! send APIs (`docs/dingtalk.md`, "Plain replies").
+
+use reqwest::{Method, Url};
+use serde_json::{json, Value};
+
+use super::{origin, CallKind, Caller, DingTalkClient, DingTalkError};
+use crate::event::SessionWebhook;
+
+/// Where a plain (non-card) reply goes.
+#[derive(Debug, Clone)]
+pub struct ReplyTarget {
+    /// The event's session webhook, preferred while it is valid.
+    pub webhook: Option<SessionWebhook>,
+    /// The conversation (`cid…`), for the group send API.
+    pub conversation_id: String,
+    /// Group or 1:1.
+    pub group: bool,
+    /// The sender's staff id, for the 1:1 send API.
+    pub staff_id: Option<String>,
+}
+
+/// How a session-webhook answer reads: HTTP 200 with `errcode` 0 is success; other
+/// `errcode`s are business errors (90020: the monthly quota).
+fn classify_webhook(status: u16, body: &str) -> Result<Value, DingTalkError> {
+    if status != 200 {
+        return Err(DingTalkError::from_response(status, body));
+    }
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    match v.get("errcode").and_then(Value::as_i64) {
+        Some(0) | None => Ok(v),
+        Some(errcode) => {
+            let errmsg = v
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            Err(if errcode == 90020 {
+                DingTalkError::QuotaExhausted(format!("errcode 90020: {errmsg}"))
+            } else {
+                DingTalkError::Business { errcode, errmsg }
+            })
+        }
+    }
+}
+
+impl DingTalkClient {
+    /// Sends a markdown message: through the session webhook while it is valid, else through
+    /// the robot send API.
+    pub async fn send_markdown(
+        &self,
+        caller: &Caller<'_>,
+        target: &ReplyTarget,
+        title: &str,
+        text: &str,
+    ) -> Result<(), DingTalkError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if let Some(hook) = &target.webhook {
+            if hook.expires_at_ms == 0 || hook.expires_at_ms > now_ms + 5_000 {
+                match self.post_webhook(caller, &hook.url, title, text).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.is_quota_exhausted() => return Err(e),
+                    Err(e) => {
+                        log::warn!("session webhook not used ({e}); using the robot send API")
+                    }
+                }
+            }
+        }
+        self.robot_send(caller, target, title, text).await
+    }
+
+    async fn post_webhook(
+        &self,
+        caller: &Caller<'_>,
+        url: &str,
+        title: &str,
+        text: &str,
+    ) -> Result<(), DingTalkError> {
+        let parsed = Url::parse(url)
+            .map_err(|_| DingTalkError::Refused("the session webhook is not a URL".into()))?;
+        if !self.webhook_origins.contains(&origin(&parsed)) {
+            let e = DingTalkError::Refused(format!(
+                "session webhook host {} is not a configured DingTalk host",
+                parsed.host_str().unwrap_or("?")
+            ));
+            self.count_error(&e, caller);
+            return Err(e);
+        }
+        let body = json!({"msgtype": "markdown", "markdown": {"title": title, "text": text}});
+        self.send(
+            CallKind::SessionWebhook,
+            caller,
+            self.http.post(parsed).json(&body),
+            classify_webhook,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn robot_send(
+        &self,
+        caller: &Caller<'_>,
+        target: &ReplyTarget,
+        title: &str,
+        text: &str,
+    ) -> Result<(), DingTalkError> {
+        let msg_param = json!({"title": title, "text": text}).to_string();
+        let (path, body) = if target.group {
+            (
+                "/v1.0/robot/groupMessages/send",
+                json!({
+                    "robotCode": self.robot_code,
+                    "openConversationId": target.conversation_id,
+                    "msgKey": "sampleMarkdown",
+                    "msgParam": msg_param,
+                }),
+            )
+        } else {
+            let staff_id = target.staff_id.as_deref().ok_or_else(|| {
+                DingTalkError::Refused("no staff id to send a 1:1 message to".into())
+            })?;
+            (
+                "/v1.0/robot/oToMessages/batchSend",
+                json!({
+                    "robotCode": self.robot_code,
+                    "userIds": [staff_id],
+                    "msgKey": "sampleMarkdown",
+                    "msgParam": msg_param,
+                }),
+            )
+        };
+        self.api(CallKind::RobotSend, Method::POST, path, caller, &|| {
+            body.clone()
+        })
+        .await
+        .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_answers_are_classified() {
+        assert!(classify_webhook(200, r#"{"errcode":0,"errmsg":"ok"}"#).is_ok());
+        assert!(classify_webhook(
+            200,
+            r#"{"errcode":90020,"errmsg":"您的企业本月api调用量已超过限制"}"#
+        )
+        .unwrap_err()
+        .is_quota_exhausted());
+        assert!(classify_webhook(200, r#"{"errcode":90018,"errmsg":"x"}"#)
+            .unwrap_err()
+            .is_qps_limit());
+    }
+}
