@@ -36,6 +36,10 @@ pub struct Args {
     /// List the runs and exit.
     #[arg(long)]
     pub list: bool,
+    /// Write each run's records (emulator calls, cards, messages; gateway requests; the bench
+    /// timeline) as JSON into `DIR/<run>/`, to check figures by hand.
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {

@@ -1,17 +1,19 @@
-//! The runs: workloads (one reply, 200 concurrent, a burst of 50) and fault runs.
+//! The runs: workloads (one reply, 200 concurrent, a burst of 50), fault runs, and the runs about
+//! DingTalk's real limits (app-wide flow control, byte-sized card values, applied 504s, latency alone
+//! and under load, calls per reply), which leave the plugin's manifest at its defaults.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use openclaw_dingtalk_emulator::dingtalk::{
-    ApiKind, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse,
+    ApiKind, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse, QpsScope,
 };
 use openclaw_dingtalk_emulator::event::MessageSpec;
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 
 use crate::host::Host;
-use crate::measure::{figures, percentile, Figures, Timeline};
+use crate::measure::{figures, percentile, Figures, Records, Timeline};
 use crate::Args;
 
 /// A fault injected during a run.
@@ -37,14 +39,25 @@ struct Run {
     replies: usize,
     /// Arrivals spread evenly over this window (zero: all at once).
     spread: Duration,
+    /// One reply after another: each message is sent once the previous reply ended.
+    sequential: bool,
     /// The message text (fake gateway script).
     script: &'static str,
-    qps: u32,
-    interval_ms: u64,
+    /// DingTalk's flow control: calls per second (`None`: unlimited) and what one budget covers.
+    dt_qps: Option<u32>,
+    dt_scope: QpsScope,
+    /// Every Nth card call is applied, then answered 504.
+    applied_timeout_every: Option<u32>,
+    /// `dingtalk.api_qps` (`None`: not written, the plugin's default).
+    api_qps: Option<u32>,
+    /// `streaming.card_update_interval_ms` (`None`: not written, the plugin's default).
+    interval_ms: Option<u64>,
     idle_timeout_ms: u64,
-    /// `dingtalk.card_flow_status`.
-    flow_status: bool,
+    /// `dingtalk.card_flow_status` (`None`: not written, the plugin's default).
+    flow_status: Option<bool>,
     fault: FaultKind,
+    /// Also fails on orphan cards and incomplete answers (the runs about DingTalk's real limits).
+    strict: bool,
 }
 
 fn runs(smoke: bool) -> Vec<Run> {
@@ -53,12 +66,25 @@ fn runs(smoke: bool) -> Vec<Run> {
         what: "",
         replies: 1,
         spread: Duration::ZERO,
+        sequential: false,
         script: "TOKENS:30 PACE:100",
-        qps: 20,
-        interval_ms: 300,
+        dt_qps: Some(20),
+        dt_scope: QpsScope::PerApi,
+        applied_timeout_every: None,
+        api_qps: Some(20),
+        interval_ms: Some(300),
         idle_timeout_ms: 120_000,
-        flow_status: true,
+        flow_status: Some(true),
         fault: FaultKind::None,
+        strict: false,
+    };
+    // The runs about DingTalk's real limits leave the plugin at its defaults.
+    let limits = Run {
+        api_qps: None,
+        interval_ms: None,
+        flow_status: None,
+        strict: true,
+        ..base
     };
     if smoke {
         return vec![
@@ -71,8 +97,17 @@ fn runs(smoke: bool) -> Vec<Run> {
                 name: "smoke-20",
                 what: "20 concurrent replies of 3 s, 5-QPS budget",
                 replies: 20,
-                qps: 5,
+                dt_qps: Some(5),
+                api_qps: Some(5),
                 ..base
+            },
+            Run {
+                name: "smoke-app5",
+                what: "20 concurrent 3 s replies, DingTalk 5 calls/s app-wide, plugin defaults",
+                replies: 20,
+                dt_qps: Some(5),
+                dt_scope: QpsScope::App,
+                ..limits
             },
         ];
     }
@@ -85,7 +120,7 @@ fn runs(smoke: bool) -> Vec<Run> {
         Run {
             name: "one-no-flow-status",
             what: "one reply, 30 tokens over 3 s, card_flow_status: false",
-            flow_status: false,
+            flow_status: Some(false),
             ..base
         },
         Run {
@@ -153,7 +188,86 @@ fn runs(smoke: bool) -> Vec<Run> {
             fault: FaultKind::KillAndRestart,
             ..base
         },
+        Run {
+            name: "learn-app5",
+            what: "20 concurrent 15 s replies, DingTalk 5 calls/s app-wide, plugin defaults",
+            replies: 20,
+            script: "TOKENS:150 PACE:100",
+            dt_qps: Some(5),
+            dt_scope: QpsScope::App,
+            ..limits
+        },
+        Run {
+            name: "zh-7k",
+            what: "one all-Chinese answer of 7000 UTF-8 bytes (fast pacing)",
+            script: "ZH:7000 PACE:5",
+            ..limits
+        },
+        Run {
+            name: "mixed-7k",
+            what: "one Chinese/English/table/code answer of 7000 UTF-8 bytes (fast pacing)",
+            script: "MIXED:7000 PACE:5",
+            ..limits
+        },
+        Run {
+            name: "applied-504",
+            what: "20 concurrent 5 s replies, every 5th card call applied then answered 504",
+            replies: 20,
+            script: "TOKENS:50 PACE:100",
+            applied_timeout_every: Some(5),
+            ..limits
+        },
+        Run {
+            name: "alone",
+            what: "10 single 3 s replies, one after another",
+            replies: 10,
+            sequential: true,
+            ..limits
+        },
+        Run {
+            name: "c20-api20",
+            what: "20 concurrent 15 s replies, DingTalk 20 calls/s per API",
+            replies: 20,
+            script: "TOKENS:150 PACE:100",
+            ..limits
+        },
+        Run {
+            name: "c20-app20",
+            what: "20 concurrent 15 s replies, DingTalk 20 calls/s app-wide",
+            replies: 20,
+            script: "TOKENS:150 PACE:100",
+            dt_scope: QpsScope::App,
+            ..limits
+        },
+        Run {
+            name: "one-15s-1000/flow",
+            what: "one 15 s reply, card_update_interval_ms 1000, card_flow_status true",
+            script: "TOKENS:150 PACE:100",
+            interval_ms: Some(1000),
+            flow_status: Some(true),
+            ..limits
+        },
+        Run {
+            name: "one-15s-1000/no-flow",
+            what: "one 15 s reply, card_update_interval_ms 1000, card_flow_status false",
+            script: "TOKENS:150 PACE:100",
+            interval_ms: Some(1000),
+            flow_status: Some(false),
+            ..limits
+        },
     ]
+}
+
+/// `--run NAME` selects a run by name, or every run of a group (`one-15s-1000` for `one-15s-1000/…`).
+fn selected(run: &Run, names: &[String]) -> bool {
+    names.is_empty()
+        || names.iter().any(|n| {
+            run.name == n
+                || run
+                    .name
+                    .strip_prefix(n.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 fn sibling(name: &str) -> PathBuf {
@@ -189,19 +303,26 @@ pub fn main(args: Args) -> Result<()> {
         }
         return Ok(());
     }
+    for name in &args.runs {
+        anyhow::ensure!(
+            all.iter().any(|r| selected(r, std::slice::from_ref(name))),
+            "no run named {name} (see --list)"
+        );
+    }
     println!("host {}  plugin {}", host_bin.display(), plugin.display());
     header();
     let mut failures = 0;
-    for run in all
-        .iter()
-        .filter(|r| args.runs.is_empty() || args.runs.iter().any(|n| n == r.name))
-    {
-        match execute(run, &host_bin, &plugin) {
+    let mut done = Vec::new();
+    for run in all.iter().filter(|r| selected(r, &args.runs)) {
+        match execute(run, &host_bin, &plugin, args.dump.as_deref()) {
             Ok(f) => {
                 row(run, &f);
-                if f.stuck > 0 || f.duplicates > 0 {
+                let strict_failure =
+                    run.strict && (f.orphans > 0 || f.complete < f.replies || f.answered_twice > 0);
+                if f.stuck > 0 || f.duplicates > 0 || strict_failure {
                     failures += 1;
                 }
+                done.push((run, f));
             }
             Err(e) => {
                 failures += 1;
@@ -209,9 +330,16 @@ pub fn main(args: Args) -> Result<()> {
             }
         }
     }
+    if !done.is_empty() {
+        println!();
+        limits_header();
+        for (run, f) in &done {
+            limits_row(run, f);
+        }
+    }
     anyhow::ensure!(
         failures == 0,
-        "{failures} run(s) had stuck cards, duplicates or errors"
+        "{failures} run(s) had stuck cards, duplicates, orphans, incomplete answers or errors"
     );
     Ok(())
 }
@@ -239,18 +367,20 @@ fn header() {
     );
 }
 
+/// `p50/p99` of a sample in ms, or `-`.
+fn pair(v: &[f64]) -> String {
+    if v.is_empty() {
+        "-".to_owned()
+    } else {
+        format!(
+            "{:.0}/{:.0}",
+            percentile(v, 50.0).round() + 0.0,
+            percentile(v, 99.0).round() + 0.0
+        )
+    }
+}
+
 fn row(run: &Run, f: &Figures) {
-    let pair = |v: &[f64]| {
-        if v.is_empty() {
-            "-".to_owned()
-        } else {
-            format!(
-                "{:.0}/{:.0}",
-                percentile(v, 50.0).round() + 0.0,
-                percentile(v, 99.0).round() + 0.0
-            )
-        }
-    };
     println!(
         "{:22} {:>5} {:>5} {:>5} {:>5} {:>8} {:>4} {:>4} {:>11} {:>15} {:>15} {:>10} {:>7.1}",
         run.name,
@@ -279,6 +409,61 @@ fn row(run: &Run, f: &Figures) {
     }
 }
 
+/// The second table: cards, fallbacks, orphans, completeness, 403 share and the card latencies.
+fn limits_header() {
+    println!(
+        "{:22} {:>9} {:>4} {:>6} {:>5} {:>7} {:>5} {:>6} {:>14} {:>13} {:>13} {:>13}",
+        "run",
+        "cards",
+        "msgs",
+        "orphan",
+        "multi",
+        "missing",
+        "403",
+        "403 %",
+        "card calls",
+        "text-after-tok",
+        "text-aft-card",
+        "final-aft-last"
+    );
+    println!(
+        "{:22} {:>9} {:>4} {:>6} {:>5} {:>7} {:>5} {:>6} {:>14} {:>13} {:>13} {:>13}",
+        "",
+        "fin/all",
+        "",
+        "",
+        "",
+        "chars",
+        "",
+        "of all",
+        "create/str/inst",
+        "ms p50/p99",
+        "ms p50/p99",
+        "ms p50/p99"
+    );
+}
+
+fn limits_row(run: &Run, f: &Figures) {
+    println!(
+        "{:22} {:>9} {:>4} {:>6} {:>5} {:>7} {:>5} {:>6} {:>14} {:>13} {:>13} {:>13}",
+        run.name,
+        format!("{}/{}", f.cards_finished, f.cards),
+        f.messages,
+        f.orphans,
+        f.answered_twice,
+        f.missing_chars,
+        f.qps_403,
+        format!(
+            "{:.1}",
+            100.0 * f.qps_403 as f64 / f.all_calls.max(1) as f64
+        ),
+        format!("{}/{}/{}", f.create_calls, f.stream_calls, f.instance_calls),
+        pair(&f.text_after_token),
+        pair(&f.text_after_card),
+        pair(&f.final_after_last),
+    );
+}
+
 fn manifest(dt: &DingTalkEmulator, gw: &FakeGateway, run: &Run, dir: &Path) -> String {
     let cfg = dt.config();
     format!(
@@ -295,10 +480,8 @@ dingtalk:
   oapi_base_url: "{dt}"
   card_template_id: "emulator-ai-card.schema"
   card_content_key: "content"
-  api_qps: {qps}
-  card_flow_status: {flow_status}
-streaming:
-  card_update_interval_ms: {interval}
+{api_qps}{flow_status}streaming:
+{interval}  enabled: true
 state_dir: "{state}"
 "#,
         gw = gw.base_url(),
@@ -306,14 +489,23 @@ state_dir: "{state}"
         ak = cfg.app_key,
         secret = cfg.app_secret,
         dt = dt.base_url(),
-        qps = run.qps,
-        flow_status = run.flow_status,
-        interval = run.interval_ms,
+        api_qps = run
+            .api_qps
+            .map(|q| format!("  api_qps: {q}\n"))
+            .unwrap_or_default(),
+        flow_status = run
+            .flow_status
+            .map(|b| format!("  card_flow_status: {b}\n"))
+            .unwrap_or_default(),
+        interval = run
+            .interval_ms
+            .map(|ms| format!("  card_update_interval_ms: {ms}\n"))
+            .unwrap_or_default(),
         state = dir.join("state").display(),
     )
 }
 
-fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
+fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -> Result<Figures> {
     let bench_start = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -322,7 +514,9 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
         .build()?;
     let (dt, gw) = rt.block_on(async {
         let dt = DingTalkEmulator::start(EmulatorConfig {
-            qps_limit: Some(run.qps),
+            qps_limit: run.dt_qps,
+            qps_scope: run.dt_scope,
+            applied_timeout_every: run.applied_timeout_every,
             ..EmulatorConfig::default()
         })
         .await?;
@@ -363,6 +557,10 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
             &dt.bot_message(MessageSpec::group_text(cid, run.script))
                 .to_string(),
         )?;
+        if run.sequential {
+            let ended = host.wait_terminals(i + 1, Duration::from_secs(120));
+            anyhow::ensure!(ended == i + 1, "reply {} did not end", i + 1);
+        }
     }
     let fault_at = host.wait_started(cids.len() as u64, Duration::from_secs(60));
     let _ = fault_at;
@@ -404,14 +602,22 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
             restarted
                 .finish(Duration::from_secs(60))
                 .context("restarted host")?;
+            let (cards, calls, messages, requests) =
+                (dt.cards(), dt.calls(), dt.sent_messages(), gw.requests());
+            if let Some(d) = dump_dir {
+                dump(d, run, &dt, &gw, timeline)?;
+            }
             let f = figures(
                 &cids,
                 &Default::default(),
-                &dt.cards(),
-                &dt.calls(),
-                &gw.requests(),
+                Records {
+                    cards: &cards,
+                    calls: &calls,
+                    messages: &messages,
+                    requests: &requests,
+                },
                 timeline,
-                Duration::from_millis(run.interval_ms),
+                run.interval_ms.map(Duration::from_millis),
                 cpu,
                 rss,
             );
@@ -429,17 +635,57 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path) -> Result<Figures> {
     let outcomes = host.outcomes();
     host.finish(Duration::from_secs(60))?;
     let _ = std::fs::remove_dir_all(&dir);
+    let (cards, calls, messages, requests) =
+        (dt.cards(), dt.calls(), dt.sent_messages(), gw.requests());
+    if let Some(d) = dump_dir {
+        dump(d, run, &dt, &gw, timeline)?;
+    }
     Ok(figures(
         &cids,
         &outcomes,
-        &dt.cards(),
-        &dt.calls(),
-        &gw.requests(),
+        Records {
+            cards: &cards,
+            calls: &calls,
+            messages: &messages,
+            requests: &requests,
+        },
         timeline,
-        Duration::from_millis(run.interval_ms),
+        run.interval_ms.map(Duration::from_millis),
         cpu,
         rss,
     ))
+}
+
+/// Writes a run's records to `dir/<run name>/*.json` (`/` in a name becomes `_`).
+fn dump(
+    dir: &Path,
+    run: &Run,
+    dt: &DingTalkEmulator,
+    gw: &FakeGateway,
+    timeline: Timeline,
+) -> Result<()> {
+    let dir = dir.join(run.name.replace('/', "_"));
+    std::fs::create_dir_all(&dir)?;
+    let write = |name: &str, value: serde_json::Value| {
+        std::fs::write(dir.join(name), serde_json::to_string_pretty(&value)?)
+            .with_context(|| format!("cannot write {}", dir.join(name).display()))
+    };
+    write("calls.json", serde_json::to_value(dt.calls())?)?;
+    write("cards.json", serde_json::to_value(dt.cards())?)?;
+    write("messages.json", serde_json::to_value(dt.sent_messages())?)?;
+    write("requests.json", serde_json::to_value(gw.requests())?)?;
+    write(
+        "applied_timeouts.json",
+        serde_json::to_value(dt.applied_timeouts())?,
+    )?;
+    write(
+        "timeline.json",
+        serde_json::json!({
+            "dingtalk_origin_ms": timeline.dingtalk_origin_ms,
+            "gateway_origin_ms": timeline.gateway_origin_ms,
+        }),
+    )?;
+    Ok(())
 }
 
 /// In the kill run the gateway kept emitting after the host died: "complete" means the card
