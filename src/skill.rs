@@ -126,6 +126,7 @@ impl Skill {
                 content_key: manifest.dingtalk.card_content_key.clone(),
                 interval: Duration::from_millis(manifest.streaming.card_update_interval_ms),
                 max_bytes: manifest.streaming.card_max_bytes,
+                create_deadline: Duration::from_millis(manifest.streaming.card_create_timeout_ms),
                 show_reasoning: manifest.streaming.show_reasoning,
                 flow_status: manifest.dingtalk.card_flow_status,
             },

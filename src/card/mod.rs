@@ -8,5 +8,4 @@ pub mod sync;
 pub use journal::{Journal, JournalEntry};
 pub use sync::{
     recover_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync, CONTINUED,
-    CREATE_DEADLINE,
 };

@@ -26,9 +26,6 @@ use crate::dingtalk::{
 
 /// How long the final update of a card is retried.
 const FINAL_DEADLINE: Duration = Duration::from_secs(60);
-/// How long creating a card may take (rate limits, 5xx, timeouts) before the reply falls
-/// back to a markdown message.
-pub const CREATE_DEADLINE: Duration = Duration::from_secs(30);
 /// Appended to a card whose answer continues in the next card.
 pub const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
 /// Closes a code fence left open at a cut.
@@ -49,6 +46,8 @@ pub struct CardPlan {
     pub interval: Duration,
     /// Largest card value in UTF-8 bytes.
     pub max_bytes: usize,
+    /// How long creating a card may take before the reply falls back to a markdown message.
+    pub create_deadline: Duration,
     /// Show reasoning above the answer.
     pub show_reasoning: bool,
     /// Set the `flowStatus` variable when the card ends (one more call).
@@ -503,7 +502,7 @@ impl Run {
             params.insert("flowStatus".into(), json!("1"));
         }
         let caller = self.caller(Priority::Create);
-        let mut retry = Retry::for_at_most("create card", CREATE_DEADLINE);
+        let mut retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
         let result = loop {
             match self
                 .ctx

@@ -14,7 +14,7 @@ use super::command::Command;
 use super::outcome::{Delivery, ModelEnd, Outcome};
 use super::Turn;
 use crate::card::markdown::split_point;
-use crate::card::{CardEnd, CardEvent, CardSync, CREATE_DEADLINE};
+use crate::card::{CardEnd, CardEvent, CardSync};
 use crate::dingtalk::{with_retries, CallStats, Caller, CardSpace, Priority, ReplyTarget};
 use crate::event::{BotMessage, Chat, Content};
 use crate::gateway::{ChatRequest, GatewayError, GatewayEvent};
@@ -302,7 +302,10 @@ impl ReplyCard {
                 let hint = if e.means_cards_unavailable() {
                     format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", inner.manifest.dingtalk.card_template_id)
                 } else {
-                    format!(" (no card within {} s)", CREATE_DEADLINE.as_secs())
+                    format!(
+                        " (no card within streaming.card_create_timeout_ms = {} ms)",
+                        inner.manifest.streaming.card_create_timeout_ms
+                    )
                 };
                 log::warn!(
                     "AI Card creation failed: {e}{hint}; replying with a markdown message instead"

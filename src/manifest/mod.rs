@@ -109,7 +109,13 @@ impl Manifest {
                 "was replaced by streaming.card_max_bytes: DingTalk limits card values in UTF-8 bytes (a Chinese character takes 3), so remove card_max_chars and, if needed, set card_max_bytes (default 2800)",
             );
         }
-        let ranges: [(&str, u64, u64, u64); 11] = [
+        let ranges: [(&str, u64, u64, u64); 12] = [
+            (
+                "streaming.card_create_timeout_ms",
+                self.streaming.card_create_timeout_ms,
+                1_000,
+                600_000,
+            ),
             (
                 "streaming.card_update_interval_ms",
                 self.streaming.card_update_interval_ms,
@@ -215,6 +221,7 @@ impl Manifest {
                 "enabled": self.streaming.enabled,
                 "card_update_interval_ms": self.streaming.card_update_interval_ms,
                 "card_max_bytes": self.streaming.card_max_bytes,
+                "card_create_timeout_ms": self.streaming.card_create_timeout_ms,
                 "show_reasoning": self.streaming.show_reasoning,
             },
             "conversation": {

@@ -139,6 +139,10 @@ pub struct StreamingConfig {
     /// Default 2800.
     #[serde(default = "default_card_bytes")]
     pub card_max_bytes: usize,
+    /// How long creating a card may take (DingTalk rate limits, 5xx answers, timeouts, all
+    /// retried) before the reply falls back to a markdown message. Default 30 000 ms.
+    #[serde(default = "default_create_timeout")]
+    pub card_create_timeout_ms: u64,
     /// Retired: replaced by `card_max_bytes` (read only to say so).
     #[serde(default)]
     pub card_max_chars: Option<serde_yaml::Value>,
@@ -153,6 +157,7 @@ impl Default for StreamingConfig {
             enabled: true,
             card_update_interval_ms: default_interval(),
             card_max_bytes: default_card_bytes(),
+            card_create_timeout_ms: default_create_timeout(),
             card_max_chars: None,
             show_reasoning: false,
         }
@@ -333,6 +338,9 @@ fn default_qps() -> u32 {
 }
 fn default_interval() -> u64 {
     300
+}
+fn default_create_timeout() -> u64 {
+    30_000
 }
 fn default_card_bytes() -> usize {
     2800

@@ -200,8 +200,19 @@ fn render_skill(out: &mut String, info: &Value) {
     let replies = info.get("replies");
     let r = |k: &str| num(replies.and_then(|r| r.get(k)));
     let _ = writeln!(out, "# HELP openclaw_skill_events_total Events the skill accepted.\n# TYPE openclaw_skill_events_total counter\nopenclaw_skill_events_total {}", r("events"));
-    let _ = writeln!(out, "# HELP openclaw_replies_total Replies by outcome (finished = card completed, failed = card finalized as failed, replied = plain message, skipped = duplicate delivery).\n# TYPE openclaw_replies_total counter");
-    for outcome in ["finished", "failed", "replied", "skipped"] {
+    let _ = writeln!(out, "# HELP openclaw_replies_total Replies by outcome: finished = every card finalized with the whole answer, degraded = the whole answer, partly as markdown messages, failed = the gateway failed (card shows the text so far), stopped, interrupted = shut down first, incomplete = part of the answer not sent, undelivered = nothing reached the user, stuck = a card not finalized (finalized at the next start), replied = plain message (command, refusal), skipped = duplicate delivery.\n# TYPE openclaw_replies_total counter");
+    for outcome in [
+        "finished",
+        "degraded",
+        "failed",
+        "stopped",
+        "interrupted",
+        "incomplete",
+        "undelivered",
+        "stuck",
+        "replied",
+        "skipped",
+    ] {
         let _ = writeln!(
             out,
             "openclaw_replies_total{{outcome=\"{outcome}\"}} {}",
@@ -227,6 +238,7 @@ fn render_skill(out: &mut String, info: &Value) {
     }
     let _ = writeln!(out, "# HELP openclaw_dingtalk_qps_limited_total DingTalk answers HTTP 403 Forbidden.AccessDenied.QpsLimit*.\n# TYPE openclaw_dingtalk_qps_limited_total counter\nopenclaw_dingtalk_qps_limited_total {}", num(calls.and_then(|c| c.get("qps_limited"))));
     let _ = writeln!(out, "# HELP openclaw_dingtalk_call_failures_total DingTalk calls that failed (any error status or transport error).\n# TYPE openclaw_dingtalk_call_failures_total counter\nopenclaw_dingtalk_call_failures_total {}", num(calls.and_then(|c| c.get("failed"))));
+    render_budget(out, info.get("dingtalk_budget"));
     render_staleness(out, info.get("card_staleness"));
     let accepting = info
         .get("accepting")
@@ -237,6 +249,70 @@ fn render_skill(out: &mut String, info: &Value) {
         "openclaw_skill_accepting",
         "1 while the skill accepts events (0 once shutdown began).",
         i64::from(accepting),
+    );
+}
+
+/// The learned DingTalk budget (`info.dingtalk_budget`): the rate in use per API and
+/// app-wide, 403s per budget, calls waiting, and the month's call count against the quota.
+fn render_budget(out: &mut String, budget: Option<&Value>) {
+    let Some(budget) = budget else {
+        return;
+    };
+    let _ = writeln!(out, "# HELP openclaw_dingtalk_budget_calls_per_second The call rate the skill allows itself, per DingTalk API and app-wide (learned from 403 QpsLimit answers; starts at dingtalk.api_qps).\n# TYPE openclaw_dingtalk_budget_calls_per_second gauge");
+    let _ = writeln!(out, "# HELP openclaw_dingtalk_budget_learned 1 when a 403 QpsLimit has lowered this budget below its ceiling.\n# TYPE openclaw_dingtalk_budget_learned gauge");
+    let mut lanes: Vec<(String, &Value)> = budget
+        .get("apis")
+        .and_then(Value::as_object)
+        .map(|apis| apis.iter().map(|(k, v)| (k.clone(), v)).collect())
+        .unwrap_or_default();
+    if let Some(app) = budget.get("app") {
+        lanes.push(("app".into(), app));
+    }
+    for (api, lane) in &lanes {
+        if let Some(rate) = lane.get("calls_per_second").and_then(Value::as_f64) {
+            let _ = writeln!(
+                out,
+                "openclaw_dingtalk_budget_calls_per_second{{{}}} {rate}",
+                labels(&[("api", api)])
+            );
+        }
+        let learned = lane.get("learned").and_then(Value::as_bool) == Some(true);
+        let _ = writeln!(
+            out,
+            "openclaw_dingtalk_budget_learned{{{}}} {}",
+            labels(&[("api", api)]),
+            u8::from(learned)
+        );
+    }
+    let waiting = budget.get("waiting").and_then(Value::as_i64).unwrap_or(0);
+    gauge(
+        out,
+        "openclaw_dingtalk_budget_waiting",
+        "DingTalk calls waiting for a slot in the budget.",
+        waiting,
+    );
+    let month = budget.get("month");
+    let num = |k: &str| month.and_then(|m| m.get(k)).and_then(Value::as_i64);
+    gauge(
+        out,
+        "openclaw_dingtalk_month_calls",
+        "DingTalk calls this calendar month (China time), as counted by the skill.",
+        num("calls").unwrap_or(0),
+    );
+    if let Some(quota) = num("quota") {
+        gauge(
+            out,
+            "openclaw_dingtalk_month_quota",
+            "dingtalk.monthly_call_quota.",
+            quota,
+        );
+    }
+    let exhausted = month.and_then(|m| m.get("exhausted")).and_then(Value::as_bool) == Some(true);
+    gauge(
+        out,
+        "openclaw_dingtalk_quota_exhausted",
+        "1 when DingTalk refused calls this month for the organisation's monthly API quota (errcode 90020).",
+        i64::from(exhausted),
     );
 }
 
@@ -346,6 +422,7 @@ mod tests {
             "replies": {"events": 3, "finished": 2, "failed": 0, "replied": 1, "skipped": 0, "recovered_cards": 0, "in_flight": 0},
             "dingtalk_calls": {"total": 9, "by_kind": {"create": 2, "stream": 6, "webhook": 1}, "qps_limited": 4, "failed": 1},
             "card_staleness": {"bounds_ms": [50, 100], "counts": [3, 1, 2], "sum_ms": 1400, "count": 6},
+            "dingtalk_budget": {"apis": {"create": {"calls_per_second": 3.5, "learned": true, "qps_limited": 2}}, "app": {"calls_per_second": null, "learned": false, "qps_limited": 0}, "waiting": 4, "month": {"month": "2026-11", "calls": 120, "quota": 5000, "exhausted": true}},
             "accepting": true
         });
         let text = m.render(Some(&info));
@@ -365,6 +442,13 @@ mod tests {
             "openclaw_card_staleness_seconds_bucket{le=\"0.1\"} 4",
             "openclaw_card_staleness_seconds_bucket{le=\"+Inf\"} 6",
             "openclaw_card_staleness_seconds_sum 1.4",
+            "openclaw_dingtalk_budget_calls_per_second{api=\"create\"} 3.5",
+            "openclaw_dingtalk_budget_learned{api=\"create\"} 1",
+            "openclaw_dingtalk_budget_learned{api=\"app\"} 0",
+            "openclaw_dingtalk_budget_waiting 4",
+            "openclaw_dingtalk_month_calls 120",
+            "openclaw_dingtalk_month_quota 5000",
+            "openclaw_dingtalk_quota_exhausted 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
