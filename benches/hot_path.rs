@@ -7,7 +7,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use openclaw_dingtalk::card::markdown::normalize_for_card;
-use openclaw_dingtalk::dingtalk::streaming_body;
+use openclaw_dingtalk::dingtalk::{streaming_body, StreamEnd};
 use openclaw_dingtalk::gateway::{parse_event_data, GatewayEvent};
 use openclaw_skill_abi::Chunk;
 
@@ -104,8 +104,7 @@ fn bench(c: &mut Criterion) {
                             "card_0123456789abcdef",
                             "content",
                             &content,
-                            false,
-                            false,
+                            StreamEnd::No,
                         );
                         bytes += serde_json::to_vec(&body).unwrap().len();
                     }
@@ -128,8 +127,7 @@ fn bench(c: &mut Criterion) {
                         "card_0123456789abcdef",
                         "content",
                         &normalize_for_card(&draft),
-                        false,
-                        false,
+                        StreamEnd::No,
                     );
                     bytes += serde_json::to_vec(&body).unwrap().len();
                 }

@@ -240,13 +240,13 @@ fn now_ms() -> u64 {
 }
 
 /// How a final update went.
-enum Finalized {
+enum FinalUpdate {
     /// DingTalk accepted it (or had already applied it).
-    Done,
+    Accepted,
     /// DingTalk refused the text as too large: split smaller and try again.
     TooLarge,
     /// DingTalk did not accept it; the card stays in the journal for recovery.
-    NotFinalized,
+    Refused,
 }
 
 /// One card's part of the answer, rendered.
@@ -440,12 +440,12 @@ impl Run {
             };
             text.push_str(CONTINUED);
             match self.finalize(&text, false).await {
-                Finalized::TooLarge => {
+                FinalUpdate::TooLarge => {
                     self.max_bytes = self.ctx.lower_max_bytes(text.len());
                     continue;
                 }
-                Finalized::NotFinalized => self.report.finalized = false,
-                Finalized::Done => {}
+                FinalUpdate::Refused => self.report.finalized = false,
+                FinalUpdate::Accepted => {}
             }
             self.offset = cut;
             self.reopen = reopen;
@@ -480,9 +480,9 @@ impl Run {
                 .finalize(&text, matches!(end, CardEnd::Failed(_)))
                 .await
             {
-                Finalized::Done => return,
-                Finalized::TooLarge => self.max_bytes = self.ctx.lower_max_bytes(text.len()),
-                Finalized::NotFinalized => {
+                FinalUpdate::Accepted => return,
+                FinalUpdate::TooLarge => self.max_bytes = self.ctx.lower_max_bytes(text.len()),
+                FinalUpdate::Refused => {
                     self.report.finalized = false;
                     return;
                 }
@@ -531,7 +531,7 @@ impl Run {
                     // An attempt that timed out may have created the card: close it, so
                     // nobody sees an empty card "processing" forever.
                     let note = "（已改为消息回复 · the answer follows as a message）";
-                    if let Finalized::NotFinalized = self.finalize(note, true).await {
+                    if let FinalUpdate::Refused = self.finalize(note, true).await {
                         // Left in the journal; the next start finalizes it if it exists.
                         return Err(e);
                     }
@@ -564,7 +564,7 @@ impl Run {
     }
 
     /// The final update of the current card; the journal entry goes once it is accepted.
-    async fn finalize(&mut self, text: &str, failed: bool) -> Finalized {
+    async fn finalize(&mut self, text: &str, failed: bool) -> FinalUpdate {
         let result = finalize_card(
             &self.ctx,
             &self.caller(Priority::Final),
@@ -573,7 +573,7 @@ impl Run {
             failed,
         )
         .await;
-        if let Finalized::Done = result {
+        if let FinalUpdate::Accepted = result {
             self.record_staleness();
             self.report.first_visible.get_or_insert_with(Instant::now);
         }
@@ -593,7 +593,7 @@ async fn finalize_card(
     card: &str,
     text: &str,
     failed: bool,
-) -> Finalized {
+) -> FinalUpdate {
     let key = &ctx.plan.content_key;
     let end = if failed {
         StreamEnd::Failed
@@ -608,7 +608,7 @@ async fn finalize_card(
             .await
         {
             Ok(_) => break Ok(()),
-            Err(e) if e.is_too_large() => return Finalized::TooLarge,
+            Err(e) if e.is_too_large() => return FinalUpdate::TooLarge,
             Err(e @ DingTalkError::Param { .. }) if retry.ambiguous() => {
                 log::info!(
                     "card {card}: the final update had already been applied (the retry was answered: {e})"
@@ -649,9 +649,9 @@ async fn finalize_card(
         ctx.journal.remove(card);
     }
     if done {
-        Finalized::Done
+        FinalUpdate::Accepted
     } else {
-        Finalized::NotFinalized
+        FinalUpdate::Refused
     }
 }
 
@@ -665,6 +665,6 @@ pub async fn recover_card(ctx: &CardContext, stats: &CallStats, card: &str, text
     };
     matches!(
         finalize_card(ctx, &caller, card, text, true).await,
-        Finalized::Done
+        FinalUpdate::Accepted
     )
 }
