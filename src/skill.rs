@@ -174,13 +174,20 @@ impl Skill {
         let stats = CallStats::default();
         let mut done = 0;
         for entry in leftovers {
-            let mut text = entry.text.clone();
-            if !text.is_empty() {
-                text.push_str("\n\n");
-            }
-            text.push_str("> ⚠️ ");
-            text.push_str(INTERRUPTED_NOTE);
-            if recover_card(&self.inner.cards, &stats, &entry.card_id, &text).await {
+            let note = if entry.text.is_empty() {
+                format!("> ⚠️ {INTERRUPTED_NOTE}")
+            } else {
+                format!("\n\n> ⚠️ {INTERRUPTED_NOTE}")
+            };
+            if recover_card(
+                &self.inner.cards,
+                &stats,
+                &entry.card_id,
+                &entry.text,
+                &note,
+            )
+            .await
+            {
                 done += 1;
             }
         }

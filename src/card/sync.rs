@@ -343,9 +343,12 @@ impl Run {
             Priority::Intermediate
         };
         let caller = self.caller(priority);
+        // Journal first: after a crash the recovered text is never behind what was shown.
         let render = || {
             let d = rx.borrow();
-            self.part(&d.answer, &d.reasoning).text
+            let text = self.part(&d.answer, &d.reasoning).text;
+            self.journal_text(&text);
+            text
         };
         let result = self
             .ctx
@@ -360,15 +363,15 @@ impl Run {
             .await;
         match result {
             Ok(text) => {
-                // Journal after the update: the recovered text never shows less than the
-                // card did, and never more than it may hold.
-                self.journal_text(&text);
                 self.report.first_visible.get_or_insert_with(Instant::now);
                 self.shown = text;
                 self.record_staleness();
             }
             Err(e) if e.is_too_large() => {
-                let refused = render().len();
+                let refused = {
+                    let d = rx.borrow();
+                    self.part(&d.answer, &d.reasoning).text.len()
+                };
                 self.max_bytes = self.ctx.lower_max_bytes(refused);
             }
             Err(e) if e.is_qps_limit() => {}
@@ -655,16 +658,36 @@ async fn finalize_card(
     }
 }
 
-/// Finalizes a card left in the journal by an earlier process, as failed with `text`.
-/// Returns whether DingTalk accepted it.
-pub async fn recover_card(ctx: &CardContext, stats: &CallStats, card: &str, text: &str) -> bool {
+/// Finalizes a card left in the journal by an earlier process, as failed: the text it last
+/// showed (cut shorter if DingTalk refuses it as too large) and `note` under it. Returns
+/// whether DingTalk accepted it.
+pub async fn recover_card(
+    ctx: &CardContext,
+    stats: &CallStats,
+    card: &str,
+    shown: &str,
+    note: &str,
+) -> bool {
     let caller = Caller {
         stats,
         priority: Priority::Final,
         conversation: card,
     };
-    matches!(
-        finalize_card(ctx, &caller, card, text, true).await,
-        FinalUpdate::Accepted
-    )
+    let mut limit = ctx.max_bytes();
+    loop {
+        let room = limit.saturating_sub(note.len());
+        let kept = &shown[..split_point(shown, room).unwrap_or(shown.len())];
+        let text = format!("{kept}{note}");
+        match finalize_card(ctx, &caller, card, &text, true).await {
+            FinalUpdate::Accepted => return true,
+            FinalUpdate::Refused => return false,
+            FinalUpdate::TooLarge if limit > MIN_CARD_BYTES => {
+                limit = (limit * 2 / 3).max(MIN_CARD_BYTES);
+            }
+            FinalUpdate::TooLarge => {
+                ctx.journal.remove(card);
+                return false;
+            }
+        }
+    }
 }
