@@ -1,11 +1,19 @@
 //! `ocdt-bench`: the `openclaw-skill` host with the real plugin, against the DingTalk
 //! emulator and a fake gateway with scripted token pacing, under load and under faults.
-//! Prints one table row per run; see the README's "Figures" section for the goals.
+//! Prints one table row per run as it ends, then a second table (one row per run) with the figures
+//! about DingTalk's real limits: cards (finished/all), plain fallback messages, orphan cards,
+//! conversations answered more than once, answer characters no card shows, 403s (and their share of
+//! all DingTalk calls), card calls by kind, and p50/p99 of first text after the first model token,
+//! first text after the card exists, and last model token to finalized card. See the README's
+//! "Figures" section for the goals. A run fails the harness (non-zero exit) on stuck cards,
+//! duplicates or errors; the limit runs (plugin manifest at its defaults) also on orphan cards,
+//! conversations answered twice and incomplete answers. Missed latency goals never fail it.
 //!
 //! ```sh
 //! cargo build --release -p openclaw-dingtalk -p openclaw-skill -p openclaw-dingtalk-bench
-//! target/release/ocdt-bench                 # every workload and fault run
+//! target/release/ocdt-bench                 # every run (--list shows them)
 //! target/release/ocdt-bench --smoke         # the small CI workload
+//! target/release/ocdt-bench --run learn-app5 --run one-15s-1000 --dump /tmp/records
 //! ```
 
 mod host;

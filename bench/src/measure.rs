@@ -89,6 +89,9 @@ fn visible_tokens(text: &str) -> usize {
 /// rewording of the rest of the line does not break the measurement).
 const CONTINUATION: &str = "续下一张卡片";
 
+/// Characters compared to tell the first card of an answer from a continuation card.
+const CHAIN_PREFIX: usize = 16;
+
 /// A card's text without the continuation line; true when it had one.
 fn without_continuation(text: &str) -> (String, bool) {
     let kept: Vec<&str> = text
@@ -217,18 +220,26 @@ pub fn figures(
             .filter(|c| c.state == CardState::Finished)
             .count();
 
-        // Chains: a non-empty card without the continuation line ends one.
+        // What the gateway sent, and what each card shows of it.
+        let sent: String = conv
+            .request
+            .map(|r| r.emitted_tokens.iter().map(|(_, t)| t.as_str()).collect())
+            .unwrap_or_default();
+        let answer = comparable(&sent);
+        // Chains: a non-empty card that starts with the answer's beginning starts one (a continuation
+        // card starts further in); with no answer, every non-empty card counts.
         let mut chains = 0usize;
         let mut shown_cards = String::new();
         for card in &conv.cards {
-            let (text, continued) = without_continuation(&card.text("content"));
-            let empty = text.trim().is_empty();
+            let (text, _) = without_continuation(&card.text("content"));
+            let shown = comparable(&text);
             let open = !matches!(card.state, CardState::Finished | CardState::Failed);
-            if !empty && !continued {
-                chains += 1;
-            }
-            if empty || open {
+            if shown.is_empty() || open {
                 f.orphans += 1;
+            }
+            let k = CHAIN_PREFIX.min(shown.len()).min(answer.len());
+            if !shown.is_empty() && (answer.is_empty() || shown[..k] == answer[..k]) {
+                chains += 1;
             }
             shown_cards.push_str(&text);
             shown_cards.push('\n');
@@ -238,11 +249,6 @@ pub fn figures(
             f.answered_twice += 1;
         }
 
-        let sent: String = conv
-            .request
-            .map(|r| r.emitted_tokens.iter().map(|(_, t)| t.as_str()).collect())
-            .unwrap_or_default();
-        let answer = comparable(&sent);
         let shown_plain: String = plain
             .iter()
             .map(|m| m.text.as_str())

@@ -92,9 +92,49 @@ fn take_bytes(text: &str, bytes: usize) -> String {
     text[..end].to_string()
 }
 
-/// An all-Chinese answer of at most `bytes` UTF-8 bytes (and at most 3 bytes short of it): paragraphs of
-/// four sentences with Chinese punctuation, separated by blank lines. Deterministic; a shorter answer
-/// is a prefix of a longer one.
+/// `n` in Chinese numerals (一, 十二, 九十九, 一百零五 …; digit by digit from 1000 on).
+fn chinese_number(n: usize) -> String {
+    const DIGITS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+    match n {
+        0..=9 => DIGITS[n].to_string(),
+        10..=19 => format!(
+            "十{}",
+            if n > 10 {
+                chinese_number(n - 10)
+            } else {
+                String::new()
+            }
+        ),
+        20..=99 => format!(
+            "{}十{}",
+            DIGITS[n / 10],
+            if n % 10 > 0 {
+                DIGITS[n % 10].to_string()
+            } else {
+                String::new()
+            }
+        ),
+        100..=999 => {
+            let rest = n % 100;
+            let tail = match rest {
+                0 => String::new(),
+                1..=9 => format!("零{}", DIGITS[rest]),
+                10..=19 => format!("一{}", chinese_number(rest)),
+                _ => chinese_number(rest),
+            };
+            format!("{}百{tail}", DIGITS[n / 100])
+        }
+        _ => n
+            .to_string()
+            .bytes()
+            .map(|b| DIGITS[usize::from(b - b'0')])
+            .collect(),
+    }
+}
+
+/// An all-Chinese answer of at most `bytes` UTF-8 bytes (and at most 3 bytes short of it): numbered
+/// paragraphs (`第一段：`, `第二段：` …, so no paragraph repeats another) of four sentences with Chinese
+/// punctuation, separated by blank lines. Deterministic; a shorter answer is a prefix of a longer one.
 pub(crate) fn zh_text(bytes: usize) -> String {
     let mut text = String::new();
     let mut paragraph = 0;
@@ -102,6 +142,7 @@ pub(crate) fn zh_text(bytes: usize) -> String {
         if paragraph > 0 {
             text.push_str("\n\n");
         }
+        text.push_str(&format!("第{}段：", chinese_number(paragraph + 1)));
         for k in 0..4 {
             text.push_str(ZH_SENTENCES[(paragraph * 4 + k * 5) % ZH_SENTENCES.len()]);
         }
@@ -172,6 +213,23 @@ mod tests {
         assert!(zh.contains("。\n\n") && zh.contains('，') && zh.contains('：'));
         assert_eq!(zh_text(7000), zh, "deterministic");
         assert!(zh_text(9000).starts_with(&zh), "a prefix of a longer one");
+        assert!(zh.starts_with("第一段：") && zh.contains("\n\n第十段："));
+        let numbers: Vec<String> = [10, 11, 21, 100, 105, 110, 999, 1234]
+            .map(chinese_number)
+            .to_vec();
+        assert_eq!(
+            numbers,
+            [
+                "十",
+                "十一",
+                "二十一",
+                "一百",
+                "一百零五",
+                "一百一十",
+                "九百九十九",
+                "一二三四"
+            ]
+        );
         let mixed = mixed_text(7000);
         for needle in [
             "## 第1节",

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `TOKENS:<n>` | exactly n tokens `t1 `, `t2 `, … |
 //! | `LONG:<chars>` | an answer of exactly that many characters (CJK, ASCII, markdown), ~4-char tokens |
-//! | `ZH:<bytes>` | an all-Chinese answer of that many UTF-8 bytes (≤, within 3), paragraphs with Chinese punctuation, 3-character tokens |
+//! | `ZH:<bytes>` | an all-Chinese answer of that many UTF-8 bytes (≤, within 3), numbered paragraphs (`第一段：`…) with Chinese punctuation, 3-character tokens |
 //! | `MIXED:<bytes>` | Chinese + English + a markdown table + a fenced code block per section, that many UTF-8 bytes (≤, within 3), 4-character tokens |
 //! | `PACE:<ms>` | pause before each token |
 //! | `SLOW` | 1000 ms per token (unless `PACE` is given) |
