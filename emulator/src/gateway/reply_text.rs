@@ -108,7 +108,7 @@ fn chinese_number(n: usize) -> String {
         20..=99 => format!(
             "{}十{}",
             DIGITS[n / 10],
-            if n % 10 > 0 {
+            if !n.is_multiple_of(10) {
                 DIGITS[n % 10].to_string()
             } else {
                 String::new()
