@@ -327,8 +327,13 @@ impl Run {
             if part.text.is_empty() || part.text == self.shown {
                 continue;
             }
-            self.update(&rx).await;
-            last_sent = Some(Instant::now());
+            // An update still waiting for the budget is dropped when the answer ends: the
+            // final update carries the text and goes first.
+            let mut end_rx = rx.clone();
+            tokio::select! {
+                sent = self.update(&rx) => last_sent = Some(sent),
+                _ = end_rx.wait_for(|d| d.end.is_some()) => {}
+            }
         };
         let draft = rx.borrow().clone();
         self.finish(&draft, &end).await;
@@ -336,15 +341,18 @@ impl Run {
     }
 
     /// One intermediate (or first) update with the newest text when the budget lets it go.
-    async fn update(&mut self, rx: &watch::Receiver<Draft>) {
+    /// Returns when it was sent (the interval counts from there, not from DingTalk's answer).
+    async fn update(&mut self, rx: &watch::Receiver<Draft>) -> Instant {
         let priority = if self.shown.is_empty() {
             Priority::FirstContent
         } else {
             Priority::Intermediate
         };
         let caller = self.caller(priority);
+        let sent_at = std::sync::Mutex::new(Instant::now());
         // Journal first: after a crash the recovered text is never behind what was shown.
         let render = || {
+            *sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             let d = rx.borrow();
             let text = self.part(&d.answer, &d.reasoning).text;
             self.journal_text(&text);
@@ -377,6 +385,7 @@ impl Run {
             Err(e) if e.is_qps_limit() => {}
             Err(e) => log::warn!("card {}: update failed: {e}", self.card),
         }
+        sent_at.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The current card's part of `full`: its reasoning (first card only, when shown), the

@@ -23,6 +23,9 @@ pub(crate) struct Sink {
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
     recorder: Arc<Recorder>,
     seq: u64,
+    /// When the last pause was due to end: pauses follow each other on this schedule, so the
+    /// time spent writing between them does not add up (100 tokens at 100 ms take 10 s).
+    paced_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Sink {
@@ -32,7 +35,15 @@ impl Sink {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|item| (item, rx))
         });
-        (Self { tx, recorder, seq }, Body::from_stream(stream))
+        (
+            Self {
+                tx,
+                recorder,
+                seq,
+                paced_until: std::sync::Mutex::new(None),
+            },
+            Body::from_stream(stream),
+        )
     }
 
     /// Writes bytes.
@@ -47,10 +58,21 @@ impl Sink {
         Ok(())
     }
 
-    /// Waits, unless the client goes away first.
+    /// Waits `duration` after the end of the previous pause (or from now, when that is more
+    /// than `duration` ago), unless the client goes away first.
     pub(crate) async fn pause(&self, duration: Duration) -> Result<(), Disconnected> {
+        let now = tokio::time::Instant::now();
+        let until = {
+            let mut paced = self.paced_until.lock().unwrap_or_else(|p| p.into_inner());
+            let base = paced
+                .filter(|t| now.saturating_duration_since(*t) < duration)
+                .unwrap_or(now);
+            let until = base + duration;
+            *paced = Some(until);
+            until
+        };
         tokio::select! {
-            () = tokio::time::sleep(duration) => Ok(()),
+            () = tokio::time::sleep_until(until) => Ok(()),
             () = self.tx.closed() => Err(Disconnected),
         }
     }

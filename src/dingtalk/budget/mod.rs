@@ -111,6 +111,18 @@ struct State {
 /// Conversations remembered for fairness before the map is cleared (it only orders turns).
 const SERVED_MAX: usize = 10_000;
 
+/// Intermediate updates leave this share of each window free (at least one slot, when the
+/// window has more than one), so a final update or a first text finds room at once.
+const RESERVE_DIVISOR: usize = 4;
+
+/// The calls `priority` may start in a window whose limit is `limit`.
+fn limit_for(priority: Priority, limit: usize) -> usize {
+    match priority {
+        Priority::Intermediate if limit > 1 => limit - (limit / RESERVE_DIVISOR).max(1),
+        _ => limit,
+    }
+}
+
 impl State {
     /// Grants every waiter that may start now, most urgent first; returns when the first
     /// waiter left waiting may go (if any waits).
@@ -128,10 +140,13 @@ impl State {
         let mut i = 0;
         while i < self.waiters.len() {
             let api = self.waiters[i].api as usize;
+            let priority = self.waiters[i].priority;
             let app_limit = self.app.rate.limit();
-            let app_free = self.app.window.free_at(now, app_limit);
+            let app_free = self.app.window.free_at(now, limit_for(priority, app_limit));
             let api_limit = self.apis[api].rate.limit();
-            let api_free = self.apis[api].window.free_at(now, api_limit);
+            let api_free = self.apis[api]
+                .window
+                .free_at(now, limit_for(priority, api_limit));
             if app_free > now {
                 // Nobody behind this waiter may take the app-wide slot it waits for.
                 let at = app_free.max(api_free);
@@ -149,8 +164,8 @@ impl State {
             let permit = Permit {
                 api: waiter.api,
                 sent_at: now,
-                api_full: self.apis[api].window.count(now) >= api_limit,
-                app_full: self.app.window.count(now) >= app_limit,
+                api_full: self.apis[api].window.count(now) >= limit_for(priority, api_limit),
+                app_full: self.app.window.count(now) >= limit_for(priority, app_limit),
             };
             if waiter.priority == Priority::Intermediate {
                 self.serve_clock += 1;
@@ -399,7 +414,7 @@ mod tests {
         let b = budget(20, None, &[("stream", 5.0), ("app", 100.0)]);
         let t0 = Instant::now();
         for _ in 0..5 {
-            b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+            b.acquire(CallKind::StreamingUpdate, Priority::FirstContent, "c")
                 .await;
         }
         assert_eq!(
@@ -407,7 +422,7 @@ mod tests {
             t0,
             "five calls in a quiet second go at once"
         );
-        b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+        b.acquire(CallKind::StreamingUpdate, Priority::FirstContent, "c")
             .await;
         assert_eq!(Instant::now() - t0, window::SPAN);
         b.acquire(CallKind::CreateCard, Priority::Create, "c").await;
@@ -416,6 +431,25 @@ mod tests {
             window::SPAN,
             "another API has its own budget"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn intermediate_updates_leave_a_quarter_of_the_window_to_finals() {
+        let b = budget(20, None, &[("stream", 20.0), ("app", 100.0)]);
+        let t0 = Instant::now();
+        for _ in 0..15 {
+            b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+                .await;
+        }
+        assert_eq!(Instant::now(), t0);
+        for _ in 0..5 {
+            b.acquire(CallKind::StreamingUpdate, Priority::Final, "c")
+                .await;
+        }
+        assert_eq!(Instant::now(), t0, "the reserved slots are free for finals");
+        b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+            .await;
+        assert_eq!(Instant::now() - t0, window::SPAN);
     }
 
     #[tokio::test(start_paused = true)]
