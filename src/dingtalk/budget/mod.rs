@@ -106,24 +106,32 @@ struct State {
     serve_clock: u64,
     /// Learned rates changed since they were last taken for saving.
     changed: bool,
+    /// `dingtalk.app_qps` is set.
+    app_capped: bool,
 }
 
 /// Conversations remembered for fairness before the map is cleared (it only orders turns).
 const SERVED_MAX: usize = 10_000;
 
-/// Intermediate updates leave this share of each window free (at least one slot, when the
-/// window has more than one), so a final update or a first text finds room at once.
+/// Intermediate updates leave this share of each window of four calls or more free, so a
+/// final update or a first text finds room at once.
 const RESERVE_DIVISOR: usize = 4;
 
-/// The calls `priority` may start in a window whose limit is `limit`.
-fn limit_for(priority: Priority, limit: usize) -> usize {
+/// The calls `priority` may start in a window whose limit is `limit`; `reserve` says whether
+/// the window keeps room for urgent calls.
+fn limit_for(priority: Priority, limit: usize, reserve: bool) -> usize {
     match priority {
-        Priority::Intermediate if limit > 1 => limit - (limit / RESERVE_DIVISOR).max(1),
+        Priority::Intermediate if reserve => limit - limit / RESERVE_DIVISOR,
         _ => limit,
     }
 }
 
 impl State {
+    /// Whether an app-wide limit is known (configured or learned).
+    fn app_limited(&self) -> bool {
+        self.app_capped || self.app.rate.was_learned()
+    }
+
     /// Grants every waiter that may start now, most urgent first; returns when the first
     /// waiter left waiting may go (if any waits).
     fn dispatch(&mut self, now: Instant) -> Option<Instant> {
@@ -141,12 +149,12 @@ impl State {
         while i < self.waiters.len() {
             let api = self.waiters[i].api as usize;
             let priority = self.waiters[i].priority;
-            let app_limit = self.app.rate.limit();
-            let app_free = self.app.window.free_at(now, limit_for(priority, app_limit));
-            let api_limit = self.apis[api].rate.limit();
-            let api_free = self.apis[api]
-                .window
-                .free_at(now, limit_for(priority, api_limit));
+            // The app-wide window keeps a reserve only once an app-wide limit is known: before
+            // that it is not what holds calls back, and a reply's first calls must not wait.
+            let app_limit = limit_for(priority, self.app.rate.limit(), self.app_limited());
+            let app_free = self.app.window.free_at(now, app_limit);
+            let api_limit = limit_for(priority, self.apis[api].rate.limit(), true);
+            let api_free = self.apis[api].window.free_at(now, api_limit);
             if app_free > now {
                 // Nobody behind this waiter may take the app-wide slot it waits for.
                 let at = app_free.max(api_free);
@@ -164,8 +172,8 @@ impl State {
             let permit = Permit {
                 api: waiter.api,
                 sent_at: now,
-                api_full: self.apis[api].window.count(now) >= limit_for(priority, api_limit),
-                app_full: self.app.window.count(now) >= limit_for(priority, app_limit),
+                api_full: self.apis[api].window.count(now) >= api_limit,
+                app_full: self.app.window.count(now) >= app_limit,
             };
             if waiter.priority == Priority::Intermediate {
                 self.serve_clock += 1;
@@ -219,6 +227,7 @@ impl Budget {
             served: HashMap::new(),
             serve_clock: 0,
             changed: false,
+            app_capped: config.app_qps.is_some(),
         };
         Budget {
             shared: Arc::new(Shared {
@@ -537,7 +546,7 @@ mod tests {
     async fn an_unmeasured_budget_opens_by_slow_start() {
         let b = budget(20, None, &[]);
         let t0 = Instant::now();
-        for _ in 0..2 {
+        for _ in 0..4 {
             let p = b.acquire(CallKind::CreateCard, Priority::Create, "c").await;
             b.accepted(&p);
         }

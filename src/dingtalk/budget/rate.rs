@@ -1,7 +1,7 @@
 //! A learned call rate: additive increase, multiplicative decrease, like TCP's congestion
 //! window but counted in calls per [`SPAN`](super::window::SPAN).
 //!
-//! - A budget nobody has measured yet opens by slow start: two calls, then one more for
+//! - A budget nobody has measured yet opens by slow start: four calls, then one more for
 //!   every call DingTalk accepted while the budget was full, up to its ceiling. So a tenant
 //!   whose real limit is far below `dingtalk.api_qps` costs one or two `403`s, not a burst.
 //! - `403 …QpsLimit…` lowers the rate at once to [`DECREASE`] of what was really sent in
@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Calls a budget nobody has measured may start with.
-const INITIAL: f64 = 2.0;
+/// Calls a budget nobody has measured may start with (DingTalk tenants are reported at
+/// 20 calls/s per API and more; four leaves room for a first reply's calls at once).
+const INITIAL: f64 = 4.0;
 /// The factor a `403` cuts the rate to.
 pub(crate) const DECREASE: f64 = 0.7;
 /// Growth per second of full use right after a decrease (calls per second).
@@ -122,7 +123,7 @@ mod tests {
     fn slow_start_grows_by_one_per_accepted_call_up_to_the_ceiling() {
         let now = Instant::now();
         let mut r = Rate::unmeasured(20.0);
-        assert_eq!(r.limit(), 2);
+        assert_eq!(r.limit(), 4);
         for _ in 0..30 {
             r.accepted(true, now);
         }
@@ -134,7 +135,7 @@ mod tests {
     fn a_limit_cuts_to_seventy_percent_of_what_was_sent_once_per_window() {
         let t0 = Instant::now();
         let mut r = Rate::unmeasured(20.0);
-        for _ in 0..4 {
+        for _ in 0..2 {
             r.accepted(true, t0);
         }
         assert_eq!(r.limit(), 6);
@@ -178,10 +179,10 @@ mod tests {
     #[test]
     fn without_a_ceiling_slow_start_goes_on_while_the_budget_is_full() {
         let mut r = Rate::unmeasured(f64::INFINITY);
-        assert_eq!(r.limit(), 2);
+        assert_eq!(r.limit(), 4);
         for _ in 0..100 {
             r.accepted(true, Instant::now());
         }
-        assert_eq!(r.limit(), 102);
+        assert_eq!(r.limit(), 104);
     }
 }
