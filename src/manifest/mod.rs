@@ -109,7 +109,37 @@ impl Manifest {
                 "was replaced by streaming.card_max_bytes: DingTalk limits card values in UTF-8 bytes (a Chinese character takes 3), so remove card_max_chars and, if needed, set card_max_bytes (default 2800)",
             );
         }
-        let ranges: [(&str, u64, u64, u64); 12] = [
+        let ranges: [(&str, u64, u64, u64); 17] = [
+            (
+                "ingress.http.signature_window_secs",
+                self.ingress.http.signature_window_secs,
+                60,
+                3600,
+            ),
+            (
+                "ingress.http.read_timeout_ms",
+                self.ingress.http.read_timeout_ms,
+                1_000,
+                120_000,
+            ),
+            (
+                "ingress.http.max_connections",
+                self.ingress.http.max_connections as u64,
+                1,
+                100_000,
+            ),
+            (
+                "conversation.max_queued",
+                self.conversation.max_queued as u64,
+                0,
+                1_000,
+            ),
+            (
+                "conversation.sender_messages_per_minute",
+                u64::from(self.conversation.sender_messages_per_minute),
+                1,
+                10_000,
+            ),
             (
                 "streaming.card_create_timeout_ms",
                 self.streaming.card_create_timeout_ms,
@@ -232,12 +262,17 @@ impl Manifest {
                 "allowed_groups": self.conversation.access.allowed_groups.len(),
                 "dedup_ttl_secs": self.conversation.dedup_ttl_secs,
                 "dedup_capacity": self.conversation.dedup_capacity,
+                "max_queued": self.conversation.max_queued,
+                "sender_messages_per_minute": self.conversation.sender_messages_per_minute,
             },
             "ingress": {
                 "mode": self.ingress.mode,
                 "http_listen": self.ingress.http.listen,
                 "http_path": self.ingress.http.path,
                 "http_max_body_bytes": self.ingress.http.max_body_bytes,
+                "http_signature_window_secs": self.ingress.http.signature_window_secs,
+                "http_read_timeout_ms": self.ingress.http.read_timeout_ms,
+                "http_max_connections": self.ingress.http.max_connections,
                 "stream_silence_timeout_ms": self.ingress.stream.silence_timeout_ms,
                 "metrics_listen": self.ingress.metrics_listen,
             },

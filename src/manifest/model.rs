@@ -183,6 +183,18 @@ pub struct ConversationConfig {
     /// At most this many remembered message ids. Default 10 000.
     #[serde(default = "default_dedup_capacity")]
     pub dedup_capacity: usize,
+    /// Messages of one conversation that may wait behind the reply being answered; one more
+    /// gets `busy_message` instead of a card. Default 5.
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
+    /// Messages one sender may send per minute (across conversations); more get
+    /// `busy_message`. Default 20.
+    #[serde(default = "default_sender_rate")]
+    pub sender_messages_per_minute: u32,
+    /// What a user over either limit is told (at most once per conversation every 30 s).
+    /// Default: a short bilingual notice.
+    #[serde(default = "default_busy_message")]
+    pub busy_message: String,
 }
 
 impl Default for ConversationConfig {
@@ -193,6 +205,9 @@ impl Default for ConversationConfig {
             access: AccessConfig::default(),
             dedup_ttl_secs: default_dedup_ttl(),
             dedup_capacity: default_dedup_capacity(),
+            max_queued: default_max_queued(),
+            sender_messages_per_minute: default_sender_rate(),
+            busy_message: default_busy_message(),
         }
     }
 }
@@ -268,6 +283,18 @@ pub struct HttpIngressConfig {
     /// Largest accepted body. Default 1 048 576 bytes.
     #[serde(default = "default_body_limit")]
     pub max_body_bytes: usize,
+    /// How far a callback's `timestamp` may be from now, in seconds; a signed callback is
+    /// accepted once within this window (a replayed `timestamp`/`sign` pair is refused).
+    /// DingTalk's own rule is one hour. Default 3600 (60..=3600).
+    #[serde(default = "default_signature_window")]
+    pub signature_window_secs: u64,
+    /// Deadline for reading a request's headers and for reading its body. Default 10 000 ms.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_ms: u64,
+    /// Requests served at once; more wait (slow clients cannot take every connection).
+    /// Default 256.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for HttpIngressConfig {
@@ -276,6 +303,9 @@ impl Default for HttpIngressConfig {
             listen: default_http_listen(),
             path: default_http_path(),
             max_body_bytes: default_body_limit(),
+            signature_window_secs: default_signature_window(),
+            read_timeout_ms: default_read_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -347,6 +377,25 @@ fn default_card_bytes() -> usize {
 }
 fn default_dedup_ttl() -> u64 {
     600
+}
+fn default_signature_window() -> u64 {
+    3600
+}
+fn default_read_timeout() -> u64 {
+    10_000
+}
+fn default_max_connections() -> usize {
+    256
+}
+fn default_max_queued() -> usize {
+    5
+}
+fn default_sender_rate() -> u32 {
+    20
+}
+fn default_busy_message() -> String {
+    "正在回答之前的问题，请稍后再发。(Still answering your earlier messages; please wait a moment.)"
+        .into()
 }
 fn default_dedup_capacity() -> usize {
     10_000
