@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::card::{recover_card, CardContext, CardPlan, Journal};
 use crate::conversation::dedup::Dedup;
+use crate::conversation::flood::FloodControl;
 use crate::conversation::outcome::{Outcome, OutcomeCounters};
 use crate::conversation::reply;
 use crate::conversation::session::Sessions;
@@ -23,8 +24,9 @@ use crate::gateway::GatewayClient;
 use crate::manifest::Manifest;
 use crate::runtime::runtime;
 
-/// How often learned DingTalk rates and the month's call count are saved (when changed).
-const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often learned DingTalk rates and the month's call count are saved (when changed) and
+/// idle senders forgotten.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The note a card left in flight by a crash is finalized with.
 pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
@@ -60,6 +62,8 @@ pub struct ReplyCounters {
     pub replied: AtomicU64,
     /// Duplicates skipped.
     pub skipped: AtomicU64,
+    /// Messages over a sender's rate or a conversation's queue.
+    pub busy: AtomicU64,
     /// Cards recovered from the journal at init.
     pub recovered: AtomicU64,
 }
@@ -80,6 +84,8 @@ pub struct SkillInner {
     pub sessions: Sessions,
     /// Redelivery filter.
     pub dedup: Dedup,
+    /// Per-sender rates, per-conversation queue bound, notice rate.
+    pub flood: FloodControl,
     /// All DingTalk calls.
     pub calls: Arc<CallStats>,
     /// Reply outcomes.
@@ -140,6 +146,10 @@ impl Skill {
                 Duration::from_secs(manifest.conversation.dedup_ttl_secs),
                 manifest.conversation.dedup_capacity,
             ),
+            flood: FloodControl::new(
+                manifest.conversation.sender_messages_per_minute,
+                manifest.conversation.max_queued,
+            ),
             manifest,
             dingtalk,
             gateway,
@@ -152,7 +162,7 @@ impl Skill {
             accepting: AtomicBool::new(true),
         });
         let skill = Skill { inner };
-        skill.start_saving_state();
+        skill.start_housekeeping();
         let recovered = runtime().block_on(skill.recover_journal());
         log::info!(
             "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s, card interval {} ms{}",
@@ -198,18 +208,21 @@ impl Skill {
         done
     }
 
-    /// Saves learned DingTalk rates and the month's call count every few seconds (when they
-    /// changed), on a blocking thread.
-    fn start_saving_state(&self) {
-        let client = Arc::downgrade(&self.inner.dingtalk);
+    /// Every few seconds: saves learned DingTalk rates and the month's call count (when they
+    /// changed, on a blocking thread) and forgets idle senders of the flood control.
+    fn start_housekeeping(&self) {
+        let inner = Arc::downgrade(&self.inner);
         runtime().spawn(async move {
-            let mut tick = tokio::time::interval(STATE_SAVE_INTERVAL);
+            let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(client) = client.upgrade() else {
+                let Some(inner) = inner.upgrade() else {
                     return;
                 };
+                inner.flood.forget_idle();
+                let client = inner.dingtalk.clone();
+                drop(inner);
                 let _ = tokio::task::spawn_blocking(move || client.save_state()).await;
             }
         });
@@ -280,6 +293,7 @@ impl Skill {
             "events": c.events.load(Relaxed),
             "replied": c.replied.load(Relaxed),
             "skipped": c.skipped.load(Relaxed),
+            "busy": c.busy.load(Relaxed),
             "recovered_cards": c.recovered.load(Relaxed),
             "in_flight": self.inner.tasks.len(),
         });

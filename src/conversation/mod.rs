@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod dedup;
+pub mod flood;
 pub mod outcome;
 pub mod reply;
 pub mod session;
@@ -104,21 +105,35 @@ impl Conversations {
     /// Queues a reply in conversation `key`, in call order. Call from the thread that
     /// received the event, so the queue order is the arrival order.
     pub fn enter(&self, key: &str) -> Turn {
+        self.try_enter(key, usize::MAX)
+            .expect("an unbounded queue has room")
+    }
+
+    /// As [`Conversations::enter`], unless `max_waiting` replies already wait behind the
+    /// running one: then `None` (the caller tells the user it is busy).
+    pub fn try_enter(&self, key: &str, max_waiting: usize) -> Option<Turn> {
         let slot = self.slot(key);
-        slot.pending.fetch_add(1, Ordering::SeqCst);
+        let admitted = slot
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |pending| {
+                (pending <= max_waiting).then_some(pending + 1)
+            });
+        if admitted.is_err() {
+            return None;
+        }
         let (done, next) = oneshot::channel();
         let previous = slot
             .tail
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .replace(next);
-        Turn {
+        Some(Turn {
             previous,
             _done: done,
             key: key.to_owned(),
             slot,
             slots: self.slots.clone(),
-        }
+        })
     }
 
     /// Stops every reply of conversation `key`; returns how many there were.

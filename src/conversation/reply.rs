@@ -38,6 +38,11 @@ pub enum Plan {
     Duplicate,
     /// The sender or group is not allowed.
     Refused,
+    /// The sender is over its message rate, or the conversation's queue is full.
+    Busy {
+        /// Why, for the log line.
+        reason: &'static str,
+    },
     /// A message type that cannot be forwarded.
     Unsupported(String),
     /// `/new`: a fresh gateway session.
@@ -64,22 +69,41 @@ pub fn plan(inner: &SkillInner, msg: &BotMessage) -> Plan {
     if !allowed(inner, msg) {
         return Plan::Refused;
     }
+    let command = match &msg.content {
+        Content::Text(t) => Command::parse(t),
+        Content::Unsupported { .. } => None,
+    };
+    // `/stop` always goes through: it is how a user ends a flood of their own.
+    if command != Some(Command::Stop)
+        && !inner
+            .flood
+            .sender_allows(msg.sender.staff_id.as_deref().unwrap_or(&msg.sender.id))
+    {
+        return Plan::Busy {
+            reason: "sender over conversation.sender_messages_per_minute",
+        };
+    }
     let text = match &msg.content {
         Content::Text(t) => t.clone(),
         Content::Unsupported { msgtype } => return Plan::Unsupported(msgtype.clone()),
     };
     let conversation = inner.sessions.conversation_key(msg);
-    match Command::parse(&text) {
+    match command {
         Some(Command::NewSession) => Plan::NewSession(conversation),
         Some(Command::Stop) => Plan::Stop(conversation),
-        None => {
-            let turn = inner.conversations.enter(&conversation);
-            Plan::Answer {
+        None => match inner
+            .conversations
+            .try_enter(&conversation, inner.flood.max_queued())
+        {
+            Some(turn) => Plan::Answer {
                 conversation,
                 text,
                 turn,
-            }
-        }
+            },
+            None => Plan::Busy {
+                reason: "conversation queue full (conversation.max_queued)",
+            },
+        },
     }
 }
 
@@ -104,7 +128,17 @@ pub async fn run(inner: Arc<SkillInner>, msg: BotMessage, plan: Plan, tx: Unboun
         }
         Plan::Refused => {
             let text = inner.manifest.conversation.access.refusal_message.clone();
-            plain_reply(&inner, &msg, &text, "refused", &tx).await;
+            notice(&inner, &msg, &text, "refused", &tx).await;
+        }
+        Plan::Busy { reason } => {
+            inner.counters.busy.fetch_add(1, Relaxed);
+            log::info!(
+                "event msg={} conv={} busy: {reason}",
+                msg.msg_id,
+                msg.conversation_id
+            );
+            let text = inner.manifest.conversation.busy_message.clone();
+            notice(&inner, &msg, &text, "busy", &tx).await;
         }
         Plan::Unsupported(msgtype) => {
             log::info!(
@@ -163,6 +197,31 @@ fn reply_target(msg: &BotMessage) -> ReplyTarget {
         conversation_id: msg.conversation_id.clone(),
         group: msg.is_group(),
         staff_id: msg.sender.staff_id.clone(),
+    }
+}
+
+/// A notice (refusal, busy) as a plain message, at most once per conversation every
+/// [`NOTICE_PERIOD`](super::flood::NOTICE_PERIOD); otherwise nothing is sent and the stream
+/// ends with `Skipped`.
+async fn notice(
+    inner: &SkillInner,
+    msg: &BotMessage,
+    text: &str,
+    outcome: &str,
+    tx: &UnboundedSender<Chunk>,
+) {
+    if inner.flood.notice_allowed(&msg.conversation_id) {
+        plain_reply(inner, msg, text, outcome, tx).await;
+    } else {
+        inner.counters.skipped.fetch_add(1, Relaxed);
+        log::info!(
+            "event msg={} conv={} outcome={outcome} (notice already sent recently)",
+            msg.msg_id,
+            msg.conversation_id
+        );
+        let _ = tx.send(Chunk::Skipped(format!(
+            "{outcome}: a notice was sent to this conversation less than 30 s ago"
+        )));
     }
 }
 
