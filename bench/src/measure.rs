@@ -179,7 +179,8 @@ pub fn figures(
     };
     f.qps_403 = calls.iter().filter(|c| c.status == 403).count();
     f.all_calls = calls.len();
-    f.messages = messages.len();
+    // Plain messages to the measured conversations (a run's extra traffic is not counted).
+    f.messages = messages.iter().filter(|m| cids.contains(&m.target)).count();
     let mut per_card_calls: HashMap<&str, Vec<&Call>> = HashMap::new();
     for c in calls {
         if let Some(id) = c.out_track_id.as_deref() {

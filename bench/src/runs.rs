@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use openclaw_dingtalk_emulator::dingtalk::{
     ApiKind, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse, QpsScope,
 };
-use openclaw_dingtalk_emulator::event::MessageSpec;
+use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 
 use crate::host::Host;
@@ -58,7 +58,13 @@ struct Run {
     fault: FaultKind,
     /// Also fails on orphan cards and incomplete answers (the runs about DingTalk's real limits).
     strict: bool,
+    /// Messages one noisy sender posts into one more conversation, spread over 5 s, right
+    /// after the measured ones (not measured themselves).
+    noisy: usize,
 }
+
+/// How long the noisy sender's messages are spread over.
+const NOISE_SPREAD: Duration = Duration::from_secs(5);
 
 fn runs(smoke: bool) -> Vec<Run> {
     let base = Run {
@@ -77,6 +83,7 @@ fn runs(smoke: bool) -> Vec<Run> {
         flow_status: Some(true),
         fault: FaultKind::None,
         strict: false,
+        noisy: 0,
     };
     // The runs about DingTalk's real limits leave the plugin at its defaults.
     let limits = Run {
@@ -215,6 +222,19 @@ fn runs(smoke: bool) -> Vec<Run> {
             replies: 20,
             script: "TOKENS:50 PACE:100",
             applied_timeout_every: Some(5),
+            ..limits
+        },
+        Run {
+            name: "noisy-baseline",
+            what: "10 conversations with 3 s replies, nobody else",
+            replies: 10,
+            ..limits
+        },
+        Run {
+            name: "noisy-sender",
+            what: "the same 10, while one sender posts 50 messages in 5 s",
+            replies: 10,
+            noisy: 50,
             ..limits
         },
         Run {
@@ -553,14 +573,34 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        host.send(
-            &dt.bot_message(MessageSpec::group_text(cid, run.script))
-                .to_string(),
-        )?;
+        // Each conversation has its own sender, as in real groups.
+        let spec = MessageSpec {
+            sender: Sender {
+                staff_id: format!("0166{i:011}"),
+                nick: format!("用户{i}"),
+            },
+            ..MessageSpec::group_text(cid, run.script)
+        };
+        host.send(&dt.bot_message(spec).to_string())?;
         if run.sequential {
             let ended = host.wait_terminals(i + 1, Duration::from_secs(120));
             anyhow::ensure!(ended == i + 1, "reply {} did not end", i + 1);
         }
+    }
+    let noise_started = Instant::now();
+    for j in 0..run.noisy {
+        let due = noise_started + NOISE_SPREAD.mul_f64(j as f64 / run.noisy as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let spec = MessageSpec {
+            sender: Sender {
+                staff_id: "016600000noisy".into(),
+                nick: "刷屏用户".into(),
+            },
+            ..MessageSpec::group_text("cidBenchNoisy", &format!("第{j}条 {}", run.script))
+        };
+        host.send(&dt.bot_message(spec).to_string())?;
     }
     let fault_at = host.wait_started(cids.len() as u64, Duration::from_secs(60));
     let _ = fault_at;
@@ -624,7 +664,9 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -
             return Ok(kill_figures(f));
         }
     }
-    let done = host.wait_terminals(cids.len(), Duration::from_secs(600));
+    let done = host
+        .wait_terminals(cids.len() + run.noisy, Duration::from_secs(600))
+        .saturating_sub(run.noisy);
     anyhow::ensure!(
         done == cids.len(),
         "only {done} of {} replies ended",
