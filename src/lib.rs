@@ -8,6 +8,7 @@ pub mod ffi;
 pub mod gateway;
 pub mod logging;
 pub mod manifest;
+pub mod net_error;
 pub mod runtime;
 pub mod secret;
 pub mod skill;

@@ -188,17 +188,24 @@ async fn a_5xx_before_the_first_byte_is_retried_with_backoff() {
 }
 
 #[tokio::test]
-async fn an_unreachable_gateway_is_a_transport_error() {
+async fn an_unreachable_gateway_is_a_connect_error_with_its_cause() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let mut cfg = config(&format!("http://{addr}"));
     cfg.retries = 0;
     let events = run(cfg).await;
-    assert!(
-        matches!(events.as_slice(), [Err(GatewayError::Transport(_))]),
-        "{events:?}"
-    );
+    match events.as_slice() {
+        [Err(e @ GatewayError::Connect(cause))] => {
+            assert!(cause.to_lowercase().contains("refused"), "{cause}");
+            assert!(
+                e.user_reason().contains("could not connect to the model service"),
+                "{}",
+                e.user_reason()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -74,21 +74,10 @@ fn origin(url: &Url) -> String {
         + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
 }
 
-/// A transport failure with its causes (`a: b: c`), without the URL (it may carry a
-/// session webhook's token).
+/// A transport failure: never applied when no connection was made.
 fn transport_error(e: reqwest::Error) -> DingTalkError {
     let connect = e.is_connect();
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
+    let text = crate::net_error::describe(e);
     if connect {
         DingTalkError::Connect(text)
     } else {

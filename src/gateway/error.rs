@@ -40,8 +40,11 @@ pub enum GatewayError {
     /// A deadline passed.
     #[error("gateway {0:?} deadline passed")]
     Timeout(Deadline),
-    /// The gateway could not be reached or the connection failed.
-    #[error("gateway unreachable: {0}")]
+    /// No connection to the gateway could be made (DNS, refused, TLS).
+    #[error("cannot connect to the gateway: {0}")]
+    Connect(String),
+    /// The connection to the gateway failed after it was made.
+    #[error("gateway connection failed: {0}")]
     Transport(String),
     /// The gateway sent something that is not the OpenAI chunk format.
     #[error("gateway sent malformed data: {0}")]
@@ -55,7 +58,7 @@ impl GatewayError {
             GatewayError::Status { .. }
             | GatewayError::InStream { .. }
             | GatewayError::Protocol(_) => OcFailureKind::Gateway,
-            GatewayError::Truncated | GatewayError::Transport(_) => {
+            GatewayError::Truncated | GatewayError::Transport(_) | GatewayError::Connect(_) => {
                 OcFailureKind::GatewayUnreachable
             }
             GatewayError::Timeout(_) => OcFailureKind::Timeout,
@@ -67,6 +70,7 @@ impl GatewayError {
         match self {
             GatewayError::Status { status, .. } => *status == 429 || *status >= 500,
             GatewayError::Transport(_)
+            | GatewayError::Connect(_)
             | GatewayError::Timeout(Deadline::Connect | Deadline::FirstByte) => true,
             _ => false,
         }
@@ -83,6 +87,9 @@ impl GatewayError {
             }
             GatewayError::Status { message, .. } | GatewayError::InStream { message, .. } => {
                 format!("模型服务出错：{message}")
+            }
+            GatewayError::Connect(_) => {
+                "无法连接模型服务 (could not connect to the model service)".into()
             }
             GatewayError::Truncated | GatewayError::Transport(_) => {
                 "模型服务连接中断 (gateway connection lost)".into()

@@ -195,9 +195,11 @@ impl GatewayClient {
             .min(deadline.saturating_duration_since(Instant::now()));
         let response = match timeout(wait, builder.send()).await {
             Err(_) => return Err(GatewayError::Timeout(Deadline::FirstByte)),
-            Ok(Err(e)) if e.is_connect() => return Err(GatewayError::Transport(e.to_string())),
+            Ok(Err(e)) if e.is_connect() => {
+                return Err(GatewayError::Connect(crate::net_error::describe(e)))
+            }
             Ok(Err(e)) if e.is_timeout() => return Err(GatewayError::Timeout(Deadline::Connect)),
-            Ok(Err(e)) => return Err(GatewayError::Transport(e.to_string())),
+            Ok(Err(e)) => return Err(GatewayError::Transport(crate::net_error::describe(e))),
             Ok(Ok(r)) => r,
         };
         let status = response.status();

@@ -337,7 +337,10 @@ fn an_unreachable_gateway_fails_the_cards_and_the_exit_status() {
         3,
         "{context}"
     );
-    assert!(out.stdout.contains("gateway unreachable"), "{context}");
+    assert!(
+        out.stdout.contains("cannot connect to the gateway"),
+        "{context}"
+    );
     assert!(out.stdout.contains("已开始新会话。"), "{context}");
     assert!(out.stdout.contains("\n  403 answers: 0 "), "{context}");
     for secret in ["not-printed-token", "emulator-app-secret"] {
