@@ -110,6 +110,15 @@ pub struct HttpIngress {
     pub path: String,
     /// Largest accepted body. Default 1 MiB.
     pub max_body_bytes: usize,
+    /// Largest accepted distance between a callback's `timestamp` and the local clock, in
+    /// seconds; an accepted `(timestamp, sign)` pair is remembered this long and refused when it
+    /// comes again. Default 3600 (DingTalk's own rule; the plugin accepts 60..=3600).
+    pub signature_window_secs: u64,
+    /// Deadline for reading a request's head (hyper's header read timeout, also between two
+    /// requests of a kept-alive connection) and for reading its body. Default 10 000 ms.
+    pub read_timeout_ms: u64,
+    /// Callbacks handled at once; more wait for a slot. Default 256.
+    pub max_connections: usize,
 }
 
 impl Default for HttpIngress {
@@ -118,6 +127,9 @@ impl Default for HttpIngress {
             listen: "127.0.0.1:8790".into(),
             path: "/dingtalk/callback".into(),
             max_body_bytes: 1024 * 1024,
+            signature_window_secs: 3600,
+            read_timeout_ms: 10_000,
+            max_connections: 256,
         }
     }
 }
@@ -205,6 +217,9 @@ mod tests {
         assert_eq!(s.api_base_url, "https://api.dingtalk.com");
         assert_eq!(s.http.path, "/dingtalk/callback");
         assert_eq!(s.http.max_body_bytes, 1 << 20);
+        assert_eq!(s.http.signature_window_secs, 3600);
+        assert_eq!(s.http.read_timeout_ms, 10_000);
+        assert_eq!(s.http.max_connections, 256);
         assert_eq!(s.stream.silence_timeout_ms, 90_000);
         assert_eq!(s.metrics_listen, None);
         assert_eq!(s.app_secret.expose(), "s3cret");
@@ -216,7 +231,7 @@ mod tests {
         std::env::set_var("OPENCLAW_HOST_TEST_SECRET", "from-env");
         let m = file(
             "dingtalk:\n  app_key: k\n  app_secret: ${OPENCLAW_HOST_TEST_SECRET}\n  api_base_url: http://127.0.0.1:1/\n\
-             ingress:\n  mode: http\n  http:\n    listen: 127.0.0.1:0\n    path: /cb\n  stream:\n    silence_timeout_ms: 5000\n  metrics_listen: 127.0.0.1:9464\n",
+             ingress:\n  mode: http\n  http:\n    listen: 127.0.0.1:0\n    path: /cb\n    signature_window_secs: 300\n    read_timeout_ms: 1500\n    max_connections: 8\n  stream:\n    silence_timeout_ms: 5000\n  metrics_listen: 127.0.0.1:9464\n",
         );
         let s = m.ingress().unwrap();
         assert_eq!(s.app_secret.expose(), "from-env");
@@ -227,6 +242,14 @@ mod tests {
             ("127.0.0.1:0", "/cb")
         );
         assert_eq!(s.http.max_body_bytes, 1 << 20);
+        assert_eq!(
+            (
+                s.http.signature_window_secs,
+                s.http.read_timeout_ms,
+                s.http.max_connections
+            ),
+            (300, 1500, 8)
+        );
         assert_eq!(s.stream.silence_timeout_ms, 5000);
         assert_eq!(s.metrics_listen.as_deref(), Some("127.0.0.1:9464"));
     }

@@ -59,7 +59,7 @@ struct Family {
 
 const FAMILIES: &[Family] = &[
     Family { name: "openclaw_ingress_events_total", kind: "counter", help: "DingTalk events received, by source (stream|http) and result (accepted|invalid|shutting_down|error)." },
-    Family { name: "openclaw_http_callback_rejected_total", kind: "counter", help: "HTTP callbacks refused before reaching the skill, by status (401 missing signature, 403 bad or stale signature, 413 body too large, 400 unreadable body, 503 shutting down)." },
+    Family { name: "openclaw_http_callback_rejected_total", kind: "counter", help: "HTTP callbacks refused, by status and reason (401 missing_signature; 403 bad_signature, bad_timestamp, stale_timestamp, replay; 408 body_timeout; 413 body_too_large; 400 not_utf8, body_unreadable, invalid_event; 503 shutting_down; 500 failed)." },
     Family { name: "openclaw_stream_connects_total", kind: "counter", help: "Stream connection attempts (connections/open + WebSocket handshake), by result (ok|auth_failed|error)." },
     Family { name: "openclaw_stream_reconnects_total", kind: "counter", help: "Stream reconnects, by reason (disconnect = server disconnect frame, closed, error, silence)." },
     Family { name: "openclaw_stream_frames_total", kind: "counter", help: "Stream frames received, by type (callback|ping|disconnect|event|system|unreadable)." },
@@ -307,7 +307,10 @@ fn render_budget(out: &mut String, budget: Option<&Value>) {
             quota,
         );
     }
-    let exhausted = month.and_then(|m| m.get("exhausted")).and_then(Value::as_bool) == Some(true);
+    let exhausted = month
+        .and_then(|m| m.get("exhausted"))
+        .and_then(Value::as_bool)
+        == Some(true);
     gauge(
         out,
         "openclaw_dingtalk_quota_exhausted",

@@ -467,6 +467,18 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
     assert_eq!(status, 403, "stale timestamp, correctly signed");
     let (status, _) = post(good.clone(), "x".repeat(65537));
     assert_eq!(status, 413, "body over the limit");
+    // Another path, another method: axum's answers, before any check.
+    let other = url.replace("/dingtalk/callback", "/other");
+    let (status, _) = env.rt.block_on(async {
+        let r = client.post(&other).body("{}").send().await.expect("POST");
+        (r.status().as_u16(), r.text().await)
+    });
+    assert_eq!(status, 404, "wrong path");
+    let (status, _) = env.rt.block_on(async {
+        let r = client.get(&url).send().await.expect("GET");
+        (r.status().as_u16(), r.text().await)
+    });
+    assert_eq!(status, 405, "wrong method");
     assert!(env.dt.cards().is_empty(), "nothing reached the skill");
 
     let (status, answer) = post(good.clone(), body.clone());
@@ -478,27 +490,28 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
     });
 
     let text = env.get_text(&metrics_url);
-    assert_eq!(
-        metric(
-            &text,
-            "openclaw_http_callback_rejected_total{status=\"401\"}"
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(
-            &text,
-            "openclaw_http_callback_rejected_total{status=\"403\"}"
-        ),
-        3.0
-    );
-    assert_eq!(
-        metric(
-            &text,
-            "openclaw_http_callback_rejected_total{status=\"413\"}"
-        ),
-        1.0
-    );
+    for (series, n) in [
+        ("status=\"401\",reason=\"missing_signature\"", 1.0),
+        ("status=\"403\",reason=\"bad_signature\"", 2.0),
+        ("status=\"403\",reason=\"stale_timestamp\"", 1.0),
+        ("status=\"413\",reason=\"body_too_large\"", 1.0),
+    ] {
+        assert_eq!(
+            metric(
+                &text,
+                &format!("openclaw_http_callback_rejected_total{{{series}}}")
+            ),
+            n,
+            "{series}"
+        );
+    }
+    // Two bad signatures from the same address in the same minute: one log line.
+    let bad_lines = host
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains("refused with 403: bad signature"))
+        .count();
+    assert_eq!(bad_lines, 1);
     assert_eq!(
         metric(
             &text,
@@ -577,4 +590,255 @@ fn sigterm_with_a_short_deadline_finalizes_the_card_as_interrupted() {
         !cards[0].text("content").contains("t300"),
         "interrupted, not completed"
     );
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// POSTs `body` with `headers` to `url`: (status, answer).
+fn post_to(env: &Env, url: &str, headers: &[(String, String)], body: String) -> (u16, String) {
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    env.rt.block_on(async {
+        let mut req = client.post(url).body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.expect("POST");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    })
+}
+
+const HTTP_MODE: &str =
+    "  mode: http\n  http:\n    listen: \"127.0.0.1:0\"\n    path: /dingtalk/callback\n    max_body_bytes: 65536";
+
+#[test]
+fn http_a_replayed_callback_is_refused_and_answered_once() {
+    let env = Env::start("http-replay", quiet_stream());
+    let manifest = env.manifest(HTTP_MODE, None);
+    let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics_url = host.logged_url("metrics listening on ");
+    let url = host.logged_url("http callback mode: listening on ");
+    let secret = env.dt.config().app_secret.clone();
+    let signed = callback_headers(&secret, epoch_ms());
+    let body = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidReplay==", "TOKENS:4"))
+        .to_string();
+
+    let (status, answer) = post_to(&env, &url, &signed, body.clone());
+    assert_eq!((status, answer.as_str()), (200, r#"{"success":true}"#));
+    // The same signed callback again, and its headers on a forged body (another conversation,
+    // another sender): both refused, neither reaches the skill.
+    let (status, answer) = post_to(&env, &url, &signed, body.clone());
+    assert_eq!(status, 403, "replay: {answer}");
+    assert!(answer.contains("replayed"), "{answer}");
+    let forged = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidForged==", "TOKENS:3"))
+        .to_string();
+    let (status, _) = post_to(&env, &url, &signed, forged);
+    assert_eq!(status, 403, "replayed headers on a forged body");
+
+    // A signed callback refused for another reason (here its body is too large) does not use
+    // up its pair: DingTalk's retry of it is answered.
+    let retried = callback_headers(&secret, epoch_ms() + 1);
+    let (status, _) = post_to(&env, &url, &retried, "x".repeat(65537));
+    assert_eq!(status, 413);
+    let retry_body = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidRetried==", "TOKENS:2"))
+        .to_string();
+    let (status, _) = post_to(&env, &url, &retried, retry_body);
+    assert_eq!(status, 200, "the retry of a refused callback");
+
+    env.wait_card_finished("cidReplay==");
+    env.wait_card_finished("cidRetried==");
+    assert_eq!(env.cards_in("cidReplay==").len(), 1, "answered once");
+    assert!(env.cards_in("cidForged==").is_empty(), "the forged body");
+
+    let text = env.get_text(&metrics_url);
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_http_callback_rejected_total{status=\"403\",reason=\"replay\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_ingress_events_total{source=\"http\",result=\"accepted\"}"
+        ),
+        2.0
+    );
+    // Two replays from one address within a minute: one log line.
+    let lines: Vec<String> = host
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains("refused with 403: replayed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("http callback from 127.0.0.1 refused"),
+        "{}",
+        lines[0]
+    );
+    host.sigterm();
+    assert!(host.wait_exit().success());
+    // At exit the refusal log says how many were not logged.
+    assert!(
+        host.messages()
+            .iter()
+            .any(|m| m.contains("1 more refused with 403 (replayed")),
+        "{:#?}",
+        host.messages()
+    );
+}
+
+#[test]
+fn http_a_narrower_signature_window_refuses_older_timestamps() {
+    let env = Env::start("http-window", quiet_stream());
+    let manifest = env.manifest(&format!("{HTTP_MODE}\n    signature_window_secs: 60"), None);
+    let mut host = env.host(&manifest, &[]);
+    let url = host.logged_url("http callback mode: listening on ");
+    let secret = env.dt.config().app_secret.clone();
+    let body = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidWindow==", "TOKENS:2"))
+        .to_string();
+    let (status, answer) = post_to(
+        &env,
+        &url,
+        &callback_headers(&secret, epoch_ms() - 120_000),
+        body.clone(),
+    );
+    assert_eq!(status, 403, "two minutes old with a 60 s window");
+    assert!(answer.contains("more than 60 s off"), "{answer}");
+    let (status, _) = post_to(
+        &env,
+        &url,
+        &callback_headers(&secret, epoch_ms() - 30_000),
+        body,
+    );
+    assert_eq!(status, 200);
+    env.wait_card_finished("cidWindow==");
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn http_slow_clients_are_disconnected_while_others_are_served() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+
+    let env = Env::start("http-slow", quiet_stream());
+    let manifest = env.manifest(&format!("{HTTP_MODE}\n    read_timeout_ms: 1000"), None);
+    let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics_url = host.logged_url("metrics listening on ");
+    let url = host.logged_url("http callback mode: listening on ");
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = env.dt.config().app_secret.clone();
+
+    // Slowloris: part of a request head, then nothing.
+    let started = Instant::now();
+    let mut head_only = TcpStream::connect(&addr).expect("connect");
+    head_only
+        .write_all(b"POST /dingtalk/callback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl")
+        .unwrap();
+    // A whole, signed head, then a body that stops short.
+    let mut short_body = TcpStream::connect(&addr).expect("connect");
+    // (Not the millisecond of the normal callback below: a pair is accepted once.)
+    let ts = epoch_ms() - 10;
+    let sign = callback_headers(&secret, ts)
+        .into_iter()
+        .find(|(k, _)| k == "sign")
+        .unwrap()
+        .1;
+    write!(
+        short_body,
+        "POST /dingtalk/callback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         timestamp: {ts}\r\nsign: {sign}\r\nContent-Length: 1000\r\n\r\n{{\"msgId\":"
+    )
+    .unwrap();
+
+    // Meanwhile a normal callback is answered.
+    let body = env
+        .dt
+        .bot_message(MessageSpec::group_text("cidMeanwhile==", "TOKENS:3"))
+        .to_string();
+    let (status, _) = post_to(&env, &url, &callback_headers(&secret, epoch_ms()), body);
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "answered while the slow clients hang"
+    );
+
+    let read_all = |mut s: TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let result = s.read_to_end(&mut got);
+        (
+            result.is_ok(),
+            String::from_utf8_lossy(&got).into_owned(),
+            started.elapsed(),
+        )
+    };
+    let (closed, _, after) = read_all(head_only);
+    assert!(closed, "the host closed the slowloris connection");
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(3000),
+        "closed after {after:?}, read timeout 1000 ms"
+    );
+    let (closed, answer, after) = read_all(short_body);
+    assert!(closed, "the host closed the slow body's connection");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(after < Duration::from_millis(3000), "after {after:?}");
+
+    env.wait_card_finished("cidMeanwhile==");
+    let text = env.get_text(&metrics_url);
+    assert_eq!(
+        metric(
+            &text,
+            "openclaw_http_callback_rejected_total{status=\"408\",reason=\"body_timeout\"}"
+        ),
+        1.0
+    );
+    host.sigterm();
+    assert!(host.wait_exit().success());
+}
+
+#[test]
+fn stream_connection_refused_names_the_address() {
+    let env = Env::start("stream-refused", quiet_stream());
+    let manifest = env.manifest(STREAM, None);
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let text = std::fs::read_to_string(&manifest).unwrap().replacen(
+        &format!("api_base_url: \"{}\"", env.dt.base_url()),
+        &format!("api_base_url: \"http://127.0.0.1:{port}\""),
+        1,
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let host = env.host(&manifest, &[]);
+    let line = host.wait_log("a connect failure", |m| {
+        m.starts_with("stream: cannot connect")
+    });
+    assert!(
+        line.contains(&format!("connection refused by 127.0.0.1:{port}")),
+        "{line}"
+    );
+    assert!(line.contains("Connection refused"), "the cause: {line}");
 }

@@ -5,6 +5,8 @@
 pub mod backoff;
 pub mod frames;
 pub mod http;
+pub mod refusal_log;
+pub mod replay;
 pub mod signature;
 pub mod stream;
 
