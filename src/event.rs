@@ -75,13 +75,35 @@ pub struct BotMessage {
     pub robot_code: Option<String>,
 }
 
-/// The reply URL DingTalk attaches to an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The reply URL DingTalk attaches to an event. Its query carries a credential (`session=`):
+/// `Debug` shows the URL without it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionWebhook {
     /// URL to POST a text/markdown reply to.
     pub url: String,
     /// Expiry, epoch milliseconds (0 when unknown).
     pub expires_at_ms: i64,
+}
+
+impl std::fmt::Debug for SessionWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.url.split_once('?') {
+            Some((base, _)) => format!("{base}?***"),
+            None => self.url.clone(),
+        };
+        let shown = match shown.split_once("://").and_then(|(s, rest)| {
+            rest.split_once('@')
+                .filter(|(userinfo, _)| !userinfo.contains('/'))
+                .map(|(_, host)| format!("{s}://***@{host}"))
+        }) {
+            Some(redacted) => redacted,
+            None => shown,
+        };
+        f.debug_struct("SessionWebhook")
+            .field("url", &shown)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish()
+    }
 }
 
 impl BotMessage {
@@ -266,6 +288,24 @@ fn quoted_text(obj: &Map<String, Value>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_session_webhook_debug_hides_its_credentials() {
+        let hook = SessionWebhook {
+            url: "https://user:pw@oapi.dingtalk.com/robot/sendBySession?session=SECRET".into(),
+            expires_at_ms: 1,
+        };
+        let shown = format!("{hook:?}");
+        assert!(
+            !shown.contains("SECRET") && !shown.contains("pw"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("oapi.dingtalk.com/robot/sendBySession?***"),
+            "{shown}"
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

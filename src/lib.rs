@@ -3,6 +3,7 @@
 pub mod card;
 pub mod conversation;
 pub mod dingtalk;
+pub mod durable;
 pub mod event;
 pub mod ffi;
 pub mod gateway;

@@ -28,6 +28,11 @@ use crate::runtime::runtime;
 /// idle senders forgotten.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How long cards left in flight by an earlier process are retried in the background.
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(15 * 60);
+/// Pause between two rounds of that recovery.
+const RECOVERY_RETRY: Duration = Duration::from_secs(20);
+
 /// The note a card left in flight by a crash is finalized with.
 pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
 
@@ -163,9 +168,9 @@ impl Skill {
         });
         let skill = Skill { inner };
         skill.start_housekeeping();
-        let recovered = runtime().block_on(skill.recover_journal());
+        let leftovers = skill.inner.cards.journal.leftovers();
         log::info!(
-            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s, card interval {} ms{}",
+            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms{}",
             skill.inner.manifest.name,
             skill.inner.manifest.version,
             skill.inner.manifest.gateway.endpoint,
@@ -173,39 +178,19 @@ impl Skill {
             skill.inner.manifest.dingtalk.app_key,
             skill.inner.manifest.dingtalk.api_qps,
             skill.inner.manifest.streaming.card_update_interval_ms,
-            if recovered > 0 { format!(", {recovered} interrupted card(s) finalized") } else { String::new() }
-        );
-        Ok(skill)
-    }
-
-    /// Finalizes every card in the journal as interrupted; returns how many.
-    async fn recover_journal(&self) -> usize {
-        let leftovers = self.inner.cards.journal.leftovers();
-        let stats = CallStats::default();
-        let mut done = 0;
-        for entry in leftovers {
-            let note = if entry.text.is_empty() {
-                format!("> ⚠️ {INTERRUPTED_NOTE}")
+            if leftovers.is_empty() {
+                String::new()
             } else {
-                format!("\n\n> ⚠️ {INTERRUPTED_NOTE}")
-            };
-            if recover_card(
-                &self.inner.cards,
-                &stats,
-                &entry.card_id,
-                &entry.text,
-                &note,
-            )
-            .await
-            {
-                done += 1;
+                format!(
+                    "; finalizing {} card(s) an earlier process left in flight, in the background",
+                    leftovers.len()
+                )
             }
+        );
+        if !leftovers.is_empty() {
+            runtime().spawn(recover_journal(skill.inner.clone(), leftovers));
         }
-        self.inner
-            .counters
-            .recovered
-            .fetch_add(done as u64, Relaxed);
-        done
+        Ok(skill)
     }
 
     /// Every few seconds: saves learned DingTalk rates and the month's call count (when they
@@ -309,5 +294,58 @@ impl Skill {
             "card_staleness": self.inner.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
+    }
+}
+
+/// Finalizes the cards an earlier process left in flight (`leftovers`, from the journal) as
+/// interrupted, keeping the text they showed. Runs in the background, so `init` never waits
+/// for DingTalk: a card DingTalk cannot take now is tried again every
+/// [`RECOVERY_RETRY`] until [`RECOVERY_DEADLINE`], then left in the journal for the next start.
+async fn recover_journal(inner: Arc<SkillInner>, leftovers: Vec<crate::card::JournalEntry>) {
+    let stats = CallStats::default();
+    let started = tokio::time::Instant::now();
+    let mut left = leftovers;
+    loop {
+        if inner.shutdown.is_cancelled() {
+            return;
+        }
+        let attempts =
+            left.iter().map(|entry| {
+                let note = if entry.text.is_empty() {
+                    format!("> ⚠️ {INTERRUPTED_NOTE}")
+                } else {
+                    format!("\n\n> ⚠️ {INTERRUPTED_NOTE}")
+                };
+                let (inner, stats) = (&inner, &stats);
+                async move {
+                    recover_card(&inner.cards, stats, &entry.card_id, &entry.text, &note).await
+                }
+            });
+        let results = futures_util::future::join_all(attempts).await;
+        let mut retry = Vec::new();
+        for (entry, done) in left.into_iter().zip(results) {
+            if done {
+                inner.counters.recovered.fetch_add(1, Relaxed);
+                log::info!("card {} (interrupted earlier) finalized", entry.card_id);
+            } else if inner.cards.journal.contains(&entry.card_id) {
+                retry.push(entry);
+            }
+        }
+        if retry.is_empty() {
+            return;
+        }
+        if started.elapsed() >= RECOVERY_DEADLINE {
+            log::warn!(
+                "{} interrupted card(s) could not be finalized within {} min; they stay in the journal for the next start",
+                retry.len(),
+                RECOVERY_DEADLINE.as_secs() / 60
+            );
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(RECOVERY_RETRY) => {}
+            () = inner.shutdown.cancelled() => return,
+        }
+        left = retry;
     }
 }

@@ -1,5 +1,5 @@
 //! Test-only fault injection (feature `test-hooks`, never in a release build): an event whose
-//! JSON contains `__oc_test__:<hook>` makes the plugin panic at that point, so tests can see
+//! JSON (or, for card-sync, the answer) contains `__oc_test__:<hook>` makes the plugin panic at that point, so tests can see
 //! that a panic inside the plugin reaches the host as an error and not as an abort.
 
 /// Where to panic.
@@ -11,6 +11,8 @@ pub enum Hook {
     Poll,
     /// Inside the reply task (the stream then ends with an internal failure).
     ReplyTask,
+    /// Inside card-sync, as the answer ends (the card must still be finalized).
+    CardSync,
 }
 
 impl Hook {
@@ -19,6 +21,7 @@ impl Hook {
             Hook::HandleEvent => "__oc_test__:panic_in_handle_event",
             Hook::Poll => "__oc_test__:panic_in_poll",
             Hook::ReplyTask => "__oc_test__:panic_in_reply_task",
+            Hook::CardSync => "__oc_test__:panic_in_card_sync",
         }
     }
 }

@@ -199,7 +199,8 @@ async fn an_unreachable_gateway_is_a_connect_error_with_its_cause() {
         [Err(e @ GatewayError::Connect(cause))] => {
             assert!(cause.to_lowercase().contains("refused"), "{cause}");
             assert!(
-                e.user_reason().contains("could not connect to the model service"),
+                e.user_reason()
+                    .contains("could not connect to the model service"),
                 "{}",
                 e.user_reason()
             );

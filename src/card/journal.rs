@@ -1,6 +1,10 @@
 //! The in-flight card journal: one small JSON file per card under `<state_dir>/cards/`,
 //! written before the card is created and removed once it is finalized. Cards a crashed
 //! process left behind are finalized by the next `init`.
+//!
+//! A new entry is written durably (it is what lets the next start find the card); rewrites
+//! with the text shown are atomic but not flushed to disk, so after a power loss the card is
+//! finalized with slightly older text, after a process crash with the latest.
 
 use std::path::{Path, PathBuf};
 
@@ -26,10 +30,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating) `<state_dir>/cards`.
+    /// Opens (creating) `<state_dir>/cards`, removing temporary files a crash left there.
     pub fn open(state_dir: &Path) -> std::io::Result<Journal> {
         let dir = state_dir.join("cards");
         std::fs::create_dir_all(&dir)?;
+        let stale = crate::durable::remove_stale_temps(&dir);
+        if stale > 0 {
+            log::info!("card journal: removed {stale} temporary file(s) left by a crash");
+        }
         Ok(Journal { dir })
     }
 
@@ -47,17 +55,26 @@ impl Journal {
         self.dir.join(format!("{safe}.json"))
     }
 
-    /// Records (or rewrites) an entry atomically.
+    /// Records (or rewrites) an entry atomically; a new entry (no text yet) durably.
     pub fn write(&self, entry: &JournalEntry) {
         let path = self.path(&entry.card_id);
-        let tmp = path.with_extension("tmp");
         let result = serde_json::to_vec(entry)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, &path));
+            .and_then(|bytes| crate::durable::replace(&path, &bytes, entry.text.is_empty()));
         if let Err(e) = result {
             log::warn!("card journal: cannot write {}: {e}", path.display());
         }
+    }
+
+    /// The card's entry, if it has a readable one.
+    pub fn entry(&self, card_id: &str) -> Option<JournalEntry> {
+        let bytes = std::fs::read(self.path(card_id)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Whether the card still has an entry.
+    pub fn contains(&self, card_id: &str) -> bool {
+        self.path(card_id).exists()
     }
 
     /// Forgets a finalized card.
@@ -65,7 +82,8 @@ impl Journal {
         let _ = std::fs::remove_file(self.path(card_id));
     }
 
-    /// Cards left in flight (by a crash), oldest first. Unreadable files are skipped and logged.
+    /// Cards left in flight (by a crash), oldest first. An unreadable entry is moved aside
+    /// once (`*.json.corrupt`) with one log line.
     pub fn leftovers(&self) -> Vec<JournalEntry> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
@@ -77,8 +95,12 @@ impl Journal {
             .filter_map(|p| {
                 match std::fs::read(&p).map(|b| serde_json::from_slice::<JournalEntry>(&b)) {
                     Ok(Ok(entry)) => Some(entry),
-                    _ => {
-                        log::warn!("card journal: skipping unreadable {}", p.display());
+                    Ok(Err(e)) => {
+                        crate::durable::quarantine(&p, &e.to_string());
+                        None
+                    }
+                    Err(e) => {
+                        log::warn!("card journal: cannot read {}: {e}", p.display());
                         None
                     }
                 }
@@ -107,6 +129,19 @@ mod tests {
         assert_eq!(Journal::open(&dir).unwrap().leftovers(), vec![entry]);
         journal.remove("card_1");
         assert!(journal.leftovers().is_empty());
+        std::fs::write(dir.join("cards/card_2.json"), "{half").unwrap();
+        std::fs::write(dir.join("cards/card_3.json.tmp"), "{half").unwrap();
+        assert!(journal.leftovers().is_empty());
+        assert!(
+            dir.join("cards/card_2.json.corrupt").exists(),
+            "moved aside once"
+        );
+        let reopened = Journal::open(&dir).unwrap();
+        assert!(
+            !dir.join("cards/card_3.json.tmp").exists(),
+            "stale temp removed"
+        );
+        assert!(reopened.leftovers().is_empty());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

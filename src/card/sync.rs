@@ -26,6 +26,8 @@ use crate::dingtalk::{
 
 /// How long the final update of a card is retried.
 const FINAL_DEADLINE: Duration = Duration::from_secs(60);
+/// Shown on a card whose card-sync failed inside the plugin.
+const INTERNAL_ERROR: &str = "内部错误，回复中断 (internal error)";
 /// Appended to a card whose answer continues in the next card.
 pub const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
 /// Closes a code fence left open at a cut.
@@ -162,7 +164,15 @@ pub struct CardSync {
     /// Arrival of the oldest answer text no update has shown yet (for staleness).
     unshown_since: UnshownSince,
     task: tokio::task::JoinHandle<CardReport>,
+    /// The card being streamed and the cards before it, for finalizing after a panic.
+    cards: SharedCards,
+    ctx: Arc<CardContext>,
+    stats: Arc<CallStats>,
 }
+
+/// The reply's card ids, written by card-sync, read by [`CardSync::finish`] if card-sync
+/// panicked.
+type SharedCards = Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Shared by the reply task (sets it on new text) and card-sync (takes it on each update).
 type UnshownSince = Arc<std::sync::Mutex<Option<Instant>>>;
@@ -179,12 +189,14 @@ impl CardSync {
         let (draft, rx) = watch::channel(Draft::default());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let unshown_since = UnshownSince::default();
+        let cards = SharedCards::default();
         let run = Run {
+            shared_cards: cards.clone(),
             max_bytes: ctx.max_bytes(),
-            ctx,
+            ctx: ctx.clone(),
             space,
             conversation,
-            stats,
+            stats: stats.clone(),
             events: events_tx,
             report: CardReport {
                 finalized: true,
@@ -203,6 +215,9 @@ impl CardSync {
                 draft,
                 unshown_since,
                 task,
+                cards,
+                ctx,
+                stats,
             },
             events_rx,
         )
@@ -222,10 +237,35 @@ impl CardSync {
         self.draft.send_modify(|d| d.reasoning.push_str(delta));
     }
 
-    /// Ends the reply; resolves when the cards are finalized (or finalizing gave up).
+    /// Ends the reply; resolves when the cards are finalized (or finalizing gave up). If
+    /// card-sync itself panicked, the card it was streaming is finalized here as failed with
+    /// the text it last showed (from the journal).
     pub async fn finish(self, end: CardEnd) -> CardReport {
         self.draft.send_modify(|d| d.end = Some(end));
-        self.task.await.unwrap_or_default()
+        match self.task.await {
+            Ok(report) => report,
+            Err(e) => {
+                log::error!("card-sync failed ({e}); finalizing its card as failed");
+                let cards = self.cards.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let mut report = CardReport {
+                    cards: cards.clone(),
+                    finalized: true,
+                    ..CardReport::default()
+                };
+                if let Some(card) = cards.last() {
+                    let shown = self
+                        .ctx
+                        .journal
+                        .entry(card)
+                        .map(|e| e.text)
+                        .unwrap_or_default();
+                    let note = format!("\n\n> ⚠️ {INTERNAL_ERROR}");
+                    report.finalized =
+                        recover_card(&self.ctx, &self.stats, card, &shown, &note).await;
+                }
+                report
+            }
+        }
     }
 }
 
@@ -278,6 +318,8 @@ struct Run {
     unshown_since: UnshownSince,
     /// When the current card was created (its journal entry keeps this across rewrites).
     created_at_ms: u64,
+    /// The cards created so far, shared with the handle.
+    shared_cards: SharedCards,
 }
 
 impl Run {
@@ -298,7 +340,7 @@ impl Run {
         let mut last_sent: Option<Instant> = None;
         let end = loop {
             if rx.changed().await.is_err() {
-                break CardEnd::Failed("内部错误，回复中断 (internal error)".into());
+                break CardEnd::Failed(INTERNAL_ERROR.into());
             }
             let stretch = self.ctx.client.quota().stretch();
             let due = match (last_sent, stretch.intermediate_updates) {
@@ -476,6 +518,8 @@ impl Run {
     /// The end: the note goes under the answer, every part that does not fit goes to a
     /// follow-up card, and the last card's final update carries its whole text.
     async fn finish(&mut self, draft: &Draft, end: &CardEnd) {
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::check(&draft.answer, crate::test_hooks::Hook::CardSync);
         let mut full = draft.answer.clone();
         if let Some(note) = end.note() {
             full.push_str(&note);
@@ -535,6 +579,10 @@ impl Run {
         match result {
             Ok(()) => {
                 self.report.cards.push(self.card.clone());
+                self.shared_cards
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(self.card.clone());
                 let _ = self.events.send(CardEvent::Created(self.card.clone()));
                 Ok(())
             }

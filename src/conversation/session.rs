@@ -15,12 +15,15 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Loads generations from `path` (missing or unreadable = none).
+    /// Loads generations from `path` (missing = none; unreadable = moved aside once, none).
     pub fn load(path: PathBuf, per_sender: bool) -> Sessions {
-        let generations = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let generations = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                crate::durable::quarantine(&path, &e.to_string());
+                HashMap::new()
+            }),
+            Err(_) => HashMap::new(),
+        };
         Sessions {
             path,
             per_sender,
@@ -63,7 +66,7 @@ impl Sessions {
             *g.entry(conversation.to_owned()).or_insert(0) += 1;
             serde_json::to_vec(&*g).unwrap_or_default()
         };
-        if let Err(e) = std::fs::write(&self.path, snapshot) {
+        if let Err(e) = crate::durable::replace(&self.path, &snapshot, true) {
             log::warn!(
                 "cannot persist session generations to {}: {e}",
                 self.path.display()

@@ -44,7 +44,40 @@ fn classify_webhook(status: u16, body: &str) -> Result<Value, DingTalkError> {
     }
 }
 
+/// The only path a session webhook may have.
+const SESSION_SEND_PATH: &str = "/robot/sendBySession";
+
+/// Whether a host is a loopback address (a local test stand-in for DingTalk).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 impl DingTalkClient {
+    /// A session webhook is used only on a configured DingTalk origin, over `https` (plain
+    /// `http` only when that origin is a loopback test stand-in), and only on the session
+    /// send path: an event cannot make the plugin post its replies anywhere else.
+    fn webhook_allowed(&self, url: &Url) -> Result<(), String> {
+        let host = url.host_str().unwrap_or("?");
+        if !self.webhook_origins.contains(&origin(url)) {
+            return Err(format!("host {host} is not a configured DingTalk host"));
+        }
+        if url.scheme() != "https" && !is_loopback(url) {
+            return Err(format!("{}:// is not https", url.scheme()));
+        }
+        if url.path() != SESSION_SEND_PATH {
+            return Err(format!("path {} is not {SESSION_SEND_PATH}", url.path()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("the URL carries credentials".into());
+        }
+        Ok(())
+    }
+
     /// Sends a markdown message: through the session webhook while it is valid, else through
     /// the robot send API.
     pub async fn send_markdown(
@@ -80,11 +113,8 @@ impl DingTalkClient {
     ) -> Result<(), DingTalkError> {
         let parsed = Url::parse(url)
             .map_err(|_| DingTalkError::Refused("the session webhook is not a URL".into()))?;
-        if !self.webhook_origins.contains(&origin(&parsed)) {
-            let e = DingTalkError::Refused(format!(
-                "session webhook host {} is not a configured DingTalk host",
-                parsed.host_str().unwrap_or("?")
-            ));
+        if let Err(why) = self.webhook_allowed(&parsed) {
+            let e = DingTalkError::Refused(format!("session webhook not used: {why}"));
             self.count_error(&e, caller);
             return Err(e);
         }

@@ -76,14 +76,22 @@ fn origin(url: &Url) -> String {
 
 /// A transport failure: never applied when no connection was made.
 fn transport_error(e: reqwest::Error) -> DingTalkError {
-    let connect = e.is_connect();
+    let (connect, timeout) = (e.is_connect(), e.is_timeout());
     let text = crate::net_error::describe(e);
     if connect {
         DingTalkError::Connect(text)
+    } else if timeout {
+        DingTalkError::Transport(format!(
+            "no answer within {} s: {text}",
+            CALL_TIMEOUT.as_secs()
+        ))
     } else {
         DingTalkError::Transport(text)
     }
 }
+
+/// Deadline of one DingTalk call (DingTalk itself answers 504 after 3 s).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How an answer of the new OpenAPI (`api.dingtalk.com/v1.0/*`) reads.
 fn classify_v1(status: u16, body: &str) -> Result<Value, DingTalkError> {
@@ -105,7 +113,7 @@ impl DingTalkClient {
     ) -> Result<DingTalkClient, DingTalkError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
+            .timeout(CALL_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(transport_error)?;

@@ -2,7 +2,6 @@
 //! learned per-API rates and the month's call count. Written atomically (temporary file,
 //! fsync, rename, fsync of the directory), so a crash leaves the old or the new file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,13 +51,7 @@ impl SavedFile {
         match serde_json::from_slice(&bytes) {
             Ok(saved) => saved,
             Err(e) => {
-                let aside = self.path.with_extension("json.corrupt");
-                let _ = std::fs::rename(&self.path, &aside);
-                log::warn!(
-                    "{}: unreadable ({e}); moved to {} and starting with fresh rates",
-                    self.path.display(),
-                    aside.display()
-                );
+                crate::durable::quarantine(&self.path, &format!("{e}; starting with fresh rates"));
                 Saved::default()
             }
         }
@@ -66,17 +59,8 @@ impl SavedFile {
 
     /// Writes `saved` atomically and durably.
     pub fn save(&self, saved: &Saved) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(saved).map_err(std::io::Error::other)?;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        crate::durable::replace(&self.path, &bytes, true)
     }
 }
 

@@ -154,6 +154,23 @@ state_dir: "{state}"
     }
 }
 
+/// Waits (up to 30 s, re-reading every 20 ms) until the skill's `info` satisfies `pred`:
+/// for counters the plugin updates right after the emulator saw the calls.
+pub fn wait_info(skill: &Skill, pred: impl Fn(&serde_json::Value) -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
+        if pred(&info) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            eprintln!("info never satisfied the condition: {info}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Collects a whole stream on a fresh current-thread runtime of the host (not the plugin's).
 pub fn collect(stream: ChunkStream) -> Vec<Result<Chunk, PluginError>> {
     let rt = tokio::runtime::Builder::new_current_thread()
