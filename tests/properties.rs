@@ -13,11 +13,15 @@ use openclaw_skill_abi::manifest_text::interpolate;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const CASES: u32 = 2_000;
-
+/// Cases per property: 2,000 in a normal run; the soak (`scripts/soak.sh`) sets
+/// `OCDT_PROPTEST_CASES` and runs the properties again and again for minutes.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("OCDT_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
     ProptestConfig {
-        cases: CASES,
+        cases,
         ..ProptestConfig::default()
     }
 }
