@@ -4,12 +4,17 @@
 //! Every record is written to stderr in one piece, counted (so `demo` can say how many log
 //! lines it wrote) and, while a live terminal display is registered with [`set_suspend`],
 //! written with that display suspended so a log line never tears it.
+//!
+//! The userinfo of any URL in a record (`https://user:pass@host`) is written as `***`, whoever
+//! logged it (the host or the plugin).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use clap::ValueEnum;
+
+use crate::redact;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,13 +40,14 @@ pub fn init(format: LogFormat, default_level: &str) {
     builder.target(env_logger::Target::Pipe(Box::new(Stderr)));
     match format {
         LogFormat::Text => builder.format(|buf, record| {
+            let msg = record.args().to_string();
             writeln!(
                 buf,
                 "{} {:5} {}: {}",
                 buf.timestamp_millis(),
                 record.level(),
                 record.target(),
-                record.args()
+                redact::urls(&msg)
             )
         }),
         LogFormat::Json => builder.format(|buf, record| {
@@ -49,7 +55,7 @@ pub fn init(format: LogFormat, default_level: &str) {
                 "ts": buf.timestamp_millis().to_string(),
                 "level": record.level().as_str(),
                 "target": record.target(),
-                "msg": record.args().to_string(),
+                "msg": redact::urls(&record.args().to_string()),
             });
             writeln!(buf, "{line}")
         }),

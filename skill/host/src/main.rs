@@ -8,6 +8,8 @@ mod host_manifest;
 mod ingress;
 mod logger;
 mod metrics;
+mod neterr;
+mod redact;
 mod run;
 mod secret;
 
@@ -20,6 +22,9 @@ use openclaw_skill_abi::Plugin;
 
 use crate::host_manifest::ManifestFile;
 use crate::logger::LogFormat;
+
+/// The values of `--log-level` (an unknown one is a usage error, exit status 2).
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// Host for the openclaw-dingtalk skill: DingTalk robot messages in, OpenClaw Gateway
 /// answers streamed into live AI Cards.
@@ -35,8 +40,15 @@ struct Cli {
         display_order = 100
     )]
     log_format: LogFormat,
-    /// Log level (overridden by RUST_LOG).
-    #[arg(long, default_value = "info", global = true, display_order = 101)]
+    /// Log level (overridden by RUST_LOG, which also takes per-module directives).
+    #[arg(
+        long,
+        default_value = "info",
+        global = true,
+        display_order = 101,
+        ignore_case = true,
+        value_parser = LOG_LEVELS
+    )]
     log_level: String,
     #[command(subcommand)]
     command: Command,
@@ -83,8 +95,10 @@ fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     let summary = plugin
         .check_manifest(&manifest.text, &manifest.dir)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let summary: serde_json::Value =
+    let mut summary: serde_json::Value =
         serde_json::from_str(&summary).context("plugin summary is not JSON")?;
+    // URLs with credentials in them (`https://user:pass@…`) are shown without those.
+    redact::json(&mut summary);
     println!(
         "plugin:   {} {} (skill ABI v{})",
         plugin.name(),
@@ -109,7 +123,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => args.log_level(&cli.log_level),
         _ => &cli.log_level,
     }
-    .to_owned();
+    .to_ascii_lowercase();
     logger::init(cli.log_format, &level);
     let result = match cli.command {
         Command::Check { manifest, library } => {
@@ -121,7 +135,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("openclaw-skill: {e:#}");
+            eprintln!("openclaw-skill: {}", redact::urls(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -828,7 +828,8 @@ fn stream_connection_refused_names_the_address() {
     drop(dead);
     let text = std::fs::read_to_string(&manifest).unwrap().replacen(
         &format!("api_base_url: \"{}\"", env.dt.base_url()),
-        &format!("api_base_url: \"http://127.0.0.1:{port}\""),
+        // With credentials in the URL: they never show.
+        &format!("api_base_url: \"http://opener:pa55word@127.0.0.1:{port}\""),
         1,
     );
     std::fs::write(&manifest, text).unwrap();
@@ -837,8 +838,18 @@ fn stream_connection_refused_names_the_address() {
         m.starts_with("stream: cannot connect")
     });
     assert!(
-        line.contains(&format!("connection refused by 127.0.0.1:{port}")),
+        line.contains(&format!(
+            "connections/open (POST http://***@127.0.0.1:{port}/v1.0/gateway/connections/open): \
+             connection refused by 127.0.0.1:{port}: "
+        )),
         "{line}"
     );
     assert!(line.contains("Connection refused"), "the cause: {line}");
+    assert!(
+        host.messages()
+            .iter()
+            .any(|m| m.contains(&format!("via http://***@127.0.0.1:{port}"))),
+        "the start-up line"
+    );
+    assert!(!host.raw_lines().iter().any(|l| l.contains("pa55word")));
 }

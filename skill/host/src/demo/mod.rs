@@ -192,11 +192,11 @@ fn intro(
     match &peers.fake_gateway {
         Some(_) => display.line(&format!(
             "  gateway   fake OpenClaw gateway at {} (trigger words choose its answers)",
-            peers.gateway_url
+            crate::redact::url(&peers.gateway_url)
         )),
         None => display.line(&format!(
             "  gateway   OpenClaw gateway at {} (--gateway), model {model}",
-            peers.gateway_url
+            crate::redact::url(&peers.gateway_url)
         )),
     }
     display.line(&format!(

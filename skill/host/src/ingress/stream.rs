@@ -28,6 +28,7 @@ use super::{Dispatcher, Source};
 use crate::host_manifest::IngressSettings;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
+use crate::{neterr, redact};
 
 /// Deadline for `connections/open`.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +67,7 @@ impl std::fmt::Display for ConnectError {
 /// Calls `connections/open` with the app's credentials.
 struct Opener {
     http: reqwest::Client,
-    url: String,
+    url: Url,
     app_key: String,
     app_secret: Secret,
 }
@@ -82,12 +83,19 @@ impl Opener {
         });
         let response = self
             .http
-            .post(&self.url)
+            .post(self.url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .json(&body)
             .send()
             .await
-            .map_err(|e| ConnectError::Other(format!("connections/open: {e}")))?;
+            .map_err(|e| {
+                ConnectError::Other(neterr::http_request(
+                    "connections/open",
+                    &self.url,
+                    e,
+                    OPEN_TIMEOUT,
+                ))
+            })?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         let code = || {
@@ -203,6 +211,9 @@ struct Manager {
     serving: Serving,
     backoff: Backoff,
     next_no: u64,
+    /// Whether `connections/open` may return a plain `ws://` endpoint (only when
+    /// `dingtalk.api_base_url` is a loopback test URL).
+    plain_ws_allowed: bool,
 }
 
 /// Serves Stream mode until `intake` is cancelled. Fails only when DingTalk refuses the
@@ -218,10 +229,18 @@ pub async fn run(
         .build()
         .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
     let silence = Duration::from_millis(settings.stream.silence_timeout_ms).max(MIN_SILENCE);
+    let open_url = format!("{}/v1.0/gateway/connections/open", settings.api_base_url);
+    let open_url = Url::parse(&open_url).map_err(|e| {
+        anyhow::anyhow!(
+            "dingtalk.api_base_url {}: {e}",
+            redact::url(&settings.api_base_url)
+        )
+    })?;
+    let plain_ws_allowed = is_loopback_test_url(&open_url);
     let mut manager = Manager {
         opener: Opener {
             http,
-            url: format!("{}/v1.0/gateway/connections/open", settings.api_base_url),
+            url: open_url,
             app_key: settings.app_key.clone(),
             app_secret: settings.app_secret.clone(),
         },
@@ -233,11 +252,12 @@ pub async fn run(
         },
         backoff: Backoff::reconnect(),
         next_no: 1,
+        plain_ws_allowed,
     };
     log::info!(
         "stream mode: app {} via {} (silence limit {} ms)",
         settings.app_key,
-        settings.api_base_url,
+        redact::url(&settings.api_base_url),
         silence.as_millis()
     );
     manager.serve().await
@@ -367,23 +387,20 @@ impl Manager {
     /// One attempt: `connections/open`, then the WebSocket handshake.
     async fn connect(&mut self) -> Result<Connection, ConnectError> {
         let (endpoint, ticket) = self.opener.open().await?;
-        let mut url = Url::parse(&endpoint)
-            .map_err(|e| ConnectError::Other(format!("endpoint {endpoint:?}: {e}")))?;
+        let shown = redact::url(&endpoint);
+        let mut url = Url::parse(&endpoint).map_err(|e| {
+            ConnectError::Other(format!(
+                "connections/open returned an endpoint that is not a URL ({shown:?}): {e}"
+            ))
+        })?;
+        check_endpoint(&url, self.plain_ws_allowed).map_err(ConnectError::Other)?;
         url.query_pairs_mut().append_pair("ticket", &ticket);
-        let handshake = tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            tokio_tungstenite::connect_async(url.as_str()),
-        )
-        .await
-        .map_err(|_| {
-            ConnectError::Other(format!("WebSocket handshake with {endpoint} timed out"))
-        })?;
-        let (ws, _) = handshake.map_err(|e| {
-            ConnectError::Other(format!("WebSocket handshake with {endpoint}: {e}"))
-        })?;
+        let ws = open_socket(&url)
+            .await
+            .map_err(|e| ConnectError::Other(format!("WebSocket {shown}: {e}")))?;
         let no = self.next_no;
         self.next_no += 1;
-        log::info!("stream #{no}: connected to {endpoint} (ticket ***)");
+        log::info!("stream #{no}: connected to {shown} (ticket ***)");
         let (close_tx, close_rx) = oneshot::channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(serve_socket(
@@ -401,6 +418,86 @@ impl Manager {
             task,
         })
     }
+}
+
+/// Whether `url` is a test URL on this machine (`127.0.0.0/8`, `[::1]` or `localhost`), where
+/// the emulator may hand out a plain `ws://` Stream endpoint.
+fn is_loopback_test_url(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The Stream endpoint must be `wss://` (DingTalk's is); plain `ws://` only for a loopback test
+/// setup. Anything else would send the ticket (and every message) unencrypted, or nowhere
+/// sensible.
+fn check_endpoint(endpoint: &Url, plain_ws_allowed: bool) -> Result<(), String> {
+    match endpoint.scheme() {
+        "wss" => Ok(()),
+        "ws" if plain_ws_allowed => Ok(()),
+        scheme => Err(format!(
+            "connections/open returned the Stream endpoint {scheme}://{}, which is not wss://: \
+             refusing to connect (plain ws:// is accepted only when dingtalk.api_base_url is a \
+             loopback test URL)",
+            endpoint.host_str().unwrap_or("?")
+        )),
+    }
+}
+
+/// DNS, TCP, then the TLS and WebSocket handshakes, within [`HANDSHAKE_TIMEOUT`]; each failure
+/// says which step failed and why (the ticket in `url` is never shown).
+async fn open_socket(url: &Url) -> Result<Ws, String> {
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    let late = |step: String| {
+        format!(
+            "{step} did not finish within {} ms (the WebSocket connect deadline)",
+            HANDSHAKE_TIMEOUT.as_millis()
+        )
+    };
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| format!("no port for scheme {}", url.scheme()))?;
+    let addrs: Vec<std::net::SocketAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => vec![(ip, port).into()],
+        Some(url::Host::Ipv6(ip)) => vec![(ip, port).into()],
+        Some(url::Host::Domain(name)) => {
+            tokio::time::timeout_at(deadline, tokio::net::lookup_host((name, port)))
+                .await
+                .map_err(|_| late(format!("the DNS lookup of {name}")))?
+                .map_err(|e| neterr::dns(name, &e))?
+                .collect()
+        }
+        None => return Err("the endpoint has no host".into()),
+    };
+    let mut failures = Vec::new();
+    let mut socket = None;
+    for addr in addrs {
+        match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await {
+            Err(_) => return Err(late(format!("the TCP connect to {addr}"))),
+            Ok(Ok(s)) => {
+                socket = Some(s);
+                break;
+            }
+            Ok(Err(e)) => failures.push(neterr::tcp(&addr, &e)),
+        }
+    }
+    let Some(socket) = socket else {
+        return Err(if failures.is_empty() {
+            format!("{} resolved to no address", neterr::target(url))
+        } else {
+            failures.join("; ")
+        });
+    };
+    let handshake =
+        tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, None);
+    let (ws, _) = tokio::time::timeout_at(deadline, handshake)
+        .await
+        .map_err(|_| late(format!("the handshake with {}", neterr::target(url))))?
+        .map_err(|e| neterr::ws_handshake(url, &e))?;
+    Ok(ws)
 }
 
 /// Sleeps for `delay`; false when intake stopped first.
@@ -559,4 +656,70 @@ async fn on_text(
         Frame::System { topic } => log::debug!("stream #{no}: system frame {topic}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn loopback_test_urls() {
+        for base in [
+            "http://127.0.0.1:8080/v1.0/gateway/connections/open",
+            "http://127.1.2.3:1/",
+            "https://localhost/x",
+            "http://[::1]:9/",
+        ] {
+            assert!(is_loopback_test_url(&url(base)), "{base}");
+        }
+        for base in [
+            "https://api.dingtalk.com/v1.0/gateway/connections/open",
+            "http://10.0.0.1/",
+            "http://localhost.example.com/",
+            "http://[::2]/",
+        ] {
+            assert!(!is_loopback_test_url(&url(base)), "{base}");
+        }
+    }
+
+    #[test]
+    fn the_stream_endpoint_must_be_wss_unless_testing_on_loopback() {
+        let wss = url("wss://wss-open-connection.dingtalk.com:443/connect");
+        assert_eq!(check_endpoint(&wss, false), Ok(()));
+        assert_eq!(check_endpoint(&wss, true), Ok(()));
+        let ws = url("ws://evil.example.com/connect");
+        let refused = check_endpoint(&ws, false).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "connections/open returned the Stream endpoint ws://evil.example.com, which is not wss://: refusing to connect"
+            ),
+            "{refused}"
+        );
+        assert_eq!(
+            check_endpoint(&url("ws://127.0.0.1:5/connect"), true),
+            Ok(())
+        );
+        let http = check_endpoint(&url("http://127.0.0.1:5/"), true).unwrap_err();
+        assert!(http.contains("endpoint http://127.0.0.1"), "{http}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_websocket_names_the_address() {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = dead.local_addr().unwrap().port();
+        drop(dead);
+        let Err(e) = open_socket(&url(&format!("ws://127.0.0.1:{port}/connect?ticket=T0P"))).await
+        else {
+            panic!("connected to a closed port")
+        };
+        assert!(
+            e.starts_with(&format!("connection refused by 127.0.0.1:{port}: ")),
+            "{e}"
+        );
+        assert!(!e.contains("T0P"), "the ticket is never shown: {e}");
+    }
 }

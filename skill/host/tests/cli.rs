@@ -1,0 +1,86 @@
+//! The `openclaw-skill` command line as an operator meets it: usage errors and `check`.
+
+mod support;
+
+use std::process::Command;
+
+fn host() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_openclaw-skill"))
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_unknown_log_level_is_a_usage_error_listing_the_levels() {
+    let out = host()
+        .args(["--log-level", "verbose", "check", "openclaw-skill.yaml"])
+        .output()
+        .expect("run openclaw-skill");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'verbose'"), "{stderr}");
+    assert!(
+        stderr.contains("off, error, warn, info, debug, trace"),
+        "{stderr}"
+    );
+    // A known level in any case is accepted (this run then fails on the missing manifest).
+    let out = host()
+        .args([
+            "--log-level",
+            "DEBUG",
+            "check",
+            "/nonexistent/openclaw-skill.yaml",
+        ])
+        .output()
+        .expect("run openclaw-skill");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot read manifest"), "{stderr}");
+}
+
+#[test]
+fn check_shows_urls_without_their_credentials() {
+    let dir = scratch("check-redact");
+    let manifest = dir.join("openclaw-skill.yaml");
+    std::fs::write(
+        &manifest,
+        r#"name: redact
+version: "1.0"
+gateway:
+  endpoint: "http://alice:hunter2@127.0.0.1:18789"
+  auth_token: "token"
+dingtalk:
+  app_key: "key"
+  app_secret: "secret"
+  api_base_url: "https://bob:pa55word@api.dingtalk.com"
+"#,
+    )
+    .unwrap();
+    let out = host()
+        .arg("check")
+        .arg(&manifest)
+        .arg("--library")
+        .arg(support::plugin_path())
+        .output()
+        .expect("run openclaw-skill");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("\"http://***@127.0.0.1:18789\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"https://***@api.dingtalk.com\""),
+        "{stdout}"
+    );
+    for secret in ["alice", "hunter2", "bob", "pa55word"] {
+        assert!(!stdout.contains(secret), "{secret} in\n{stdout}");
+        assert!(!stderr.contains(secret), "{secret} in\n{stderr}");
+    }
+}
