@@ -148,9 +148,6 @@ typedef uint32_t OcLogLevel;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// The kinds of DingTalk call the plugin makes.
-typedef struct CallKind CallKind;
-
 // A borrowed UTF-8 string: pointer + length in bytes, not NUL-terminated.
 //
 // Ownership: never owned by the receiver. Lifetime: as stated by the function or struct

@@ -6,6 +6,4 @@ pub mod staleness;
 pub mod sync;
 
 pub use journal::{Journal, JournalEntry};
-pub use sync::{
-    recover_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync, CONTINUED,
-};
+pub use sync::{recover_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync};

@@ -29,7 +29,7 @@ const FINAL_DEADLINE: Duration = Duration::from_secs(60);
 /// Shown on a card whose card-sync failed inside the plugin.
 const INTERNAL_ERROR: &str = "内部错误，回复中断 (internal error)";
 /// Appended to a card whose answer continues in the next card.
-pub const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
+pub(crate) const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
 /// Closes a code fence left open at a cut.
 const FENCE_CLOSE: &str = "\n```";
 /// Smallest size limit card-sync lowers itself to after DingTalk refused a value as too large.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// At most one notice per conversation in this period.
-pub const NOTICE_PERIOD: Duration = Duration::from_secs(30);
+pub(crate) const NOTICE_PERIOD: Duration = Duration::from_secs(30);
 
 /// The limiters. Threads: any.
 pub struct FloodControl {

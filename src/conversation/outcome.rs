@@ -52,7 +52,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in counter order.
-    pub const ALL: [Outcome; 8] = [
+    pub(crate) const ALL: [Outcome; 8] = [
         Outcome::Finished,
         Outcome::Degraded,
         Outcome::Failed,

@@ -22,7 +22,7 @@ pub struct Stretch {
 
 impl Stretch {
     /// No quota pressure.
-    pub const NONE: Stretch = Stretch {
+    pub(crate) const NONE: Stretch = Stretch {
         interval_factor: 1.0,
         intermediate_updates: true,
     };
