@@ -2,13 +2,23 @@
 // (api.registerHttpRoute, auth "plugin": the signature is the authentication).
 //
 // The same contract as the Rust host's callback server (skill/host/src/ingress/http.rs):
-// 405 unless POST → 401/403 signature (before the body is read) → 413 over
-// ingress.http.max_body_bytes → 400 not UTF-8 → the raw event goes to the .so (handle_event
+// 405 unless POST → at most ingress.http.max_connections callbacks at once (a callback waits
+// for a slot up to read_timeout_ms, then 503) → 401/403 signature (before the body is read),
+// 403 for a (timestamp, sign) pair accepted before (a replay) → 413 over
+// ingress.http.max_body_bytes → 408 when the body does not arrive within
+// ingress.http.read_timeout_ms → 400 not UTF-8 → the raw event goes to the .so (handle_event
 // returns at once; the reply runs afterwards) → 200 {"success":true}, or 400 with the .so's
 // reason (not a robot message), 503 (shutting down / not started), 500. Refusals are
-// {"success":false,"message":…}. The route never parses the event itself.
+// {"success":false,"message":…} and logged at most once per source address and reason a minute
+// (refusal-log.js).
+//
+// The route is mounted on the gateway's HTTP server, so the limits of the connection itself
+// (how long a client may take to send the request head, idle keep-alive connections, how many
+// connections) are the gateway's server's, not this route's.
 
-import { verifyCallback } from './signature.js';
+import { RefusalLog } from './refusal-log.js';
+import { ReplayGuard } from './replay.js';
+import { MAX_SKEW_MS, verifyCallback } from './signature.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -55,52 +65,128 @@ export function readBody(req, limit, timeoutMs = 10_000) {
   });
 }
 
-/** HTTP status for the outcome of SkillHost.deliver. */
-const OUTCOME_STATUS = { ok: 200, invalid: 400, unavailable: 503, failed: 500 };
+/** HTTP status and refusal kind for the outcome of SkillHost.deliver. */
+const OUTCOME = {
+  ok: [200, 'ok'],
+  invalid: [400, 'invalid_event'],
+  unavailable: [503, 'shutting_down'],
+  failed: [500, 'failed'],
+};
+
+/** At most `max` callbacks at once; more wait for a slot (at most `timeoutMs`). */
+export class Slots {
+  constructor(max) {
+    this.max = Math.max(1, max);
+    this.busy = 0;
+    this.waiters = [];
+  }
+
+  /** Resolves true with a slot, or false when none was free within `timeoutMs`. */
+  acquire(timeoutMs) {
+    if (this.busy < this.max) {
+      this.busy++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const waiter = { resolve, timer: null };
+      waiter.timer = setTimeout(() => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Gives a slot back (to the first waiter, if any). */
+  release() {
+    const next = this.waiters.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.resolve(true);
+    } else {
+      this.busy--;
+    }
+  }
+}
 
 /**
  * Creates the route handler.
  * - `appSecret()` → the app secret
- * - `maxBodyBytes` → ingress.http.max_body_bytes
+ * - `maxBodyBytes`, `readTimeoutMs`, `maxConnections`, `signatureWindowSecs` → ingress.http.*
  * - `deliver(eventText)` → Promise<{outcome: 'ok'|'invalid'|'unavailable'|'failed', reason}>:
  *   hands the raw event to the .so (handle_event) without waiting for the reply
+ * The handler's `close()` writes the pending summary lines of the refusal log.
  */
-export function createCallbackHandler({ appSecret, maxBodyBytes, deliver, logger, now = Date.now }) {
-  return async function dingtalkCallback(req, res) {
+export function createCallbackHandler({
+  appSecret,
+  maxBodyBytes,
+  readTimeoutMs = 10_000,
+  maxConnections = 256,
+  signatureWindowSecs = MAX_SKEW_MS / 1000,
+  deliver,
+  logger,
+  now = Date.now,
+  replayCapacity,
+}) {
+  const windowMs = signatureWindowSecs * 1000;
+  const replay = new ReplayGuard({ windowMs, capacity: replayCapacity, logger });
+  const refusals = new RefusalLog({ logger, now });
+  const slots = new Slots(maxConnections);
+  async function dingtalkCallback(req, res) {
     const peer = req.socket?.remoteAddress ?? '?';
-    const refuse = (status, why, headers = {}) => {
-      logger.warn(`DingTalk callback from ${peer} refused with ${status}: ${why}`);
+    let claim = null;
+    const refuse = (status, kind, why, headers = {}) => {
+      claim?.release();
+      refusals.refused(peer, status, kind, why);
       req.resume();
       answer(res, status, why, { Connection: 'close', ...headers });
       return true;
     };
-    if (req.method !== 'POST') return refuse(405, 'use POST', { Allow: 'POST' });
-    const verdict = verifyCallback({ timestamp: req.headers.timestamp, sign: req.headers.sign }, appSecret(), now());
-    if (!verdict.ok) return refuse(verdict.status, verdict.reason);
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBodyBytes) return refuse(413, 'body too large');
-    let body;
-    try {
-      body = await readBody(req, maxBodyBytes);
-    } catch (e) {
-      return refuse(e.code === 'BODY_TIMEOUT' ? 408 : 400, e.message);
+    if (req.method !== 'POST') return refuse(405, 'method', 'use POST', { Allow: 'POST' });
+    if (!(await slots.acquire(readTimeoutMs))) {
+      return refuse(503, 'busy', `more than ${slots.max} callbacks at once (ingress.http.max_connections)`, { 'Retry-After': '1' });
     }
-    if (body === null) return refuse(413, 'body too large');
-    let event;
     try {
-      event = UTF8.decode(body);
-    } catch {
-      return refuse(400, 'body is not UTF-8');
+      const at = now();
+      const verdict = verifyCallback({ timestamp: req.headers.timestamp, sign: req.headers.sign }, appSecret(), at, windowMs);
+      if (!verdict.ok) return refuse(verdict.status, verdict.kind, verdict.reason);
+      claim = replay.claim(verdict, at);
+      if (!claim) return refuse(403, 'replay', 'replayed callback: this timestamp and sign were accepted before');
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > maxBodyBytes) return refuse(413, 'body_too_large', 'body too large');
+      let body;
+      try {
+        body = await readBody(req, maxBodyBytes, readTimeoutMs);
+      } catch (e) {
+        if (e.code === 'BODY_TIMEOUT') return refuse(408, 'body_timeout', `body not received within ${readTimeoutMs} ms (ingress.http.read_timeout_ms)`);
+        return refuse(400, 'body_unreadable', `cannot read the body: ${e.message}`);
+      }
+      if (body === null) return refuse(413, 'body_too_large', 'body too large');
+      let event;
+      try {
+        event = UTF8.decode(body);
+      } catch {
+        return refuse(400, 'not_utf8', 'body is not UTF-8');
+      }
+      let result;
+      try {
+        result = await deliver(event);
+      } catch (e) {
+        result = { outcome: 'failed', reason: e.message };
+      }
+      const [status, kind] = OUTCOME[result.outcome] ?? [500, 'failed'];
+      if (status !== 200) return refuse(status, kind, result.reason ?? result.outcome, status === 503 ? { 'Retry-After': '5' } : {});
+      claim.keep();
+      answer(res, 200, '');
+      return true;
+    } finally {
+      slots.release();
     }
-    let result;
-    try {
-      result = await deliver(event);
-    } catch (e) {
-      result = { outcome: 'failed', reason: e.message };
-    }
-    const status = OUTCOME_STATUS[result.outcome] ?? 500;
-    if (status !== 200) return refuse(status, result.reason ?? result.outcome, status === 503 ? { 'Retry-After': '5' } : {});
-    answer(res, 200, '');
-    return true;
+  }
+  dingtalkCallback.close = () => {
+    refusals.flushAll();
+    refusals.stop();
   };
+  return dingtalkCallback;
 }

@@ -180,3 +180,32 @@ export function readScalars(text, keys, env = process.env) {
   const index = indexKeys(text);
   return Object.fromEntries(keys.map((k) => [k, readScalar(text, k, env, index)]));
 }
+
+/** The ingress.http limits the adapter enforces itself, with the skill library's defaults. */
+export const INGRESS_HTTP_DEFAULTS = Object.freeze({
+  max_body_bytes: 1024 * 1024,
+  signature_window_secs: 3600,
+  read_timeout_ms: 10_000,
+  max_connections: 256,
+});
+
+/**
+ * The ingress.http limits: {maxBodyBytes, signatureWindowSecs, readTimeoutMs, maxConnections},
+ * each the manifest's whole number or its default. Throws ManifestReadError (key and line) for
+ * a value that is not a whole number. (The .so's check_manifest validates the ranges.)
+ */
+export function readIngressHttp(text, env = process.env, index = indexKeys(text)) {
+  const whole = (name) => {
+    const key = `ingress.http.${name}`;
+    const value = readScalar(text, key, env, index);
+    if (value === undefined) return INGRESS_HTTP_DEFAULTS[name];
+    if (!/^\d+$/.test(value)) throw new ManifestReadError(key, index.get(key)?.line, 'must be a whole number');
+    return Number(value);
+  };
+  return {
+    maxBodyBytes: whole('max_body_bytes'),
+    signatureWindowSecs: whole('signature_window_secs'),
+    readTimeoutMs: whole('read_timeout_ms'),
+    maxConnections: whole('max_connections'),
+  };
+}

@@ -36,17 +36,22 @@ export function registerPlugin(api, deps = defaultDeps) {
   const host = new SkillHost(cfg, logger, deps);
   const { ingress } = host.prepare();
 
+  let callbacks = null;
   if (ingress.mode === 'http') {
+    callbacks = createCallbackHandler({
+      appSecret: () => host.appSecret,
+      maxBodyBytes: ingress.maxBodyBytes,
+      readTimeoutMs: ingress.readTimeoutMs,
+      maxConnections: ingress.maxConnections,
+      signatureWindowSecs: ingress.signatureWindowSecs,
+      deliver: (event) => host.deliver(event, 'http'),
+      logger,
+    });
     api.registerHttpRoute({
       path: ingress.path,
       auth: 'plugin', // DingTalk authenticates with its timestamp + sign headers
       match: 'exact',
-      handler: createCallbackHandler({
-        appSecret: () => host.appSecret,
-        maxBodyBytes: ingress.maxBodyBytes,
-        deliver: (event) => host.deliver(event, 'http'),
-        logger,
-      }),
+      handler: callbacks,
     });
   }
   if (cfg.stats) {
@@ -67,7 +72,10 @@ export function registerPlugin(api, deps = defaultDeps) {
   api.registerService({
     id: SERVICE_ID,
     start: () => host.start(),
-    stop: () => host.stop(),
+    stop: async () => {
+      await host.stop();
+      callbacks?.close(); // the refusal log's pending summary lines
+    },
   });
   return host;
 }

@@ -13,11 +13,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import { SkillLibrary, Status, statusName } from './abi.js';
 import { levelNumber, processLogSink } from './log-sink.js';
-import { readScalars } from './manifest.js';
+import { readIngressHttp, readScalars } from './manifest.js';
 import { newCounters, pumpStream } from './pump.js';
 
 export const DEFAULT_LIBRARY = 'libopenclaw_dingtalk.so';
-const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const DEFAULT_SILENCE_MS = 90_000;
 const PUMP_GRACE_MS = 3000;
 const LOOP_RESOLUTION_MS = 5;
@@ -86,7 +85,7 @@ export class SkillHost {
     const summary = this.lib.checkManifest(text, manifestDir);
     const values = readScalars(
       text,
-      ['dingtalk.app_key', 'dingtalk.app_secret', 'ingress.http.max_body_bytes', 'ingress.stream.silence_timeout_ms'],
+      ['dingtalk.app_key', 'dingtalk.app_secret', 'ingress.stream.silence_timeout_ms'],
       this.env,
     );
     if (values['dingtalk.app_key'] !== summary.dingtalk.app_key) {
@@ -98,7 +97,7 @@ export class SkillHost {
     this.ingress = {
       mode: summary.ingress.mode,
       path: summary.ingress.http_path,
-      maxBodyBytes: intValue(values['ingress.http.max_body_bytes'], 'ingress.http.max_body_bytes', DEFAULT_BODY_LIMIT),
+      ...readIngressHttp(text, this.env),
       silenceTimeoutMs: intValue(values['ingress.stream.silence_timeout_ms'], 'ingress.stream.silence_timeout_ms', DEFAULT_SILENCE_MS),
     };
     this.timings.prepareMs = ms(t0);

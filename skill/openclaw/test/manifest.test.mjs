@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { ManifestReadError, indexKeys, readScalar, readScalars } from '../src/manifest.js';
+import { INGRESS_HTTP_DEFAULTS, ManifestReadError, indexKeys, readIngressHttp, readScalar, readScalars } from '../src/manifest.js';
 
 const env = { KEY: 'abc', EMPTY: '', NASTY: 'pa"ss: #word\'', NUM: '250' };
 
@@ -112,4 +112,15 @@ test('CRLF line endings and list items', () => {
   assert.equal(readScalar(doc, 'a.b', {}), 'one');
   assert.equal(readScalar(doc, 'l.name', {}), 'first');
   assert.equal(readScalar(doc, 'l.value', {}), 'v1');
+});
+
+test('ingress.http limits: the skill library defaults, the manifest values, whole numbers only', () => {
+  assert.deepEqual(INGRESS_HTTP_DEFAULTS, { max_body_bytes: 1048576, signature_window_secs: 3600, read_timeout_ms: 10000, max_connections: 256 });
+  assert.deepEqual(readIngressHttp('name: x\n', {}), { maxBodyBytes: 1048576, signatureWindowSecs: 3600, readTimeoutMs: 10000, maxConnections: 256 });
+  const doc = 'ingress:\n  http:\n    max_body_bytes: ${NUM}\n    signature_window_secs: 300\n    read_timeout_ms: "1500"\n    max_connections: 8\n';
+  assert.deepEqual(readIngressHttp(doc, env), { maxBodyBytes: 250, signatureWindowSecs: 300, readTimeoutMs: 1500, maxConnections: 8 });
+  assert.throws(
+    () => readIngressHttp('ingress:\n  http:\n    read_timeout_ms: 1.5s\n', {}),
+    (e) => e instanceof ManifestReadError && e.message === 'openclaw-skill.yaml: ingress.http.read_timeout_ms (line 3): must be a whole number',
+  );
 });

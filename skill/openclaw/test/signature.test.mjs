@@ -19,8 +19,9 @@ test('callbackSignature matches the shared test vectors', () => {
 
 test('a correct signature within the skew window is accepted', () => {
   for (const [secret, ts, sign] of VECTORS) {
-    assert.deepEqual(verifyCallback({ timestamp: String(ts), sign }, secret, ts + 1000), { ok: true });
-    assert.deepEqual(verifyCallback({ timestamp: String(ts), sign }, secret, ts - MAX_SKEW_MS), { ok: true });
+    const pair = { ok: true, at: ts, timestamp: String(ts), sign };
+    assert.deepEqual(verifyCallback({ timestamp: String(ts), sign }, secret, ts + 1000), pair);
+    assert.deepEqual(verifyCallback({ timestamp: String(ts), sign }, secret, ts - MAX_SKEW_MS), pair);
   }
 });
 
@@ -29,9 +30,9 @@ test('missing or blank headers are 401', () => {
   assert.equal(verifyCallback({ sign }, secret, ts).status, 401);
   assert.equal(verifyCallback({ timestamp: String(ts) }, secret, ts).status, 401);
   assert.equal(verifyCallback({ timestamp: '', sign: '' }, secret, ts).status, 401);
-  assert.deepEqual(verifyCallback({ timestamp: String(ts), sign: '  ' }, secret, ts), { ok: false, status: 401, reason: 'missing timestamp or sign header' });
+  assert.deepEqual(verifyCallback({ timestamp: String(ts), sign: '  ' }, secret, ts), { ok: false, status: 401, reason: 'missing timestamp or sign header', kind: 'missing_signature' });
   // surrounding whitespace is trimmed (as the Rust host does)
-  assert.deepEqual(verifyCallback({ timestamp: ` ${ts}`, sign: `${sign} ` }, secret, ts), { ok: true });
+  assert.deepEqual(verifyCallback({ timestamp: ` ${ts}`, sign: `${sign} ` }, secret, ts), { ok: true, at: ts, timestamp: String(ts), sign });
 });
 
 test('wrong, truncated or foreign signatures are 403', () => {
@@ -51,7 +52,7 @@ test('wrong, truncated or foreign signatures are 403', () => {
 test('stale or malformed timestamps are 403 and never reveal the secret', () => {
   const [secret, ts, sign] = VECTORS[0];
   const stale = verifyCallback({ timestamp: String(ts), sign }, secret, ts + MAX_SKEW_MS + 1);
-  assert.deepEqual(stale, { ok: false, status: 403, reason: 'timestamp is more than one hour off' });
+  assert.deepEqual(stale, { ok: false, status: 403, reason: 'timestamp is more than one hour off', kind: 'stale_timestamp' });
   const future = verifyCallback({ timestamp: String(ts), sign }, secret, ts - MAX_SKEW_MS - 1);
   assert.equal(future.status, 403);
   // i64 parsing like Rust's str::parse: a sign is allowed, the MAC covers the header text
@@ -66,8 +67,20 @@ test('stale or malformed timestamps are 403 and never reveal the secret', () => 
     const v = verifyCallback({ timestamp: t, sign }, secret, ts);
     assert.deepEqual([v.status, v.reason], [403, reason], t);
   }
-  assert.deepEqual(verifyCallback({ timestamp: `+${ts}`, sign: callbackSignature(secret, `+${ts}`) }, secret, ts), { ok: true });
+  assert.equal(verifyCallback({ timestamp: `+${ts}`, sign: callbackSignature(secret, `+${ts}`) }, secret, ts).ok, true);
   // a non-canonical Base64 of the right MAC is refused (Rust decodes strictly)
   const noncanonical = sign.slice(0, -2) + String.fromCharCode(sign.charCodeAt(sign.length - 2) + 1) + '=';
   assert.equal(verifyCallback({ timestamp: String(ts), sign: noncanonical }, secret, ts).status, 403);
+});
+
+test('a narrower window (ingress.http.signature_window_secs) refuses older timestamps', () => {
+  const [secret, ts, sign] = VECTORS[0];
+  const t = String(ts);
+  assert.equal(verifyCallback({ timestamp: t, sign }, secret, ts + 60_000, 60_000).ok, true);
+  assert.deepEqual(verifyCallback({ timestamp: t, sign }, secret, ts + 60_001, 60_000), {
+    ok: false,
+    status: 403,
+    reason: 'timestamp is more than 60 s off (ingress.http.signature_window_secs)',
+    kind: 'stale_timestamp',
+  });
 });
