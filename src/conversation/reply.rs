@@ -332,32 +332,38 @@ struct ReplyCard {
 }
 
 impl ReplyCard {
-    /// The next card event; pending forever once there are none.
-    async fn next_event(&mut self) -> CardEvent {
+    /// The next card event, `None` once when card-sync has ended; then pending forever.
+    async fn next_event(&mut self) -> Option<CardEvent> {
         match self.events.as_mut() {
-            Some(events) => match events.recv().await {
-                Some(event) => event,
-                None => {
+            Some(events) => {
+                let event = events.recv().await;
+                if event.is_none() {
                     self.events = None;
-                    std::future::pending().await
                 }
-            },
+                event
+            }
             None => std::future::pending().await,
         }
     }
 
     /// Acts on a card event: the host learns of each card; a failed creation switches the
     /// reply to markdown messages.
-    fn on_event(&mut self, event: CardEvent, out: &mut HostChunks<'_>, inner: &SkillInner) {
+    fn on_event(&mut self, event: Option<CardEvent>, out: &mut HostChunks<'_>, inner: &SkillInner) {
         match event {
-            CardEvent::Created(id) => {
+            None if out.waiting_for_card() => {
+                log::error!("card-sync ended before creating a card; replying with a markdown message instead");
+                self.sync = None;
+                out.release(None);
+            }
+            None => {}
+            Some(CardEvent::Created(id)) => {
                 if out.waiting_for_card() {
                     out.release(Some(Chunk::Started { card_id: id }));
                 } else {
                     out.send(Chunk::Started { card_id: id });
                 }
             }
-            CardEvent::CreateFailed(e) => {
+            Some(CardEvent::CreateFailed(e)) => {
                 let hint = if e.means_cards_unavailable() {
                     format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", inner.manifest.dingtalk.card_template_id)
                 } else {
@@ -519,7 +525,7 @@ async fn answer(
             // Follow-up cards created while the card was being finished are announced
             // before the terminal chunk.
             while let Some(event) = card.events.as_mut().and_then(|e| e.try_recv().ok()) {
-                card.on_event(event, &mut out, inner);
+                card.on_event(Some(event), &mut out, inner);
             }
             let messages = match report.unsent_from {
                 Some(from) => {
