@@ -1,5 +1,6 @@
 //! The DingTalk robot message: the Stream frame's `data`, or an HTTP callback body
-//! (`dingtalk-api.md` §4). Parsing never panics; a malformed event is an error naming the field.
+//! (`docs/dingtalk-events.md`, "Inbound robot message"). Parsing never panics; a malformed
+//! event is an error naming the field.
 
 use serde_json::{Map, Value};
 

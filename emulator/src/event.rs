@@ -1,4 +1,5 @@
-//! Inbound robot messages as DingTalk delivers them (dingtalk-api.md §4), and HTTP-callback signing (§3).
+//! Inbound robot messages as DingTalk delivers them (docs/dingtalk-events.md, "Inbound robot message"), and
+//! HTTP-callback signing ("HTTP callbacks" there).
 //!
 //! [`DingTalkEmulator::bot_message`] builds the `data` of a Stream-mode `/v1.0/im/bot/messages/get` frame
 //! (the same JSON is the body of an HTTP callback). Its `sessionWebhook` is a live URL on the emulator.
@@ -129,15 +130,15 @@ impl MessageSpec {
 }
 
 impl DingTalkEmulator {
-    /// A realistic inbound robot-message payload for `spec` (dingtalk-api.md §4), with a live
-    /// `sessionWebhook` on this emulator.
+    /// A realistic inbound robot-message payload for `spec` (docs/dingtalk-events.md,
+    /// "Inbound robot message"), with a live `sessionWebhook` on this emulator.
     pub fn bot_message(&self, spec: MessageSpec) -> Value {
         build_bot_message(&self.shared, spec)
     }
 }
 
 /// `Base64(HmacSHA256(key = appSecret, message = timestamp + "\n" + appSecret))`, without URL-encoding:
-/// the `sign` header of an HTTP-mode callback (dingtalk-api.md §3).
+/// the `sign` header of an HTTP-mode callback (docs/dingtalk-events.md, "HTTP callbacks").
 pub fn callback_signature(app_secret: &str, timestamp_ms: i64) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(app_secret.as_bytes())

@@ -1,5 +1,5 @@
 //! Creating and delivering cards: `createAndDeliver`, and the two-step `instances` + `instances/deliver`
-//! (dingtalk-api.md §5.1–§5.2).
+//! (docs/dingtalk.md, "AI Cards"; the two-step form in docs/dingtalk-events.md, "Card calls").
 
 use std::collections::BTreeMap;
 

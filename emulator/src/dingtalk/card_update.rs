@@ -1,4 +1,5 @@
-//! Updating cards: `PUT /v1.0/card/streaming` and `PUT /v1.0/card/instances` (dingtalk-api.md §5.3–§5.5).
+//! Updating cards: `PUT /v1.0/card/streaming` and `PUT /v1.0/card/instances` (docs/dingtalk.md, "AI Cards";
+//! the documented validation errors in docs/dingtalk-events.md, "Card calls").
 
 use serde_json::{json, Value};
 
@@ -12,17 +13,17 @@ use super::{
 
 /// `PUT /v1.0/card/streaming {outTrackId,guid,key,content,isFull,isFinalize,isError}`.
 ///
-/// Rules, checked in this order: the card must exist; `guid` and `key` must be non-empty; a markdown
-/// variable needs `isFull:true` (`false` appends, allowed for other variables); empty `content` is rejected
-/// with `param.stream.contentEmpty` (the strict reading of §5.3: "empty `content` may be rejected"); a
-/// resulting value over [`max_card_value_bytes`](super::EmulatorConfig::max_card_value_bytes) UTF-8 bytes
-/// is `param.stream.content` "content is too large" (DingTalk states its sizes in bytes). A repeated `guid`
-/// is an idempotent retry: success, not applied again. Then a card that is already Finished or Failed
-/// refuses the update with HTTP 400 `param.stream.cardFinished` "card is finished": DingTalk does not
-/// publish this, but clients observe that a finalized card may reject further streaming calls, so the
-/// emulator takes the strict reading (the code is its own choice; `PUT /v1.0/card/instances` stays
-/// allowed on such cards). The first applied update moves Processing → Inputting; `isFinalize` →
-/// Finished; `isError` → Failed.
+/// Rules, checked in this order: the card must exist; `guid` and `key` must be non-empty; a markdown variable
+/// needs `isFull:true` (`false` appends, allowed for other variables); empty `content` is rejected with
+/// `param.stream.contentEmpty` (the strict reading of the documented error list in docs/dingtalk-events.md,
+/// "Card calls": empty `content` may be refused); a resulting value over
+/// [`max_card_value_bytes`](super::EmulatorConfig::max_card_value_bytes) UTF-8 bytes is
+/// `param.stream.content` "content is too large" (DingTalk states its sizes in bytes). A repeated `guid` is
+/// an idempotent retry: success, not applied again. Then a card that is already Finished or Failed refuses
+/// the update with HTTP 400 `param.stream.cardFinished` "card is finished": DingTalk does not publish this,
+/// but clients observe that a finalized card may reject further streaming calls, so the emulator takes the
+/// strict reading (the code is its own choice; `PUT /v1.0/card/instances` stays allowed on such cards). The
+/// first applied update moves Processing → Inputting; `isFinalize` → Finished; `isError` → Failed.
 pub(crate) fn streaming(
     shared: &Shared,
     inner: &mut Inner,

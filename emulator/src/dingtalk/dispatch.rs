@@ -197,7 +197,7 @@ fn is_card_call(kind: ApiKind) -> bool {
 /// Calls that need a valid `x-acs-dingtalk-access-token`.
 ///
 /// A missing header is `Missingx-acs-dingtalk-access-token` (the API gateway's missing-parameter form);
-/// an unknown, expired or revoked token is HTTP 400 `InvalidAuthentication` (dingtalk-api.md §1).
+/// an unknown, expired or revoked token is HTTP 400 `InvalidAuthentication` (docs/dingtalk.md, "Errors").
 /// Then, in order: the monthly quota (see `quota`), flow control, the permission scope; a card call that
 /// gets this far counts for `applied_timeout_every` (the Nth such call is handled and answered 504; if its
 /// handler refused it, nothing was applied and it is still answered 504).

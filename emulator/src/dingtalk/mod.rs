@@ -1,20 +1,21 @@
 //! DingTalk OpenAPI emulator.
 //!
 //! One HTTP server answers both hosts the bridge talks to: `api.dingtalk.com` paths (`/v1.0/…`) and
-//! `oapi.dingtalk.com` paths (`/gettoken`, `/robot/sendBySession`). Behaviour follows
-//! `dingtalk-api.md` §1, §5–§7: token issuing and checking, AI Card create/deliver/stream/update with the
-//! documented validation errors, robot replies, flow control (HTTP 403 `…QpsLimit…`), and the
-//! `{"code","requestid","message"}` error shape. Where the reference is silent the strict choice is taken
-//! and documented at the handler.
+//! `oapi.dingtalk.com` paths (`/gettoken`, `/robot/sendBySession`). Behaviour follows docs/dingtalk.md and
+//! docs/dingtalk-events.md ("Access tokens", "Card calls", "Reply bodies"): token issuing and checking, AI
+//! Card create/deliver/stream/update with the documented validation errors, robot replies, flow control
+//! (HTTP 403 `…QpsLimit…`), and the `{"code","requestid","message"}` error shape. Where the reference is
+//! silent the strict choice is taken and documented at the handler.
 //!
 //! Pipeline per call (see `dispatch`): unknown API → 404 `InvalidAction.NotFound`; a queued [`Fault`];
 //! token check; monthly quota; flow control; permission scope; parameter validation; apply. Every call is
 //! recorded ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not
 //! applied, except an applied timeout (see [`DingTalkEmulator::applied_timeouts`]).
 //!
-//! Stream mode (§2) lives on the same server: `POST /v1.0/gateway/connections/open` and the WebSocket
-//! `/connect?ticket=…`; see [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`]
-//! and [`DingTalkEmulator::stream_frames`].
+//! Stream mode (docs/dingtalk-events.md, "Stream mode") lives on the same server:
+//! `POST /v1.0/gateway/connections/open` and the WebSocket `/connect?ticket=…`; see
+//! [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`] and
+//! [`DingTalkEmulator::stream_frames`].
 
 mod card_create;
 mod card_update;

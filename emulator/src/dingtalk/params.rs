@@ -47,7 +47,7 @@ pub(crate) fn optional_object<'a>(
 }
 
 /// `cardData.cardParamMap`: a `Map<String,String>` in which every value must be a string
-/// (dingtalk-api.md §5.1). `None` when the request carries no card data.
+/// (docs/dingtalk.md, "AI Cards"). `None` when the request carries no card data.
 ///
 /// A non-string value is rejected with `param.cardParamMapInvalid`; a value longer than `max_bytes` UTF-8
 /// bytes with `param.cardParamMapValueTooLarge` (both emulator choices of code: the real codes are

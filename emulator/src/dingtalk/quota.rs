@@ -1,4 +1,4 @@
-//! The monthly call quota: calls per org (app) per calendar month (dingtalk-api.md §7).
+//! The monthly call quota: calls per org (app) per calendar month (docs/dingtalk.md, "Monthly quota").
 //!
 //! DingTalk meters paid-API calls per org per month; over the quota a new-API call gets HTTP 403
 //! `Forbidden.AccessDenied.ApiCountLimitForOrg` and a legacy oapi call errcode 90020, both with the message

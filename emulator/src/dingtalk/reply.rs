@@ -1,7 +1,7 @@
 //! Handler answers and DingTalk's error shapes.
 //!
 //! New API (`api.dingtalk.com/v1.0/*`): HTTP 4xx/5xx with `{"code","requestid","message"}` (+ `accessdenieddetail`
-//! on permission errors). Legacy oapi: HTTP 200 with `{"errcode":N,"errmsg":…}` (dingtalk-api.md §7).
+//! on permission errors). Legacy oapi: HTTP 200 with `{"errcode":N,"errmsg":…}` (docs/dingtalk.md, "Errors").
 
 use axum::{
     http::{header, HeaderValue, StatusCode},
@@ -51,12 +51,12 @@ impl ApiError {
         )
     }
 
-    /// Forged, malformed, expired or revoked token: HTTP 400, not 401 (dingtalk-api.md §1).
+    /// Forged, malformed, expired or revoked token: HTTP 400, not 401 (docs/dingtalk.md, "Errors").
     pub(crate) fn invalid_authentication() -> Self {
         Self::new(400, "InvalidAuthentication", "不合法的access_token")
     }
 
-    /// The token's app lacks `scope` (dingtalk-api.md §5, sdk-python issue #20).
+    /// The token's app lacks `scope` (docs/dingtalk.md, "Errors"; docs/dingtalk-events.md, "Card calls").
     pub(crate) fn permission_denied(scope: &str) -> Self {
         let mut e = Self::new(
             403,

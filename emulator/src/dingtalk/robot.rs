@@ -1,4 +1,5 @@
-//! Plain robot replies: the `sessionWebhook` and the robot OpenAPI sends (dingtalk-api.md §6).
+//! Plain robot replies: the `sessionWebhook` and the robot OpenAPI sends (docs/dingtalk.md, "Plain replies";
+//! the message bodies in docs/dingtalk-events.md, "Reply bodies").
 
 use serde_json::{json, Map, Value};
 

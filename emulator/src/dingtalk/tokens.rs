@@ -1,8 +1,9 @@
 //! Access tokens: issuing (new and legacy endpoints), validating, revoking.
 //!
-//! DingTalk documents that fetching a token again while the current one is valid returns the same token
-//! with a renewed lifetime, and a new token once it has expired; the emulator does the same. Tokens from
-//! both endpoints are interchangeable (dingtalk-api.md §1: clients pass the v1.0 token to oapi and back).
+//! DingTalk documents that fetching a token again while the current one is valid returns the same token with
+//! a renewed lifetime, and a new token once it has expired; the emulator does the same. Tokens from both
+//! endpoints are interchangeable (docs/dingtalk-events.md, "Access tokens": clients pass the v1.0 token to
+//! oapi and back).
 
 use std::collections::HashMap;
 
@@ -112,7 +113,7 @@ pub(crate) fn access_token(
 ///
 /// Bad credentials get errcode 40089 "不合法的corpid或corpsecret" (the code DingTalk's gettoken is widely
 /// reported to return for a wrong AppKey/AppSecret); flow control answers in the legacy form errcode 90018
-/// (dingtalk-api.md §7 lists 90018/90002 as the legacy flow-control codes).
+/// (docs/dingtalk.md, "Rate limits", lists 90018/90002 as the legacy flow-control codes).
 pub(crate) fn legacy_token(
     shared: &Shared,
     at_ms: u64,

@@ -1,6 +1,6 @@
 //! Answers that end a request before any completion starts, in each mode's error shape.
 //!
-//! Gateway mode (openclaw-gateway.md §8): `{"error":{"message","type"}}` with
+//! Gateway mode (docs/openclaw-gateway.md, "Pre-stream errors"): `{"error":{"message","type"}}` with
 //! `Content-Type: application/json; charset=utf-8`, except 405 (`text/plain`, `Allow: POST`). Upstream mode:
 //! the OpenAI shape `{"error":{"message","type","param","code"}}`.
 
@@ -120,7 +120,8 @@ fn text(status: StatusCode, body: &'static str) -> Response {
     r
 }
 
-/// The security headers the real gateway puts on every HTTP response (§7 transcript).
+/// The security headers the real gateway puts on every HTTP response (docs/openclaw-gateway.md,
+/// "Streaming").
 pub(crate) fn add_gateway_headers(response: &mut Response) {
     let h = response.headers_mut();
     h.insert(

@@ -1,4 +1,5 @@
-//! Reading and validating `/v1/chat/completions` requests (openclaw-gateway.md §6, §8).
+//! Reading and validating `/v1/chat/completions` requests (docs/openclaw-gateway.md, "Request",
+//! "Agent selection", "Sessions", "Pre-stream errors").
 
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -8,7 +9,8 @@ use super::{reject::Rejection, FakeGatewayConfig};
 /// Session-key prefixes reserved for the gateway's internal sessions.
 const RESERVED_SESSION_PREFIXES: [&str; 3] = ["subagent:", "cron:", "acp:"];
 
-/// Marker of the internal-context user message the real gateway appends (§5).
+/// Marker of the internal-context user message the real gateway appends (docs/openclaw-gateway.md,
+/// "Upstream requests").
 pub(crate) const INTERNAL_CONTEXT_MARKER: &str = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
 
 /// One chat message, reduced to what the fake needs.
@@ -261,9 +263,10 @@ pub(crate) fn parse_upstream(body: &Value) -> UpstreamRequest {
     }
 }
 
-/// The user's own words inside the message the real gateway forwards upstream (§5–§6): after the
-/// flattened-history marker `[Current message - respond to this]` (then `User: `), without the leading
-/// timestamp `[Tue 2026-11-24 18:06 UTC] ` and without the trailing `Runtime: agent=…` line.
+/// The user's own words inside the message the real gateway forwards upstream (docs/openclaw-gateway.md,
+/// "Upstream requests", "Request"): after the flattened-history marker `[Current message - respond to this]`
+/// (then `User: `), without the leading timestamp `[Tue 2026-11-24 18:06 UTC] ` and without the trailing
+/// `Runtime: agent=…` line.
 pub(crate) fn upstream_echo_text(text: &str) -> String {
     let mut t = text;
     if let Some((_, current)) = t.rsplit_once("[Current message - respond to this]") {

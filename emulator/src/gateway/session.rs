@@ -1,9 +1,10 @@
 //! Gateway-mode sessions: per-session history and the per-session turn lock.
 //!
-//! The real gateway serializes requests on one session, except that two requests on a *new* session
-//! started at the same moment make one fail with `internal error` (`SessionWorkStartChangedError`,
-//! openclaw-gateway.md §6). The fake reproduces that as: a request on a session that has a request in
-//! progress and no completed turn yet fails; on an established session it waits for the running one.
+//! The real gateway serializes requests on one session, except that two requests on a *new* session started
+//! at the same moment make one fail with `internal error` (`SessionWorkStartChangedError`,
+//! docs/openclaw-gateway.md, "Concurrency"). The fake reproduces that as: a request on a session that has a
+//! request in progress and no completed turn yet fails; on an established session it waits for the running
+//! one.
 
 use std::{
     collections::HashMap,

@@ -1,4 +1,5 @@
-//! Upstream-mode answers: the fake *model* behind a real gateway (openclaw-gateway.md §5).
+//! Upstream-mode answers: the fake *model* behind a real gateway (docs/openclaw-gateway.md,
+//! "Fake upstream model").
 //!
 //! Streams `{"role":"assistant","content":""}`, the tokens, a `finish_reason:"stop"` chunk, a usage chunk
 //! (always) and `[DONE]`. `FAIL500` → HTTP 500 JSON, `FAIL401` → HTTP 401 JSON (message `bad upstream key`,

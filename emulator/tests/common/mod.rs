@@ -113,7 +113,8 @@ impl Dt {
     }
 }
 
-/// A valid group createAndDeliver body, as SOIMY sends it (dingtalk-api.md §5.1).
+/// A valid group createAndDeliver body, as an existing DingTalk plugin (@soimy/dingtalk) sends it
+/// (docs/dingtalk.md, "AI Cards"; docs/dingtalk-events.md, "Card calls").
 pub fn group_card(dt: &Dt, out_track_id: &str) -> Value {
     json!({
         "cardTemplateId": dt.emu.config().templates[0].id,

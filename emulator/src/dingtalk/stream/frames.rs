@@ -1,5 +1,5 @@
-//! Frame shapes of Stream mode (dingtalk-api.md §2.2–§2.4): what the server sends, and the check of what
-//! a client answers.
+//! Frame shapes of Stream mode (docs/dingtalk-events.md, "Frames", "ACK", "Ping and disconnect"): what the
+//! server sends, and the check of what a client answers.
 
 use serde_json::{json, Value};
 
@@ -33,18 +33,18 @@ fn frame(kind: &str, topic: &str, h: FrameHeaders<'_>, data: &str) -> String {
     .to_string()
 }
 
-/// A `CALLBACK` frame; `data` is the JSON *string* of the payload (§2.2).
+/// A `CALLBACK` frame; `data` is the JSON *string* of the payload (docs/dingtalk-events.md, "Frames").
 pub(crate) fn callback(topic: &str, h: FrameHeaders<'_>, data: &str) -> String {
     frame("CALLBACK", topic, h, data)
 }
 
-/// A `SYSTEM` `ping` frame carrying `{"opaque": …}` (§2.4).
+/// A `SYSTEM` `ping` frame carrying `{"opaque": …}` (docs/dingtalk-events.md, "Ping and disconnect").
 pub(crate) fn ping(h: FrameHeaders<'_>, opaque: &str) -> (String, String) {
     let data = json!({ "opaque": opaque }).to_string();
     (frame("SYSTEM", "ping", h, &data), data)
 }
 
-/// A `SYSTEM` `disconnect` frame carrying `{"reason": …}` (§2.4).
+/// A `SYSTEM` `disconnect` frame carrying `{"reason": …}` (docs/dingtalk-events.md, "Ping and disconnect").
 pub(crate) fn disconnect(h: FrameHeaders<'_>, reason: &str) -> String {
     frame(
         "SYSTEM",
@@ -76,7 +76,7 @@ pub(crate) struct ClientReply {
     pub(crate) message_id: Option<String>,
     /// `data`, when it is a string.
     pub(crate) data: Option<String>,
-    /// Every way the frame departs from the documented shape (§2.3).
+    /// Every way the frame departs from the documented shape (docs/dingtalk-events.md, "ACK").
     pub(crate) problems: Vec<String>,
 }
 

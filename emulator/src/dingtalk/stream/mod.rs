@@ -1,16 +1,17 @@
-//! Stream mode, the server side (dingtalk-api.md §2).
+//! Stream mode, the server side (docs/dingtalk-events.md, "Stream mode").
 //!
 //! * `POST /v1.0/gateway/connections/open` checks `clientId`/`clientSecret` (HTTP 401 `authFailed`
 //!   otherwise) and the subscriptions, and answers `{"endpoint":"ws://127.0.0.1:PORT/connect","ticket":…}`.
 //!   Tickets are single-use and valid for [`StreamConfig::ticket_ttl`] (90 s).
-//! * `GET /connect?ticket=…` upgrades to a WebSocket on the same server. Frames follow §2.2–§2.4 exactly:
-//!   `CALLBACK` frames for robot messages ([`DingTalkEmulator::push_bot_message`]), `SYSTEM` `ping` every
+//! * `GET /connect?ticket=…` upgrades to a WebSocket on the same server. Frames follow the documented shapes
+//!   exactly (docs/dingtalk-events.md, "Frames", "ACK", "Ping and disconnect"): `CALLBACK` frames for robot
+//!   messages ([`DingTalkEmulator::push_bot_message`]), `SYSTEM` `ping` every
 //!   [`StreamConfig::ping_interval`], `SYSTEM` `disconnect` on demand ([`DingTalkEmulator::disconnect_all`])
 //!   or every [`StreamConfig::disconnect_every`], followed by the TCP close after
 //!   [`StreamConfig::disconnect_grace`] (10 s at DingTalk).
 //! * A callback that is not ACKed (`{"code":200,"headers":{"messageId":…},…}`) within
-//!   [`StreamConfig::redelivery_after`] (60 s, §2.6) is delivered again, up to
-//!   [`StreamConfig::max_redeliveries`] times.
+//!   [`StreamConfig::redelivery_after`] (60 s, docs/dingtalk-events.md, "Redelivery and duplicates") is
+//!   delivered again, up to [`StreamConfig::max_redeliveries`] times.
 //!
 //! Emulator choices where DingTalk is silent: a push goes to the most recently opened connection that
 //! subscribed to robot messages and has not been told to disconnect; with no such connection it waits for
@@ -45,7 +46,7 @@ use crate::event::{build_bot_message, MessageSpec};
 use frames::FrameHeaders;
 use tickets::{Ticket, TicketStore};
 
-/// The topic of robot messages (§2.5).
+/// The topic of robot messages (docs/dingtalk-events.md, "Opening a connection").
 pub const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
 
 /// The path of the WebSocket endpoint.

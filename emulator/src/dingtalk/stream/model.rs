@@ -7,17 +7,19 @@ use serde::{Deserialize, Serialize};
 /// How the Stream server behaves.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
-    /// How long a ticket from `connections/open` may be used. Default 90 s (§2.1).
+    /// How long a ticket from `connections/open` may be used. Default 90 s (docs/dingtalk-events.md,
+    /// "Tickets").
     pub ticket_ttl: Duration,
     /// Interval of `SYSTEM` `ping` frames on each connection; `None` = never. Default 30 s.
     pub ping_interval: Option<Duration>,
     /// Each connection is sent a `disconnect` frame this long after it opened (DingTalk rebalances
     /// periodically); `None` = never (the default).
     pub disconnect_every: Option<Duration>,
-    /// Time between a `disconnect` frame and the server closing the connection. Default 10 s (§2.4).
+    /// Time between a `disconnect` frame and the server closing the connection. Default 10 s
+    /// (docs/dingtalk-events.md, "Ping and disconnect").
     pub disconnect_grace: Duration,
     /// A robot message not ACKed this long after it was sent is sent again; `None` = never.
-    /// Default 60 s (§2.6).
+    /// Default 60 s (docs/dingtalk-events.md, "Redelivery and duplicates").
     pub redelivery_after: Option<Duration>,
     /// At most this many redeliveries per message. Default 3.
     pub max_redeliveries: u32,

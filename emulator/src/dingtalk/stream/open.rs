@@ -1,4 +1,4 @@
-//! `POST /v1.0/gateway/connections/open` (dingtalk-api.md §2.1).
+//! `POST /v1.0/gateway/connections/open` (docs/dingtalk-events.md, "Opening a connection").
 
 use serde_json::{json, Value};
 
@@ -17,10 +17,10 @@ use super::{
 /// `{"endpoint":"ws://127.0.0.1:PORT/connect","ticket":…}`.
 ///
 /// Missing or wrong `clientId`/`clientSecret` is HTTP 401 `{"code":"authFailed","message":"鉴权失败"}`
-/// (dingtalk-api.md §1). A missing or malformed `subscriptions` list, or an `EVENT` subscription whose
-/// topic is not `*` (§2.1), is HTTP 400 `InvalidParameter` (emulator choice of code). The call counts
-/// for flow control under the `clientId` it names, like the token endpoint (and is refused with the QPS
-/// 403 over the budget); it is not metered for the monthly quota.
+/// (docs/dingtalk-events.md, "Opening a connection"). A missing or malformed `subscriptions` list, or an
+/// `EVENT` subscription whose topic is not `*` (same section), is HTTP 400 `InvalidParameter` (emulator
+/// choice of code). The call counts for flow control under the `clientId` it names, like the token endpoint
+/// (and is refused with the QPS 403 over the budget); it is not metered for the monthly quota.
 pub(crate) fn connections_open(
     shared: &Shared,
     at_ms: u64,

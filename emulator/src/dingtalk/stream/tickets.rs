@@ -1,5 +1,5 @@
 //! Connection tickets: issued by `connections/open`, single-use, valid for a limited time
-//! (90 s at DingTalk, dingtalk-api.md §2.1).
+//! (90 s at DingTalk, docs/dingtalk-events.md, "Tickets").
 
 use std::collections::{HashMap, HashSet};
 
