@@ -224,8 +224,10 @@ pub async fn run(
     metrics: Arc<Metrics>,
     intake: CancellationToken,
 ) -> Result<()> {
+    // No redirects: the request carries the app secret, and it goes to api_base_url only.
     let http = reqwest::Client::builder()
         .timeout(OPEN_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
     let silence = Duration::from_millis(settings.stream.silence_timeout_ms).max(MIN_SILENCE);
