@@ -1,4 +1,4 @@
-// signature.js: DingTalk HTTP-callback authentication (dingtalk-api.md §3).
+// signature.js: DingTalk HTTP-callback authentication (docs/dingtalk-events.md, "HTTP callbacks").
 //
 //   sign = Base64(HmacSHA256(key = appSecret, message = timestamp + "\n" + appSecret))
 //

@@ -1,6 +1,6 @@
-// stream-ingress.js: DingTalk Stream mode through the official Node SDK (npm `dingtalk-stream`,
-// dingtalk-api.md §2). For each robot message (CALLBACK topic /v1.0/im/bot/messages/get) the
-// frame is ACKed first, then its `data` (the raw event JSON) goes to the .so, which dedups.
+// stream-ingress.js: DingTalk Stream mode through the official Node SDK (npm `dingtalk-stream`;
+// docs/dingtalk-events.md, "Stream mode"). For each robot message (CALLBACK topic
+// /v1.0/im/bot/messages/get) the frame is ACKed first, then its `data` (the raw event JSON) goes to the .so, which dedups.
 //
 // Additions around the SDK (2.1.5), transport only:
 // - its open-connection URL is a constant; when the manifest's dingtalk.api_base_url is not

@@ -1,5 +1,5 @@
-//! Stream-mode frames (dingtalk-api.md §2.2–§2.4): reading what the server sends, and building the
-//! client's answers. Pure functions; nothing here panics on what the network delivers.
+//! Stream-mode frames (docs/dingtalk-events.md, "Frames", "ACK", "Ping and disconnect"): reading
+//! what the server sends, and building the client's answers. Pure functions; nothing here panics on what the network delivers.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! Stream mode: the connection manager (dingtalk-api.md §2).
+//! Stream mode: the connection manager (docs/dingtalk-events.md, "Stream mode").
 //!
 //! One connection serves at a time: `POST /v1.0/gateway/connections/open` (credentials and the
 //! robot-message subscription) gives an endpoint and a single-use ticket, then the WebSocket
