@@ -23,7 +23,7 @@ parsers=(
   "manifest + interpolation|-p openclaw-dingtalk --test properties|manifest_loader any_secret|2"
   "card markdown|-p openclaw-dingtalk --test properties|split_points card_markdown|2"
   "Stream frames|-p openclaw-skill --bin openclaw-skill|frames::tests|3"
-  "callback headers|-p openclaw-skill --bin openclaw-skill|signature::tests::prop|0"
+  "callback headers|-p openclaw-skill --bin openclaw-skill|signature::tests::prop|2"
 )
 
 echo "building the property tests (release)..."

@@ -234,7 +234,13 @@ mod properties {
     use proptest::prelude::*;
 
     /// Cases per property (reported in the README).
-    const CASES: u32 = 2_000;
+    /// 2,000 cases per property; the soak (`scripts/soak.sh`) sets `OCDT_PROPTEST_CASES`.
+    fn cases() -> u32 {
+        std::env::var("OCDT_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_000)
+    }
 
     fn frame_value() -> impl Strategy<Value = Value> {
         let key = prop_oneof![
@@ -276,7 +282,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         #[test]
         fn structured_frames_never_panic(v in frame_value()) {

@@ -214,4 +214,53 @@ mod tests {
         assert_eq!(SignatureError::Mismatch.status(), 403);
         assert_eq!(SignatureError::Stale.status(), 403);
     }
+
+    /// Properties of the callback header check (the soak runs them for minutes).
+    mod prop {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn cases() -> u32 {
+            std::env::var("OCDT_PROPTEST_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2_000)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_headers_never_panic(
+                timestamp in "\\PC{0,30}|-?[0-9]{1,20}",
+                signature in "\\PC{0,60}|[A-Za-z0-9+/=]{0,60}",
+                now in any::<i64>(),
+                window in 0i64..=3_600_000,
+            ) {
+                let _ = verify("secret", Some(&timestamp), Some(&signature), now, window);
+            }
+
+            #[test]
+            fn only_the_app_secret_signs_within_the_window(
+                secret in "\\PC{1,30}",
+                at in 0i64..4_000_000_000_000,
+                skew in -3_600_000i64..=3_600_000,
+            ) {
+                let t = at.to_string();
+                let good = sign(&secret, &t);
+                prop_assert!(verify(&secret, Some(&t), Some(&good), at + skew, W).is_ok());
+                let other = format!("{secret}x");
+                prop_assert_eq!(
+                    verify(&other, Some(&t), Some(&good), at + skew, W),
+                    Err(SignatureError::Mismatch)
+                );
+                let late = at + W + 1 + skew.abs();
+                prop_assert_eq!(
+                    verify(&secret, Some(&t), Some(&good), late, W),
+                    Err(SignatureError::Stale)
+                );
+            }
+        }
+    }
 }
