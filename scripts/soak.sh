@@ -33,8 +33,10 @@ cargo test --release -p openclaw-skill --bin openclaw-skill --no-run -q
 soak() {
   local name=$1 args=$2 filters=$3 props=$4 log=$5
   local started=$SECONDS rounds=0
+  local listed
   # shellcheck disable=SC2086
-  if ! cargo test --release -q $args -- $filters --list 2>/dev/null | grep -q ': test'; then
+  listed=$(cargo test --release -q $args -- $filters --list 2>/dev/null || true)
+  if ! grep -q ': test' <<<"$listed"; then
     echo "$name|0|0|no properties" >"$log.result"
     return 0
   fi
