@@ -99,6 +99,8 @@ pub struct SkillInner {
     pub shutdown: CancellationToken,
     /// Reply tasks.
     pub tasks: TaskTracker,
+    /// The recovery of cards an earlier process left in flight (shutdown waits for it too).
+    recovery: TaskTracker,
     accepting: AtomicBool,
 }
 
@@ -164,6 +166,7 @@ impl Skill {
             counters: ReplyCounters::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            recovery: TaskTracker::new(),
             accepting: AtomicBool::new(true),
         });
         let skill = Skill { inner };
@@ -188,7 +191,10 @@ impl Skill {
             }
         );
         if !leftovers.is_empty() {
-            runtime().spawn(recover_journal(skill.inner.clone(), leftovers));
+            skill.inner.recovery.spawn_on(
+                recover_journal(skill.inner.clone(), leftovers),
+                runtime().handle(),
+            );
         }
         Ok(skill)
     }
@@ -237,18 +243,19 @@ impl Skill {
         Ok(rx)
     }
 
-    /// Stops intake, lets replies in flight finish, and at about 80 % of `deadline`
-    /// interrupts the rest (their cards are finalized as interrupted). Blocks the caller.
+    /// Stops intake, lets replies in flight finish (and the recovery of cards an earlier
+    /// process left, if it still runs), and at about 80 % of `deadline` interrupts the rest
+    /// (their cards are finalized as interrupted; unrecovered cards stay in the journal).
+    /// Blocks the caller.
     pub fn shutdown(&self, deadline: Duration) {
         self.inner.accepting.store(false, Relaxed);
         self.inner.tasks.close();
+        self.inner.recovery.close();
         let inner = self.inner.clone();
         runtime().block_on(async move {
             let soft = deadline.mul_f64(0.8);
-            if tokio::time::timeout(soft, inner.tasks.wait())
-                .await
-                .is_err()
-            {
+            let work = async { tokio::join!(inner.tasks.wait(), inner.recovery.wait()) };
+            if tokio::time::timeout(soft, work).await.is_err() {
                 log::warn!(
                     "shutdown: {} replies still running; finalizing them as interrupted",
                     inner.tasks.len()
