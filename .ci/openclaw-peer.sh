@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # .ci/openclaw-peer.sh - run the REAL OpenClaw Gateway (openclaw@2026.9.6 on Node 24) as an
 # integration-test peer for openclaw-dingtalk, on loopback only, in a private network namespace.
-# Reference: docs/openclaw-gateway.md ("Install", "Config", "Readiness", "Fake upstream model").
+# Reference: docs/gateway.md ("Install", "Config", "Readiness", "Fake upstream model").
 #
 # Usage:
 #   .ci/openclaw-peer.sh install                 install Node 24 + openclaw into the cache (idempotent)

@@ -1,6 +1,6 @@
 //! The gateway SSE client against byte-for-byte replays of the real gateway's responses
 //! (emulator/transcripts, reconstructed from captures of the real gateway; see
-//! docs/openclaw-gateway.md, "Transcripts") and against the fake gateway for cancellation.
+//! docs/gateway.md, "Transcripts") and against the fake gateway for cancellation.
 
 use std::time::Duration;
 

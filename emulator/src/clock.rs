@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn formats_beijing_time() {
         // 1795543609 s is "Tue, 24 Nov 2026 18:06:49 GMT" (the success capture in
-        // docs/openclaw-gateway.md, "Transcripts").
+        // docs/gateway.md, "Transcripts").
         assert_eq!(format_beijing(1_795_543_609_000), "2026-11-25 02:06:49");
         assert_eq!(format_beijing(0), "1970-01-01 08:00:00");
         assert_eq!(format_beijing(951_782_400_000), "2000-02-29 08:00:00");

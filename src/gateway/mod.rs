@@ -1,5 +1,5 @@
 //! The OpenClaw Gateway client: `POST /v1/chat/completions` with `stream: true`, parsed with
-//! eventsource-stream, exactly as the real gateway streams (`docs/openclaw-gateway.md`,
+//! eventsource-stream, exactly as the real gateway streams (`docs/gateway.md`,
 //! "Streaming", "Pre-stream errors", "In-stream errors"):
 //! a role-only first chunk, content and `reasoning_content` deltas, `finish_reason`, the
 //! usage chunk, `data: [DONE]`, and `{"error":…}` objects inside an HTTP 200 stream.

@@ -15,14 +15,14 @@ pub struct FakeGatewayConfig {
     /// Pause before each content token. Default 20 ms.
     pub token_interval: Duration,
     /// Gateway mode: silence before an in-stream upstream error (`FAIL500`, `FAILMID`). Default 1 s; the
-    /// real gateway is silent for 80–95 s while it retries (docs/openclaw-gateway.md, "In-stream errors"),
+    /// real gateway is silent for 80–95 s while it retries (docs/gateway.md, "In-stream errors"),
     /// shortened here so tests stay fast. Set it to 80 s for a faithful timing.
     pub failure_silence: Duration,
     /// Append every request as one JSON line to this file.
     pub record_path: Option<PathBuf>,
     /// Gateway mode: after a `FAIL401`, every request fails at once with the "temporarily disabled" error
     /// for this long, as the real gateway disables the provider key for about a minute
-    /// (docs/openclaw-gateway.md, "In-stream errors"). Default 60 s; zero turns it off.
+    /// (docs/gateway.md, "In-stream errors"). Default 60 s; zero turns it off.
     pub upstream_key_cooldown: Duration,
 }
 
@@ -43,10 +43,10 @@ impl Default for FakeGatewayConfig {
 /// Which peer the fake plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GatewayMode {
-    /// The OpenClaw gateway 2026.9.6 `/v1/chat/completions` endpoint (docs/openclaw-gateway.md).
+    /// The OpenClaw gateway 2026.9.6 `/v1/chat/completions` endpoint (docs/gateway.md).
     #[default]
     Gateway,
-    /// An OpenAI-compatible model server behind a real gateway (docs/openclaw-gateway.md,
+    /// An OpenAI-compatible model server behind a real gateway (docs/gateway.md,
     /// "Fake upstream model").
     Upstream,
 }

@@ -1,4 +1,4 @@
-//! Gateway-mode answers (docs/openclaw-gateway.md, "Streaming", "In-stream errors").
+//! Gateway-mode answers (docs/gateway.md, "Streaming", "In-stream errors").
 //!
 //! Streamed: the role chunk goes out at once (also while the request waits for its session's turn), then
 //! one chunk per token, the finish chunk, the usage chunk when `stream_options.include_usage`, `[DONE]`.

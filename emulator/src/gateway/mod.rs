@@ -1,6 +1,6 @@
 //! Fake OpenClaw gateway, also usable as the fake *upstream model* behind a real gateway.
 //!
-//! Gateway mode imitates `POST /v1/chat/completions` of openclaw 2026.9.6 (docs/openclaw-gateway.md): SSE
+//! Gateway mode imitates `POST /v1/chat/completions` of openclaw 2026.9.6 (docs/gateway.md): SSE
 //! framing byte for byte, the pre-stream error table, sessions keyed by `x-openclaw-session-key` / `user`
 //! with history, the new-session concurrency caveat, and upstream failures reported in-stream with HTTP 200.
 //! Upstream mode is an OpenAI-compatible model server ("Fake upstream model" there). What is said is chosen

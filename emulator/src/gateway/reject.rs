@@ -1,6 +1,6 @@
 //! Answers that end a request before any completion starts, in each mode's error shape.
 //!
-//! Gateway mode (docs/openclaw-gateway.md, "Pre-stream errors"): `{"error":{"message","type"}}` with
+//! Gateway mode (docs/gateway.md, "Pre-stream errors"): `{"error":{"message","type"}}` with
 //! `Content-Type: application/json; charset=utf-8`, except 405 (`text/plain`, `Allow: POST`). Upstream mode:
 //! the OpenAI shape `{"error":{"message","type","param","code"}}`.
 
@@ -120,7 +120,7 @@ fn text(status: StatusCode, body: &'static str) -> Response {
     r
 }
 
-/// The security headers the real gateway puts on every HTTP response (docs/openclaw-gateway.md,
+/// The security headers the real gateway puts on every HTTP response (docs/gateway.md,
 /// "Streaming").
 pub(crate) fn add_gateway_headers(response: &mut Response) {
     let h = response.headers_mut();

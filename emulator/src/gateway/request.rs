@@ -1,4 +1,4 @@
-//! Reading and validating `/v1/chat/completions` requests (docs/openclaw-gateway.md, "Request",
+//! Reading and validating `/v1/chat/completions` requests (docs/gateway.md, "Request",
 //! "Agent selection", "Sessions", "Pre-stream errors").
 
 use axum::http::HeaderMap;
@@ -9,7 +9,7 @@ use super::{reject::Rejection, FakeGatewayConfig};
 /// Session-key prefixes reserved for the gateway's internal sessions.
 const RESERVED_SESSION_PREFIXES: [&str; 3] = ["subagent:", "cron:", "acp:"];
 
-/// Marker of the internal-context user message the real gateway appends (docs/openclaw-gateway.md,
+/// Marker of the internal-context user message the real gateway appends (docs/gateway.md,
 /// "Upstream requests").
 pub(crate) const INTERNAL_CONTEXT_MARKER: &str = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
 
@@ -263,7 +263,7 @@ pub(crate) fn parse_upstream(body: &Value) -> UpstreamRequest {
     }
 }
 
-/// The user's own words inside the message the real gateway forwards upstream (docs/openclaw-gateway.md,
+/// The user's own words inside the message the real gateway forwards upstream (docs/gateway.md,
 /// "Upstream requests", "Request"): after the flattened-history marker `[Current message - respond to this]`
 /// (then `User: `), without the leading timestamp `[Tue 2026-11-24 18:06 UTC] ` and without the trailing
 /// `Runtime: agent=…` line.

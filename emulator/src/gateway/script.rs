@@ -1,6 +1,6 @@
 //! The reply script: trigger words in the request's user messages choose what the fake answers.
 //!
-//! Every user message is searched (docs/openclaw-gateway.md, "Fake upstream model": the real gateway appends
+//! Every user message is searched (docs/gateway.md, "Fake upstream model": the real gateway appends
 //! an internal-context user message after the user's text, so the last message alone would miss triggers). A
 //! trigger must stand as its own word: `FAIL500` matches in "x FAIL500." but not in "FAIL5000" or
 //! "NO_FAIL500".

@@ -2,7 +2,7 @@
 //!
 //! The real gateway serializes requests on one session, except that two requests on a *new* session started
 //! at the same moment make one fail with `internal error` (`SessionWorkStartChangedError`,
-//! docs/openclaw-gateway.md, "Concurrency"). The fake reproduces that as: a request on a session that has a
+//! docs/gateway.md, "Concurrency"). The fake reproduces that as: a request on a session that has a
 //! request in progress and no completed turn yet fails; on an established session it waits for the running
 //! one.
 

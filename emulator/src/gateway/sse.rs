@@ -1,4 +1,4 @@
-//! Byte-exact SSE events of `/v1/chat/completions` (docs/openclaw-gateway.md, "Streaming").
+//! Byte-exact SSE events of `/v1/chat/completions` (docs/gateway.md, "Streaming").
 //!
 //! Each event is `data: <json>\n\n` with no `event:` lines, comments or keepalives; the stream ends with
 //! `data: [DONE]\n\n`. JSON keys are written in the order the real gateway writes them.

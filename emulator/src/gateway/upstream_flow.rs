@@ -1,4 +1,4 @@
-//! Upstream-mode answers: the fake *model* behind a real gateway (docs/openclaw-gateway.md,
+//! Upstream-mode answers: the fake *model* behind a real gateway (docs/gateway.md,
 //! "Fake upstream model").
 //!
 //! Streams `{"role":"assistant","content":""}`, the tokens, a `finish_reason:"stop"` chunk, a usage chunk

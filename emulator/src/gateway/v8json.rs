@@ -1,7 +1,7 @@
 //! `JSON.parse` error messages as V8 (Node 24) words them.
 //!
 //! The real gateway answers a malformed body with HTTP 400 and V8's `SyntaxError` message, e.g.
-//! ``Expected property name or '}' in JSON at position 1 (line 1 column 2)`` (docs/openclaw-gateway.md,
+//! ``Expected property name or '}' in JSON at position 1 (line 1 column 2)`` (docs/gateway.md,
 //! "Pre-stream errors"). This is a syntax-only re-implementation of V8's JSON parser error reporting:
 //! positions are UTF-16 offsets, lines/columns count `\n`, `\r` and `\r\n`. The message templates were
 //! checked against Node's output; Node ≥ 22 appends the "(line … column …)" part to every positional

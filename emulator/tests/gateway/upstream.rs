@@ -18,7 +18,7 @@ async fn upstream(token: Option<&str>, record: Option<std::path::PathBuf>) -> Gw
     .await
 }
 
-/// What the real gateway sends upstream (docs/openclaw-gateway.md, "Upstream requests").
+/// What the real gateway sends upstream (docs/gateway.md, "Upstream requests").
 fn gateway_like(text: &str, history: bool) -> Value {
     let mut messages = vec![json!({"role": "system", "content": "agent prompt"})];
     if history {
