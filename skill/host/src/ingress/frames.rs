@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-/// The topic of robot messages (§2.5).
+/// The topic of robot messages (docs/dingtalk-events.md, "Stream mode").
 pub const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
 
 /// A server frame, as far as the host needs to understand it.
@@ -133,18 +133,18 @@ fn reply(message_id: &str, data: &str) -> String {
     .to_string()
 }
 
-/// The ACK of a CALLBACK frame, exactly as documented (§2.3):
+/// The ACK of a CALLBACK frame, exactly as documented (docs/dingtalk-events.md, "ACK"):
 /// `{"code":200,"headers":{"contentType":"application/json","messageId":…},"message":"OK","data":"{\"response\": null}"}`.
 pub fn ack(message_id: &str) -> String {
     reply(message_id, r#"{"response": null}"#)
 }
 
-/// The ACK of an EVENT frame (its `data` must carry a status, §2.3).
+/// The ACK of an EVENT frame (its `data` must carry a status; docs/dingtalk-events.md, "ACK").
 pub fn event_ack(message_id: &str) -> String {
     reply(message_id, r#"{"status":"SUCCESS","message":"ignored"}"#)
 }
 
-/// The answer to a ping: code 200 with the same `messageId` and `data` (§2.4).
+/// The answer to a ping: code 200 with the same `messageId` and `data` (docs/dingtalk-events.md, "Ping and disconnect").
 pub fn pong(message_id: &str, data: &str) -> String {
     reply(message_id, data)
 }
