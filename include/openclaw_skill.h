@@ -1,10 +1,13 @@
 /*
  * openclaw_skill.h: the C ABI of the openclaw-dingtalk skill plugin (libopenclaw_dingtalk.so).
  *
- * Entry point: const OcSkillVTable *openclaw_skill_vtable_v1(void);
+ * Entry point: const OcSkillVTable *openclaw_skill_vtable_v2(void);
  * Check vt->abi_version == OC_SKILL_ABI_VERSION and vt->struct_size >= sizeof(OcSkillVTable).
  * Strings are UTF-8 pointer + length (not NUL-terminated). Strings the plugin hands out
  * (OcOwnedStr) are released with vt->string_free. The library must never be dlclose()d.
+ * Codes (OcStatus, OcChunkKind, OcFailureKind, OcLogLevel) are uint32_t with named constants:
+ * a value you do not know comes from a newer plugin; treat it as data, never as an error.
+ * Logs are pulled (vt->next_log), like reply chunks (vt->next_chunk).
  */
 
 #ifndef OPENCLAW_SKILL_H
@@ -17,136 +20,12 @@
 #include <stdint.h>
 /** Opaque handle to an initialised skill (see OcSkillVTable::init). */
 typedef struct OcSkill OcSkill;
-/** Opaque handle to one reply's chunk stream (see OcSkillVTable::handle_event). */
+/** Opaque handle to one reply's chunk stream (see OcSkillVTable::handle_event and handle_callback). */
 typedef struct OcChunkStream OcChunkStream;
 
-// The ABI version this plugin implements (`#define OC_SKILL_ABI_VERSION` in the header);
-// pinned to the contract crate's value at compile time.
-#define OC_SKILL_ABI_VERSION 1
-
-// Result of a vtable call.
-enum OcStatus
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Success.
-  OC_STATUS_OK = 0,
-  // `next_chunk`: no chunk arrived within the timeout; call again.
-  OC_STATUS_TIMEOUT = 1,
-  // `next_chunk`: the stream is over (its terminal chunk was already delivered).
-  OC_STATUS_END = 2,
-  // A null or malformed argument, or an event that is not a DingTalk robot message; the
-  // error text names the field.
-  OC_STATUS_INVALID_ARGUMENT = 3,
-  // The manifest is invalid; the error text names the key and its line.
-  OC_STATUS_CONFIG = 4,
-  // `shutdown` was called: the skill takes no new events.
-  OC_STATUS_SHUTTING_DOWN = 5,
-  // The plugin panicked inside this call; the panic was caught and the process is intact.
-  OC_STATUS_PANICKED = 6,
-  // Any other failure; see the error text.
-  OC_STATUS_INTERNAL = 7,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum OcStatus OcStatus;
-#else
-typedef uint32_t OcStatus;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// What a chunk of the reply stream carries.
-enum OcChunkKind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // The AI Card was created; `text` is its card id (DingTalk `outTrackId`). First chunk of a reply.
-  OC_CHUNK_KIND_STARTED = 1,
-  // Answer text from the gateway; `text` is the new piece (append it).
-  OC_CHUNK_KIND_DELTA = 2,
-  // Reasoning text from the gateway (`reasoning_content`); `text` is the new piece.
-  OC_CHUNK_KIND_REASONING = 3,
-  // Terminal: the answer is complete and the card finalized; `usage` when the gateway sent it.
-  OC_CHUNK_KIND_FINISHED = 4,
-  // Terminal: the reply failed; `failure` says why, `text` is a one-line reason. The card
-  // was finalized as failed with the text received so far.
-  OC_CHUNK_KIND_FAILED = 5,
-  // Terminal: the event was answered with a plain message instead of a model reply
-  // (a command such as `/new`, an access refusal, an unsupported message type); `text`
-  // is the message that was sent.
-  OC_CHUNK_KIND_REPLIED = 6,
-  // Terminal: nothing was done (a duplicate delivery of a message already handled); `text`
-  // says why.
-  OC_CHUNK_KIND_SKIPPED = 7,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum OcChunkKind OcChunkKind;
-#else
-typedef uint32_t OcChunkKind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Why a reply failed (`OcChunkKind::Failed`).
-enum OcFailureKind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Not a failure.
-  OC_FAILURE_KIND_NONE = 0,
-  // The gateway answered with an error (HTTP status or an error inside the stream); `text`
-  // carries the gateway's own message.
-  OC_FAILURE_KIND_GATEWAY = 1,
-  // The gateway could not be reached, or the stream broke off without `[DONE]`.
-  OC_FAILURE_KIND_GATEWAY_UNREACHABLE = 2,
-  // A deadline passed (connect, first byte, idle between events, total).
-  OC_FAILURE_KIND_TIMEOUT = 3,
-  // The user stopped the reply (`/stop`, `停止`).
-  OC_FAILURE_KIND_STOPPED = 4,
-  // DingTalk refused to create or update the card and no fallback reached the user.
-  OC_FAILURE_KIND_DING_TALK = 5,
-  // The skill shut down before the reply finished.
-  OC_FAILURE_KIND_SHUTTING_DOWN = 6,
-  // A bug inside the plugin (for example a panic in the reply task).
-  OC_FAILURE_KIND_INTERNAL = 7,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum OcFailureKind OcFailureKind;
-#else
-typedef uint32_t OcFailureKind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// Log levels used by [`OcLogSink`], numerically equal to the `log` crate's levels.
-enum OcLogLevel
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Logging off (only meaningful as `max_level`).
-  OC_LOG_LEVEL_OFF = 0,
-  // Errors.
-  OC_LOG_LEVEL_ERROR = 1,
-  // Warnings.
-  OC_LOG_LEVEL_WARN = 2,
-  // Informational lines.
-  OC_LOG_LEVEL_INFO = 3,
-  // Debugging detail.
-  OC_LOG_LEVEL_DEBUG = 4,
-  // Very verbose tracing.
-  OC_LOG_LEVEL_TRACE = 5,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum OcLogLevel OcLogLevel;
-#else
-typedef uint32_t OcLogLevel;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+// The version of the C contract. A breaking change bumps it and gets a new entry symbol
+// (`openclaw_skill_vtable_v2` for this one); additive changes append vtable fields instead.
+#define OC_SKILL_ABI_VERSION 2
 
 // A borrowed UTF-8 string: pointer + length in bytes, not NUL-terminated.
 //
@@ -159,6 +38,29 @@ typedef struct OcStr {
   size_t len;
 } OcStr;
 
+// Result of a vtable call.
+typedef uint32_t OcStatus;
+// Success.
+#define OC_STATUS_OK 0
+// `next_chunk`/`next_log`: nothing arrived within the timeout; call again.
+#define OC_STATUS_TIMEOUT 1
+// `next_chunk`: the stream is over (its terminal chunk was already delivered).
+#define OC_STATUS_END 2
+// A null or malformed argument, or an event that is not a DingTalk robot message; the
+// error text names the field.
+#define OC_STATUS_INVALID_ARGUMENT 3
+// The manifest is invalid; the error text names the file, the key and its line.
+#define OC_STATUS_CONFIG 4
+// `shutdown` was called: the skill takes no new events.
+#define OC_STATUS_SHUTTING_DOWN 5
+// The plugin panicked inside this call; the panic was caught and the process is intact.
+#define OC_STATUS_PANICKED 6
+// Any other failure; see the error text.
+#define OC_STATUS_INTERNAL 7
+// `verify_callback`/`handle_callback`: the HTTP callback is refused; `OcRefusal` says
+// with which HTTP status, the error text says why.
+#define OC_STATUS_REFUSED 8
+
 // A UTF-8 string allocated by the plugin and owned by the host.
 //
 // Ownership: the host owns it and must give it back exactly once with
@@ -170,21 +72,58 @@ typedef struct OcOwnedStr {
   size_t len;
 } OcOwnedStr;
 
-// The host's logger, handed to `init`. The plugin forwards its `log` records here.
-//
-// Ownership: the host owns `user`; the plugin copies this struct and keeps calling `log`
-// until the process exits (the library is never unloaded), so `user` must stay valid for
-// the life of the process. Threads: `log` is called from any plugin thread, concurrently;
-// it must be thread-safe and must not call back into the plugin.
-typedef struct OcLogSink {
-  // Opaque host pointer passed back to `log`.
-  void *user;
-  // Most verbose level to forward, as an `OcLogLevel` value (0 = off).
-  uint32_t max_level;
-  // Receives one record: level (`OcLogLevel` value), target (module path) and message.
-  // The strings are valid only during the call. Null = discard logs.
-  void (*log)(void *user, uint32_t level, struct OcStr target, struct OcStr message);
-} OcLogSink;
+// How an HTTP callback is refused (`OC_STATUS_REFUSED` from `verify_callback` or
+// `handle_callback`); the error text is the reason, safe to log and to answer with.
+typedef struct OcRefusal {
+  // The HTTP status to answer with (401 no signature, 403 a bad or stale signature or a
+  // replay).
+  uint32_t http_status;
+  // A stable machine label (`missing_signature`, `bad_timestamp`, `stale_timestamp`,
+  // `bad_signature`, `replay`), static in the plugin: valid for the life of the process.
+  struct OcStr kind;
+} OcRefusal;
+
+// What a chunk of the reply stream carries.
+typedef uint32_t OcChunkKind;
+// The AI Card was created; `text` is its card id (DingTalk `outTrackId`). First chunk of
+// a reply that has a card.
+#define OC_CHUNK_KIND_STARTED 1
+// Answer text from the gateway; `text` is the new piece (append it).
+#define OC_CHUNK_KIND_DELTA 2
+// Reasoning text from the gateway (`reasoning_content`); `text` is the new piece.
+#define OC_CHUNK_KIND_REASONING 3
+// Terminal: the answer is complete and reached the user; `usage` when the gateway sent it.
+#define OC_CHUNK_KIND_FINISHED 4
+// Terminal: the reply failed; `failure` says why, `text` is a one-line reason. The card
+// was finalized as failed with the text received so far.
+#define OC_CHUNK_KIND_FAILED 5
+// Terminal: the event was answered with a plain message instead of a model reply (a
+// command such as `/new`, an access refusal, an unsupported message type); `text` is the
+// message that was sent.
+#define OC_CHUNK_KIND_REPLIED 6
+// Terminal: nothing was done (a duplicate delivery of a message already handled); `text`
+// says why.
+#define OC_CHUNK_KIND_SKIPPED 7
+
+// Why a reply failed (`OC_CHUNK_KIND_FAILED`).
+typedef uint32_t OcFailureKind;
+// Not a failure.
+#define OC_FAILURE_KIND_NONE 0
+// The gateway answered with an error (HTTP status or an error inside the stream); `text`
+// carries the gateway's own message.
+#define OC_FAILURE_KIND_GATEWAY 1
+// The gateway could not be reached, or the stream broke off without `[DONE]`.
+#define OC_FAILURE_KIND_GATEWAY_UNREACHABLE 2
+// A deadline passed (connect, first byte, idle between events, total).
+#define OC_FAILURE_KIND_TIMEOUT 3
+// The user stopped the reply (`/stop`, `停止`).
+#define OC_FAILURE_KIND_STOPPED 4
+// DingTalk refused to create or update the card and no fallback reached the user.
+#define OC_FAILURE_KIND_DING_TALK 5
+// The skill shut down before the reply finished.
+#define OC_FAILURE_KIND_SHUTTING_DOWN 6
+// A bug inside the plugin (for example a panic in the reply task).
+#define OC_FAILURE_KIND_INTERNAL 7
 
 // Token usage reported by the gateway.
 typedef struct OcUsage {
@@ -205,23 +144,54 @@ typedef struct OcUsage {
 typedef struct OcChunk {
   // What this chunk is.
   OcChunkKind kind;
-  // Why the reply failed; `None` unless `kind` is `Failed`.
+  // Why the reply failed; `OC_FAILURE_KIND_NONE` unless `kind` is `FAILED`.
   OcFailureKind failure;
   // Card id, text piece, or reason, depending on `kind`.
   struct OcStr text;
-  // Usage, for `Finished`.
+  // Usage, for `FINISHED`.
   struct OcUsage usage;
 } OcChunk;
 
-// The skill's function table, returned by `openclaw_skill_vtable_v1()`.
+// Log levels, numerically equal to the `log` crate's levels.
+typedef uint32_t OcLogLevel;
+// Logging off (only meaningful for `set_log_level`).
+#define OC_LOG_LEVEL_OFF 0
+// Errors.
+#define OC_LOG_LEVEL_ERROR 1
+// Warnings.
+#define OC_LOG_LEVEL_WARN 2
+// Informational lines.
+#define OC_LOG_LEVEL_INFO 3
+// Debugging detail.
+#define OC_LOG_LEVEL_DEBUG 4
+// Very verbose tracing.
+#define OC_LOG_LEVEL_TRACE 5
+
+// One log record of the plugin, as filled in by `next_log`.
+//
+// Ownership: `target` and `message` are owned by the plugin's log queue and stay valid until
+// the next `next_log` call; copy them to keep them.
+typedef struct OcLogRecord {
+  // Severity.
+  OcLogLevel level;
+  // The module path that logged it (e.g. `openclaw_dingtalk::reply`).
+  struct OcStr target;
+  // The message (never contains secrets).
+  struct OcStr message;
+  // Records dropped because the queue was full since the previous record was handed out.
+  uint64_t dropped_before;
+} OcLogRecord;
+
+// The skill's function table, returned by `openclaw_skill_vtable_v2()`.
 //
 // Ownership: a static inside the plugin; valid for the life of the process (the library
 // is never unloaded). Evolution: `struct_size` and `abi_version` come first and fields are
-// only ever appended; a host checks `struct_size >= sizeof(OcSkillVTable)` as it knows it
-// and `abi_version == OC_SKILL_ABI_VERSION`.
+// only ever appended; a host checks `abi_version == OC_SKILL_ABI_VERSION` and
+// `struct_size >= sizeof(OcSkillVTable)` as it knows it.
 //
 // Every function catches panics inside the plugin and reports `OC_STATUS_PANICKED`
-// instead of unwinding into the host. Error texts never contain secrets.
+// instead of unwinding into the host. Error texts never contain secrets. Out pointers may be
+// null where not stated otherwise; owned out strings are released with `string_free`.
 typedef struct OcSkillVTable {
   // `sizeof(OcSkillVTable)` as built into the plugin.
   uint32_t struct_size;
@@ -233,48 +203,91 @@ typedef struct OcSkillVTable {
   struct OcStr plugin_version;
   // Validates a manifest without starting anything and describes it.
   //
-  // `manifest_yaml` is the text of `openclaw-skill.yaml`, `manifest_dir` the directory
-  // relative paths resolve against; both are borrowed for the call. On `OC_STATUS_OK`
-  // `*out_summary` receives a JSON summary (secrets redacted); otherwise `*out_error`
-  // receives a one-line reason naming the key and line. Out strings are owned by the
-  // caller (release with `string_free`); either out pointer may be null. Threads: any.
+  // `manifest_yaml` is the file's text, `manifest_path` its path as the operator gave it
+  // (error messages name it; relative paths inside resolve against its directory); both
+  // are borrowed for the call. On `OC_STATUS_OK` `*out_summary` receives a JSON summary
+  // (secrets redacted); on `OC_STATUS_CONFIG` `*out_error` lists every problem found, one
+  // per line, each naming the file, the key and its line. Threads: any.
   OcStatus (*check_manifest)(struct OcStr manifest_yaml,
-                             struct OcStr manifest_dir,
+                             struct OcStr manifest_path,
                              struct OcOwnedStr *out_summary,
                              struct OcOwnedStr *out_error);
-  // Starts a skill: parses the manifest, starts the plugin's own runtime, installs
-  // `log_sink` (copied; may be null) and finalizes cards a crashed process left in flight.
+  // What a host needs from the manifest to run the skill's ingress, resolved (defaults
+  // applied, `${VAR}` interpolated) and validated, as JSON without secrets:
+  // `{"ingress":{"mode":"stream"|"http","http":{"listen","path","max_body_bytes",
+  // "read_timeout_ms","max_connections"},"stream":{"open_url","silence_timeout_ms"},
+  // "metrics_listen":null|"host:port"},"app_key","state_dir"}`. Arguments as for
+  // `check_manifest`. Threads: any.
+  OcStatus (*host_settings)(struct OcStr manifest_yaml,
+                            struct OcStr manifest_path,
+                            struct OcOwnedStr *out_json,
+                            struct OcOwnedStr *out_error);
+  // Starts a skill: parses the manifest (arguments as for `check_manifest`), starts the
+  // plugin's own runtime and finalizes cards a crashed process left in flight (in the
+  // background).
   //
-  // On `OC_STATUS_OK` `*out_skill` receives a handle owned by the caller (release with
-  // `skill_free`). On error `*out_error` (nullable) receives the reason. Threads: any.
+  // On `OC_STATUS_OK` `*out_skill` (required) receives a handle owned by the caller
+  // (release with `skill_free`). Threads: any.
   OcStatus (*init)(struct OcStr manifest_yaml,
-                   struct OcStr manifest_dir,
-                   const struct OcLogSink *log_sink,
+                   struct OcStr manifest_path,
                    OcSkill **out_skill,
                    struct OcOwnedStr *out_error);
-  // Hands one raw DingTalk robot event (the Stream frame's `data` or an HTTP callback
-  // body, as JSON text borrowed for the call) to the skill and returns at once.
+  // Hands one raw DingTalk robot event (the Stream frame's `data`, as JSON text borrowed
+  // for the call) to the skill and returns at once.
   //
-  // On `OC_STATUS_OK` `*out_stream` receives the reply's chunk stream, owned by the caller
-  // (release with `stream_free`). The reply proceeds on plugin threads whether or not the
-  // stream is read. Errors: `OC_STATUS_INVALID_ARGUMENT` (the text names the bad field),
-  // `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
+  // On `OC_STATUS_OK` `*out_stream` (required) receives the reply's chunk stream, owned by
+  // the caller (release with `stream_free`). The reply proceeds on plugin threads whether or
+  // not the stream is read. Errors: `OC_STATUS_INVALID_ARGUMENT` (the text names the bad
+  // field), `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
   OcStatus (*handle_event)(const OcSkill *skill,
                            struct OcStr event_json,
                            OcChunkStream **out_stream,
                            struct OcOwnedStr *out_error);
+  // The body of the Stream-mode `POST {open_url}` (`connections/open`): the app's
+  // credentials and the topics the skill subscribes to.
+  //
+  // `*out_body` (required) receives JSON text that **contains the app secret**: send it and
+  // release it with `string_free` at once; never log it. Threads: any.
+  OcStatus (*stream_open_request)(const OcSkill *skill,
+                                  struct OcOwnedStr *out_body,
+                                  struct OcOwnedStr *out_error);
+  // Checks an HTTP callback's headers before its body is read: the signature, the
+  // timestamp window (`ingress.http.signature_window_secs`) and that this signed timestamp
+  // was not accepted before (a replay).
+  //
+  // `headers_json` is a JSON object of the request's headers (`{"timestamp":"…","sign":"…"}`;
+  // names in any case; other headers are ignored), borrowed for the call. `OC_STATUS_OK`:
+  // read the body and call `handle_callback`. `OC_STATUS_REFUSED`: answer with
+  // `out_refusal->http_status`; `*out_error` is the reason. Threads: any.
+  OcStatus (*verify_callback)(const OcSkill *skill,
+                              struct OcStr headers_json,
+                              struct OcRefusal *out_refusal,
+                              struct OcOwnedStr *out_error);
+  // Verifies an HTTP callback as `verify_callback` does, claims its signed timestamp (a
+  // second copy is refused as a replay) and hands its body (the raw robot event, borrowed
+  // for the call) to the skill as `handle_event` does. The claim is kept only when the
+  // event was accepted, so a callback refused for another reason can be delivered again.
+  //
+  // Statuses: `OC_STATUS_OK` (`*out_stream` as for `handle_event`), `OC_STATUS_REFUSED`
+  // (`*out_refusal`), `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
+  OcStatus (*handle_callback)(const OcSkill *skill,
+                              struct OcStr headers_json,
+                              struct OcStr body,
+                              OcChunkStream **out_stream,
+                              struct OcRefusal *out_refusal,
+                              struct OcOwnedStr *out_error);
   // Pulls the next chunk, blocking the calling thread for at most `timeout_ms`
-  // (0 = just look). Returns `OC_STATUS_OK` with `*out_chunk` filled, `OC_STATUS_TIMEOUT`,
-  // or `OC_STATUS_END` after the terminal chunk. The chunk's text stays valid until the
-  // next call on this stream. Meant for a host worker thread (e.g. a koffi async call);
-  // never call it from a plugin log callback. Threads: one at a time per stream.
+  // (0 = just look). Returns `OC_STATUS_OK` with `*out_chunk` (required) filled,
+  // `OC_STATUS_TIMEOUT`, or `OC_STATUS_END` after the terminal chunk. The chunk's text stays
+  // valid until the next call on this stream. Meant for a host worker thread (e.g. a koffi
+  // async call). Threads: one at a time per stream.
   OcStatus (*next_chunk)(OcChunkStream *stream, uint32_t timeout_ms, struct OcChunk *out_chunk);
   // Releases a stream: the host stops listening. The reply and its card updates carry on
   // and the card is still finalized. `stream` must not be used afterwards; null is ignored.
   void (*stream_free)(OcChunkStream *stream);
   // Describes the skill as JSON (plugin name and version, ABI version, skill name and
-  // version, counters). `skill` may be null for the static part. `*out_json` is owned by
-  // the caller (release with `string_free`). Threads: any.
+  // version, counters, DingTalk budgets, dropped log records). `skill` may be null for the
+  // static part. `*out_json` is owned by the caller. Threads: any.
   OcStatus (*info)(const OcSkill *skill, struct OcOwnedStr *out_json);
   // Stops taking events (later `handle_event` calls get `OC_STATUS_SHUTTING_DOWN`),
   // finalizes every reply in flight and returns within about `deadline_ms`; replies still
@@ -284,22 +297,32 @@ typedef struct OcSkillVTable {
   // Releases the handle. Call once, after `shutdown`, when no other thread uses it.
   // Null is ignored.
   void (*skill_free)(OcSkill *skill);
+  // Sets the most verbose level the plugin records (default `OC_LOG_LEVEL_INFO`);
+  // `OC_LOG_LEVEL_OFF` stops recording. Process-wide. Threads: any.
+  OcStatus (*set_log_level)(OcLogLevel max_level);
+  // Pulls the plugin's next log record, blocking the calling thread for at most
+  // `timeout_ms` (0 = just look): `OC_STATUS_OK` with `*out_record` (required) filled, or
+  // `OC_STATUS_TIMEOUT`. Records wait in a bounded process-wide queue; when it is full the
+  // oldest are dropped and counted (`dropped_before`, and `info`). The record's strings stay
+  // valid until the next `next_log` call. Plugin threads never wait for the host. Threads:
+  // one at a time (a single log-draining thread per process).
+  OcStatus (*next_log)(uint32_t timeout_ms, struct OcLogRecord *out_record);
   // Releases a string the plugin handed out. The empty string is accepted.
   void (*string_free)(struct OcOwnedStr s);
 } OcSkillVTable;
 
-
+#endif  /* OPENCLAW_SKILL_H */
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif
 
-// Returns the skill's function table (a static, valid for the life of the process; the
-// library is never unloaded). Thread-safe; never fails.
-const struct OcSkillVTable *openclaw_skill_vtable_v1(void);
+/**
+ * The entry point exported by libopenclaw_dingtalk.so: the skill's function table, a static
+ * valid for the life of the process. Thread-safe; never fails.
+ */
+const OcSkillVTable *openclaw_skill_vtable_v2(void);
 
 #ifdef __cplusplus
 }  // extern "C"
-#endif  // __cplusplus
-
-#endif  /* OPENCLAW_SKILL_H */
+#endif

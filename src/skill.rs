@@ -115,22 +115,27 @@ impl Skill {
     /// process left in flight. Blocks the calling thread for that recovery.
     pub fn init(manifest_yaml: &str, manifest_dir: &Path) -> Result<Skill, SkillError> {
         let manifest = Manifest::load(manifest_yaml, manifest_dir)
-            .map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
+            .map_err(|e| SkillError::new(OcStatus::CONFIG, e.to_string()))?;
+        Skill::start(manifest)
+    }
+
+    /// As [`Skill::init`], from a manifest already loaded.
+    pub fn start(manifest: Manifest) -> Result<Skill, SkillError> {
         let _guard = runtime().enter();
         let calls = Arc::new(CallStats::default());
         let state_dir = manifest.state_dir();
         let journal = Journal::open(&state_dir).map_err(|e| {
             SkillError::new(
-                OcStatus::Config,
+                OcStatus::CONFIG,
                 format!("state_dir {}: {e}", state_dir.display()),
             )
         })?;
         let dingtalk = Arc::new(
             DingTalkClient::new(&manifest.dingtalk, calls.clone(), Some(&state_dir))
-                .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?,
+                .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?,
         );
         let gateway = GatewayClient::new(&manifest.gateway)
-            .map_err(|e| SkillError::new(OcStatus::Internal, e.to_string()))?;
+            .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
         let cards = Arc::new(CardContext::new(
             dingtalk.clone(),
             journal,
@@ -227,12 +232,12 @@ impl Skill {
     ) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
         if !self.inner.accepting.load(Relaxed) {
             return Err(SkillError::new(
-                OcStatus::ShuttingDown,
+                OcStatus::SHUTTING_DOWN,
                 "the skill is shutting down",
             ));
         }
         let message = BotMessage::parse(event_json)
-            .map_err(|e| SkillError::new(OcStatus::InvalidArgument, e.to_string()))?;
+            .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e.to_string()))?;
         self.inner.counters.events.fetch_add(1, Relaxed);
         let plan = reply::plan(&self.inner, &message);
         let (tx, rx) = mpsc::unbounded_channel();

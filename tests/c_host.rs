@@ -1,6 +1,7 @@
 //! A C host, compiled from `tests/c/host.c` with the system `cc` against
 //! `include/openclaw_skill.h` alone, dlopens the real `.so` and runs
-//! check_manifest → init → handle_event → next_chunk … → info → shutdown → skill_free.
+//! check_manifest → init → handle_event → next_chunk … → info → shutdown → skill_free, pulling
+//! the plugin's log records with next_log on a second thread.
 
 mod common;
 
@@ -39,7 +40,6 @@ fn a_c_host_drives_the_plugin_through_the_header_alone() {
     let out = Command::new(&exe)
         .arg(plugin_path())
         .arg(&manifest)
-        .arg(&h.dir)
         .arg(&event)
         .output()
         .unwrap();
@@ -56,7 +56,8 @@ fn a_c_host_drives_the_plugin_through_the_header_alone() {
         "{stdout}"
     );
     assert!(
-        lines[1].starts_with("check_manifest error: ") && lines[1].contains("missing field"),
+        lines[1].starts_with(&format!("check_manifest error: {}: ", manifest.display()))
+            && lines[1].contains("missing field"),
         "{stdout}"
     );
     let chunks: Vec<&str> = lines
@@ -81,9 +82,14 @@ fn a_c_host_drives_the_plugin_through_the_header_alone() {
         .unwrap()
         .parse()
         .unwrap();
+    assert!(logs > 0, "the C host pulls the plugin's log records");
+    let first_info = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("first info log "))
+        .unwrap();
     assert!(
-        logs > 0,
-        "the plugin's log records must reach the C host's sink"
+        first_info.starts_with("skill ") && first_info.contains(" ready: gateway "),
+        "the first INFO record is the skill's start line: {stdout}"
     );
     assert_eq!(lines.last(), Some(&"done"));
 

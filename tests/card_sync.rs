@@ -253,7 +253,7 @@ fn a_gateway_error_mid_stream_fails_the_card_with_the_text_so_far() {
     assert!(!partial.is_empty());
     match chunks.last() {
         Some(Ok(Chunk::Failed { kind, message })) => {
-            assert_eq!(*kind, OcFailureKind::Gateway);
+            assert_eq!(*kind, OcFailureKind::GATEWAY);
             assert!(
                 message.contains("upstream provider timeout"),
                 "the gateway's own text: {message}"
@@ -461,7 +461,7 @@ fn shutdown_finalizes_a_reply_in_flight_before_returning() {
         matches!(
             rest.last(),
             Some(Ok(Chunk::Failed {
-                kind: OcFailureKind::ShuttingDown,
+                kind: OcFailureKind::SHUTTING_DOWN,
                 ..
             }))
         ),

@@ -96,7 +96,7 @@ fn stop_aborts_the_reply_in_progress_and_finalizes_its_card() {
         matches!(
             rest.last(),
             Some(Ok(Chunk::Failed {
-                kind: OcFailureKind::Stopped,
+                kind: OcFailureKind::STOPPED,
                 ..
             }))
         ),

@@ -26,7 +26,10 @@ fn crash_child() {
         return;
     };
     let skill = plugin()
-        .init(&manifest, std::path::Path::new(&dir))
+        .init(
+            &manifest,
+            &std::path::Path::new(&dir).join("openclaw-skill.yaml"),
+        )
         .unwrap();
     let mut stream = skill.handle_event(&event).unwrap();
     if let Pulled::Chunk(Chunk::Started { card_id }) =

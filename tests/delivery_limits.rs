@@ -399,7 +399,7 @@ fn a_reply_that_reached_nobody_is_undelivered_not_finished() {
     );
     match chunks.last() {
         Some(Ok(Chunk::Failed { kind, message })) => {
-            assert_eq!(*kind, OcFailureKind::DingTalk);
+            assert_eq!(*kind, OcFailureKind::DING_TALK);
             assert!(message.contains("could not be delivered"), "{message}");
         }
         other => panic!("{other:?}"),
@@ -438,7 +438,7 @@ fn the_monthly_quota_error_stops_delivery_honestly_and_the_count_survives_a_rest
         matches!(
             second.last(),
             Some(Ok(Chunk::Failed {
-                kind: OcFailureKind::DingTalk,
+                kind: OcFailureKind::DING_TALK,
                 ..
             }))
         ),

@@ -131,10 +131,10 @@ fn events_that_are_not_robot_messages_are_refused_naming_the_field() {
         .handle_event(r#"{"msgtype":"text","text":{"content":"x"}}"#)
         .map(drop)
         .unwrap_err();
-    assert_eq!(err.status, OcStatus::InvalidArgument);
+    assert_eq!(err.status, OcStatus::INVALID_ARGUMENT);
     assert!(err.message.contains("msgId"), "{}", err.message);
     let err = skill.handle_event("not json").map(drop).unwrap_err();
-    assert_eq!(err.status, OcStatus::InvalidArgument);
+    assert_eq!(err.status, OcStatus::INVALID_ARGUMENT);
 }
 
 #[test]
@@ -142,23 +142,34 @@ fn check_manifest_and_init_name_the_bad_key_and_its_line() {
     let h = Harness::start("contract-manifest");
     let plugin = plugin();
     let good = h.manifest("", "");
-    let summary: serde_json::Value =
-        serde_json::from_str(&plugin.check_manifest(&good, &h.dir).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &plugin
+            .check_manifest(&good, &h.dir.join("openclaw-skill.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["dingtalk"]["app_secret"], "***");
     assert!(!summary
         .to_string()
         .contains(&h.dingtalk.config().app_secret));
 
     let bad = h.manifest("  card_update_interval_ms_typo: 5", "");
-    let err = plugin.check_manifest(&bad, &h.dir).unwrap_err();
-    assert_eq!(err.status, OcStatus::Config);
+    let bot_yaml = h.dir.join("bot.yaml");
+    let err = plugin.check_manifest(&bad, &bot_yaml).unwrap_err();
+    assert_eq!(err.status, OcStatus::CONFIG);
     assert!(
-        err.message.contains("card_update_interval_ms_typo") && err.message.contains("line 15"),
-        "{}",
+        err.message
+            .starts_with(&format!("{}: ", bot_yaml.display()))
+            && err.message.contains("card_update_interval_ms_typo")
+            && err.message.contains("line 15"),
+        "the error names the real file, the key and its line: {}",
         err.message
     );
-    let err = plugin.init(&bad, &h.dir).map(drop).unwrap_err();
-    assert_eq!(err.status, OcStatus::Config);
+    let err = plugin
+        .init(&bad, &h.dir.join("bot.yaml"))
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(err.status, OcStatus::CONFIG);
 }
 
 #[test]
@@ -169,7 +180,7 @@ fn shutdown_refuses_new_events_and_info_counts_replies() {
     assert!(matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))));
     let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
     assert_eq!(info["plugin"]["name"], "openclaw-dingtalk");
-    assert_eq!(info["abi_version"], 1);
+    assert_eq!(info["abi_version"], 2);
     assert_eq!(info["replies"]["finished"], 1);
     assert!(
         info["dingtalk_calls"]["by_kind"]["create"].as_u64() == Some(1),
@@ -180,7 +191,7 @@ fn shutdown_refuses_new_events_and_info_counts_replies() {
         .handle_event(&h.group_text("cidInfo", "again"))
         .map(drop)
         .unwrap_err();
-    assert_eq!(err.status, OcStatus::ShuttingDown);
+    assert_eq!(err.status, OcStatus::SHUTTING_DOWN);
 }
 
 #[test]
@@ -193,7 +204,7 @@ fn panics_inside_the_plugin_reach_the_host_as_errors_and_the_process_survives() 
         .handle_event(&h.group_text("cidP1", "__oc_test__:panic_in_handle_event"))
         .map(drop)
         .unwrap_err();
-    assert_eq!(err.status, OcStatus::Panicked);
+    assert_eq!(err.status, OcStatus::PANICKED);
     assert!(err.message.contains("panicked"), "{}", err.message);
 
     let chunks = collect(
@@ -202,7 +213,7 @@ fn panics_inside_the_plugin_reach_the_host_as_errors_and_the_process_survives() 
             .unwrap(),
     );
     assert!(
-        matches!(chunks.as_slice(), [Err(e)] if e.status == OcStatus::Panicked),
+        matches!(chunks.as_slice(), [Err(e)] if e.status == OcStatus::PANICKED),
         "{chunks:?}"
     );
 
@@ -215,7 +226,7 @@ fn panics_inside_the_plugin_reach_the_host_as_errors_and_the_process_survives() 
         matches!(
             chunks.last(),
             Some(Ok(Chunk::Failed {
-                kind: OcFailureKind::Internal,
+                kind: OcFailureKind::INTERNAL,
                 ..
             }))
         ),

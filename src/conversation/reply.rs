@@ -506,13 +506,13 @@ async fn answer(
         Ending::Stopped => (
             CardEnd::Stopped,
             ModelEnd::Stopped,
-            Some((OcFailureKind::Stopped, "stopped by the user".to_owned())),
+            Some((OcFailureKind::STOPPED, "stopped by the user".to_owned())),
         ),
         Ending::Shutdown => (
             CardEnd::Failed(SHUTDOWN_NOTE.into()),
             ModelEnd::Interrupted,
             Some((
-                OcFailureKind::ShuttingDown,
+                OcFailureKind::SHUTTING_DOWN,
                 "the skill shut down before the reply finished".to_owned(),
             )),
         ),
@@ -567,7 +567,7 @@ async fn answer(
         Some((kind, message)) => Chunk::Failed { kind, message },
         None if outcome.delivered_whole() => Chunk::Finished { usage },
         None => Chunk::Failed {
-            kind: OcFailureKind::DingTalk,
+            kind: OcFailureKind::DING_TALK,
             message: match outcome {
                 Outcome::Stuck => "DingTalk did not accept the card's final update; it is finalized at the next start".into(),
                 Outcome::Incomplete => "part of the answer could not be sent to DingTalk".into(),

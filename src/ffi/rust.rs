@@ -21,7 +21,7 @@ pub fn get_root_module() -> SkillModRef {
 
 /// The C vtable, reached through the layout-checked root module (a static; any thread).
 extern "C" fn c_vtable() -> &'static OcSkillVTable {
-    super::c::vtable()
+    super::vtable::vtable()
 }
 
 /// See [`SkillMod::poll_chunk`].
@@ -38,19 +38,19 @@ unsafe extern "C" fn poll_chunk(
         let (Some(state), Some(cx)) = (unsafe { StreamState::from_handle(stream) }, unsafe {
             cx.as_mut()
         }) else {
-            return FfiPoll::Ready(OcStatus::InvalidArgument);
+            return FfiPoll::Ready(OcStatus::INVALID_ARGUMENT);
         };
         if out_chunk.is_null() {
-            return FfiPoll::Ready(OcStatus::InvalidArgument);
+            return FfiPoll::Ready(OcStatus::INVALID_ARGUMENT);
         }
         match cx.with_context(|cx| state.poll(cx)) {
             Pull::Chunk => {
                 // SAFETY: checked non-null; the caller guarantees it is writable.
                 unsafe { out_chunk.write(state.current()) };
-                FfiPoll::Ready(OcStatus::Ok)
+                FfiPoll::Ready(OcStatus::OK)
             }
             Pull::Pending => FfiPoll::Pending,
-            Pull::End => FfiPoll::Ready(OcStatus::End),
+            Pull::End => FfiPoll::Ready(OcStatus::END),
         }
     }));
     result.unwrap_or(FfiPoll::Panicked)

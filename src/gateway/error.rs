@@ -57,11 +57,11 @@ impl GatewayError {
         match self {
             GatewayError::Status { .. }
             | GatewayError::InStream { .. }
-            | GatewayError::Protocol(_) => OcFailureKind::Gateway,
+            | GatewayError::Protocol(_) => OcFailureKind::GATEWAY,
             GatewayError::Truncated | GatewayError::Transport(_) | GatewayError::Connect(_) => {
-                OcFailureKind::GatewayUnreachable
+                OcFailureKind::GATEWAY_UNREACHABLE
             }
-            GatewayError::Timeout(_) => OcFailureKind::Timeout,
+            GatewayError::Timeout(_) => OcFailureKind::TIMEOUT,
         }
     }
 

@@ -14,8 +14,9 @@ use openclaw_skill_abi::manifest_text::{interpolate, line_of_key};
 pub use model::*;
 
 /// A manifest problem: which key, on which line, and what is wrong. Never contains secrets.
+/// The file's name is not part of it: whoever read the file prefixes it.
 #[derive(Debug, thiserror::Error)]
-#[error("openclaw-skill.yaml: {message}")]
+#[error("{message}")]
 pub struct ManifestError {
     /// The complete one-line message (key, line, problem).
     pub message: String,

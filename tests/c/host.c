@@ -1,11 +1,12 @@
 /*
  * A minimal C host for the openclaw-dingtalk skill, using only include/openclaw_skill.h:
- * dlopen -> openclaw_skill_vtable_v1 -> check_manifest -> init -> handle_event ->
- * next_chunk until the terminal chunk -> info -> shutdown -> skill_free.
+ * dlopen -> openclaw_skill_vtable_v2 -> check_manifest -> init -> handle_event ->
+ * next_chunk until the terminal chunk -> info -> shutdown -> skill_free, while a second thread
+ * pulls the plugin's log records with next_log.
  *
- * usage: host <plugin.so> <manifest.yaml> <manifest_dir> <event.json>
- * Prints one line per chunk ("chunk <KIND> <text>"), the count of log records received,
- * and "done"; exits non-zero on any contract violation.
+ * usage: host <plugin.so> <manifest.yaml> <event.json>
+ * Prints one line per chunk ("chunk <KIND> <text>"), the first INFO log line, the count of log
+ * records pulled, and "done"; exits non-zero on any contract violation.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -15,18 +16,25 @@
 
 #include "openclaw_skill.h"
 
+static const OcSkillVTable *vt;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long log_records = 0;
+static char first_info[512];
+static volatile int stop_logs = 0;
 
-/* Called from plugin threads: must be thread-safe. */
-static void on_log(void *user, uint32_t level, OcStr target, OcStr message) {
-    (void)user;
-    (void)level;
-    (void)target;
-    (void)message;
-    pthread_mutex_lock(&log_lock);
-    log_records++;
-    pthread_mutex_unlock(&log_lock);
+/* The log thread: the only caller of next_log; a record's strings live until the next call. */
+static void *drain_logs(void *arg) {
+    (void)arg;
+    while (!stop_logs) {
+        OcLogRecord rec;
+        if (vt->next_log(100, &rec) != OC_STATUS_OK) continue;
+        pthread_mutex_lock(&log_lock);
+        log_records++;
+        if (rec.level == OC_LOG_LEVEL_INFO && !first_info[0])
+            snprintf(first_info, sizeof first_info, "%.*s", (int)rec.message.len, (const char *)rec.message.ptr);
+        pthread_mutex_unlock(&log_lock);
+    }
+    return NULL;
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -54,19 +62,19 @@ static const char *kind_name(OcChunkKind k) {
     case OC_CHUNK_KIND_FAILED: return "FAILED";
     case OC_CHUNK_KIND_REPLIED: return "REPLIED";
     case OC_CHUNK_KIND_SKIPPED: return "SKIPPED";
+    default: return "?"; /* a kind from a newer plugin: data, not an error */
     }
-    return "?";
 }
 
 #define FAIL(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); return 1; } while (0)
 
 int main(int argc, char **argv) {
-    if (argc != 5) FAIL("usage: host <plugin.so> <manifest.yaml> <manifest_dir> <event.json>");
+    if (argc != 4) FAIL("usage: host <plugin.so> <manifest.yaml> <event.json>");
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     if (!lib) FAIL("dlopen: %s", dlerror());
-    const OcSkillVTable *(*entry)(void) = (const OcSkillVTable *(*)(void))dlsym(lib, "openclaw_skill_vtable_v1");
+    const OcSkillVTable *(*entry)(void) = (const OcSkillVTable *(*)(void))dlsym(lib, "openclaw_skill_vtable_v2");
     if (!entry) FAIL("dlsym: %s", dlerror());
-    const OcSkillVTable *vt = entry();
+    vt = entry();
     if (vt->abi_version != OC_SKILL_ABI_VERSION) FAIL("abi_version %u", vt->abi_version);
     if (vt->struct_size < sizeof(OcSkillVTable)) FAIL("struct_size %u", vt->struct_size);
     printf("plugin %.*s %.*s\n", (int)vt->plugin_name.len, (const char *)vt->plugin_name.ptr,
@@ -74,24 +82,26 @@ int main(int argc, char **argv) {
 
     size_t yaml_len = 0, event_len = 0;
     char *yaml = read_file(argv[2], &yaml_len);
-    char *event = read_file(argv[4], &event_len);
+    char *event = read_file(argv[3], &event_len);
     if (!yaml || !event) FAIL("cannot read inputs");
-    OcStr dir = str(argv[3], strlen(argv[3]));
+    OcStr path = str(argv[2], strlen(argv[2]));
+    if (vt->set_log_level(OC_LOG_LEVEL_INFO) != OC_STATUS_OK) FAIL("set_log_level failed");
+    pthread_t log_thread;
+    if (pthread_create(&log_thread, NULL, drain_logs, NULL) != 0) FAIL("pthread_create");
 
     /* A bad manifest is refused with a message naming the key. */
     const char *bad = "name: x\n";
     OcOwnedStr err = { NULL, 0 };
     OcOwnedStr summary = { NULL, 0 };
-    OcStatus st = vt->check_manifest(str(bad, strlen(bad)), dir, &summary, &err);
+    OcStatus st = vt->check_manifest(str(bad, strlen(bad)), path, &summary, &err);
     if (st != OC_STATUS_CONFIG) FAIL("bad manifest status %u", st);
     printf("check_manifest error: %.*s\n", (int)err.len, (const char *)err.ptr);
     vt->string_free(err);
     vt->string_free(summary);
 
-    OcLogSink sink = { NULL, OC_LOG_LEVEL_INFO, on_log };
     OcSkill *skill = NULL;
     OcOwnedStr init_err = { NULL, 0 };
-    st = vt->init(str(yaml, yaml_len), dir, &sink, &skill, &init_err);
+    st = vt->init(str(yaml, yaml_len), path, &skill, &init_err);
     if (st != OC_STATUS_OK) FAIL("init failed (%u): %.*s", st, (int)init_err.len, (const char *)init_err.ptr);
 
     OcChunkStream *stream = NULL;
@@ -130,9 +140,10 @@ int main(int argc, char **argv) {
     vt->string_free(late_err);
     vt->skill_free(skill);
 
-    pthread_mutex_lock(&log_lock);
+    stop_logs = 1;
+    pthread_join(log_thread, NULL);
+    printf("first info log %s\n", first_info);
     printf("log records %lu\n", log_records);
-    pthread_mutex_unlock(&log_lock);
     printf("chunks %d\ndone\n", chunks);
     free(yaml);
     free(event);

@@ -122,7 +122,7 @@ state_dir: "{state}"
     /// Starts a skill with a given manifest.
     pub fn skill_with(&self, plugin: &Plugin, manifest: &str) -> Skill {
         plugin
-            .init(manifest, &self.dir)
+            .init(manifest, &self.dir.join("openclaw-skill.yaml"))
             .unwrap_or_else(|e| panic!("init: {e}"))
     }
 
@@ -215,14 +215,17 @@ pub fn build_fixture(variant: &str) -> PathBuf {
         .join(variant);
     let manifest = match variant {
         "layout" => root.join("tests/fixtures/abi-mismatch/Cargo.toml"),
+        "v1" => root.join("tests/fixtures/abi-v1/Cargo.toml"),
         "version" => {
             let abi = work.join("abi-copy");
+            // A fresh copy: files left from an earlier layout of the crate would break it.
+            let _ = std::fs::remove_dir_all(&abi);
             copy_dir(&root.join("skill/abi"), &abi);
             let toml = std::fs::read_to_string(abi.join("Cargo.toml")).unwrap();
-            let bumped = toml.replacen("version = \"0.1.0\"", "version = \"0.99.0\"", 1);
+            let bumped = toml.replacen("version = \"0.2.0\"", "version = \"0.99.0\"", 1);
             assert_ne!(
                 toml, bumped,
-                "skill/abi/Cargo.toml no longer says version = \"0.1.0\"; update this test"
+                "skill/abi/Cargo.toml no longer says version = \"0.2.0\"; update this test"
             );
             std::fs::write(abi.join("Cargo.toml"), bumped).unwrap();
             let fixture = work.join("fixture");
@@ -246,10 +249,10 @@ pub fn build_fixture(variant: &str) -> PathBuf {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "building the {variant} fixture failed");
-    let name = if variant == "layout" {
-        "libabi_mismatch_fixture.so"
-    } else {
-        "libabi_version_fixture.so"
+    let name = match variant {
+        "layout" => "libabi_mismatch_fixture.so",
+        "v1" => "libabi_v1_fixture.so",
+        _ => "libabi_version_fixture.so",
     };
     work.join("target/debug").join(name)
 }

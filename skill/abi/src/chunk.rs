@@ -1,7 +1,9 @@
 //! The owned, safe view of a reply chunk, shared by the plugin (which produces chunks) and
 //! Rust hosts (which read them).
 
-use crate::types::{OcChunk, OcChunkKind, OcFailureKind, OcStr, OcUsage};
+use crate::codes::{OcChunkKind, OcFailureKind};
+use crate::records::{OcChunk, OcUsage};
+use crate::strings::OcStr;
 
 /// Token usage as reported by the gateway.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +45,13 @@ pub enum Chunk {
     Replied(String),
     /// Nothing was done (duplicate delivery).
     Skipped(String),
+    /// A kind this build does not know (from a newer plugin); not terminal. Hosts ignore it.
+    Other {
+        /// The kind's value.
+        kind: OcChunkKind,
+        /// Its text.
+        text: String,
+    },
 }
 
 impl Chunk {
@@ -54,24 +63,27 @@ impl Chunk {
     /// The C kind of this chunk.
     pub fn kind(&self) -> OcChunkKind {
         match self {
-            Chunk::Started { .. } => OcChunkKind::Started,
-            Chunk::Delta(_) => OcChunkKind::Delta,
-            Chunk::Reasoning(_) => OcChunkKind::Reasoning,
-            Chunk::Finished { .. } => OcChunkKind::Finished,
-            Chunk::Failed { .. } => OcChunkKind::Failed,
-            Chunk::Replied(_) => OcChunkKind::Replied,
-            Chunk::Skipped(_) => OcChunkKind::Skipped,
+            Chunk::Started { .. } => OcChunkKind::STARTED,
+            Chunk::Delta(_) => OcChunkKind::DELTA,
+            Chunk::Reasoning(_) => OcChunkKind::REASONING,
+            Chunk::Finished { .. } => OcChunkKind::FINISHED,
+            Chunk::Failed { .. } => OcChunkKind::FAILED,
+            Chunk::Replied(_) => OcChunkKind::REPLIED,
+            Chunk::Skipped(_) => OcChunkKind::SKIPPED,
+            Chunk::Other { kind, .. } => *kind,
         }
     }
 
     /// The C view of this chunk; its text borrows from `self`.
     pub fn as_oc(&self) -> OcChunk {
         let (text, failure, usage) = match self {
-            Chunk::Started { card_id } => (card_id.as_str(), OcFailureKind::None, None),
-            Chunk::Delta(t) | Chunk::Reasoning(t) | Chunk::Replied(t) | Chunk::Skipped(t) => {
-                (t.as_str(), OcFailureKind::None, None)
-            }
-            Chunk::Finished { usage } => ("", OcFailureKind::None, *usage),
+            Chunk::Started { card_id } => (card_id.as_str(), OcFailureKind::NONE, None),
+            Chunk::Delta(t)
+            | Chunk::Reasoning(t)
+            | Chunk::Replied(t)
+            | Chunk::Skipped(t)
+            | Chunk::Other { text: t, .. } => (t.as_str(), OcFailureKind::NONE, None),
+            Chunk::Finished { usage } => ("", OcFailureKind::NONE, *usage),
             Chunk::Failed { kind, message } => (message.as_str(), *kind, None),
         };
         OcChunk {
@@ -97,22 +109,23 @@ impl Chunk {
             .unwrap_or_default()
             .to_owned();
         match chunk.kind {
-            OcChunkKind::Started => Chunk::Started { card_id: text },
-            OcChunkKind::Delta => Chunk::Delta(text),
-            OcChunkKind::Reasoning => Chunk::Reasoning(text),
-            OcChunkKind::Finished => Chunk::Finished {
+            OcChunkKind::STARTED => Chunk::Started { card_id: text },
+            OcChunkKind::DELTA => Chunk::Delta(text),
+            OcChunkKind::REASONING => Chunk::Reasoning(text),
+            OcChunkKind::FINISHED => Chunk::Finished {
                 usage: chunk.usage.known.then_some(Usage {
                     prompt_tokens: chunk.usage.prompt_tokens,
                     completion_tokens: chunk.usage.completion_tokens,
                     total_tokens: chunk.usage.total_tokens,
                 }),
             },
-            OcChunkKind::Failed => Chunk::Failed {
+            OcChunkKind::FAILED => Chunk::Failed {
                 kind: chunk.failure,
                 message: text,
             },
-            OcChunkKind::Replied => Chunk::Replied(text),
-            OcChunkKind::Skipped => Chunk::Skipped(text),
+            OcChunkKind::REPLIED => Chunk::Replied(text),
+            OcChunkKind::SKIPPED => Chunk::Skipped(text),
+            kind => Chunk::Other { kind, text },
         }
     }
 }
@@ -138,11 +151,15 @@ mod tests {
                 }),
             },
             Chunk::Failed {
-                kind: OcFailureKind::Gateway,
+                kind: OcFailureKind::GATEWAY,
                 message: "upstream provider error".into(),
             },
             Chunk::Replied("已开始新会话".into()),
             Chunk::Skipped("duplicate".into()),
+            Chunk::Other {
+                kind: OcChunkKind(77),
+                text: "来自更新的插件".into(),
+            },
         ];
         for chunk in chunks {
             let oc = chunk.as_oc();

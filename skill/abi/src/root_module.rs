@@ -7,7 +7,8 @@ use abi_stable::{
 };
 use async_ffi::{FfiContext, FfiPoll};
 
-use crate::types::{OcChunk, OcChunkStream, OcStatus};
+use crate::codes::OcStatus;
+use crate::records::{OcChunk, OcChunkStream};
 use crate::vtable::OcSkillVTable;
 
 /// The plugin's root module (a prefix type: fields are only ever appended after

@@ -83,17 +83,19 @@ fn load_plugin(manifest: &ManifestFile, library: Option<&Path>) -> Result<Plugin
             Plugin::library_file_name()
         );
     }
-    Plugin::load_from_file(&path).map_err(|e| {
+    let plugin = Plugin::load_from_file(&path).map_err(|e| {
         log::debug!("plugin loader report:\n{}", e.details);
         anyhow::anyhow!("{e}")
-    })
+    })?;
+    openclaw_skill_abi::forward_logs(plugin).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(plugin)
 }
 
 fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     let manifest = ManifestFile::read(manifest_path)?;
     let plugin = load_plugin(&manifest, library)?;
     let summary = plugin
-        .check_manifest(&manifest.text, &manifest.dir)
+        .check_manifest(&manifest.text, &manifest.path)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let mut summary: serde_json::Value =
         serde_json::from_str(&summary).context("plugin summary is not JSON")?;

@@ -56,7 +56,7 @@ pub fn start_skill(manifest: &ManifestFile, library: Option<&Path>) -> Result<Ar
         plugin.abi_version()
     );
     let skill = plugin
-        .init(&manifest.text, &manifest.dir)
+        .init(&manifest.text, &manifest.path)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(Arc::new(skill))
 }
@@ -166,6 +166,9 @@ pub fn chunk_json(event: u64, chunk: &Chunk) -> serde_json::Value {
         }
         Chunk::Replied(t) => json!({"event": event, "kind": "replied", "text": t}),
         Chunk::Skipped(t) => json!({"event": event, "kind": "skipped", "text": t}),
+        Chunk::Other { kind, text } => {
+            json!({"event": event, "kind": format!("{kind:?}"), "text": text})
+        }
     }
 }
 

@@ -136,8 +136,8 @@ impl Dispatcher {
         let result = self.skill.handle_event(event);
         let outcome = match &result {
             Ok(_) => "accepted",
-            Err(e) if e.status == OcStatus::InvalidArgument => "invalid",
-            Err(e) if e.status == OcStatus::ShuttingDown => "shutting_down",
+            Err(e) if e.status == OcStatus::INVALID_ARGUMENT => "invalid",
+            Err(e) if e.status == OcStatus::SHUTTING_DOWN => "shutting_down",
             Err(_) => "error",
         };
         self.metrics.inc(
@@ -174,8 +174,8 @@ impl Dispatcher {
                     e.message
                 );
                 Err(match e.status {
-                    OcStatus::InvalidArgument => Refusal::Invalid(e.message),
-                    OcStatus::ShuttingDown => Refusal::ShuttingDown,
+                    OcStatus::INVALID_ARGUMENT => Refusal::Invalid(e.message),
+                    OcStatus::SHUTTING_DOWN => Refusal::ShuttingDown,
                     _ => Refusal::Failed(e.message),
                 })
             }
@@ -253,6 +253,12 @@ async fn follow(
                 notes.first_text(&mut first_text, &t);
             }
             Some(Ok(Chunk::Reasoning(t))) => notes.first_text(&mut first_text, &t),
+            Some(Ok(Chunk::Other { kind, .. })) => {
+                log::debug!(
+                    "msg {}: chunk of unknown kind {kind:?} ignored",
+                    notes.msg_id
+                );
+            }
             Some(Ok(Chunk::Finished { .. })) => break ("finished", String::new(), String::new()),
             Some(Ok(Chunk::Failed { kind, message })) => {
                 let detail = format!(" failure={kind:?} reason={message:?}");

@@ -1,0 +1,95 @@
+//! What a host holds through its `OcSkill` handle: the running skill plus the ingress rules
+//! hosts ask about (HTTP callback checks, the Stream open request). Safe code; `ffi/` only
+//! turns pointers into calls of these functions.
+
+use std::path::Path;
+
+use openclaw_skill_abi::{Chunk, OcStatus};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::ingress::{epoch_ms_now, CallbackGate, GateError, Refused};
+use crate::manifest::Manifest;
+use crate::secret::Secret;
+use crate::skill::{Skill, SkillError};
+
+/// Reads the manifest at `path` (whose text is `text`): relative paths inside resolve against
+/// its directory, and every error names the file as the operator gave it.
+pub(crate) fn load_manifest(text: &str, path: &Path) -> Result<Manifest, SkillError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Manifest::load(text, dir).map_err(|e| {
+        SkillError::new(
+            OcStatus::CONFIG,
+            format!("{}: {}", path.display(), e.message),
+        )
+    })
+}
+
+/// A running skill and its ingress rules. Threads: any, concurrently.
+pub(crate) struct HostedSkill {
+    /// The skill.
+    pub skill: Skill,
+    gate: CallbackGate,
+    open_body: Secret,
+}
+
+/// Why an HTTP callback was not taken.
+pub(crate) enum CallbackError {
+    /// Refused (answer with its status).
+    Refused(Refused),
+    /// Any other error (bad arguments, shutting down).
+    Skill(SkillError),
+}
+
+impl From<GateError> for CallbackError {
+    fn from(e: GateError) -> CallbackError {
+        match e {
+            GateError::Refused(r) => CallbackError::Refused(r),
+            GateError::BadHeaders(m) => {
+                CallbackError::Skill(SkillError::new(OcStatus::INVALID_ARGUMENT, m))
+            }
+        }
+    }
+}
+
+impl HostedSkill {
+    /// Loads the manifest at `path` and starts the skill.
+    pub(crate) fn init(text: &str, path: &Path) -> Result<HostedSkill, SkillError> {
+        let manifest = load_manifest(text, path)?;
+        let gate = CallbackGate::new(&manifest);
+        let open_body = crate::ingress::stream_open_body(&manifest);
+        Ok(HostedSkill {
+            skill: Skill::start(manifest)?,
+            gate,
+            open_body,
+        })
+    }
+
+    /// The Stream-mode `connections/open` body (carries the app secret).
+    pub(crate) fn stream_open_body(&self) -> &Secret {
+        &self.open_body
+    }
+
+    /// Checks an HTTP callback's headers before its body is read.
+    pub(crate) fn verify_callback(&self, headers_json: &str) -> Result<(), CallbackError> {
+        Ok(self.gate.verify(headers_json, epoch_ms_now())?)
+    }
+
+    /// Checks an HTTP callback, claims its signed timestamp and hands its body to the skill;
+    /// the claim is kept only when the skill took the event.
+    pub(crate) fn handle_callback(
+        &self,
+        headers_json: &str,
+        body: &str,
+    ) -> Result<UnboundedReceiver<Chunk>, CallbackError> {
+        let claim = self.gate.claim(headers_json, epoch_ms_now())?;
+        let reply = self
+            .skill
+            .handle_event(body)
+            .map_err(CallbackError::Skill)?;
+        claim.keep();
+        Ok(reply)
+    }
+}

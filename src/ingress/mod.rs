@@ -1,0 +1,225 @@
+//! The first step of the flow, on the host's side of it: what hosts ask the plugin about
+//! DingTalk's ingress, so that every host follows the same rules.
+//!
+//! - [`host_settings`] (`settings.rs`): the manifest's ingress settings, resolved, for the host;
+//! - [`stream_open_body`] (`stream_open.rs`): the Stream-mode `connections/open` request;
+//! - [`CallbackGate`]: whether an HTTP callback is genuine: its signature and timestamp window
+//!   (`signature.rs`) and that it is not a replay (`replay.rs`). See
+//!   `docs/dingtalk-events.md` ("HTTP callbacks").
+//!
+//! What arrives then goes on to [`crate::event`].
+
+mod replay;
+mod settings;
+mod signature;
+mod stream_open;
+
+use std::sync::Arc;
+
+pub(crate) use settings::host_settings;
+pub(crate) use stream_open::stream_open_body;
+
+use crate::manifest::Manifest;
+use crate::secret::Secret;
+use replay::{Claim, ReplayGuard, DEFAULT_CAPACITY};
+use signature::{SignatureError, Verified};
+
+/// A refused HTTP callback: the status to answer with, a stable label and the reason (safe to
+/// log and to answer with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// HTTP status (401 or 403).
+    pub http_status: u16,
+    /// Stable label: `missing_signature`, `bad_timestamp`, `stale_timestamp`,
+    /// `bad_signature`, `replay`.
+    pub kind: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// Checks HTTP callbacks for one app: signature, timestamp window, replays. Threads: any.
+pub(crate) struct CallbackGate {
+    app_secret: Secret,
+    window_ms: i64,
+    replay: Arc<ReplayGuard>,
+}
+
+/// A callback's signed timestamp, claimed: accepted for good by [`Claimed::keep`], given back
+/// when dropped.
+pub(crate) struct Claimed(Claim);
+
+impl Claimed {
+    /// The event was taken: a second copy of these headers is a replay from now on.
+    pub(crate) fn keep(self) {
+        self.0.keep();
+    }
+}
+
+impl CallbackGate {
+    /// The gate for the manifest's app and `ingress.http.signature_window_secs`.
+    pub(crate) fn new(manifest: &Manifest) -> CallbackGate {
+        let window_ms = i64::try_from(
+            manifest
+                .ingress
+                .http
+                .signature_window_secs
+                .saturating_mul(1000),
+        )
+        .unwrap_or(signature::MAX_SKEW_MS);
+        CallbackGate {
+            app_secret: manifest.dingtalk.app_secret.clone(),
+            window_ms,
+            replay: ReplayGuard::new(window_ms, DEFAULT_CAPACITY),
+        }
+    }
+
+    /// Checks the headers (a JSON object, names in any case) at local time `now_ms` without
+    /// claiming anything: the host may read the body now.
+    pub(crate) fn verify(&self, headers_json: &str, now_ms: i64) -> Result<(), GateError> {
+        let verified = self.signature(headers_json, now_ms)?;
+        if self.replay.was_accepted(verified, now_ms) {
+            return Err(GateError::Refused(replayed()));
+        }
+        Ok(())
+    }
+
+    /// Checks the headers and claims their signed timestamp.
+    pub(crate) fn claim(&self, headers_json: &str, now_ms: i64) -> Result<Claimed, GateError> {
+        let verified = self.signature(headers_json, now_ms)?;
+        self.replay
+            .claim(verified, now_ms)
+            .map(Claimed)
+            .ok_or_else(|| GateError::Refused(replayed()))
+    }
+
+    fn signature(&self, headers_json: &str, now_ms: i64) -> Result<Verified, GateError> {
+        let headers: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(headers_json).map_err(|e| {
+                GateError::BadHeaders(format!("headers_json is not a JSON object: {e}"))
+            })?;
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.as_str())
+        };
+        signature::verify(
+            self.app_secret.expose(),
+            header("timestamp"),
+            header("sign"),
+            now_ms,
+            self.window_ms,
+        )
+        .map_err(|e: SignatureError| {
+            GateError::Refused(Refused {
+                http_status: e.status(),
+                kind: e.kind(),
+                reason: e.reason(self.window_ms),
+            })
+        })
+    }
+}
+
+fn replayed() -> Refused {
+    Refused {
+        http_status: 403,
+        kind: "replay",
+        reason: "replayed callback: this timestamp and sign were accepted before".into(),
+    }
+}
+
+/// Why the gate said no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GateError {
+    /// The callback is refused.
+    Refused(Refused),
+    /// The host passed headers that are not a JSON object (a host bug).
+    BadHeaders(String),
+}
+
+/// Milliseconds since the Unix epoch, by the local clock.
+pub(crate) fn epoch_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const SECRET: &str = "钉钉-app-secret";
+
+    fn gate(window_secs: u64) -> CallbackGate {
+        let text = format!(
+            "name: 客服\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: k\n  app_secret: {SECRET}\n  card_template_id: tpl\ningress:\n  http:\n    signature_window_secs: {window_secs}\n"
+        );
+        CallbackGate::new(&Manifest::load_with(&text, Path::new("."), |_| None).unwrap())
+    }
+
+    fn headers(timestamp: i64, secret: &str) -> String {
+        serde_json::json!({
+            "Timestamp": timestamp.to_string(),
+            "SIGN": signature::sign(secret, &timestamp.to_string()),
+            "content-type": "application/json",
+        })
+        .to_string()
+    }
+
+    fn refused(result: Result<impl Sized, GateError>) -> Refused {
+        match result {
+            Err(GateError::Refused(r)) => r,
+            Err(other) => panic!("not a refusal: {other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn a_signed_callback_is_accepted_once_and_its_replay_refused() {
+        let gate = gate(3600);
+        let now = 1_700_000_000_000;
+        let h = headers(now, SECRET);
+        gate.verify(&h, now).unwrap();
+        gate.claim(&h, now + 10).unwrap().keep();
+        let again = refused(gate.verify(&h, now + 20));
+        assert_eq!((again.http_status, again.kind), (403, "replay"));
+        assert_eq!(refused(gate.claim(&h, now + 20)).kind, "replay");
+    }
+
+    #[test]
+    fn a_claim_not_kept_lets_the_same_callback_come_again() {
+        let gate = gate(3600);
+        let now = 1_700_000_000_000;
+        let h = headers(now, SECRET);
+        let claim = gate.claim(&h, now).unwrap();
+        assert_eq!(
+            refused(gate.claim(&h, now)).kind,
+            "replay",
+            "claimed meanwhile"
+        );
+        drop(claim);
+        gate.claim(&h, now).unwrap().keep();
+    }
+
+    #[test]
+    fn forged_stale_and_unsigned_callbacks_are_refused_with_their_status() {
+        let gate = gate(300);
+        let now = 1_700_000_000_000;
+        let forged = refused(gate.verify(&headers(now, "另一个 secret"), now));
+        assert_eq!((forged.http_status, forged.kind), (403, "bad_signature"));
+        let stale = refused(gate.verify(&headers(now, SECRET), now + 300_001));
+        assert_eq!((stale.http_status, stale.kind), (403, "stale_timestamp"));
+        assert!(stale.reason.contains("300 s"), "{}", stale.reason);
+        let unsigned = refused(gate.verify("{}", now));
+        assert_eq!(
+            (unsigned.http_status, unsigned.kind),
+            (401, "missing_signature")
+        );
+        assert!(matches!(
+            gate.verify("[1,2]", now),
+            Err(GateError::BadHeaders(m)) if m.contains("headers_json")
+        ));
+    }
+}
