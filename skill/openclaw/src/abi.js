@@ -1,30 +1,41 @@
-// abi.js: koffi declarations of include/openclaw_skill.h (ABI v1) and a thin binding to the
-// vtable of libopenclaw_dingtalk.so. No business logic: every call goes straight to the .so.
+// abi.js: koffi declarations of include/openclaw_skill.h (skill ABI v2) and a thin binding to
+// the vtable of libopenclaw_dingtalk.so. No business logic: every call goes straight to the .so.
 //
 // FFI boundary rules (koffi 3.2.1, the version openclaw 2026.9.6 ships):
 // - Ownership: handles (OcSkill*, OcChunkStream*) are BigInt pointers owned by the caller of
 //   this module, released with skillFree / streamFree exactly once. OcOwnedStr results are
-//   copied into JS strings on the main thread and released at once with string_free.
-//   Borrowed inputs (OcStr) point into Buffers that stay referenced until the call returns.
-// - Threads: every call that can touch state shared with plugin threads (init, handle_event,
-//   next_chunk, stream_free, info, shutdown, skill_free) runs as a koffi async call on a libuv
-//   worker thread, never on the event loop. Reason: the .so logs from its own threads through a
-//   koffi registered callback, which koffi relays to the event loop and *blocks the plugin
-//   thread until the loop has run it*; a synchronous call that waits on a plugin thread (init's
-//   journal recovery, shutdown's drain, any lock a logging thread holds) would deadlock the
-//   gateway. Only check_manifest (pure parsing, no plugin threads) and string_free (a dealloc)
-//   run synchronously.
-// - next_chunk is only ever called with timeout 0 (see pump.js): a blocking wait would park a
-//   libuv threadpool thread (4 by default, shared with the gateway's fs/dns/crypto work).
+//   copied on the main thread and released at once with string_free. Borrowed inputs (OcStr)
+//   point into Buffers that stay referenced until the call returns. The Stream open body
+//   (stream_open_request) holds the app secret: it is copied into a Buffer, never into a JS
+//   string, and the caller zeroes that Buffer once it is sent.
+// - Threads: the plugin never calls into the host (ABI v2 has no callbacks; logs are pulled
+//   with next_log), so no plugin thread ever waits for the event loop. Still, a call that can
+//   wait on plugin threads or block (init's journal recovery, handle_event / handle_callback
+//   handing the event to the plugin's runtime, next_chunk / next_log, stream_free, info,
+//   shutdown's drain, skill_free) runs as a koffi async call on a libuv worker thread, never
+//   on the event loop. Only the pure, short calls run synchronously: check_manifest and
+//   host_settings (parsing), stream_open_request (a copy), verify_callback (an HMAC, the clock
+//   and a short lock that only host calls take), set_log_level (an atomic) and string_free.
+// - next_chunk and next_log are only ever called with timeout 0 (see pump.js, log-pump.js): a
+//   blocking wait would park a libuv threadpool thread (4 by default, shared with the
+//   gateway's fs/dns/crypto work); an empty pull is retried after a JS timer instead.
+// - next_log hands out strings valid until the next next_log: one caller per process
+//   (log-pump.js keeps one loop per process), and the record is copied before the next pull.
 // - Never unloaded: koffi 3 dlcloses a library once its LibraryHandle is garbage-collected, and
 //   the vtable functions (decoded from raw pointers) do not keep it alive. A collected handle
 //   made the gateway jump into unmapped memory (SIGSEGV, about 1 start in 20). So the handle is
 //   kept for the life of the process and the library is pinned with RTLD_NODELETE.
 // - Stack: koffi runs every native call on its own mmap'ed stack without a guard page (1 MiB for
 //   sync calls, 128 KiB for async calls by default). The debug .so uses about 61 KiB at most.
+// - Forward compatibility: a newer plugin may hand out chunk kinds this adapter does not know;
+//   they are skipped (not terminal), never an error.
 
 /** ABI version this adapter was written against (`OC_SKILL_ABI_VERSION`). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
+
+/** The entry symbol of this ABI version, and the one of ABI v1 (plugins of the 0.1 series). */
+export const ENTRY_SYMBOL = 'openclaw_skill_vtable_v2';
+export const V1_ENTRY_SYMBOL = 'openclaw_skill_vtable_v1';
 
 /** `OcStatus` values. */
 export const Status = Object.freeze({
@@ -36,6 +47,7 @@ export const Status = Object.freeze({
   SHUTTING_DOWN: 5,
   PANICKED: 6,
   INTERNAL: 7,
+  REFUSED: 8,
 });
 
 /** `OcChunkKind` values. */
@@ -66,7 +78,7 @@ export const LogLevel = Object.freeze({ off: 0, error: 1, warn: 2, info: 3, debu
 
 const TERMINAL = new Set([ChunkKind.FINISHED, ChunkKind.FAILED, ChunkKind.REPLIED, ChunkKind.SKIPPED]);
 
-/** True for the kinds after which a stream has nothing more. */
+/** True for the kinds after which a stream has nothing more (unknown kinds are not). */
 export function isTerminal(kind) {
   return TERMINAL.has(kind);
 }
@@ -86,53 +98,68 @@ export function failureKindName(kind) {
   return Object.keys(FailureKind).find((k) => FailureKind[k] === kind) ?? `failure ${kind}`;
 }
 
-/** `sizeof(OcSkillVTable)` for ABI v1 on LP64: 2×u32 + 2×OcStr + 9 function pointers. */
-export const VTABLE_V1_SIZE = 112;
+/** `sizeof(OcSkillVTable)` for ABI v2 on LP64: 2×u32 + 2×OcStr + 15 function pointers. */
+export const VTABLE_V2_SIZE = 160;
 
-const TYPES = Symbol.for('openclaw-dingtalk.abi-types.v1');
+const TYPES = Symbol.for('openclaw-dingtalk.abi-types.v2');
 
 /**
  * The koffi types of the header. koffi type names are global per koffi instance, so they are
- * declared once and cached on the koffi module (a plugin reload re-imports this file).
+ * declared once and cached on the koffi module (a plugin reload re-imports this file). The
+ * names carry the ABI version so that they never clash with an older adapter's.
  */
 export function declareTypes(koffi) {
   if (koffi[TYPES]) return koffi[TYPES];
-  const OcStr = koffi.struct('OcDtStr', { ptr: 'const uint8_t *', len: 'size_t' });
-  const OcOwnedStr = koffi.struct('OcDtOwnedStr', { ptr: 'uint8_t *', len: 'size_t' });
-  const LogFn = koffi.proto('void OcDtLogFn(void *user, uint32_t level, OcDtStr target, OcDtStr message)');
-  const OcLogSink = koffi.struct('OcDtLogSink', {
-    user: 'void *',
-    max_level: 'uint32_t',
-    log: koffi.pointer(LogFn),
-  });
-  const OcUsage = koffi.struct('OcDtUsage', {
+  const OcStr = koffi.struct('OcDt2Str', { ptr: 'const uint8_t *', len: 'size_t' });
+  const OcOwnedStr = koffi.struct('OcDt2OwnedStr', { ptr: 'uint8_t *', len: 'size_t' });
+  const OcRefusal = koffi.struct('OcDt2Refusal', { http_status: 'uint32_t', kind: OcStr });
+  const OcUsage = koffi.struct('OcDt2Usage', {
     known: 'bool',
     prompt_tokens: 'uint64_t',
     completion_tokens: 'uint64_t',
     total_tokens: 'uint64_t',
   });
-  const OcChunk = koffi.struct('OcDtChunk', {
+  const OcChunk = koffi.struct('OcDt2Chunk', {
     kind: 'uint32_t',
     failure: 'uint32_t',
     text: OcStr,
     usage: OcUsage,
   });
+  const OcLogRecord = koffi.struct('OcDt2LogRecord', {
+    level: 'uint32_t',
+    target: OcStr,
+    message: OcStr,
+    dropped_before: 'uint64_t',
+  });
+  // In the header's order (the vtable's field order).
   const fns = {
     check_manifest: koffi.proto(
-      'uint32_t OcDtCheckManifest(OcDtStr yaml, OcDtStr dir, _Out_ OcDtOwnedStr *summary, _Out_ OcDtOwnedStr *error)',
+      'uint32_t OcDt2CheckManifest(OcDt2Str yaml, OcDt2Str path, _Out_ OcDt2OwnedStr *summary, _Out_ OcDt2OwnedStr *error)',
     ),
-    init: koffi.proto(
-      'uint32_t OcDtInit(OcDtStr yaml, OcDtStr dir, const OcDtLogSink *sink, _Out_ void **skill, _Out_ OcDtOwnedStr *error)',
+    host_settings: koffi.proto(
+      'uint32_t OcDt2HostSettings(OcDt2Str yaml, OcDt2Str path, _Out_ OcDt2OwnedStr *json, _Out_ OcDt2OwnedStr *error)',
     ),
+    init: koffi.proto('uint32_t OcDt2Init(OcDt2Str yaml, OcDt2Str path, _Out_ void **skill, _Out_ OcDt2OwnedStr *error)'),
     handle_event: koffi.proto(
-      'uint32_t OcDtHandleEvent(void *skill, OcDtStr json, _Out_ void **stream, _Out_ OcDtOwnedStr *error)',
+      'uint32_t OcDt2HandleEvent(void *skill, OcDt2Str json, _Out_ void **stream, _Out_ OcDt2OwnedStr *error)',
     ),
-    next_chunk: koffi.proto('uint32_t OcDtNextChunk(void *stream, uint32_t timeout_ms, _Out_ OcDtChunk *chunk)'),
-    stream_free: koffi.proto('void OcDtStreamFree(void *stream)'),
-    info: koffi.proto('uint32_t OcDtInfo(void *skill, _Out_ OcDtOwnedStr *json)'),
-    shutdown: koffi.proto('uint32_t OcDtShutdown(void *skill, uint32_t deadline_ms)'),
-    skill_free: koffi.proto('void OcDtSkillFree(void *skill)'),
-    string_free: koffi.proto('void OcDtStringFree(OcDtOwnedStr s)'),
+    stream_open_request: koffi.proto(
+      'uint32_t OcDt2StreamOpenRequest(void *skill, _Out_ OcDt2OwnedStr *body, _Out_ OcDt2OwnedStr *error)',
+    ),
+    verify_callback: koffi.proto(
+      'uint32_t OcDt2VerifyCallback(void *skill, OcDt2Str headers, _Out_ OcDt2Refusal *refusal, _Out_ OcDt2OwnedStr *error)',
+    ),
+    handle_callback: koffi.proto(
+      'uint32_t OcDt2HandleCallback(void *skill, OcDt2Str headers, OcDt2Str body, _Out_ void **stream, _Out_ OcDt2Refusal *refusal, _Out_ OcDt2OwnedStr *error)',
+    ),
+    next_chunk: koffi.proto('uint32_t OcDt2NextChunk(void *stream, uint32_t timeout_ms, _Out_ OcDt2Chunk *chunk)'),
+    stream_free: koffi.proto('void OcDt2StreamFree(void *stream)'),
+    info: koffi.proto('uint32_t OcDt2Info(void *skill, _Out_ OcDt2OwnedStr *json)'),
+    shutdown: koffi.proto('uint32_t OcDt2Shutdown(void *skill, uint32_t deadline_ms)'),
+    skill_free: koffi.proto('void OcDt2SkillFree(void *skill)'),
+    set_log_level: koffi.proto('uint32_t OcDt2SetLogLevel(uint32_t max_level)'),
+    next_log: koffi.proto('uint32_t OcDt2NextLog(uint32_t timeout_ms, _Out_ OcDt2LogRecord *record)'),
+    string_free: koffi.proto('void OcDt2StringFree(OcDt2OwnedStr s)'),
   };
   const vtableFields = {
     struct_size: 'uint32_t',
@@ -141,8 +168,8 @@ export function declareTypes(koffi) {
     plugin_version: OcStr,
   };
   for (const [name, proto] of Object.entries(fns)) vtableFields[name] = koffi.pointer(proto);
-  const OcSkillVTable = koffi.struct('OcDtSkillVTable', vtableFields);
-  const types = { OcStr, OcOwnedStr, LogFn, OcLogSink, OcUsage, OcChunk, OcSkillVTable, fns };
+  const OcSkillVTable = koffi.struct('OcDt2SkillVTable', vtableFields);
+  const types = { OcStr, OcOwnedStr, OcRefusal, OcUsage, OcChunk, OcLogRecord, OcSkillVTable, fns };
   Object.defineProperty(koffi, TYPES, { value: types });
   return types;
 }
@@ -152,14 +179,25 @@ function borrow(buf) {
   return { ptr: buf.length ? buf : null, len: buf.length };
 }
 
-/** Copies `len` UTF-8 bytes at `ptr` into a JS string (the memory is not retained). */
-function copyUtf8(koffi, ptr, len) {
-  const n = Number(len);
-  if (!ptr || n === 0) return '';
-  return Buffer.from(koffi.view(ptr, n)).toString('utf8');
+/** A Buffer of a string argument (Buffers are passed through). */
+function bytes(value) {
+  return Buffer.isBuffer(value) ? value : Buffer.from(String(value), 'utf8');
 }
 
-/** An error carrying the `OcStatus` and the plugin's one-line reason. */
+/** Copies `len` bytes at `ptr` into a new Buffer (the memory is not retained). */
+function copyBytes(koffi, ptr, len) {
+  const n = Number(len);
+  if (!ptr || n === 0) return Buffer.alloc(0);
+  // Buffer.from(ArrayBuffer) would only view the plugin's memory; a typed array is copied.
+  return Buffer.from(new Uint8Array(koffi.view(ptr, n)));
+}
+
+/** Copies `len` UTF-8 bytes at `ptr` into a JS string (the memory is not retained). */
+function copyUtf8(koffi, ptr, len) {
+  return copyBytes(koffi, ptr, len).toString('utf8');
+}
+
+/** An error carrying the `OcStatus` and the plugin's reason. */
 export class SkillError extends Error {
   constructor(call, status, reason) {
     super(`${call} failed (${statusName(status)})${reason ? `: ${reason}` : ''}`);
@@ -169,8 +207,8 @@ export class SkillError extends Error {
   }
 }
 
-/** Limits the number of koffi async calls in flight (koffi's own cap is 256 per thread, and the
- *  plugin's log relays count against it too). Extra calls wait in a FIFO. */
+/** Limits the number of koffi async calls in flight (koffi's own cap is 256 per thread). Extra
+ *  calls wait in a FIFO. */
 class AsyncGate {
   constructor(max) {
     this.max = max;
@@ -190,7 +228,7 @@ class AsyncGate {
   }
 }
 
-const LIBS = Symbol.for('openclaw-dingtalk.loaded-libraries');
+const LIBS = Symbol.for('openclaw-dingtalk.loaded-libraries.v2');
 
 const RTLD_NOW = 0x2;
 const RTLD_NOLOAD = 0x4;
@@ -209,6 +247,16 @@ export function pinLibrary(koffi, realPath) {
     }
   }
   return false;
+}
+
+/** Whether the library exports `symbol` (looked up, never called). */
+function exports(handle, symbol) {
+  try {
+    handle.func(`void *${symbol}(void)`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -233,26 +281,30 @@ export class SkillLibrary {
     this.types = declareTypes(koffi);
     this.gate = new AsyncGate(maxAsyncCalls);
     const handle = koffi.load(realPath);
-    // Kept forever (see the header comment): this object is cached for the process.
+    // Kept forever (see the header comment): this object is cached for the process; a refused
+    // library stays mapped too (nothing of it was ever called).
     this.handle = handle;
     this.pinned = pinLibrary(koffi, realPath);
-    let entry;
-    try {
-      entry = handle.func('void *openclaw_skill_vtable_v1(void)');
-    } catch (e) {
-      throw new Error(`${realPath} has no openclaw_skill_vtable_v1 symbol (not an openclaw-dingtalk plugin library?): ${e.message}`);
+    if (!exports(handle, ENTRY_SYMBOL)) {
+      if (exports(handle, V1_ENTRY_SYMBOL)) {
+        throw new Error(
+          `${realPath} was built against skill ABI v1; this adapter speaks ABI v${ABI_VERSION}: rebuild the plugin from the same release as this adapter (cargo build --release -p openclaw-dingtalk)`,
+        );
+      }
+      throw new Error(`${realPath} has no ${ENTRY_SYMBOL} symbol: it is not an openclaw-dingtalk plugin library`);
     }
+    const entry = handle.func(`void *${ENTRY_SYMBOL}(void)`);
     this.entry = entry;
     const vtPtr = entry();
-    if (!vtPtr) throw new Error(`${realPath}: openclaw_skill_vtable_v1() returned null`);
+    if (!vtPtr) throw new Error(`${realPath}: ${ENTRY_SYMBOL}() returned null`);
     // Check the two leading u32 before decoding the whole table (fields are only ever appended).
     const structSize = koffi.decode(vtPtr, 'uint32_t');
     const abiVersion = koffi.decode(vtPtr, 4, 'uint32_t');
     if (abiVersion !== ABI_VERSION) {
-      throw new Error(`${realPath} implements skill ABI ${abiVersion}, this adapter needs ABI ${ABI_VERSION}`);
+      throw new Error(`${realPath} implements skill ABI v${abiVersion}; this adapter speaks ABI v${ABI_VERSION}: use the plugin and the adapter of the same release`);
     }
-    if (structSize < VTABLE_V1_SIZE) {
-      throw new Error(`${realPath}: vtable is ${structSize} bytes, ABI ${ABI_VERSION} needs at least ${VTABLE_V1_SIZE}`);
+    if (structSize < VTABLE_V2_SIZE) {
+      throw new Error(`${realPath}: its vtable is ${structSize} bytes, ABI v${ABI_VERSION} needs at least ${VTABLE_V2_SIZE}`);
     }
     const vt = koffi.decode(vtPtr, this.types.OcSkillVTable);
     this.structSize = structSize;
@@ -268,12 +320,22 @@ export class SkillLibrary {
 
   /** Copies and releases an OcOwnedStr filled in by the plugin (main thread, synchronous). */
   take(owned) {
-    if (!owned || !owned.ptr) return '';
+    return this.takeBytes(owned).toString('utf8');
+  }
+
+  /** As `take`, into a Buffer (for text that must not become a JS string). */
+  takeBytes(owned) {
+    if (!owned || !owned.ptr) return Buffer.alloc(0);
     try {
-      return copyUtf8(this.koffi, owned.ptr, owned.len);
+      return copyBytes(this.koffi, owned.ptr, owned.len);
     } finally {
       this.fn.string_free(owned);
     }
+  }
+
+  /** A refusal filled in by the plugin ({http_status, kind}) as {httpStatus, kind}. */
+  refusal(raw) {
+    return { httpStatus: raw?.http_status ?? 0, kind: raw?.kind ? copyUtf8(this.koffi, raw.kind.ptr, raw.kind.len) : '' };
   }
 
   /** Runs `fn.name` as a koffi async call (libuv worker thread). */
@@ -292,27 +354,39 @@ export class SkillLibrary {
     );
   }
 
-  /** check_manifest: synchronous (pure parsing inside the .so, no plugin threads). */
-  checkManifest(yamlText, manifestDir) {
-    const yaml = Buffer.from(yamlText, 'utf8');
-    const dir = Buffer.from(manifestDir, 'utf8');
-    const summary = {};
+  /** The two manifest calls: synchronous (pure parsing inside the .so, no plugin threads). */
+  manifestCall(name, yamlText, manifestPath) {
+    const yaml = bytes(yamlText);
+    const where = bytes(manifestPath);
+    const out = {};
     const error = {};
-    const status = this.fn.check_manifest(borrow(yaml), borrow(dir), summary, error);
-    const summaryText = this.take(summary);
+    const status = this.fn[name](borrow(yaml), borrow(where), out, error);
+    const outText = this.take(out);
     const errorText = this.take(error);
-    if (status !== Status.OK) throw new SkillError('check_manifest', status, errorText);
-    return JSON.parse(summaryText);
+    if (status !== Status.OK) throw new SkillError(name, status, errorText);
+    return JSON.parse(outText);
   }
 
-  /** init on a worker thread; resolves to the skill handle (BigInt). `sink` is an OcLogSink
-   *  object ({user, max_level, log}) or null. */
-  async init(yamlText, manifestDir, sink) {
-    const yaml = Buffer.from(yamlText, 'utf8');
-    const dir = Buffer.from(manifestDir, 'utf8');
+  /** check_manifest: the manifest's summary (secrets redacted). Throws a SkillError (CONFIG:
+   *  one problem per line, each naming the file, key and line). */
+  checkManifest(yamlText, manifestPath) {
+    return this.manifestCall('check_manifest', yamlText, manifestPath);
+  }
+
+  /** host_settings: {ingress: {mode, http: {listen, path, max_body_bytes, read_timeout_ms,
+   *  max_connections}, stream: {open_url, silence_timeout_ms}, metrics_listen}, app_key,
+   *  state_dir}, resolved and validated, without secrets. */
+  hostSettings(yamlText, manifestPath) {
+    return this.manifestCall('host_settings', yamlText, manifestPath);
+  }
+
+  /** init on a worker thread; resolves to the skill handle (BigInt). */
+  async init(yamlText, manifestPath) {
+    const yaml = bytes(yamlText);
+    const where = bytes(manifestPath);
     const out = [null];
     const error = {};
-    const status = await this.callAsync('init', borrow(yaml), borrow(dir), sink, out, error);
+    const status = await this.callAsync('init', borrow(yaml), borrow(where), out, error);
     const errorText = this.take(error);
     if (status !== Status.OK) throw new SkillError('init', status, errorText);
     if (!out[0]) throw new SkillError('init', Status.INTERNAL, 'returned OK without a skill handle');
@@ -322,12 +396,56 @@ export class SkillLibrary {
   /** handle_event on a worker thread; resolves to {status, stream, error}. Never throws for a
    *  refused event (INVALID_ARGUMENT, SHUTTING_DOWN): the caller decides what to log. */
   async handleEvent(skill, eventJson) {
-    const json = Buffer.isBuffer(eventJson) ? eventJson : Buffer.from(eventJson, 'utf8');
+    const json = bytes(eventJson);
     const out = [null];
     const error = {};
     const status = await this.callAsync('handle_event', skill, borrow(json), out, error);
     const errorText = this.take(error);
     return { status, stream: status === Status.OK ? out[0] : null, error: errorText };
+  }
+
+  /** stream_open_request: the body of the Stream `POST open_url`, as a Buffer. It holds the
+   *  app secret: send it, then zero it (`buf.fill(0)`); never log it. Throws a SkillError. */
+  streamOpenRequest(skill) {
+    const body = {};
+    const error = {};
+    const status = this.fn.stream_open_request(skill, body, error);
+    const bodyBytes = this.takeBytes(body);
+    const errorText = this.take(error);
+    if (status !== Status.OK) {
+      bodyBytes.fill(0);
+      throw new SkillError('stream_open_request', status, errorText);
+    }
+    return bodyBytes;
+  }
+
+  /** verify_callback (synchronous: an HMAC, the clock, a short lock only host calls take):
+   *  {status, refusal: {httpStatus, kind} | null, error}. `headersJson` is a JSON object text. */
+  verifyCallback(skill, headersJson) {
+    const headers = bytes(headersJson);
+    const refusal = {};
+    const error = {};
+    const status = this.fn.verify_callback(skill, borrow(headers), refusal, error);
+    const errorText = this.take(error);
+    return { status, refusal: status === Status.REFUSED ? this.refusal(refusal) : null, error: errorText };
+  }
+
+  /** handle_callback on a worker thread: {status, stream, refusal, error}, as handleEvent plus
+   *  a refusal ({httpStatus, kind}) for REFUSED. */
+  async handleCallback(skill, headersJson, body) {
+    const headers = bytes(headersJson);
+    const event = bytes(body);
+    const out = [null];
+    const refusal = {};
+    const error = {};
+    const status = await this.callAsync('handle_callback', skill, borrow(headers), borrow(event), out, refusal, error);
+    const errorText = this.take(error);
+    return {
+      status,
+      stream: status === Status.OK ? out[0] : null,
+      refusal: status === Status.REFUSED ? this.refusal(refusal) : null,
+      error: errorText,
+    };
   }
 
   /** next_chunk on a worker thread. The chunk's text is copied before this resolves (it is
@@ -378,5 +496,28 @@ export class SkillLibrary {
   /** skill_free on a worker thread. Call once, after shutdown, with no other call in flight. */
   skillFree(skill) {
     return this.callAsync('skill_free', skill);
+  }
+
+  /** set_log_level (process-wide; synchronous, an atomic store). `level` is an OcLogLevel. */
+  setLogLevel(level) {
+    const status = this.fn.set_log_level(level >>> 0);
+    if (status !== Status.OK) throw new SkillError('set_log_level', status, '');
+  }
+
+  /** next_log on a worker thread: {status, record: {level, target, message, droppedBefore} |
+   *  null}. One caller per process at a time (log-pump.js); the strings are copied here. */
+  async nextLog(timeoutMs = 0) {
+    const record = {};
+    const status = await this.callAsync('next_log', timeoutMs >>> 0, record);
+    if (status !== Status.OK) return { status, record: null };
+    return {
+      status,
+      record: {
+        level: record.level,
+        target: copyUtf8(this.koffi, record.target.ptr, record.target.len),
+        message: copyUtf8(this.koffi, record.message.ptr, record.message.len),
+        droppedBefore: Number(record.dropped_before),
+      },
+    };
   }
 }

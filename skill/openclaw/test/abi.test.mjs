@@ -1,16 +1,15 @@
-// The binding layer: koffi struct layouts against include/openclaw_skill.h, then the real
-// libopenclaw_dingtalk.so (debug build) through every vtable entry, with the emulator and the
-// fake gateway as peers.
+// The binding layer: koffi struct layouts against include/openclaw_skill.h (ABI v2), the refusal
+// of an ABI v1 library, then the real libopenclaw_dingtalk.so (debug build) through every vtable
+// entry, with the emulator and the fake gateway as peers.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 
-import { ChunkKind, FailureKind, SkillError, SkillLibrary, Status, VTABLE_V1_SIZE, declareTypes, isTerminal } from '../src/abi.js';
+import { ABI_VERSION, ChunkKind, FailureKind, LogLevel, SkillError, SkillLibrary, Status, VTABLE_V2_SIZE, declareTypes, isTerminal } from '../src/abi.js';
 import { loadKoffi } from '../src/koffi-loader.js';
-import { processLogSink } from '../src/log-sink.js';
-import { APP_SECRET, REPO_DIR, SO_PATH, botMessage, emulatorCards, nativeMissing, recordingLogger, startPeers, waitFor, writeSkillDir } from './helpers.mjs';
+import { ABI_V1_LIB, APP_KEY, APP_SECRET, REPO_DIR, SO_PATH, botMessage, emulatorCards, nativeMissing, signedHeaders, startPeers, waitFor, writeSkillDir } from './helpers.mjs';
 
 const HEADER = fs.readFileSync(path.join(REPO_DIR, 'include/openclaw_skill.h'), 'utf8');
 const missing = nativeMissing();
@@ -21,20 +20,22 @@ try {
   koffi = null;
 }
 
-/** `PREFIX_NAME = N` constants of one C enum in the header. */
-function headerEnum(prefix) {
+/** `#define PREFIX_NAME N` constants of the header. */
+function headerConstants(prefix) {
   const out = {};
-  for (const m of HEADER.matchAll(new RegExp(`\\b${prefix}_([A-Z_]+) = (\\d+)`, 'g'))) out[m[1]] = Number(m[2]);
+  for (const m of HEADER.matchAll(new RegExp(`#define ${prefix}_([A-Z_]+) (\\d+)\\b`, 'g'))) out[m[1]] = Number(m[2]);
   return out;
 }
 
-test('enum values match the C header', () => {
-  assert.deepEqual(headerEnum('OC_STATUS'), { ...Status });
-  assert.deepEqual(headerEnum('OC_CHUNK_KIND'), { ...ChunkKind });
-  assert.deepEqual(headerEnum('OC_FAILURE_KIND'), { ...FailureKind });
-  assert.match(HEADER, /#define OC_SKILL_ABI_VERSION 1\b/);
+test('constants match the C header', () => {
+  assert.deepEqual(headerConstants('OC_STATUS'), { ...Status });
+  assert.deepEqual(headerConstants('OC_CHUNK_KIND'), { ...ChunkKind });
+  assert.deepEqual(headerConstants('OC_FAILURE_KIND'), { ...FailureKind });
+  assert.deepEqual(headerConstants('OC_LOG_LEVEL'), Object.fromEntries(Object.entries(LogLevel).map(([k, v]) => [k.toUpperCase(), v])));
+  assert.match(HEADER, new RegExp(`#define OC_SKILL_ABI_VERSION ${ABI_VERSION}\\b`));
+  assert.match(HEADER, /openclaw_skill_vtable_v2\(void\)/);
   for (const k of [ChunkKind.FINISHED, ChunkKind.FAILED, ChunkKind.REPLIED, ChunkKind.SKIPPED]) assert.ok(isTerminal(k));
-  for (const k of [ChunkKind.STARTED, ChunkKind.DELTA, ChunkKind.REASONING]) assert.ok(!isTerminal(k));
+  for (const k of [ChunkKind.STARTED, ChunkKind.DELTA, ChunkKind.REASONING, 99]) assert.ok(!isTerminal(k), `kind ${k}`);
 });
 
 test('koffi struct layouts match the C header (LP64)', { skip: koffi ? false : 'koffi not found' }, () => {
@@ -42,16 +43,37 @@ test('koffi struct layouts match the C header (LP64)', { skip: koffi ? false : '
   assert.equal(declareTypes(koffi), t, 'types are declared once per koffi instance');
   assert.equal(koffi.sizeof(t.OcStr), 16);
   assert.equal(koffi.sizeof(t.OcOwnedStr), 16);
-  assert.deepEqual([koffi.offsetof(t.OcLogSink, 'user'), koffi.offsetof(t.OcLogSink, 'max_level'), koffi.offsetof(t.OcLogSink, 'log'), koffi.sizeof(t.OcLogSink)], [0, 8, 16, 24]);
+  assert.deepEqual([koffi.offsetof(t.OcRefusal, 'http_status'), koffi.offsetof(t.OcRefusal, 'kind'), koffi.sizeof(t.OcRefusal)], [0, 8, 24]);
   assert.deepEqual([koffi.offsetof(t.OcUsage, 'known'), koffi.offsetof(t.OcUsage, 'prompt_tokens'), koffi.offsetof(t.OcUsage, 'total_tokens'), koffi.sizeof(t.OcUsage)], [0, 8, 24, 32]);
   assert.deepEqual(['kind', 'failure', 'text', 'usage'].map((f) => koffi.offsetof(t.OcChunk, f)), [0, 4, 8, 24]);
   assert.equal(koffi.sizeof(t.OcChunk), 56);
-  assert.equal(koffi.sizeof(t.OcSkillVTable), VTABLE_V1_SIZE);
+  assert.deepEqual(['level', 'target', 'message', 'dropped_before'].map((f) => koffi.offsetof(t.OcLogRecord, f)), [0, 8, 24, 40]);
+  assert.equal(koffi.sizeof(t.OcLogRecord), 48);
+  assert.equal(koffi.sizeof(t.OcSkillVTable), VTABLE_V2_SIZE);
   // Function pointers in the header's order, right after the two OcStr.
   const body = HEADER.slice(HEADER.indexOf('typedef struct OcSkillVTable {'), HEADER.indexOf('} OcSkillVTable;'));
   const order = [...body.matchAll(/\(\*(\w+)\)\(/g)].map((m) => m[1]);
   assert.deepEqual(order, Object.keys(t.fns));
   order.forEach((name, i) => assert.equal(koffi.offsetof(t.OcSkillVTable, name), 40 + 8 * i, name));
+});
+
+test('a library built against skill ABI v1 is refused with a rebuild message', { skip: !koffi ? 'koffi not found' : !fs.existsSync(ABI_V1_LIB) ? `${ABI_V1_LIB} is missing (test/unit.sh builds tests/fixtures/abi-v1)` : false }, () => {
+  const real = fs.realpathSync(ABI_V1_LIB);
+  assert.throws(
+    () => SkillLibrary.open(koffi, real),
+    (e) => {
+      assert.equal(e.message, `${real} was built against skill ABI v1; this adapter speaks ABI v2: rebuild the plugin from the same release as this adapter (cargo build --release -p openclaw-dingtalk)`);
+      return true;
+    },
+  );
+  // not cached: the same answer again, no half-made binding
+  assert.throws(() => SkillLibrary.open(koffi, real), /built against skill ABI v1/);
+});
+
+test('a library without the entry symbol is not taken for a plugin', { skip: koffi ? false : 'koffi not found' }, () => {
+  const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6'].find((p) => fs.existsSync(p));
+  if (!libc) return;
+  assert.throws(() => SkillLibrary.open(koffi, fs.realpathSync(libc)), /has no openclaw_skill_vtable_v2 symbol: it is not an openclaw-dingtalk plugin library/);
 });
 
 test('the library can never be unloaded: handle kept, RTLD_NODELETE pin survives unload() + GC', { skip: missing ?? false, timeout: 60_000 }, () => {
@@ -73,48 +95,154 @@ test('the library can never be unloaded: handle kept, RTLD_NODELETE pin survives
     const info = await lib.info(null);
     console.log(JSON.stringify({ pinned: lib.pinned, mapped, abi: info.abi_version }));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: process.env });
-  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)), { pinned: true, mapped: true, abi: 1 });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)), { pinned: true, mapped: true, abi: 2 });
 });
+
+/** Pulls every queued plugin log record (one caller: this test). */
+async function drainLogs(lib) {
+  const records = [];
+  for (;;) {
+    const { status, record } = await lib.nextLog(0);
+    if (status === Status.TIMEOUT) return records;
+    assert.equal(status, Status.OK);
+    records.push(record);
+  }
+}
+
+/** Reads a stream to its end (timeout-0 pulls with a short sleep), frees it, returns its chunks. */
+async function readStream(lib, stream) {
+  const chunks = [];
+  for (;;) {
+    const { status, chunk } = await lib.nextChunk(stream, 0);
+    if (status === Status.END) break;
+    if (status === Status.TIMEOUT) {
+      await new Promise((res) => setTimeout(res, 10));
+      continue;
+    }
+    assert.equal(status, Status.OK);
+    chunks.push(chunk);
+  }
+  await lib.streamFree(stream);
+  return chunks;
+}
 
 test('the real .so through every vtable entry', { skip: missing ?? false, timeout: 120_000 }, async (t) => {
   const peers = await startPeers();
   t.after(() => peers.stop());
-  process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
   const lib = SkillLibrary.open(koffi, fs.realpathSync(SO_PATH));
   assert.equal(SkillLibrary.open(koffi, fs.realpathSync(SO_PATH)), lib, 'one binding per library for the process');
   const cargo = fs.readFileSync(path.join(REPO_DIR, 'Cargo.toml'), 'utf8');
   assert.equal(lib.pluginName, 'openclaw-dingtalk');
   assert.equal(lib.pluginVersion, /\[package\][^[]*?version = "([^"]+)"/.exec(cargo)[1]);
-  assert.equal(lib.abiVersion, 1);
-  assert.ok(lib.structSize >= VTABLE_V1_SIZE);
+  assert.equal(lib.abiVersion, 2);
+  assert.ok(lib.structSize >= VTABLE_V2_SIZE);
+  lib.setLogLevel(LogLevel.info);
 
-  const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url });
-  const text = fs.readFileSync(path.join(dir, 'openclaw-skill.yaml'), 'utf8');
+  const { dir, manifestPath } = writeSkillDir({ dingtalkUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, json: [{ ingress: { http: { max_body_bytes: 4096, read_timeout_ms: 1500, max_connections: 8 } } }] });
+  const text = fs.readFileSync(manifestPath, 'utf8');
 
-  await t.test('check_manifest: summary with secrets redacted, errors name key and line', () => {
-    const summary = lib.checkManifest(text, dir);
+  await t.test('check_manifest: summary with secrets redacted; errors name the file, key and line', () => {
+    const summary = lib.checkManifest(text, manifestPath);
     assert.equal(summary.name, 'test-bot');
     assert.equal(summary.dingtalk.app_secret, '***');
-    assert.equal(summary.ingress.mode, 'http');
-    assert.equal(summary.ingress.http_path, '/dingtalk/test-callback');
     assert.ok(!JSON.stringify(summary).includes(APP_SECRET));
+    assert.equal(summary.library, path.join(dir, 'libopenclaw_dingtalk.so'));
     const bad = text.replace('card_update_interval_ms: 100', 'card_update_interval_ms: 5');
-    assert.throws(() => lib.checkManifest(bad, dir), (e) => e instanceof SkillError && e.status === Status.CONFIG && /streaming\.card_update_interval_ms \(line \d+\)/.test(e.message));
-    assert.throws(() => lib.checkManifest(text.replace('OCDT_TEST_APP_SECRET', 'OCDT_UNSET_VAR'), dir), /OCDT_UNSET_VAR is not set/);
+    assert.throws(
+      () => lib.checkManifest(bad, manifestPath),
+      (e) => e instanceof SkillError && e.status === Status.CONFIG && e.message.includes(manifestPath) && /streaming\.card_update_interval_ms \(line \d+\)/.test(e.message),
+    );
+    assert.throws(() => lib.checkManifest(`${text}\nextra: "\${OCDT_UNSET_VAR}"\n`, manifestPath), /OCDT_UNSET_VAR is not set/);
+  });
+
+  await t.test('host_settings: resolved ingress settings, defaults applied, no secrets', () => {
+    const s = lib.hostSettings(text, manifestPath);
+    assert.equal(s.ingress.mode, 'http');
+    assert.equal(s.ingress.http.path, '/dingtalk/test-callback');
+    assert.deepEqual([s.ingress.http.max_body_bytes, s.ingress.http.read_timeout_ms, s.ingress.http.max_connections], [4096, 1500, 8]);
+    assert.equal(s.ingress.stream.open_url, `${peers.emulator.url}/v1.0/gateway/connections/open`);
+    assert.equal(typeof s.ingress.stream.silence_timeout_ms, 'number');
+    assert.equal(s.app_key, APP_KEY);
+    assert.equal(s.state_dir, path.join(dir, 'state'), 'relative to the manifest');
+    assert.ok(!JSON.stringify(s).includes(APP_SECRET));
+    // ${VAR} resolved by the library, from this process's environment
+    process.env.OCDT_TEST_PATH = '/from-env';
+    const viaEnv = text.replace('path: "/dingtalk/test-callback"', 'path: "${OCDT_TEST_PATH}"');
+    assert.notEqual(viaEnv, text);
+    assert.equal(lib.hostSettings(viaEnv, manifestPath).ingress.http.path, '/from-env');
+    assert.throws(() => lib.hostSettings('name: x\n', manifestPath), (e) => e instanceof SkillError && e.status === Status.CONFIG && e.message.includes(manifestPath));
   });
 
   await t.test('init refuses a bad manifest with the reason', async () => {
-    await assert.rejects(lib.init('name: x\n', dir, null), (e) => e instanceof SkillError && e.status === Status.CONFIG);
+    await assert.rejects(lib.init('name: x\n', manifestPath), (e) => e instanceof SkillError && e.status === Status.CONFIG);
   });
 
-  const logger = recordingLogger();
-  const sink = processLogSink(koffi, lib.types);
-  sink.setLogger(logger);
-  const skill = await lib.init(text, dir, sink.sink(3));
+  await drainLogs(lib);
+  const skill = await lib.init(text, manifestPath);
   assert.equal(typeof skill, 'bigint');
 
-  await t.test('plugin log records reach the logger from plugin threads', async () => {
-    await waitFor(() => logger.lines.some((l) => l.level === 'info' && /\[skill\] skill test-bot 0\.1 ready/.test(l.msg)), { what: 'the ready line' });
+  await t.test('next_log: the plugin log records are pulled with level, target and message', async () => {
+    const records = await waitFor(async () => {
+      const r = await drainLogs(lib);
+      return r.length > 0 && r;
+    }, { what: 'the ready line' });
+    const ready = records.find((r) => /skill test-bot 1\.0 ready/.test(r.message));
+    assert.ok(ready, JSON.stringify(records));
+    assert.equal(ready.level, LogLevel.info);
+    assert.match(ready.target, /^openclaw_dingtalk/);
+    assert.equal(ready.droppedBefore, 0);
+    assert.ok(!records.some((r) => r.message.includes(APP_SECRET)));
+  });
+
+  await t.test('stream_open_request: the Stream open body with the app credentials and subscriptions', () => {
+    const body = lib.streamOpenRequest(skill);
+    assert.ok(Buffer.isBuffer(body));
+    const json = JSON.parse(body.toString('utf8'));
+    body.fill(0);
+    assert.equal(json.clientId, APP_KEY);
+    assert.equal(json.clientSecret, APP_SECRET, 'the secret as written (its ${ stays literal)');
+    assert.ok(json.subscriptions.some((s) => s.type === 'CALLBACK' && s.topic === '/v1.0/im/bot/messages/get'));
+  });
+
+  await t.test('verify_callback: signature and timestamp, refusals with status, kind and reason', () => {
+    assert.deepEqual(lib.verifyCallback(skill, JSON.stringify(signedHeaders())), { status: Status.OK, refusal: null, error: '' });
+    const cases = [
+      [{}, 401, 'missing_signature'],
+      [{ ...signedHeaders(), sign: 'AAAA' }, 403, 'bad_signature'],
+      [signedHeaders('wrong secret'), 403, 'bad_signature'],
+      [signedHeaders(APP_SECRET, Date.now() - 2 * 3600 * 1000), 403, 'stale_timestamp'],
+      [{ timestamp: 'yesterday', sign: 'x' }, 403, 'bad_timestamp'],
+    ];
+    for (const [headers, httpStatus, kind] of cases) {
+      const r = lib.verifyCallback(skill, JSON.stringify(headers));
+      assert.equal(r.status, Status.REFUSED, JSON.stringify(headers));
+      assert.deepEqual(r.refusal, { httpStatus, kind });
+      assert.ok(r.error.length > 0 && !r.error.includes(APP_SECRET), r.error);
+    }
+    // header names in any case
+    const h = signedHeaders();
+    assert.equal(lib.verifyCallback(skill, JSON.stringify({ TimeStamp: h.timestamp, SIGN: h.sign })).status, Status.OK);
+    assert.notEqual(lib.verifyCallback(skill, 'not json').status, Status.OK);
+  });
+
+  await t.test('handle_callback: a signed callback streams its reply; its replay is refused', async () => {
+    const headers = JSON.stringify(signedHeaders());
+    const event = await botMessage(peers.emulator.url, { conversationId: 'cidAbiCallback', text: 'TOKENS:4' });
+    const r = await lib.handleCallback(skill, headers, Buffer.from(event));
+    assert.equal(r.status, Status.OK, r.error);
+    assert.equal(r.refusal, null);
+    const chunks = await readStream(lib, r.stream);
+    assert.equal(chunks.at(-1).kind, ChunkKind.FINISHED, JSON.stringify(chunks.at(-1)));
+    const again = await lib.handleCallback(skill, headers, event);
+    assert.deepEqual([again.status, again.refusal, again.stream], [Status.REFUSED, { httpStatus: 403, kind: 'replay' }, null]);
+    assert.match(again.error, /replay/);
+    assert.equal(lib.verifyCallback(skill, headers).refusal.kind, 'replay');
+    // a callback refused for another reason (not an event) keeps its timestamp usable
+    const other = JSON.stringify(signedHeaders(APP_SECRET, Date.now() - 7));
+    const invalid = await lib.handleCallback(skill, other, '{"not":"an event"}');
+    assert.equal(invalid.status, Status.INVALID_ARGUMENT);
+    assert.ok(invalid.error.length > 0);
+    assert.equal(lib.verifyCallback(skill, other).status, Status.OK, 'the claim was given back');
   });
 
   await t.test('handle_event refuses a non-event with INVALID_ARGUMENT and a reason', async () => {
@@ -128,18 +256,7 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
     const event = await botMessage(peers.emulator.url, { conversationId: 'cidAbiReply', text: 'please answer LONG:300' });
     const r = await lib.handleEvent(skill, event);
     assert.equal(r.status, Status.OK);
-    const chunks = [];
-    for (;;) {
-      const { status, chunk } = await lib.nextChunk(r.stream, 0);
-      if (status === Status.END) break;
-      if (status === Status.TIMEOUT) {
-        await new Promise((res) => setTimeout(res, 10));
-        continue;
-      }
-      assert.equal(status, Status.OK);
-      chunks.push(chunk);
-    }
-    await lib.streamFree(r.stream);
+    const chunks = await readStream(lib, r.stream);
     assert.equal(chunks[0].kind, ChunkKind.STARTED);
     assert.match(chunks[0].text, /\S/);
     const last = chunks.at(-1);
@@ -167,24 +284,37 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
     // the counter moves when the reply task ends, just after the card's last update
     const info = await waitFor(async () => {
       const i = await lib.info(skill);
-      return i.replies.finished >= 2 && i.replies.in_flight === 0 && i;
-    }, { what: `finished >= 2 in ${JSON.stringify(await lib.info(skill))}` });
+      return i.replies.finished >= 3 && i.replies.in_flight === 0 && i;
+    }, { what: `finished >= 3 in ${JSON.stringify(await lib.info(skill))}` });
     assert.equal(info.plugin.name, 'openclaw-dingtalk');
     assert.equal(info.skill.name, 'test-bot');
     const stat = await lib.info(null);
-    assert.equal(stat.abi_version, 1);
+    assert.equal(stat.abi_version, 2);
     assert.equal(stat.skill, undefined);
   });
 
-  await t.test('shutdown, then events are refused; skill_free; a second init works', async () => {
+  await t.test('shutdown, then events and callbacks are refused; skill_free; a second init works', async () => {
     await lib.shutdown(skill, 2000);
     const event = await botMessage(peers.emulator.url, { conversationId: 'cidAbiLate', text: 'late' });
     const r = await lib.handleEvent(skill, event);
     assert.equal(r.status, Status.SHUTTING_DOWN);
+    const c = await lib.handleCallback(skill, JSON.stringify(signedHeaders()), event);
+    assert.equal(c.status, Status.SHUTTING_DOWN);
     await lib.skillFree(skill);
-    const again = await lib.init(text, dir, sink.sink(2));
+    const again = await lib.init(text, manifestPath);
     await lib.shutdown(again, 1000);
     await lib.skillFree(again);
   });
-  assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0, JSON.stringify(logger.lines.filter((l) => l.level === 'error')));
+
+  await t.test('set_log_level: off records nothing', async () => {
+    await drainLogs(lib);
+    lib.setLogLevel(LogLevel.off);
+    const quiet = await lib.init(text, manifestPath);
+    await lib.shutdown(quiet, 1000);
+    await lib.skillFree(quiet);
+    assert.deepEqual(await drainLogs(lib), []);
+    lib.setLogLevel(LogLevel.info);
+  });
+  const errors = (await drainLogs(lib)).filter((r) => r.level === LogLevel.error);
+  assert.deepEqual(errors, []);
 });

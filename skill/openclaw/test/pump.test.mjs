@@ -95,3 +95,16 @@ test('abandon() stops an endless stream and still frees it', async () => {
   assert.equal(counters.abandoned, 1);
   assert.deepEqual(lib.calls.freed, [3n]);
 });
+
+test('a chunk kind this adapter does not know (a newer plugin) is skipped, not terminal', async () => {
+  const lib = fakeLib([ok(ChunkKind.STARTED, 'c'), ok(42, 'from the future'), ok(ChunkKind.DELTA, 'hi'), ok(ChunkKind.FINISHED)]);
+  const counters = newCounters();
+  const logger = recordingLogger();
+  const terminal = await pumpStream(lib, 4n, { counters, logger, label: 'u', minDelayMs: 1 });
+  assert.equal(terminal.kind, ChunkKind.FINISHED);
+  assert.equal(lib.calls.pulls.length, 4, 'read on past the unknown kind');
+  assert.equal(counters.chunks, 4);
+  assert.equal(counters.finished, 1);
+  assert.deepEqual(lib.calls.freed, [4n]);
+  assert.ok(!logger.lines.some((l) => l.level === 'warn' || l.level === 'error'));
+});
