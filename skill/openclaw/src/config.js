@@ -18,8 +18,9 @@ export function resolvePath(p, baseDir) {
 }
 
 /**
- * Normalizes the plugin config. `rootDir` is the plugin's directory (relative manifest paths
- * resolve against it). Throws with a message naming the config key.
+ * Normalizes the plugin config. `rootDir` is the plugin's directory (a relative manifest path
+ * resolves against it; a relative library path against the manifest's directory). Throws with
+ * a message naming the config key.
  */
 export function normalizeConfig(raw, rootDir, pluginId) {
   const cfg = { ...DEFAULTS, ...(raw ?? {}) };
@@ -33,8 +34,14 @@ export function normalizeConfig(raw, rootDir, pluginId) {
   if (!Number.isInteger(deadline) || deadline < 100 || deadline > 600_000) {
     throw new Error(`${where}.shutdownDeadlineMs must be an integer between 100 and 600000`);
   }
+  if (cfg.library !== undefined && (typeof cfg.library !== 'string' || cfg.library.trim() === '')) {
+    throw new Error(`${where}.library must be the path of libopenclaw_dingtalk.so`);
+  }
+  const manifestPath = resolvePath(cfg.manifest.trim(), rootDir);
   return {
-    manifestPath: resolvePath(cfg.manifest.trim(), rootDir),
+    manifestPath,
+    // Relative to the manifest's directory, as the manifest's own `library` key.
+    libraryPath: cfg.library === undefined ? null : resolvePath(cfg.library.trim(), path.dirname(manifestPath)),
     logLevel: cfg.logLevel,
     shutdownDeadlineMs: deadline,
     stats: cfg.stats === true,

@@ -1,27 +1,29 @@
 // http-ingress.js: the DingTalk HTTP-callback route on the gateway's own port
 // (api.registerHttpRoute, auth "plugin": the signature is the authentication).
 //
-// The same contract as the Rust host's callback server (skill/host/src/ingress/http.rs):
+// The same contract as the Rust host's callback server. The route keeps the limits of the
+// request itself; whether a callback is genuine is the .so's rule (verify_callback,
+// handle_callback):
 // 405 unless POST → at most ingress.http.max_connections callbacks at once (a callback waits
-// for a slot up to read_timeout_ms, then 503) → 401/403 signature (before the body is read),
-// 403 for a (timestamp, sign) pair accepted before (a replay) → 413 over
-// ingress.http.max_body_bytes → 408 when the body does not arrive within
-// ingress.http.read_timeout_ms → 400 not UTF-8 → the raw event goes to the .so (handle_event
-// returns at once; the reply runs afterwards) → 200 {"success":true}, or 400 with the .so's
-// reason (not a robot message), 503 (shutting down / not started), 500. Refusals are
-// {"success":false,"message":…} and logged at most once per source address and reason a minute
-// (refusal-log.js).
+// for a slot up to read_timeout_ms, then 503) → verify_callback on the headers, before the body
+// is read (401 no signature, 403 bad or stale signature or a replay: the status, label and
+// reason are the .so's) → 413 over ingress.http.max_body_bytes → 408 when the body does not
+// arrive within ingress.http.read_timeout_ms → 400 not UTF-8 → handle_callback (verifies again,
+// claims the signed timestamp, hands the raw event to the skill and returns at once; the reply
+// runs afterwards) → 200 {"success":true}, or its refusal (403 a replay that raced a copy), 400
+// with the .so's reason (not a robot message), 503 (shutting down / not started), 500. The
+// numbers come from host_settings. Refusals are {"success":false,"message":…} and logged at
+// most once per source address and reason a minute (refusal-log.js).
 //
 // The route is mounted on the gateway's HTTP server, so the limits of the connection itself
 // (how long a client may take to send the request head, idle keep-alive connections, how many
 // connections) are the gateway's server's, not this route's.
 
+import { isUtf8 } from 'node:buffer';
+
 import { RefusalLog } from './refusal-log.js';
-import { ReplayGuard } from './replay.js';
-import { MAX_SKEW_MS, verifyCallback } from './signature.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Writes the answer (the Rust host's body shape). */
 function answer(res, status, message, headers = {}) {
@@ -65,13 +67,19 @@ export function readBody(req, limit, timeoutMs = 10_000) {
   });
 }
 
-/** HTTP status and refusal kind for the outcome of SkillHost.deliver. */
+/** HTTP status and refusal kind for an outcome of SkillHost (`refused` carries its own). */
 const OUTCOME = {
   ok: [200, 'ok'],
   invalid: [400, 'invalid_event'],
   unavailable: [503, 'shutting_down'],
   failed: [500, 'failed'],
 };
+
+/** [status, kind] for an outcome. */
+function statusOf(result) {
+  if (result.outcome === 'refused') return [result.status || 403, result.kind || 'refused'];
+  return OUTCOME[result.outcome] ?? [500, 'failed'];
+}
 
 /** At most `max` callbacks at once; more wait for a slot (at most `timeoutMs`). */
 export class Slots {
@@ -112,47 +120,43 @@ export class Slots {
 
 /**
  * Creates the route handler.
- * - `appSecret()` → the app secret
- * - `maxBodyBytes`, `readTimeoutMs`, `maxConnections`, `signatureWindowSecs` → ingress.http.*
- * - `deliver(eventText)` → Promise<{outcome: 'ok'|'invalid'|'unavailable'|'failed', reason}>:
- *   hands the raw event to the .so (handle_event) without waiting for the reply
+ * - `maxBodyBytes`, `readTimeoutMs`, `maxConnections` → ingress.http.* (from host_settings)
+ * - `verify(headersJson)` → {outcome: 'ok'} or a refusal (SkillHost.verifyCallback):
+ *   the headers, before the body is read
+ * - `deliver(headersJson, body)` → Promise of {outcome: 'ok'} or a refusal
+ *   (SkillHost.deliverCallback): hands the callback to the .so without waiting for the reply
+ * Outcomes: ok, refused {status, kind, reason}, invalid, unavailable, failed {reason}.
  * The handler's `close()` writes the pending summary lines of the refusal log.
  */
-export function createCallbackHandler({
-  appSecret,
-  maxBodyBytes,
-  readTimeoutMs = 10_000,
-  maxConnections = 256,
-  signatureWindowSecs = MAX_SKEW_MS / 1000,
-  deliver,
-  logger,
-  now = Date.now,
-  replayCapacity,
-}) {
-  const windowMs = signatureWindowSecs * 1000;
-  const replay = new ReplayGuard({ windowMs, capacity: replayCapacity, logger });
+export function createCallbackHandler({ maxBodyBytes, readTimeoutMs = 10_000, maxConnections = 256, verify, deliver, logger, now = Date.now }) {
   const refusals = new RefusalLog({ logger, now });
   const slots = new Slots(maxConnections);
   async function dingtalkCallback(req, res) {
     const peer = req.socket?.remoteAddress ?? '?';
-    let claim = null;
     const refuse = (status, kind, why, headers = {}) => {
-      claim?.release();
       refusals.refused(peer, status, kind, why);
       req.resume();
       answer(res, status, why, { Connection: 'close', ...headers });
       return true;
+    };
+    const refuseWith = (result) => {
+      const [status, kind] = statusOf(result);
+      return refuse(status, kind, result.reason ?? result.outcome, status === 503 ? { 'Retry-After': '5' } : {});
     };
     if (req.method !== 'POST') return refuse(405, 'method', 'use POST', { Allow: 'POST' });
     if (!(await slots.acquire(readTimeoutMs))) {
       return refuse(503, 'busy', `more than ${slots.max} callbacks at once (ingress.http.max_connections)`, { 'Retry-After': '1' });
     }
     try {
-      const at = now();
-      const verdict = verifyCallback({ timestamp: req.headers.timestamp, sign: req.headers.sign }, appSecret(), at, windowMs);
-      if (!verdict.ok) return refuse(verdict.status, verdict.kind, verdict.reason);
-      claim = replay.claim(verdict, at);
-      if (!claim) return refuse(403, 'replay', 'replayed callback: this timestamp and sign were accepted before');
+      // The .so reads `timestamp` and `sign` (any case) and ignores the rest.
+      const headersJson = JSON.stringify(req.headers);
+      let verdict;
+      try {
+        verdict = verify(headersJson);
+      } catch (e) {
+        verdict = { outcome: 'failed', reason: e.message };
+      }
+      if (verdict.outcome !== 'ok') return refuseWith(verdict);
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBodyBytes) return refuse(413, 'body_too_large', 'body too large');
       let body;
@@ -163,21 +167,14 @@ export function createCallbackHandler({
         return refuse(400, 'body_unreadable', `cannot read the body: ${e.message}`);
       }
       if (body === null) return refuse(413, 'body_too_large', 'body too large');
-      let event;
-      try {
-        event = UTF8.decode(body);
-      } catch {
-        return refuse(400, 'not_utf8', 'body is not UTF-8');
-      }
+      if (!isUtf8(body)) return refuse(400, 'not_utf8', 'body is not UTF-8');
       let result;
       try {
-        result = await deliver(event);
+        result = await deliver(headersJson, body);
       } catch (e) {
         result = { outcome: 'failed', reason: e.message };
       }
-      const [status, kind] = OUTCOME[result.outcome] ?? [500, 'failed'];
-      if (status !== 200) return refuse(status, kind, result.reason ?? result.outcome, status === 503 ? { 'Retry-After': '5' } : {});
-      claim.keep();
+      if (result.outcome !== 'ok') return refuseWith(result);
       answer(res, 200, '');
       return true;
     } finally {

@@ -25,9 +25,10 @@ function pluginLogger(logger) {
 }
 
 /**
- * register(api): in full mode, loads the skill library and validates the manifest right away
- * (so a broken setup fails the plugin load with a clear message), registers the callback
- * route (HTTP mode), the optional stats route and the service that runs the skill.
+ * register(api): in full mode, loads the skill library and has it validate the manifest and
+ * resolve the host settings right away (so a broken setup fails the plugin load with a clear
+ * message), registers the callback route (HTTP mode), the optional stats route and the service
+ * that runs the skill.
  */
 export function registerPlugin(api, deps = defaultDeps) {
   if (api.registrationMode && api.registrationMode !== 'full') return undefined;
@@ -39,12 +40,11 @@ export function registerPlugin(api, deps = defaultDeps) {
   let callbacks = null;
   if (ingress.mode === 'http') {
     callbacks = createCallbackHandler({
-      appSecret: () => host.appSecret,
       maxBodyBytes: ingress.maxBodyBytes,
       readTimeoutMs: ingress.readTimeoutMs,
       maxConnections: ingress.maxConnections,
-      signatureWindowSecs: ingress.signatureWindowSecs,
-      deliver: (event) => host.deliver(event, 'http'),
+      verify: (headersJson) => host.verifyCallback(headersJson),
+      deliver: (headersJson, body) => host.deliverCallback(headersJson, body),
       logger,
     });
     api.registerHttpRoute({

@@ -1,7 +1,12 @@
 // skill-host.js: the adapter's lifecycle around one libopenclaw_dingtalk.so skill:
-// prepare (load + check_manifest, synchronous, at register time) → start (init on a worker
-// thread, then Stream mode if configured) → deliver events → stop (shutdown on a worker
-// thread, finish reading the streams, skill_free).
+// prepare (load + check_manifest + host_settings, synchronous, at register time) → start (the
+// log pump, init on a worker thread, then Stream mode if configured) → deliver events and
+// callbacks → stop (shutdown on a worker thread, finish reading the streams, skill_free, the
+// last log records).
+//
+// The manifest belongs to the .so: the adapter reads the file's text and hands it over with
+// its path; whatever the adapter needs from it (ingress mode and limits, the Stream open URL,
+// the app key) comes from host_settings.
 //
 // Ownership: the host owns the skill handle from init until skill_free, and every stream
 // handle through its pump (pump.js). skill_free runs only after shutdown, once no FFI call
@@ -12,35 +17,34 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import { SkillLibrary, Status, statusName } from './abi.js';
-import { levelNumber, processLogSink } from './log-sink.js';
-import { readIngressHttp, readScalars } from './manifest.js';
+import { levelNumber, processLogPump } from './log-pump.js';
 import { newCounters, pumpStream } from './pump.js';
 
 export const DEFAULT_LIBRARY = 'libopenclaw_dingtalk.so';
-const DEFAULT_SILENCE_MS = 90_000;
 const PUMP_GRACE_MS = 3000;
 const LOOP_RESOLUTION_MS = 5;
 
 const ms = (t0) => Math.round((performance.now() - t0) * 10) / 10;
 
-/** Parses a non-negative integer manifest value, or the default. */
-function intValue(text, key, dflt) {
-  if (text === undefined) return dflt;
-  if (!/^\d+$/.test(text)) throw new Error(`openclaw-skill.yaml: ${key} must be a whole number`);
-  return Number(text);
+/** The real path of `p`, or null when it does not exist. */
+function realpath(p) {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
 }
 
 export class SkillHost {
   /**
    * @param cfg normalized plugin config (config.js)
    * @param logger the gateway's PluginLogger
-   * @param deps {loadKoffi, env, readFile, openLibrary, loadStreamSdk, startStreamIngress}
+   * @param deps {loadKoffi, readFile, openLibrary, loadStreamSdk, startStreamIngress}
    */
   constructor(cfg, logger, deps) {
     this.cfg = cfg;
     this.logger = logger;
     this.deps = deps;
-    this.env = deps.env ?? process.env;
     this.counters = newCounters();
     this.pumps = new Set();
     this.skill = null;
@@ -52,8 +56,9 @@ export class SkillHost {
     this.timings = {};
   }
 
-  /** Synchronous part, run inside register(): reads the manifest, loads the .so, validates
-   *  the manifest with check_manifest. Throws an Error meant for the operator. */
+  /** Synchronous part, run inside register(): reads the manifest, loads the .so, has it
+   *  validate the manifest and resolve the host settings. Throws an Error meant for the
+   *  operator. */
   prepare() {
     const t0 = performance.now();
     const manifestPath = this.cfg.manifestPath;
@@ -64,13 +69,13 @@ export class SkillHost {
       throw new Error(`cannot read the skill manifest ${manifestPath} (${e.code ?? e.message}); set plugins.entries.<id>.config.manifest to the path of openclaw-skill.yaml`);
     }
     const manifestDir = path.dirname(manifestPath);
-    const early = readScalars(text, ['library'], this.env);
-    const libPath = path.resolve(manifestDir, early.library ?? DEFAULT_LIBRARY);
-    let realLib;
-    try {
-      realLib = fs.realpathSync(libPath);
-    } catch (e) {
-      throw new Error(`the skill library ${libPath} is missing (${e.code ?? e.message}): build it with \`cargo build -p openclaw-dingtalk\` and put (or symlink) target/<profile>/libopenclaw_dingtalk.so next to ${path.basename(manifestPath)}`);
+    // The library is found before anything can be asked of it: the plugin config's `library`,
+    // else the default file next to the manifest (the manifest's own `library` key is checked
+    // against it below).
+    const libPath = this.cfg.libraryPath ?? path.join(manifestDir, DEFAULT_LIBRARY);
+    const realLib = realpath(libPath);
+    if (!realLib) {
+      throw new Error(`the skill library ${libPath} is missing (ENOENT): build it with \`cargo build -p openclaw-dingtalk\` and put (or symlink) target/<profile>/libopenclaw_dingtalk.so next to ${path.basename(manifestPath)}, or set plugins.entries.<id>.config.library`);
     }
     const { koffi, from } = this.deps.loadKoffi();
     const t1 = performance.now();
@@ -79,32 +84,36 @@ export class SkillHost {
     if (!this.lib.pinned) {
       this.logger.warn(`could not mark ${realLib} RTLD_NODELETE; it stays loaded through its koffi handle, which this plugin keeps for the life of the process`);
     }
-    this.sink = processLogSink(koffi, this.lib.types);
-    // The manifest is validated by the .so (the authority), then the adapter reads the few
-    // values it routes with, and checks that it reads the file the same way.
-    const summary = this.lib.checkManifest(text, manifestDir);
-    const values = readScalars(
-      text,
-      ['dingtalk.app_key', 'dingtalk.app_secret', 'ingress.stream.silence_timeout_ms'],
-      this.env,
-    );
-    if (values['dingtalk.app_key'] !== summary.dingtalk.app_key) {
-      throw new Error('openclaw-skill.yaml: the adapter reads dingtalk.app_key differently from the skill library; write dingtalk.app_key and dingtalk.app_secret as one-line plain or quoted values');
+    this.logs = processLogPump(this.lib);
+    this.lib.setLogLevel(levelNumber(this.cfg.logLevel));
+    // The .so is the authority on the manifest: it validates it and resolves what the adapter
+    // needs to run the ingress.
+    const summary = this.lib.checkManifest(text, manifestPath);
+    const settings = this.lib.hostSettings(text, manifestPath);
+    if (!this.cfg.libraryPath && summary.library && realpath(summary.library) !== realLib) {
+      throw new Error(`${manifestPath}: its library key names ${summary.library}, but the adapter loaded ${realLib} (next to the manifest): set plugins.entries.<id>.config.library to ${summary.library}, or put the library next to the manifest and drop the key`);
     }
-    this.appSecret = values['dingtalk.app_secret'] ?? '';
     this.summary = summary;
-    this.manifest = { path: manifestPath, dir: manifestDir, text };
+    this.settings = settings;
+    this.manifest = { path: manifestPath, text };
+    const { http, stream } = settings.ingress;
     this.ingress = {
-      mode: summary.ingress.mode,
-      path: summary.ingress.http_path,
-      ...readIngressHttp(text, this.env),
-      silenceTimeoutMs: intValue(values['ingress.stream.silence_timeout_ms'], 'ingress.stream.silence_timeout_ms', DEFAULT_SILENCE_MS),
+      mode: settings.ingress.mode,
+      path: http.path,
+      maxBodyBytes: http.max_body_bytes,
+      readTimeoutMs: http.read_timeout_ms,
+      maxConnections: http.max_connections,
+      openUrl: stream.open_url,
+      silenceTimeoutMs: stream.silence_timeout_ms,
     };
+    if (settings.ingress.metrics_listen) {
+      this.logger.warn(`ingress.metrics_listen (${settings.ingress.metrics_listen}) is not served inside the gateway; use the stats option of this plugin instead`);
+    }
     this.timings.prepareMs = ms(t0);
     this.logger.info(
-      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ''} (${this.timings.prepareMs} ms)`,
+      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ` via ${this.ingress.openUrl}`} (${this.timings.prepareMs} ms)`,
     );
-    return { summary, ingress: this.ingress };
+    return { summary, settings, ingress: this.ingress };
   }
 
   /** Runs `fn` while counting it as an FFI call on the skill (skill_free waits for zero). */
@@ -117,15 +126,15 @@ export class SkillHost {
     }
   }
 
-  /** Service start: init on a worker thread, then Stream mode when configured. */
+  /** Service start: the log pump, init on a worker thread, then Stream mode when configured. */
   async start() {
     if (this.skill) return;
     const t0 = performance.now();
-    this.sink.setLogger(this.logger);
-    const sink = this.sink.sink(levelNumber(this.cfg.logLevel));
+    this.logs.start(this.logger);
     try {
-      this.skill = await this.lib.init(this.manifest.text, this.manifest.dir, sink);
+      this.skill = await this.lib.init(this.manifest.text, this.manifest.path);
     } catch (e) {
+      await this.logs.stop(); // forwards init's own records, then rests
       throw new Error(`the DingTalk skill did not start: ${e.message}`);
     }
     this.timings.initMs = ms(t0);
@@ -139,9 +148,9 @@ export class SkillHost {
         const sdk = await this.deps.loadStreamSdk();
         this.stream = this.deps.startStreamIngress({
           sdk,
-          clientId: this.summary.dingtalk.app_key,
-          clientSecret: this.appSecret,
-          apiBaseUrl: this.summary.dingtalk.api_base_url,
+          clientId: this.settings.app_key,
+          openUrl: this.ingress.openUrl,
+          openBody: () => this.streamOpenBody(),
           silenceTimeoutMs: this.ingress.silenceTimeoutMs,
           logger: this.logger,
           deliver: async (data) => {
@@ -155,37 +164,97 @@ export class SkillHost {
       }
     }
     this.logger.info(
-      `DingTalk skill ${this.summary.name} ${this.summary.version} running: ${this.ingress.mode === 'http' ? `callbacks on POST ${this.ingress.path}` : 'Stream mode'}, gateway ${this.summary.gateway.endpoint}, init ${this.timings.initMs} ms`,
+      `DingTalk skill ${this.summary.name} ${this.summary.version} running: ${this.ingress.mode === 'http' ? `callbacks on POST ${this.ingress.path}` : `Stream mode via ${this.ingress.openUrl}`}, gateway ${this.summary.gateway.endpoint}, init ${this.timings.initMs} ms`,
     );
   }
 
-  /**
-   * Hands one raw event (string or Buffer) to the .so and follows its reply stream. Resolves
-   * once handle_event returned (the reply runs on): {outcome: 'ok'} or a refusal
-   * {outcome: 'invalid' | 'unavailable' | 'failed', reason}, as the Rust host's dispatcher.
-   */
-  async deliver(body, source) {
-    if (!this.skill || !this.accepting) {
-      this.counters.refused++;
-      return { outcome: 'unavailable', reason: this.skill ? 'shutting down' : 'the DingTalk skill is not running' };
-    }
-    this.counters.events++;
-    const label = `${source} event #${++this.seq}`;
-    const { status, stream, error } = await this.onSkill(() => this.lib.handleEvent(this.skill, body));
-    if (status !== Status.OK) {
-      this.counters.refused++;
-      if (status === Status.INVALID_ARGUMENT) return { outcome: 'invalid', reason: error || 'not a DingTalk robot message' };
-      if (status === Status.SHUTTING_DOWN) return { outcome: 'unavailable', reason: 'shutting down' };
-      return { outcome: 'failed', reason: `${statusName(status)}${error ? `: ${error}` : ''}` };
-    }
+  /** The body of the Stream `POST open_url` from the .so (stream_open_request), as a Buffer
+   *  holding the app secret: the caller sends it and zeroes it. */
+  streamOpenBody() {
+    if (!this.skill || !this.accepting) throw new Error('the DingTalk skill is not running');
+    return this.lib.streamOpenRequest(this.skill);
+  }
+
+  /** A refusal of the skill (handle_event / handle_callback) as an outcome. */
+  static refused(status, error, refusal) {
+    if (status === Status.REFUSED && refusal) return { outcome: 'refused', status: refusal.httpStatus, kind: refusal.kind, reason: error || refusal.kind };
+    if (status === Status.INVALID_ARGUMENT) return { outcome: 'invalid', reason: error || 'not a DingTalk robot message' };
+    if (status === Status.SHUTTING_DOWN) return { outcome: 'unavailable', reason: 'shutting down' };
+    return { outcome: 'failed', reason: `${statusName(status)}${error ? `: ${error}` : ''}` };
+  }
+
+  /** The outcome while no event can be taken, or null. */
+  unavailable() {
+    if (this.skill && this.accepting) return null;
+    return { outcome: 'unavailable', reason: this.skill ? 'shutting down' : 'the DingTalk skill is not running' };
+  }
+
+  /** Starts following one reply stream. */
+  follow(stream, source) {
     const pump = pumpStream(this.lib, stream, {
       counters: this.counters,
       logger: this.logger,
-      label,
+      label: `${source} event #${++this.seq}`,
       abandon: () => this.abandonPumps === true,
     });
     this.pumps.add(pump);
     pump.finally(() => this.pumps.delete(pump));
+  }
+
+  /**
+   * Hands one raw event (string or Buffer; a Stream frame's data) to the .so and follows its
+   * reply stream. Resolves once handle_event returned (the reply runs on): {outcome: 'ok'} or a
+   * refusal {outcome: 'invalid' | 'unavailable' | 'failed', reason}, as the Rust host's
+   * dispatcher.
+   */
+  async deliver(body, source) {
+    const closed = this.unavailable();
+    if (closed) {
+      this.counters.refused++;
+      return closed;
+    }
+    this.counters.events++;
+    const { status, stream, error } = await this.onSkill(() => this.lib.handleEvent(this.skill, body));
+    if (status !== Status.OK) {
+      this.counters.refused++;
+      return SkillHost.refused(status, error);
+    }
+    this.follow(stream, source);
+    return { outcome: 'ok' };
+  }
+
+  /**
+   * An HTTP callback's headers (a JSON object text), before its body is read: verify_callback
+   * (signature, timestamp window, replay). {outcome: 'ok'}, or a refusal
+   * {outcome: 'refused', status, kind, reason} / {outcome: 'unavailable' | 'failed', reason}.
+   */
+  verifyCallback(headersJson) {
+    const closed = this.unavailable();
+    if (closed) return closed;
+    const { status, refusal, error } = this.lib.verifyCallback(this.skill, headersJson);
+    return status === Status.OK ? { outcome: 'ok' } : SkillHost.refused(status, error, refusal);
+  }
+
+  /**
+   * An HTTP callback with its body (a Buffer of UTF-8 text): handle_callback verifies it again,
+   * claims its signed timestamp and hands the event to the skill, then its reply is followed.
+   * Outcomes as for deliver, plus {outcome: 'refused', status, kind, reason}.
+   */
+  async deliverCallback(headersJson, body) {
+    const closed = this.unavailable();
+    if (closed) {
+      this.counters.refused++;
+      return closed;
+    }
+    const { status, stream, refusal, error } = await this.onSkill(() => this.lib.handleCallback(this.skill, headersJson, body));
+    // A callback refused by the signature check (a replay that raced another copy) is no event.
+    if (status === Status.REFUSED) return SkillHost.refused(status, error, refusal);
+    this.counters.events++;
+    if (status !== Status.OK) {
+      this.counters.refused++;
+      return SkillHost.refused(status, error, refusal);
+    }
+    this.follow(stream, 'http');
     return { outcome: 'ok' };
   }
 
@@ -215,6 +284,7 @@ export class SkillHost {
       this.logger.warn(`skill_free failed: ${e.message}`);
     }
     this.loop?.disable();
+    await this.logs.stop(); // the records of the shutdown itself
     const c = this.counters;
     this.logger.info(
       `DingTalk skill stopped in ${ms(t0)} ms (${inFlight} replies were in flight; totals: ${c.events} events, ${c.finished} finished, ${c.failed} failed, ${c.replied} replied, ${c.skipped} skipped, ${c.refused} refused)`,
@@ -246,7 +316,7 @@ export class SkillHost {
       accepting: this.accepting,
       timings: this.timings,
       counters: { ...this.counters, pumps: this.pumps.size },
-      logSink: this.sink?.stats() ?? null,
+      logs: this.logs?.stats() ?? null,
       stream: this.stream?.state() ?? null,
       eventLoop,
       skill: info,

@@ -1,22 +1,29 @@
 // stream-ingress.js: DingTalk Stream mode through the official Node SDK (npm `dingtalk-stream`;
 // docs/dingtalk-events.md, "Stream mode"). For each robot message (CALLBACK topic
-// /v1.0/im/bot/messages/get) the frame is ACKed first, then its `data` (the raw event JSON) goes to the .so, which dedups.
+// /v1.0/im/bot/messages/get) the frame is ACKed first, then its `data` (the raw event JSON) goes
+// to the .so, which dedups.
 //
 // Additions around the SDK (2.1.5), transport only:
-// - its open-connection URL is a constant; when the manifest's dingtalk.api_base_url is not
-//   the public one (an emulator, a proxy) `getEndpoint` is overridden to POST
-//   `<api_base_url>/v1.0/gateway/connections/open` instead (same request body as the SDK);
+// - the connection is opened the skill library's way: `getEndpoint` POSTs the body that
+//   stream_open_request gives (the app's credentials and the skill's subscriptions) to the
+//   open URL of host_settings (`<dingtalk.api_base_url>/v1.0/gateway/connections/open`), on every
+//   (re)connect. That body holds the app secret: it stays a Buffer, is zeroed once sent and is
+//   never logged. The SDK itself only gets the app key and a placeholder secret (it refuses an
+//   empty one; its access-token call is never used);
 // - a silence watchdog (ingress.stream.silence_timeout_ms, DingTalk pings every ~20-30 s)
 //   replaces a dead connection with a fresh one (new ticket), because the SDK's own
 //   terminate() path does not always reconnect; on the SYSTEM `disconnect` topic the new
-//   connection is opened first and the old one closed once it is up (as the Rust host does).
+//   connection is opened first and the old one closed once it is up (as the Rust host does);
+//   the SDK's own reconnect (autoReconnect, after a close or a failed open) stays on.
 // While stopping, robot messages are left un-ACKed (DingTalk redelivers them).
 
-export const DEFAULT_API_BASE = 'https://api.dingtalk.com';
 export const TOPIC_ROBOT = '/v1.0/im/bot/messages/get';
-const OPEN_PATH = '/v1.0/gateway/connections/open';
 /** DingTalk closes a connection about 10 s after its `disconnect` frame. */
 const WARM_OVERLAP_MS = 10_000;
+/** What the SDK gets as clientSecret: the real one stays inside the skill library. */
+const SECRET_PLACEHOLDER = 'held-by-the-skill-library';
+/** At most one warning a minute about failing connections/open calls. */
+const OPEN_WARN_PERIOD_MS = 60_000;
 
 /** Loads the SDK lazily: HTTP-mode users need not install it. */
 export async function loadStreamSdk(importer = (name) => import(name)) {
@@ -31,43 +38,57 @@ export async function loadStreamSdk(importer = (name) => import(name)) {
   }
 }
 
-/** The connection-open URL for an api base (null: let the SDK use its built-in one). */
-export function openConnectionUrl(apiBaseUrl) {
-  const base = String(apiBaseUrl ?? '').replace(/\/+$/, '');
-  if (!base || base === DEFAULT_API_BASE) return null;
-  return `${base}${OPEN_PATH}`;
+/** What a failed connections/open answered, without echoing anything sent. */
+async function openFailure(res) {
+  let detail = '';
+  try {
+    const data = await res.json();
+    detail = [data?.code, data?.message].filter(Boolean).join(': ');
+  } catch {
+    /* not JSON */
+  }
+  return `connections/open answered HTTP ${res.status}${detail ? ` (${String(detail).slice(0, 200)})` : ''}`;
 }
 
-/** Builds the DWClient subclass for one SDK module. */
+/**
+ * Builds the DWClient subclass for one SDK module. `open` is {url, body: () => Buffer,
+ * failed(error)}: where to POST, the fresh open body of the skill library for each attempt, and
+ * who hears of a failed attempt (the SDK retries silently).
+ */
 export function clientClass(sdk) {
   return class AdapterClient extends sdk.DWClient {
-    constructor(opts, openUrl) {
-      super(opts);
-      this.openUrl = openUrl;
+    constructor(opts, open) {
+      super({ ...opts, clientSecret: SECRET_PLACEHOLDER });
+      this.open = open;
       this.retired = false;
       this.lastSeen = Date.now();
     }
 
     async getEndpoint() {
-      if (!this.openUrl) return super.getEndpoint();
-      const res = await fetch(this.openUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({
-          clientId: this.config.clientId,
-          clientSecret: this.config.clientSecret,
-          ua: this.config.ua,
-          subscriptions: this.config.subscriptions,
-        }),
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (!res.ok) throw new Error(`connections/open answered HTTP ${res.status}`);
-      const data = await res.json();
-      if (!data?.endpoint || !data?.ticket) throw new Error('connections/open answered without endpoint or ticket');
-      this.config.endpoint = data;
-      // The SDK's _connect() reads this field.
-      this.dw_url = `${data.endpoint}?ticket=${encodeURIComponent(data.ticket)}`;
-      return this;
+      try {
+        const body = this.open.body();
+        let res;
+        try {
+          res = await fetch(this.open.url, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+            body,
+            signal: AbortSignal.timeout(15_000),
+          });
+        } finally {
+          body.fill(0); // it holds the app secret
+        }
+        if (!res.ok) throw new Error(await openFailure(res));
+        const data = await res.json();
+        if (!data?.endpoint || !data?.ticket) throw new Error('connections/open answered without endpoint or ticket');
+        this.config.endpoint = data;
+        // The SDK's _connect() reads this field.
+        this.dw_url = `${data.endpoint}?ticket=${encodeURIComponent(data.ticket)}`;
+        return this;
+      } catch (e) {
+        if (!this.retired) this.open.failed?.(e);
+        throw e;
+      }
     }
 
     connect() {
@@ -102,20 +123,38 @@ export function clientClass(sdk) {
 }
 
 /**
- * Starts Stream mode. `deliver(dataJsonText)` hands one robot message to the .so.
- * Returns {stop(), state()}.
+ * Starts Stream mode. `openUrl` and `openBody()` (a fresh Buffer per call) come from the skill
+ * library (host_settings, stream_open_request); `clientId` is the app key (for the SDK's
+ * config). `deliver(dataJsonText)` hands one robot message to the .so. Returns {stop(), state()}.
  */
-export function startStreamIngress({ sdk, clientId, clientSecret, apiBaseUrl, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false }) {
+export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false, now = Date.now }) {
   const Client = clientClass(sdk);
-  const openUrl = openConnectionUrl(apiBaseUrl);
   let client = null;
   let stopped = false;
   let generation = 0;
-  const counts = { frames: 0, acked: 0, replaced: 0 };
+  const counts = { frames: 0, acked: 0, replaced: 0, openFailures: 0 };
   const live = new Set(); // connections not yet retired (two during a warm replacement)
   const retire = (c) => {
     live.delete(c);
     c.retire();
+  };
+  let lastOpenWarning = -Infinity;
+  let unwarned = 0;
+  const open = {
+    url: openUrl,
+    body: openBody,
+    failed(e) {
+      counts.openFailures++;
+      if (stopped) return;
+      const at = now();
+      if (at - lastOpenWarning < OPEN_WARN_PERIOD_MS) {
+        unwarned++;
+        return;
+      }
+      logger.warn(`DingTalk Stream: opening a connection via ${openUrl} failed: ${e.message}; the SDK retries${unwarned ? ` (${unwarned} more failures since the last line)` : ''}`);
+      lastOpenWarning = at;
+      unwarned = 0;
+    },
   };
 
   const onRobotMessage = (c) => (frame) => {
@@ -143,10 +182,10 @@ export function startStreamIngress({ sdk, clientId, clientSecret, apiBaseUrl, si
 
   /** Opens a new connection; the previous one is retired at once, or (warm) once the new one
    *  is connected, at the latest after WARM_OVERLAP_MS. */
-  const open = (reason, warm = false) => {
+  const connect = (reason, warm = false) => {
     if (stopped) return;
     const previous = client;
-    const c = new Client({ clientId, clientSecret, keepAlive, ua: 'openclaw-dingtalk' }, openUrl);
+    const c = new Client({ clientId, keepAlive, ua: 'openclaw-dingtalk' }, open);
     c.registerCallbackListener(TOPIC_ROBOT, onRobotMessage(c));
     c.on('adapter:disconnect', () => {
       if (c === client) replace('DingTalk announced a disconnect', true);
@@ -154,7 +193,7 @@ export function startStreamIngress({ sdk, clientId, clientSecret, apiBaseUrl, si
     client = c;
     live.add(c);
     generation++;
-    logger.info(`DingTalk Stream: connecting (${reason})${openUrl ? ` via ${openUrl}` : ''}`);
+    logger.info(`DingTalk Stream: connecting (${reason}) via ${openUrl}`);
     const connected = c.connect();
     if (!previous) return;
     if (!warm) {
@@ -175,7 +214,7 @@ export function startStreamIngress({ sdk, clientId, clientSecret, apiBaseUrl, si
     if (stopped) return;
     counts.replaced++;
     logger.warn(`DingTalk Stream: replacing the connection: ${reason}`);
-    open(reason, warm);
+    connect(reason, warm);
   };
 
   const watchdog = setInterval(
@@ -188,7 +227,7 @@ export function startStreamIngress({ sdk, clientId, clientSecret, apiBaseUrl, si
   );
   watchdog.unref?.();
 
-  open('start');
+  connect('start');
   return {
     stop() {
       stopped = true;

@@ -1,5 +1,8 @@
 // register(api) with a stand-in gateway api: what is registered in which mode, the operator
-// errors, and the whole path (route → .so → emulator card → stop finalizes) without openclaw.
+// errors (an ABI v1 library among them), and the whole path without openclaw: the route with the
+// .so's callback verdicts and host_settings' limits → .so → emulator card → stop finalizes;
+// Stream mode through the real SDK against the emulator's Stream server with the .so's open
+// body; the .so's log records in the gateway logger.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -7,8 +10,7 @@ import path from 'node:path';
 import test from 'node:test';
 
 import { PLUGIN_ID, SERVICE_ID, STATS_PATH, registerPlugin } from '../src/plugin.js';
-import { callbackSignature } from '../src/signature.js';
-import { APP_SECRET, PLUGIN_DIR, botMessage, emulatorCards, nativeMissing, recordingLogger, startPeers, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
+import { ABI_V1_LIB, APP_KEY, APP_SECRET, PLUGIN_DIR, SO_PATH, TEST_CALLBACK_PATH, botMessage, emulatorCards, nativeMissing, rawYaml, recordingLogger, signedHeaders, startPeers, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
 
 const manifestJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'openclaw.plugin.json'), 'utf8'));
 const packageJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'package.json'), 'utf8'));
@@ -60,10 +62,36 @@ test('discovery and other non-full modes register nothing and load nothing', () 
 test('operator errors say what to fix', () => {
   assert.throws(() => registerPlugin(fakeApi({}).api), /plugins\.entries\.openclaw-dingtalk\.config\.manifest is not set/);
   assert.throws(() => registerPlugin(fakeApi({ manifest: 'x.yaml', logLevel: 'loud' }).api), /logLevel must be one of/);
+  assert.throws(() => registerPlugin(fakeApi({ manifest: 'x.yaml', library: '' }).api), /config\.library must be the path of libopenclaw_dingtalk\.so/);
   assert.throws(() => registerPlugin(fakeApi({ manifest: '/nonexistent/openclaw-skill.yaml' }).api), /cannot read the skill manifest \/nonexistent\/openclaw-skill\.yaml \(ENOENT\)/);
   const dir = tempDir('ocdt-nolib-');
   fs.writeFileSync(path.join(dir, 'openclaw-skill.yaml'), 'name: x\n');
-  assert.throws(() => registerPlugin(fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml') }).api), /libopenclaw_dingtalk\.so is missing \(ENOENT\): build it with `cargo build -p openclaw-dingtalk`/);
+  assert.throws(() => registerPlugin(fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml') }).api), /libopenclaw_dingtalk\.so is missing \(ENOENT\): build it with `cargo build -p openclaw-dingtalk`.*or set plugins\.entries\.<id>\.config\.library/);
+});
+
+test('a library built against skill ABI v1 fails the plugin load with the rebuild message', { skip: nativeMissing() ?? (fs.existsSync(ABI_V1_LIB) ? false : `${ABI_V1_LIB} is missing (test/unit.sh builds it)`) }, () => {
+  const dir = tempDir('ocdt-v1-');
+  fs.symlinkSync(ABI_V1_LIB, path.join(dir, 'libopenclaw_dingtalk.so'));
+  fs.writeFileSync(path.join(dir, 'openclaw-skill.yaml'), 'name: x\n');
+  const f = fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml') });
+  assert.throws(() => registerPlugin(f.api), /libabi_v1_fixture\.so was built against skill ABI v1; this adapter speaks ABI v2: rebuild the plugin/);
+  assert.equal(f.routes.length + f.services.length, 0);
+});
+
+test("the manifest's errors come from the .so with its path; its library key is honoured or refused", { skip: nativeMissing() ?? false }, () => {
+  const urls = { dingtalkUrl: 'http://127.0.0.1:9', gatewayUrl: 'http://127.0.0.1:9' };
+  const bad = writeSkillDir({ ...urls, json: [{ streaming: { card_update_interval_ms: 5 } }] });
+  assert.throws(() => registerPlugin(fakeApi({ manifest: bad.manifestPath }).api), (e) => e.message.includes(`check_manifest failed (CONFIG): ${bad.manifestPath}: streaming.card_update_interval_ms (line`));
+  // the manifest names a library elsewhere: the adapter cannot read that key before loading one
+  const elsewhere = writeSkillDir({ ...urls, json: [{ library: 'lib/libopenclaw_dingtalk.so' }] });
+  assert.throws(() => registerPlugin(fakeApi({ manifest: elsewhere.manifestPath }).api), /its library key names .*\/lib\/libopenclaw_dingtalk\.so, but the adapter loaded .*: set plugins\.entries\.<id>\.config\.library to/);
+  // ... which the plugin config's library (relative to the manifest) settles
+  const viaConfig = writeSkillDir({ ...urls, json: [{ library: 'lib/libopenclaw_dingtalk.so' }] }, { library: false });
+  fs.mkdirSync(path.join(viaConfig.dir, 'lib'));
+  fs.symlinkSync(SO_PATH, path.join(viaConfig.dir, 'lib/libopenclaw_dingtalk.so'));
+  const f = fakeApi({ manifest: viaConfig.manifestPath, library: 'lib/libopenclaw_dingtalk.so' });
+  assert.ok(registerPlugin(f.api));
+  assert.deepEqual(f.routes.map((r) => r.path), [TEST_CALLBACK_PATH]);
 });
 
 /** Serves the registered route handlers on a real node:http server. */
@@ -82,44 +110,65 @@ async function serveRoutes(routes) {
   };
 }
 
-const signedHeaders = (secret = APP_SECRET, ts = Date.now()) => ({ 'content-type': 'application/json', timestamp: String(ts), sign: callbackSignature(secret, ts) });
-
-test('full mode: route + service; a signed callback ends as a finished card; stop finalizes', { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
+test('full mode: route + service; signed callbacks end as finished cards; refusals are the .so\'s; stop finalizes', { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
   const peers = await startPeers();
   t.after(() => peers.stop());
-  process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
-  const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url });
-  const f = fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml'), stats: true, shutdownDeadlineMs: 1500 });
+  const { manifestPath } = writeSkillDir({ dingtalkUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, json: [{ ingress: { http: { max_body_bytes: 4096 } } }] });
+  const f = fakeApi({ manifest: manifestPath, stats: true, shutdownDeadlineMs: 1500 });
   const host = registerPlugin(f.api);
   assert.deepEqual(
     f.routes.map((r) => [r.path, r.auth, r.match]),
     [
-      ['/dingtalk/test-callback', 'plugin', 'exact'],
+      [TEST_CALLBACK_PATH, 'plugin', 'exact'],
       [STATS_PATH, 'gateway', 'exact'],
     ],
   );
   assert.deepEqual(f.services.map((s) => s.id), [SERVICE_ID]);
-  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 1\) with koffi 3\./.test(l.msg)));
+  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) with koffi 3\./.test(l.msg)));
+  assert.equal(host.ingress.maxBodyBytes, 4096, 'the limits come from host_settings');
   const server = await serveRoutes(f.routes);
   t.after(() => server.close());
-  const cb = `${server.url}/dingtalk/test-callback`;
+  const cb = `${server.url}${TEST_CALLBACK_PATH}`;
 
   // before the service started: 503
   assert.equal((await fetch(cb, { method: 'POST', headers: signedHeaders(), body: '{}' })).status, 503);
   await f.services[0].start({});
   assert.ok(f.logger.lines.some((l) => /running: callbacks on POST \/dingtalk\/test-callback/.test(l.msg)));
+  // the .so's own log records arrive in the gateway logger (next_log), with their level
+  await waitFor(() => f.logger.lines.some((l) => l.level === 'info' && /^openclaw-dingtalk: \[skill\] skill test-bot 1\.0 ready/.test(l.msg)), { what: "the .so's ready line in the gateway log" });
 
   const event = await botMessage(peers.emulator.url, { conversationId: 'cidPluginOk', text: 'TOKENS:8' });
-  const ok = await fetch(cb, { method: 'POST', headers: signedHeaders(), body: event });
+  const okHeaders = signedHeaders();
+  const ok = await fetch(cb, { method: 'POST', headers: okHeaders, body: event });
   assert.equal(ok.status, 200);
   assert.deepEqual(await ok.json(), { success: true });
   const card = await waitFor(async () => (await emulatorCards(peers.emulator.url)).find((c) => c.open_space_id.endsWith('cidPluginOk') && c.state === 'Finished'), { what: 'a finished card' });
   assert.equal(card.param_map.content.trim(), 't1 t2 t3 t4 t5 t6 t7 t8');
+  await waitFor(() => f.logger.lines.some((l) => l.level === 'info' && /^openclaw-dingtalk: \[conversation::reply\] reply .*conv=cidPluginOk.* outcome=finished/.test(l.msg)), { what: 'the reply line' });
 
-  const bad = await fetch(cb, { method: 'POST', headers: signedHeaders('wrong secret'), body: event });
-  assert.equal(bad.status, 403);
+  // refused by the .so, with its status and reason; none reaches the skill or DingTalk
+  const cardsBefore = (await emulatorCards(peers.emulator.url)).length;
+  const eventsBefore = host.counters.events;
+  const other = await botMessage(peers.emulator.url, { conversationId: 'cidPluginRefused', text: 'TOKENS:2' });
+  const answer = async (headers, body = other) => {
+    const r = await fetch(cb, { method: 'POST', headers, body });
+    return [r.status, (await r.json()).message];
+  };
+  assert.deepEqual(await answer(signedHeaders('wrong secret')), [403, 'bad signature']);
+  assert.deepEqual(await answer({ 'content-type': 'application/json' }), [401, 'missing timestamp or sign header']);
+  const [staleStatus, staleReason] = await answer(signedHeaders(APP_SECRET, Date.now() - 2 * 3600 * 1000));
+  assert.equal(staleStatus, 403);
+  assert.match(staleReason, /timestamp/);
+  assert.deepEqual(await answer(okHeaders, other), [403, 'replayed callback: this timestamp and sign were accepted before'], 'the accepted headers again, on another body');
+  assert.deepEqual(await answer(signedHeaders(), 'x'.repeat(5000)), [413, 'body too large'], 'ingress.http.max_body_bytes from host_settings');
+  assert.deepEqual(await answer(signedHeaders(), '{"not":"an event"}').then(([st]) => st), 400);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await emulatorCards(peers.emulator.url)).length, cardsBefore, 'no card for refused callbacks');
+  assert.equal(host.counters.events, eventsBefore + 1, 'only the invalid event reached handle_callback as an event');
+  assert.ok(f.logger.lines.some((l) => l.level === 'warn' && /DingTalk callback from .* refused with 403: bad signature/.test(l.msg)));
+  assert.ok(!f.logger.lines.some((l) => l.msg.includes(APP_SECRET)), 'the secret is never logged');
 
-  // the same message again: the .so dedups it (SKIPPED), no second card
+  // the same message again with fresh headers: the .so dedups it (SKIPPED), no second card
   assert.equal((await fetch(cb, { method: 'POST', headers: signedHeaders(), body: event })).status, 200);
   await waitFor(() => host.counters.skipped === 1, { what: 'the duplicate to be skipped' });
 
@@ -130,6 +179,7 @@ test('full mode: route + service; a signed callback ends as a finished card; sto
   assert.ok(stats.eventLoop.samples > 0);
   assert.ok(stats.eventLoop.lagP99Ms >= stats.eventLoop.lagP50Ms);
   assert.equal(stats.skill.skill.name, 'test-bot');
+  assert.ok(stats.logs.records > 0 && stats.logs.running);
 
   // a slow reply in flight when the service stops is finalized, never left streaming
   const slow = await botMessage(peers.emulator.url, { conversationId: 'cidPluginSlow', text: 'SLOW TOKENS:30' });
@@ -141,15 +191,22 @@ test('full mode: route + service; a signed callback ends as a finished card; sto
   const slowCard = (await emulatorCards(peers.emulator.url)).find((c) => c.open_space_id.endsWith('cidPluginSlow'));
   assert.ok(['Finished', 'Failed'].includes(slowCard.state), slowCard.state);
   assert.ok(f.logger.lines.some((l) => /DingTalk skill stopped in \d+/.test(l.msg)));
+  assert.equal(host.logs.stats().running, false, 'the log pump stopped with the service');
   assert.equal((await fetch(cb, { method: 'POST', headers: signedHeaders(), body: event })).status, 503);
   assert.equal(host.pumps.size, 0);
+  assert.equal(f.logger.lines.filter((l) => l.level === 'error').length, 0, JSON.stringify(f.logger.lines.filter((l) => l.level === 'error')));
 });
 
-test('Stream mode: the SDK gets the app credentials and api base; its frames reach the .so', { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
+test('Stream mode: the SDK gets the app key, the open URL and the .so\'s open body; its frames reach the .so', { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
   const peers = await startPeers();
   t.after(() => peers.stop());
   process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
-  const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, ingress: 'stream', extra: '  stream:\n    silence_timeout_ms: 45000\n' });
+  const { manifestPath } = writeSkillDir({
+    dingtalkUrl: peers.emulator.url,
+    gatewayUrl: peers.gateway.url,
+    appSecret: rawYaml('"${OCDT_TEST_APP_SECRET}"'),
+    json: [{ ingress: { mode: 'stream', stream: { silence_timeout_ms: 45000 } } }],
+  });
   let started = null;
   let stopped = 0;
   const deps = {
@@ -160,24 +217,56 @@ test('Stream mode: the SDK gets the app credentials and api base; its frames rea
       return { stop: () => stopped++, state: () => ({ connected: true }) };
     },
   };
-  const f = fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml') });
-  registerPlugin(f.api, deps);
+  const f = fakeApi({ manifest: manifestPath });
+  const host = registerPlugin(f.api, deps);
   assert.equal(f.routes.length, 0, 'no HTTP route in Stream mode');
+  assert.throws(() => host.streamOpenBody(), /not running/);
   await f.services[0].start({});
-  assert.equal(started.clientId, 'ocdt-test-app');
-  assert.equal(started.clientSecret, APP_SECRET, 'the secret as the .so reads it (${VAR} with special characters)');
-  assert.equal(started.apiBaseUrl, peers.emulator.url);
+  assert.equal(started.clientId, APP_KEY);
+  assert.equal(started.openUrl, `${peers.emulator.url}/v1.0/gateway/connections/open`);
   assert.equal(started.silenceTimeoutMs, 45000);
+  const body = started.openBody();
+  assert.ok(Buffer.isBuffer(body));
+  const open = JSON.parse(body.toString('utf8'));
+  assert.equal(open.clientId, APP_KEY);
+  assert.equal(open.clientSecret, APP_SECRET, 'the secret as the .so reads it (${VAR} from this process)');
+  assert.ok(open.subscriptions.some((s) => s.topic === '/v1.0/im/bot/messages/get'));
   await started.deliver(await botMessage(peers.emulator.url, { conversationId: 'cidStreamPath', text: 'TOKENS:3' }));
   const card = await waitFor(async () => (await emulatorCards(peers.emulator.url)).find((c) => c.open_space_id.endsWith('cidStreamPath') && c.state === 'Finished'), { what: 'the Stream-delivered reply' });
   assert.equal(card.param_map.content.trim(), 't1 t2 t3');
   await f.services[0].stop({});
   assert.equal(stopped, 1);
+  assert.throws(() => host.streamOpenBody(), /not running/, 'no open body once stopped');
 
   // a missing SDK fails the start and leaves no skill running
-  const g = fakeApi({ manifest: path.join(dir, 'openclaw-skill.yaml') });
-  const host = registerPlugin(g.api, { ...deps, loadStreamSdk: () => Promise.reject(new Error('dingtalk-stream is not installed')) });
+  const g = fakeApi({ manifest: manifestPath });
+  const failed = registerPlugin(g.api, { ...deps, loadStreamSdk: () => Promise.reject(new Error('dingtalk-stream is not installed')) });
   await assert.rejects(g.services[0].start({}), /dingtalk-stream is not installed/);
-  assert.equal(host.skill, null);
-  assert.equal(host.accepting, false);
+  assert.equal(failed.skill, null);
+  assert.equal(failed.accepting, false);
+});
+
+test("Stream mode end to end: the real SDK opens the emulator's Stream connection with the .so's body; a pushed message becomes a card", { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
+  const peers = await startPeers();
+  t.after(() => peers.stop());
+  const { manifestPath } = writeSkillDir({ dingtalkUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, json: [{ ingress: { mode: 'stream' } }] });
+  const f = fakeApi({ manifest: manifestPath, stats: true });
+  const host = registerPlugin(f.api);
+  await f.services[0].start({});
+  t.after(() => f.services[0].stop({}));
+  // the emulator accepts the connection only with the app's real key and secret
+  await waitFor(async () => (await (await fetch(`${peers.emulator.url}/__emulator/stream/connections`)).json()).length > 0, { what: 'the Stream connection' });
+  await waitFor(() => host.stream.state().connected, { what: 'the SDK to be connected' });
+  const push = await fetch(`${peers.emulator.url}/__emulator/stream/push`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ chat: { Group: { conversation_id: 'cidStreamE2e', title: 'node test' } }, sender: { staff_id: 'u-node', nick: 'node' }, content: { Text: 'TOKENS:4' }, quoted_text: null, msg_id: null }),
+  });
+  assert.equal(push.status, 200, await push.clone().text());
+  const card = await waitFor(async () => (await emulatorCards(peers.emulator.url)).find((c) => c.open_space_id.endsWith('cidStreamE2e') && c.state === 'Finished'), { what: 'the card of the pushed message' });
+  assert.equal(card.param_map.content.trim(), 't1 t2 t3 t4');
+  assert.equal(host.stream.state().acked, 1, 'ACKed');
+  const opens = (await (await fetch(`${peers.emulator.url}/__emulator/calls`)).json()).filter((c) => c.kind === 'StreamConnectionOpen');
+  assert.ok(opens.length >= 1 && opens.every((c) => c.status === 200), JSON.stringify(opens));
+  assert.ok(!f.logger.lines.some((l) => l.msg.includes(APP_SECRET)), 'the secret is never logged');
 });

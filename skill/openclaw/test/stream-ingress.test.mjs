@@ -1,21 +1,16 @@
 // Stream mode with the official SDK (dingtalk-stream 2.1.5) against a small in-test fake of
-// DingTalk's Stream gateway (connections/open + WebSocket). The emulator has no Stream
-// server yet, so this is where the Stream code path is exercised.
+// DingTalk's Stream gateway (connections/open + WebSocket), which lets the test send any frame
+// and watch the connections: the skill library's open body on every (re)connect, ACK-first,
+// ping, `disconnect`, the silence watchdog, failed opens, stop. (plugin.test.mjs runs Stream mode
+// end to end with the real .so against the emulator's Stream server.)
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import test from 'node:test';
 
 import { WebSocketServer } from 'ws';
 
-import { TOPIC_ROBOT, clientClass, loadStreamSdk, openConnectionUrl, startStreamIngress } from '../src/stream-ingress.js';
+import { TOPIC_ROBOT, clientClass, loadStreamSdk, startStreamIngress } from '../src/stream-ingress.js';
 import { recordingLogger, waitFor } from './helpers.mjs';
-
-test('the SDK open-connection URL is replaced only for a non-public api base', () => {
-  assert.equal(openConnectionUrl('https://api.dingtalk.com'), null);
-  assert.equal(openConnectionUrl('https://api.dingtalk.com/'), null);
-  assert.equal(openConnectionUrl(''), null);
-  assert.equal(openConnectionUrl('http://127.0.0.1:9/'), 'http://127.0.0.1:9/v1.0/gateway/connections/open');
-});
 
 test('a missing SDK gives an actionable error', async () => {
   await assert.rejects(
@@ -26,8 +21,8 @@ test('a missing SDK gives an actionable error', async () => {
   assert.equal(typeof sdk.DWClient, 'function');
 });
 
-/** Fake DingTalk Stream gateway. */
-async function fakeStreamGateway() {
+/** Fake DingTalk Stream gateway; the first `failOpens` opens are answered 401. */
+async function fakeStreamGateway({ failOpens = 0 } = {}) {
   const opens = [];
   const sockets = [];
   const received = [];
@@ -39,7 +34,14 @@ async function fakeStreamGateway() {
         res.writeHead(404).end();
         return;
       }
-      const ticket = `ticket-${opens.length + 1}`;
+      if (failOpens > 0) {
+        failOpens--;
+        opens.push({ body: JSON.parse(body), failed: true });
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'authFailed', message: 'clientId or clientSecret is wrong' }));
+        return;
+      }
+      const ticket = `ticket-${opens.filter((o) => !o.failed).length + 1}`;
       opens.push({ body: JSON.parse(body), accept: req.headers.accept, ticket });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ endpoint: `ws://127.0.0.1:${server.address().port}/connect`, ticket }));
@@ -73,6 +75,18 @@ async function fakeStreamGateway() {
   };
 }
 
+/** The open body the skill library gives (stream_open_request), fresh per call; `made` keeps
+ *  every Buffer handed out (to see that they were zeroed). */
+function openBodies(clientId = 'app-key', clientSecret = 'app-secret: 秘密') {
+  const made = [];
+  const body = () => {
+    const b = Buffer.from(JSON.stringify({ clientId, clientSecret, subscriptions: [{ type: 'CALLBACK', topic: TOPIC_ROBOT }], ua: 'openclaw-dingtalk/test' }));
+    made.push(b);
+    return b;
+  };
+  return { body, made };
+}
+
 const robotFrame = (messageId, data) => ({
   specVersion: '1.0',
   type: 'CALLBACK',
@@ -99,11 +113,12 @@ test('robot messages are ACKed first, then handed over raw; pings answered', { t
   const order = [];
   const delivered = [];
   const logger = recordingLogger();
+  const bodies = openBodies();
   const ingress = startStreamIngress({
     sdk: await spiedSdk(order),
     clientId: 'app-key',
-    clientSecret: 'app-secret',
-    apiBaseUrl: gw.base,
+    openUrl: `${gw.base}/v1.0/gateway/connections/open`,
+    openBody: bodies.body,
     logger,
     deliver: (data) => {
       order.push('deliver');
@@ -115,9 +130,10 @@ test('robot messages are ACKed first, then handed over raw; pings answered', { t
   assert.equal(sock.ticket, 'ticket-1');
   const open = gw.opens[0];
   assert.equal(open.accept, 'application/json');
-  assert.equal(open.body.clientId, 'app-key');
-  assert.equal(open.body.clientSecret, 'app-secret');
-  assert.ok(open.body.subscriptions.some((s) => s.type === 'CALLBACK' && s.topic === TOPIC_ROBOT));
+  assert.deepEqual(open.body, { clientId: 'app-key', clientSecret: 'app-secret: 秘密', subscriptions: [{ type: 'CALLBACK', topic: TOPIC_ROBOT }], ua: 'openclaw-dingtalk/test' }, "exactly the skill library's body");
+  assert.equal(bodies.made.length, 1);
+  assert.ok(bodies.made.every((b) => b.every((byte) => byte === 0)), 'the body (it holds the secret) was zeroed once sent');
+  assert.ok(!logger.lines.some((l) => l.msg.includes('秘密')), 'the secret is never logged');
 
   const data = JSON.stringify({ msgId: 'msg1', text: { content: ' 你好' } });
   gw.send(sock, robotFrame('mid-1', data));
@@ -139,11 +155,12 @@ test('a DingTalk disconnect or a silent socket gets a fresh connection; stop() c
   t.after(() => gw.close());
   const logger = recordingLogger();
   const delivered = [];
+  const bodies = openBodies('k', 's');
   const ingress = startStreamIngress({
     sdk: await loadStreamSdk(),
     clientId: 'k',
-    clientSecret: 's',
-    apiBaseUrl: gw.base,
+    openUrl: `${gw.base}/v1.0/gateway/connections/open`,
+    openBody: bodies.body,
     silenceTimeoutMs: 600,
     logger,
     deliver: (d) => delivered.push(d),
@@ -174,14 +191,46 @@ test('a DingTalk disconnect or a silent socket gets a fresh connection; stop() c
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(gw.opens.length, opened, 'no reconnect after stop()');
   assert.ok(ingress.state().replaced >= 2);
+  assert.equal(bodies.made.length, gw.opens.length, 'a fresh open body from the skill library for every connection');
+  assert.ok(gw.opens.every((o) => o.body.clientId === 'k' && o.body.clientSecret === 's'));
 });
 
-test('the adapter client keeps the SDK connection for the public endpoint', async () => {
+test('a refused open is logged once (without the body) and retried; so is a skill that cannot give a body', { timeout: 30_000 }, async (t) => {
+  const gw = await fakeStreamGateway({ failOpens: 2 });
+  t.after(() => gw.close());
+  const logger = recordingLogger();
+  const bodies = openBodies('k', 'the-secret');
+  let bodyFails = 1;
+  const ingress = startStreamIngress({
+    sdk: await loadStreamSdk(),
+    clientId: 'k',
+    openUrl: `${gw.base}/v1.0/gateway/connections/open`,
+    openBody: () => {
+      if (bodyFails-- > 0) throw new Error('the DingTalk skill is not running');
+      return bodies.body();
+    },
+    logger,
+    deliver: () => {},
+  });
+  t.after(() => ingress.stop());
+  // the SDK retries every second: no body, then 401, 401, then connected
+  await waitFor(() => gw.sockets[0], { what: 'the connection after the failures', timeoutMs: 10_000 });
+  assert.equal(gw.opens.filter((o) => o.failed).length, 2);
+  const warnings = logger.lines.filter((l) => l.level === 'warn' && /opening a connection via .* failed/.test(l.msg));
+  assert.equal(warnings.length, 1, 'one line a minute');
+  assert.match(warnings[0].msg, /failed: the DingTalk skill is not running; the SDK retries/);
+  assert.equal(ingress.state().openFailures, 3);
+  assert.ok(!logger.lines.some((l) => l.msg.includes('the-secret')));
+  assert.ok(bodies.made.every((b) => b.every((byte) => byte === 0)), 'refused bodies are zeroed too');
+});
+
+test('the adapter client gives the SDK no secret; a retired client never connects', async () => {
   const sdk = await loadStreamSdk();
   const Client = clientClass(sdk);
-  const c = new Client({ clientId: 'k', clientSecret: 's' }, null);
+  const c = new Client({ clientId: 'k' }, { url: 'http://127.0.0.1:9/x', body: () => Buffer.alloc(0) });
   assert.ok(c instanceof sdk.DWClient);
-  assert.equal(c.openUrl, null);
+  assert.equal(c.getConfig().clientId, 'k');
+  assert.equal(c.getConfig().clientSecret, 'held-by-the-skill-library');
   c.retire();
   assert.equal(c.retired, true);
   await c.connect(); // a retired client never connects
