@@ -6,26 +6,23 @@
 //   NODE_PATH=<openclaw>/node_modules node test/bench-adapter.mjs [N=50] [T=40] [P=50] [logLevel=info]
 
 import http from 'node:http';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { registerPlugin } from '../src/plugin.js';
-import { callbackSignature } from '../src/signature.js';
-import { APP_SECRET, PLUGIN_DIR, botMessage, emulatorCards, startPeers, waitFor, writeSkillDir } from './helpers.mjs';
+import { PLUGIN_DIR, TEST_CALLBACK_PATH, botMessage, emulatorCards, signedHeaders, startPeers, waitFor, writeSkillDir } from './helpers.mjs';
 
 const [n = 50, tokens = 40, pace = 50] = process.argv.slice(2, 5).map(Number);
 const logLevel = process.argv[5] ?? 'info';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const peers = await startPeers();
-process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
-const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, extra: '' });
+const { manifestPath } = writeSkillDir({ dingtalkUrl: peers.emulator.url, gatewayUrl: peers.gateway.url });
 const routes = [];
 const services = [];
 const quiet = { info() {}, warn() {}, error: (m) => console.error(m), debug() {} };
 const host = registerPlugin({
   registrationMode: 'full',
-  pluginConfig: { manifest: path.join(dir, 'openclaw-skill.yaml'), stats: true, logLevel },
+  pluginConfig: { manifest: manifestPath, stats: true, logLevel },
   rootDir: PLUGIN_DIR,
   logger: quiet,
   registerHttpRoute: (r) => routes.push(r),
@@ -36,19 +33,22 @@ const server = http.createServer(async (req, res) => {
   if (!route || !(await route.handler(req, res))) res.writeHead(404).end();
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}/dingtalk/test-callback`;
+const url = `http://127.0.0.1:${server.address().port}${TEST_CALLBACK_PATH}`;
 await services[0].start({});
 
 const events = [];
-for (let i = 0; i < n; i++) events.push(await botMessage(peers.emulator.url, { conversationId: `cidAdapterBench${i}`, text: `bench ${i} TOKENS:${tokens} PACE:${pace}` }));
+// one sender per conversation: a single sender would hit conversation.sender_messages_per_minute
+for (let i = 0; i < n; i++) events.push(await botMessage(peers.emulator.url, { conversationId: `cidAdapterBench${i}`, sender: `u-bench-${i}`, text: `bench ${i} TOKENS:${tokens} PACE:${pace}` }));
 await host.stats({ reset: true });
 await sleep(3000);
 const idle = (await host.stats({ reset: true })).eventLoop;
 const t0 = performance.now();
+// One timestamp per callback: the signature covers only the timestamp, so two callbacks signed
+// in the same millisecond carry the same headers and the second is refused as a replay.
+const base = Date.now();
 const statuses = await Promise.all(
-  events.map(async (body) => {
-    const ts = Date.now();
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', timestamp: String(ts), sign: callbackSignature(APP_SECRET, ts) }, body });
+  events.map(async (body, i) => {
+    const r = await fetch(url, { method: 'POST', headers: signedHeaders(undefined, base - i), body });
     return r.status;
   }),
 );
@@ -78,7 +78,7 @@ console.log(
     wallMs,
     eventLoopIdle: idle,
     eventLoopUnderLoad: loaded.eventLoop,
-    logRecords: loaded.logSink,
+    logRecords: loaded.logs,
     pulls: loaded.counters.pulls,
     chunks: loaded.counters.chunks,
   }),

@@ -2,7 +2,8 @@
 // Posts DingTalk callbacks to the real gateway's route and asserts on the emulator's record.
 //
 //   node e2e-client.mjs check          signed callback → finished card with the full answer;
-//                                      bad/missing signature refused; stats route needs the token
+//                                      bad/missing signature and a replay refused; stats route
+//                                      needs the token
 //   node e2e-client.mjs start-slow     a SLOW reply, returns once its card is streaming
 //   node e2e-client.mjs check-slow     after the gateway stopped: that card is finalized
 //   node e2e-client.mjs bench N T P    N concurrent replies of T tokens every P ms; prints the
@@ -16,7 +17,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
-import { callbackSignature } from '../src/signature.js';
+import { callbackSignature } from './helpers.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -54,13 +55,13 @@ async function json(url, init) {
   }
 }
 
-async function botMessage(conversationId, text) {
+async function botMessage(conversationId, text, sender = 'u-e2e') {
   const r = await json(`${EMULATOR}/__emulator/bot-messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       chat: { Group: { conversation_id: conversationId, title: 'e2e' } },
-      sender: { staff_id: 'u-e2e', nick: 'e2e' },
+      sender: { staff_id: sender, nick: sender },
       content: { Text: text },
       quoted_text: null,
       msg_id: null,
@@ -87,7 +88,8 @@ const calls = async () => (await json(`${EMULATOR}/__emulator/calls`)).body;
 async function check() {
   const conv = 'cidE2eSignedOk';
   const event = await botMessage(conv, 'e2e hello TOKENS:8');
-  const ok = await post(event, signed());
+  const okHeaders = signed();
+  const ok = await post(event, okHeaders);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.deepEqual(ok.body, { success: true });
   log(`signed callback answered ${ok.status} ${JSON.stringify(ok.body)} in ${ok.ms} ms`);
@@ -125,10 +127,13 @@ async function check() {
   assert.equal(stale.status, 403);
   const missing = await post(other, { 'content-type': 'application/json' });
   assert.equal(missing.status, 401);
+  const replay = await post(other, okHeaders);
+  assert.equal(replay.status, 403, JSON.stringify(replay.body));
+  assert.match(replay.body.message, /replayed callback/);
   await sleep(1500);
   assert.equal((await cards()).length, before, 'no card for refused callbacks');
   assert.equal((await calls()).length, callsBefore, 'no DingTalk call for refused callbacks');
-  log(`bad signature → ${bad.status}, stale timestamp → ${stale.status}, no headers → ${missing.status}; nothing reached DingTalk`);
+  log(`bad signature → ${bad.status}, stale timestamp → ${stale.status}, no headers → ${missing.status}, replayed headers → ${replay.status}; nothing reached DingTalk`);
 
   const noAuth = await json(STATS);
   assert.equal(noAuth.status, 401, 'the stats route needs the gateway token');
@@ -158,14 +163,17 @@ async function checkSlow() {
 async function bench(n = 50, tokens = 40, pace = 50) {
   const auth = { authorization: `Bearer ${TOKEN}` };
   const events = [];
-  for (let i = 0; i < n; i++) events.push(await botMessage(`cidBench${String(i).padStart(3, '0')}`, `bench ${i} TOKENS:${tokens} PACE:${pace}`));
+  // one sender per conversation: a single sender would hit conversation.sender_messages_per_minute
+  for (let i = 0; i < n; i++) events.push(await botMessage(`cidBench${String(i).padStart(3, '0')}`, `bench ${i} TOKENS:${tokens} PACE:${pace}`, `u-bench-${i}`));
   const firstCard = (await cards()).length;
   await sleep(2000);
   await json(`${STATS}?reset=1`, { headers: auth });
   await sleep(5000);
   const idle = (await json(`${STATS}?reset=1`, { headers: auth })).body.eventLoop;
   const t0 = performance.now();
-  const answers = await Promise.all(events.map((e) => post(e, signed())));
+  // one timestamp per callback (the same headers twice would be refused as a replay)
+  const base = Date.now();
+  const answers = await Promise.all(events.map((e, i) => post(e, signed(SECRET, base - i))));
   const acceptMs = answers.map((a) => a.ms).sort((a, b) => a - b);
   assert.ok(answers.every((a) => a.status === 200), JSON.stringify(answers.filter((a) => a.status !== 200).slice(0, 3)));
   const done = await waitFor(
@@ -192,7 +200,7 @@ async function bench(n = 50, tokens = 40, pace = 50) {
     callbackAnswerMs: { p50: pct(acceptMs, 50), p99: pct(acceptMs, 99), max: acceptMs.at(-1) },
     eventLoopIdle: idle,
     eventLoopUnderLoad: loaded.eventLoop,
-    logRecords: loaded.logSink,
+    logRecords: loaded.logs,
     pulls: loaded.counters.pulls,
     chunks: loaded.counters.chunks,
   };

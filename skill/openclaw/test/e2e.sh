@@ -7,8 +7,10 @@
 #   1. a signed DingTalk HTTP callback to the gateway's route ends as an AI Card in the emulator's
 #      record: created, streamed, finished with the full answer (which went through the gateway to
 #      the fake upstream);
-#   2. a bad signature (403), a stale timestamp (403) and missing headers (401) are refused and
-#      reach neither the skill nor DingTalk;
+#   2. a bad signature (403), a stale timestamp (403), missing headers (401) and a replay of the
+#      accepted headers (403) are refused by the skill library's rules (verify_callback /
+#      handle_callback) and reach neither the skill nor DingTalk; the library's own log records
+#      (next_log) are in the gateway log;
 #   3. the gateway is stopped (SIGTERM) while a SLOW reply streams: the card ends finalized
 #      (Finished or Failed, never Processing/Inputting) and the plugin's stop ran.
 # OCDT_E2E_BENCH=1 also runs 50 concurrent replies (TOKENS:40 PACE:50) and prints the gateway's
@@ -16,9 +18,9 @@
 #
 # Self-contained: cargo debug builds, `.ci/openclaw-peer.sh install`, `npm ci` of the plugin.
 # Needs root for the netns (the peer script falls back to the host loopback otherwise).
-# Environment: OCDT_E2E_WORK (default /tmp/ocdt-e2e), OCDT_E2E_RUN (the peer run dir, default
-# $OCDT_E2E_WORK/run), OCDT_E2E_NETNS (default ocdt-plugin-e2e), OCDT_SKIP_BUILD=1,
-# OCDT_E2E_BENCH=1 (+ OCDT_BENCH_N/_TOKENS/_PACE).
+# Environment: CARGO_TARGET_DIR (default <repo>/target), OCDT_E2E_WORK (default /tmp/ocdt-e2e),
+# OCDT_E2E_RUN (the peer run dir, default $OCDT_E2E_WORK/run), OCDT_E2E_NETNS (default
+# ocdt-plugin-e2e), OCDT_SKIP_BUILD=1, OCDT_E2E_BENCH=1 (+ OCDT_BENCH_N/_TOKENS/_PACE).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,9 +35,11 @@ export OPENCLAW_PEER_RUN="${OCDT_E2E_RUN:-$WORK/run}"
 # its own namespace, so it never collides with another user of the peer script (default ocdt-peer)
 export OPENCLAW_PEER_NETNS="${OCDT_E2E_NETNS:-ocdt-plugin-e2e}"
 GW_LOG="$OPENCLAW_PEER_RUN/gateway.log"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 
 APP_KEY="ocdt-e2e-app"
-# Special characters on purpose: the adapter and the .so must read ${DINGTALK_APP_SECRET} alike.
+# Special characters on purpose: the .so resolves ${DINGTALK_APP_SECRET} from the gateway's
+# environment; the test client signs with the same text.
 export DINGTALK_APP_SECRET="e2e:S3cret#1'x"
 EMULATOR_PORT=18801
 GATEWAY_PORT=18790
@@ -81,40 +85,34 @@ say "npm ci of the plugin (its own dependencies; koffi and openclaw come from th
 say "skill directory $WORK/skill"
 rm -rf -- "$WORK/skill"
 mkdir -p "$WORK/skill"
-ln -s "$REPO/target/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
-cat >"$WORK/skill/openclaw-skill.yaml" <<EOF
-# e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions.
-name: e2e-bot
-version: "1.0"
-gateway:
-  endpoint: "http://127.0.0.1:$GATEWAY_PORT"
-  auth_token: "\${OPENCLAW_GATEWAY_TOKEN}"
-dingtalk:
-  app_key: $APP_KEY
-  app_secret: "\${DINGTALK_APP_SECRET}"
-  api_base_url: "http://127.0.0.1:$EMULATOR_PORT"
-  oapi_base_url: "http://127.0.0.1:$EMULATOR_PORT"
-  card_template_id: emulator-ai-card.schema
-  card_content_key: content
-streaming:
-  card_update_interval_ms: 200
-ingress:
-  mode: http
-  http:
-    path: /dingtalk/callback
-state_dir: state
+ln -s "$TARGET/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
+# The manifest comes from the one writer of test manifests (manifestYaml in test/helpers.mjs).
+# The secret and the gateway token are ${VAR}s the skill library resolves from the gateway's
+# environment.
+manifest_options=$(
+	cat <<EOF
+{"dingtalkUrl": "http://127.0.0.1:$EMULATOR_PORT", "gatewayUrl": "http://127.0.0.1:$GATEWAY_PORT", "appKey": "$APP_KEY",
+ "comment": ["e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions."],
+ "json": [{"name": "e2e-bot", "streaming": {"card_update_interval_ms": 200},
+           "ingress": {"mode": "http", "http": {"path": "/dingtalk/callback"}}}],
+ "raw": {"dingtalk.app_secret": "\"\${DINGTALK_APP_SECRET}\"", "gateway.auth_token": "\"\${OPENCLAW_GATEWAY_TOKEN}\""}}
 EOF
+)
+"$NODE" --input-type=module -e 'const [helpers, out, options] = process.argv.slice(1);
+(await import("node:fs")).writeFileSync(out, (await import(helpers)).manifestYaml(JSON.parse(options)));' \
+	"$HERE/helpers.mjs" "$WORK/skill/openclaw-skill.yaml" "$manifest_options"
+sed 's/^/  manifest: /' "$WORK/skill/openclaw-skill.yaml"
 
 # --- the gateway with the plugin ------------------------------------------------------------------
 say "start the real gateway with skill/openclaw (+ fake upstream + DingTalk emulator in the netns)"
 "$PEER" stop >/dev/null 2>&1 || true
 t0=$(date +%s%3N)
-FAKE_UPSTREAM_BIN="$REPO/target/debug/fake-gateway" \
+FAKE_UPSTREAM_BIN="$TARGET/debug/fake-gateway" \
 	OPENCLAW_PEER_PORT=$GATEWAY_PORT \
 	OPENCLAW_PEER_PLUGIN_DIR="$PLUGIN_DIR" \
 	OPENCLAW_PEER_PLUGIN_CONFIG="{\"manifest\":\"$WORK/skill/openclaw-skill.yaml\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}" \
 	OPENCLAW_PEER_PASS_ENV="DINGTALK_APP_SECRET" \
-	OPENCLAW_PEER_EMULATOR_BIN="$REPO/target/debug/dingtalk-emulator" \
+	OPENCLAW_PEER_EMULATOR_BIN="$TARGET/debug/dingtalk-emulator" \
 	OPENCLAW_PEER_EMULATOR_PORT=$EMULATOR_PORT \
 	OPENCLAW_PEER_EMULATOR_ARGS="--app-key $APP_KEY --app-secret $DINGTALK_APP_SECRET" \
 	"$PEER" start
@@ -132,11 +130,17 @@ ok "the gateway loaded skill/openclaw, which loaded libopenclaw_dingtalk.so and 
 say "signed callback → finished card; bad signatures refused"
 client check || fail "callback checks"
 ok "a signed callback to the gateway's route ended as a finished AI Card with the full answer"
-ok "bad signature / stale timestamp → 403, missing headers → 401; nothing reached DingTalk"
+ok "bad signature / stale timestamp / replayed headers → 403, missing headers → 401 (the skill library's verdicts); nothing reached DingTalk"
 if grep -q 'openclaw-dingtalk: DingTalk callback from .* refused with 403: bad signature' "$GW_LOG"; then
 	ok "the refusal is in the gateway log (without the secret)"
 else
 	fail "no refusal line in the gateway log"
+fi
+if grep -q 'openclaw-dingtalk: \[skill\] skill e2e-bot 1.0 ready' "$GW_LOG" &&
+	grep -q 'openclaw-dingtalk: \[conversation::reply\] reply .*conv=cidE2eSignedOk.* outcome=finished' "$GW_LOG"; then
+	ok "the skill library's own log records (pulled with next_log) are in the gateway log"
+else
+	fail "the skill library's ready / reply lines are not in the gateway log"
 fi
 if grep -qF -- "$DINGTALK_APP_SECRET" "$GW_LOG" "$OPENCLAW_PEER_RUN/gateway-file.jsonl" 2>/dev/null; then
 	fail "the app secret appears in the gateway log"

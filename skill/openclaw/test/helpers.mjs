@@ -1,7 +1,9 @@
-// Shared helpers of the node:test suites: locating the cargo-built binaries, starting the
-// DingTalk emulator and the fake gateway on loopback, writing a manifest next to the .so.
+// Shared helpers of the node:test suites (and of e2e.sh / e2e-client.mjs): locating the
+// cargo-built binaries, starting the DingTalk emulator and the fake gateway on loopback, the ONE
+// writer of test manifests, signing callbacks as DingTalk does.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +17,8 @@ export const TARGET_DIR = process.env.OCDT_TARGET_DIR ?? path.join(REPO_DIR, 'ta
 export const SO_PATH = process.env.OCDT_LIB ?? path.join(TARGET_DIR, 'libopenclaw_dingtalk.so');
 export const EMULATOR_BIN = path.join(TARGET_DIR, 'dingtalk-emulator');
 export const FAKE_GATEWAY_BIN = path.join(TARGET_DIR, 'fake-gateway');
+/** A plugin of the 0.1 series (skill ABI v1): tests/fixtures/abi-v1, built by test/unit.sh. */
+export const ABI_V1_LIB = process.env.OCDT_ABI_V1_LIB ?? path.join(TARGET_DIR, '../fixtures/abi-v1/debug/libabi_v1_fixture.so');
 
 /** Why the native tests cannot run here, or null. */
 export function nativeMissing() {
@@ -76,12 +80,13 @@ export function tempDir(prefix) {
 }
 
 export const APP_KEY = 'ocdt-test-app';
-export const APP_SECRET = 'ocdt test secret: #1';
+export const APP_SECRET = 'ocdt test secret: #1 ${not a var}';
+export const GATEWAY_TOKEN = 'tok';
 
 /** Starts the emulator and the fake gateway (gateway mode, token `tok`). */
 export async function startPeers() {
   const emulator = await startServer(EMULATOR_BIN, ['--app-key', APP_KEY, '--app-secret', APP_SECRET, '--qps', '0']);
-  const gateway = await startServer(FAKE_GATEWAY_BIN, ['--token', 'tok', '--token-interval-ms', '5']);
+  const gateway = await startServer(FAKE_GATEWAY_BIN, ['--token', GATEWAY_TOKEN, '--token-interval-ms', '5']);
   return {
     emulator,
     gateway,
@@ -89,42 +94,125 @@ export async function startPeers() {
   };
 }
 
-/** Writes openclaw-skill.yaml (+ a symlink to the .so) into a fresh directory. */
-export function writeSkillDir({ emulatorUrl, gatewayUrl, ingress = 'http', extra = '' }) {
+// --- test manifests ----------------------------------------------------------------------
+// Every test manifest is written here, from the same inputs as the emulator crate's
+// TestManifest builder (dingtalk/gateway URLs, app key and secret, gateway token, comment lines,
+// JSON overlays whose leaves set dotted keys (null removes one), raw YAML per dotted key).
+// Literal strings are written double-quoted with `${` kept literal (`$${`); rawYaml() text is
+// written as it is (for `${VAR}` references the plugin interpolates).
+
+const RAW = Symbol('raw YAML');
+
+/** YAML text written as it is, e.g. rawYaml('"${DINGTALK_APP_SECRET}"'). */
+export function rawYaml(text) {
+  return { [RAW]: String(text) };
+}
+
+/** A literal scalar (or a flow sequence of them) as YAML. */
+function scalarYaml(value) {
+  if (value && typeof value === 'object' && RAW in value) return value[RAW];
+  if (typeof value === 'string') return JSON.stringify(value).replaceAll('${', () => '$${');
+  if (Array.isArray(value)) return `[${value.map(scalarYaml).join(', ')}]`;
+  return JSON.stringify(value);
+}
+
+const isMapping = (v) => v && typeof v === 'object' && !Array.isArray(v) && !(RAW in v);
+
+/** Sets (or with undefined/null removes) the dotted key `key` in `tree`. */
+function setKey(tree, key, value) {
+  const parts = key.split('.');
+  let node = tree;
+  for (const p of parts.slice(0, -1)) {
+    if (!isMapping(node[p])) node[p] = {};
+    node = node[p];
+  }
+  const last = parts.at(-1);
+  if (value === undefined || value === null) delete node[last];
+  else node[last] = value;
+}
+
+/** Every leaf of a JSON overlay as [dottedKey, value] (an empty object is a leaf too). */
+function leaves(overlay, prefix = '') {
+  if (!isMapping(overlay) || (prefix && Object.keys(overlay).length === 0)) return [[prefix, overlay]];
+  return Object.entries(overlay).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+}
+
+function mappingYaml(tree, indent) {
+  let out = '';
+  for (const [k, v] of Object.entries(tree)) {
+    if (isMapping(v)) {
+      if (Object.keys(v).length === 0) continue;
+      out += `${indent}${k}:\n${mappingYaml(v, `${indent}  `)}`;
+    } else {
+      out += `${indent}${k}: ${scalarYaml(v)}\n`;
+    }
+  }
+  return out;
+}
+
+/**
+ * The text of a test openclaw-skill.yaml for the emulator at `dingtalkUrl` and the gateway at
+ * `gatewayUrl`. `appSecret` and `gatewayToken` are literal strings or rawYaml(); `json` is a
+ * list of overlays ({ingress: {mode: 'stream'}}), `raw` maps dotted keys to YAML text.
+ */
+export function manifestYaml({ dingtalkUrl, gatewayUrl, appKey = APP_KEY, appSecret = APP_SECRET, gatewayToken = GATEWAY_TOKEN, comment = [], json = [], raw = {} }) {
+  const tree = {
+    name: 'test-bot',
+    version: '1.0',
+    gateway: { endpoint: gatewayUrl, auth_token: gatewayToken },
+    dingtalk: {
+      app_key: appKey,
+      app_secret: appSecret,
+      api_base_url: dingtalkUrl,
+      oapi_base_url: dingtalkUrl,
+      card_template_id: 'emulator-ai-card.schema',
+      card_content_key: 'content',
+    },
+    state_dir: 'state',
+  };
+  for (const overlay of json) for (const [key, value] of leaves(overlay)) setKey(tree, key, value);
+  for (const [key, yaml] of Object.entries(raw)) setKey(tree, key, rawYaml(yaml));
+  return comment.map((c) => `# ${c}\n`).join('') + mappingYaml(tree, '');
+}
+
+/** The callback path and card interval the node:test suites use. */
+export const TEST_CALLBACK_PATH = '/dingtalk/test-callback';
+
+/**
+ * A fresh skill directory: openclaw-skill.yaml (manifestYaml with `options`; by default HTTP
+ * mode on TEST_CALLBACK_PATH with 100 ms card updates) and a symlink to the .so unless
+ * `library` is false. Returns {dir, manifestPath}.
+ */
+export function writeSkillDir(options, { library = true } = {}) {
   const dir = tempDir('ocdt-skill-');
-  fs.symlinkSync(SO_PATH, path.join(dir, 'libopenclaw_dingtalk.so'));
-  const manifest = `# test manifest
-name: test-bot
-version: "0.1"
-gateway:
-  endpoint: "${gatewayUrl}"
-  auth_token: "\${OCDT_TEST_GATEWAY_TOKEN:-tok}"
-dingtalk:
-  app_key: ${APP_KEY}
-  app_secret: "\${OCDT_TEST_APP_SECRET}"
-  api_base_url: "${emulatorUrl}"
-  oapi_base_url: "${emulatorUrl}"
-  card_template_id: emulator-ai-card.schema
-  card_content_key: content
-streaming:
-  card_update_interval_ms: 100
-ingress:
-  mode: ${ingress}
-  http:
-    path: /dingtalk/test-callback
-${extra}`;
-  fs.writeFileSync(path.join(dir, 'openclaw-skill.yaml'), manifest);
-  return dir;
+  if (library) fs.symlinkSync(SO_PATH, path.join(dir, 'libopenclaw_dingtalk.so'));
+  const defaults = { streaming: { card_update_interval_ms: 100 }, ingress: { mode: 'http', http: { path: TEST_CALLBACK_PATH } } };
+  const manifestPath = path.join(dir, 'openclaw-skill.yaml');
+  fs.writeFileSync(manifestPath, manifestYaml({ comment: ['test manifest'], ...options, json: [defaults, ...(options.json ?? [])] }));
+  return { dir, manifestPath };
+}
+
+// --- DingTalk's side ------------------------------------------------------------------------
+
+/** The `sign` header DingTalk sends for a timestamp: Base64(HmacSHA256(secret, ts + "\n" +
+ *  secret)) (docs/dingtalk-events.md, "HTTP callbacks"). */
+export function callbackSignature(appSecret, timestamp) {
+  return createHmac('sha256', appSecret).update(`${timestamp}\n${appSecret}`, 'utf8').digest('base64');
+}
+
+/** Headers of a signed callback at `ts`. */
+export function signedHeaders(secret = APP_SECRET, ts = Date.now()) {
+  return { 'content-type': 'application/json; charset=utf-8', timestamp: String(ts), sign: callbackSignature(secret, ts) };
 }
 
 /** An inbound robot message built by the emulator (live sessionWebhook on it). */
-export async function botMessage(emulatorUrl, { conversationId = 'cidNodeTest', text = 'hello', msgId = null } = {}) {
+export async function botMessage(emulatorUrl, { conversationId = 'cidNodeTest', text = 'hello', msgId = null, sender = 'u-node' } = {}) {
   const res = await fetch(`${emulatorUrl}/__emulator/bot-messages`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
       chat: { Group: { conversation_id: conversationId, title: 'node test' } },
-      sender: { staff_id: 'u-node', nick: 'node' },
+      sender: { staff_id: sender, nick: sender },
       content: { Text: text },
       quoted_text: null,
       msg_id: msgId,

