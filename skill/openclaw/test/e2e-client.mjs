@@ -6,6 +6,8 @@
 //                                      needs the token
 //   node e2e-client.mjs start-slow     a SLOW reply, returns once its card is streaming
 //   node e2e-client.mjs check-slow     after the gateway stopped: that card is finalized
+//   node e2e-client.mjs check-stream   Stream mode: the plugin's connection (opened with the skill
+//                                      library's body), a pushed message ACKed and answered
 //   node e2e-client.mjs bench N T P    N concurrent replies of T tokens every P ms; prints the
 //                                      gateway's event-loop lag (plugin stats route) as JSON
 //   node e2e-client.mjs bench-direct N T P   the same load as direct /v1/chat/completions calls
@@ -144,6 +146,35 @@ async function check() {
   log(`stats: ${JSON.stringify({ timings: stats.body.timings, counters: stats.body.counters })}`);
 }
 
+/** Stream mode: the plugin's connection to the emulator's Stream server, opened with the skill
+ *  library's body; a pushed robot message is ACKed and answered as a finished card. */
+async function checkStream() {
+  const connections = await waitFor(async () => {
+    const c = (await json(`${EMULATOR}/__emulator/stream/connections`)).body;
+    return Array.isArray(c) && c.some((x) => !x.closed_at_ms) && c;
+  }, 'the Stream connection of the plugin');
+  const live = connections.find((x) => !x.closed_at_ms);
+  assert.ok(live.subscriptions.some((s) => s.type === 'CALLBACK' && s.topic === '/v1.0/im/bot/messages/get'), JSON.stringify(live));
+  const opens = (await calls()).filter((c) => c.kind === 'StreamConnectionOpen');
+  assert.ok(opens.length >= 1 && opens.every((c) => c.status === 200), `connections/open calls: ${JSON.stringify(opens)}`);
+  log(`Stream connection ${live.connection_id} for app ${live.app_key} (${opens.length} connections/open call(s), all 200)`);
+  const conv = 'cidE2eStream';
+  const push = await json(`${EMULATOR}/__emulator/stream/push`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ chat: { Group: { conversation_id: conv, title: 'e2e' } }, sender: { staff_id: 'u-e2e', nick: 'e2e' }, content: { Text: 'e2e stream TOKENS:5' }, quoted_text: null, msg_id: null }),
+  });
+  assert.equal(push.status, 200, JSON.stringify(push.body));
+  const card = await waitFor(async () => (await cardOf(conv)).find((c) => c.state === 'Finished' || c.state === 'Failed'), 'the Stream card to be finalized', 90_000);
+  assert.equal(card.state, 'Finished', JSON.stringify(card));
+  assert.equal(card.param_map.content.trim(), 't1 t2 t3 t4 t5');
+  const frames = (await json(`${EMULATOR}/__emulator/stream/frames`)).body;
+  const ack = frames.find((f) => f.kind === 'Ack' && f.message_id === push.body.message_id);
+  assert.ok(ack, `no ACK of ${push.body.message_id}`);
+  assert.ok(!frames.some((f) => f.kind === 'Callback' && f.message_id === push.body.message_id && f.redelivery), 'not redelivered');
+  log(`pushed message ${push.body.msg_id} ACKed; card ${card.out_track_id} Finished: ${JSON.stringify(card.param_map.content)}`);
+}
+
 async function startSlow() {
   const event = await botMessage(SLOW_CONV, 'a slow one SLOW TOKENS:10');
   const r = await post(event, signed());
@@ -237,6 +268,7 @@ const commands = {
   check,
   'start-slow': startSlow,
   'check-slow': checkSlow,
+  'check-stream': checkStream,
   bench: () => bench(...args.map(Number)),
   'bench-direct': () => benchDirect(...args.map(Number)),
 };

@@ -12,7 +12,10 @@
 #      handle_callback) and reach neither the skill nor DingTalk; the library's own log records
 #      (next_log) are in the gateway log;
 #   3. the gateway is stopped (SIGTERM) while a SLOW reply streams: the card ends finalized
-#      (Finished or Failed, never Processing/Inputting) and the plugin's stop ran.
+#      (Finished or Failed, never Processing/Inputting) and the plugin's stop ran;
+#   4. the gateway is started again with a Stream-mode manifest: the plugin opens the emulator's
+#      Stream connection with the skill library's open body (stream_open_request; the emulator
+#      checks the credentials), a pushed robot message is ACKed and answered as a finished card.
 # OCDT_E2E_BENCH=1 also runs 50 concurrent replies (TOKENS:40 PACE:50) and prints the gateway's
 # event-loop lag measured by the plugin (perf_hooks.monitorEventLoopDelay).
 #
@@ -81,50 +84,72 @@ say "Node 24 + openclaw (the peer cache)"
 say "npm ci of the plugin (its own dependencies; koffi and openclaw come from the gateway)"
 (cd "$PLUGIN_DIR" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=peer --no-audit --no-fund --loglevel=warn)
 
-# --- the skill directory: the manifest next to the .so -------------------------------------------
+# --- the skill directory: the manifests next to the .so -----------------------------------------
 say "skill directory $WORK/skill"
 rm -rf -- "$WORK/skill"
 mkdir -p "$WORK/skill"
 ln -s "$TARGET/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
-# The manifest comes from the one writer of test manifests (manifestYaml in test/helpers.mjs).
-# The secret and the gateway token are ${VAR}s the skill library resolves from the gateway's
-# environment.
-manifest_options=$(
-	cat <<EOF
+# write_manifest FILE MODE: from the one writer of test manifests (manifestYaml in
+# test/helpers.mjs). The secret and the gateway token are ${VAR}s the skill library resolves from
+# the gateway's environment.
+write_manifest() {
+	local options
+	options=$(
+		cat <<EOF
 {"dingtalkUrl": "http://127.0.0.1:$EMULATOR_PORT", "gatewayUrl": "http://127.0.0.1:$GATEWAY_PORT", "appKey": "$APP_KEY",
- "comment": ["e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions."],
+ "comment": ["e2e manifest ($2 mode): the plugin inside the gateway calls the gateway's own /v1/chat/completions."],
  "json": [{"name": "e2e-bot", "streaming": {"card_update_interval_ms": 200},
-           "ingress": {"mode": "http", "http": {"path": "/dingtalk/callback"}}}],
+           "ingress": {"mode": "$2", "http": {"path": "/dingtalk/callback"}}}],
  "raw": {"dingtalk.app_secret": "\"\${DINGTALK_APP_SECRET}\"", "gateway.auth_token": "\"\${OPENCLAW_GATEWAY_TOKEN}\""}}
 EOF
-)
-"$NODE" --input-type=module -e 'const [helpers, out, options] = process.argv.slice(1);
+	)
+	"$NODE" --input-type=module -e 'const [helpers, out, options] = process.argv.slice(1);
 (await import("node:fs")).writeFileSync(out, (await import(helpers)).manifestYaml(JSON.parse(options)));' \
-	"$HERE/helpers.mjs" "$WORK/skill/openclaw-skill.yaml" "$manifest_options"
-sed 's/^/  manifest: /' "$WORK/skill/openclaw-skill.yaml"
+		"$HERE/helpers.mjs" "$1" "$options"
+	sed 's/^/  manifest: /' "$1"
+}
+write_manifest "$WORK/skill/openclaw-skill.yaml" http
+write_manifest "$WORK/skill/openclaw-skill-stream.yaml" stream
 
-# --- the gateway with the plugin ------------------------------------------------------------------
-say "start the real gateway with skill/openclaw (+ fake upstream + DingTalk emulator in the netns)"
-"$PEER" stop >/dev/null 2>&1 || true
-t0=$(date +%s%3N)
-FAKE_UPSTREAM_BIN="$TARGET/debug/fake-gateway" \
-	OPENCLAW_PEER_PORT=$GATEWAY_PORT \
-	OPENCLAW_PEER_PLUGIN_DIR="$PLUGIN_DIR" \
-	OPENCLAW_PEER_PLUGIN_CONFIG="{\"manifest\":\"$WORK/skill/openclaw-skill.yaml\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}" \
-	OPENCLAW_PEER_PASS_ENV="DINGTALK_APP_SECRET" \
-	OPENCLAW_PEER_EMULATOR_BIN="$TARGET/debug/dingtalk-emulator" \
-	OPENCLAW_PEER_EMULATOR_PORT=$EMULATOR_PORT \
-	OPENCLAW_PEER_EMULATOR_ARGS="--app-key $APP_KEY --app-secret $DINGTALK_APP_SECRET" \
-	"$PEER" start
-for _ in $(seq 1 120); do
-	grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" && break
-	grep -q 'openclaw-dingtalk.*\(failed\|did not start\)' "$GW_LOG" && break
-	sleep 0.25
-done
-grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" || fail "the plugin did not start (see the gateway log above)"
-ready_ms=$(($(date +%s%3N) - t0))
-grep 'openclaw-dingtalk:' "$GW_LOG" | sed 's/^/  gateway log: /'
-ok "the gateway loaded skill/openclaw, which loaded libopenclaw_dingtalk.so and started the skill ($ready_ms ms from start to plugin running)"
+# start_gateway MANIFEST: the peer (fake upstream, emulator, the real gateway with skill/openclaw)
+# from scratch; waits for the plugin's "running" line.
+start_gateway() {
+	"$PEER" stop >/dev/null 2>&1 || true
+	local t0 ready_ms
+	t0=$(date +%s%3N)
+	FAKE_UPSTREAM_BIN="$TARGET/debug/fake-gateway" \
+		OPENCLAW_PEER_PORT=$GATEWAY_PORT \
+		OPENCLAW_PEER_PLUGIN_DIR="$PLUGIN_DIR" \
+		OPENCLAW_PEER_PLUGIN_CONFIG="{\"manifest\":\"$1\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}" \
+		OPENCLAW_PEER_PASS_ENV="DINGTALK_APP_SECRET" \
+		OPENCLAW_PEER_EMULATOR_BIN="$TARGET/debug/dingtalk-emulator" \
+		OPENCLAW_PEER_EMULATOR_PORT=$EMULATOR_PORT \
+		OPENCLAW_PEER_EMULATOR_ARGS="--app-key $APP_KEY --app-secret $DINGTALK_APP_SECRET" \
+		"$PEER" start
+	for _ in $(seq 1 120); do
+		grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" && break
+		grep -q 'openclaw-dingtalk.*\(failed\|did not start\)' "$GW_LOG" && break
+		sleep 0.25
+	done
+	grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" || fail "the plugin did not start (see the gateway log above)"
+	ready_ms=$(($(date +%s%3N) - t0))
+	grep 'openclaw-dingtalk:' "$GW_LOG" | sed 's/^/  gateway log: /'
+	ok "the gateway loaded skill/openclaw, which loaded libopenclaw_dingtalk.so and started the skill ($ready_ms ms from start to plugin running)"
+}
+
+# no_errors_no_secret: the gateway log has no error line of the plugin and never the app secret.
+no_errors_no_secret() {
+	if grep -E '\[plugins\] openclaw-dingtalk:.*(ERROR|\[error\])' "$GW_LOG"; then
+		fail "error lines from the plugin in the gateway log"
+	fi
+	if grep -qF -- "$DINGTALK_APP_SECRET" "$GW_LOG" "$OPENCLAW_PEER_RUN/gateway-file.jsonl" 2>/dev/null; then
+		fail "the app secret appears in the gateway log"
+	fi
+}
+
+# --- HTTP mode ------------------------------------------------------------------------------------
+say "start the real gateway with skill/openclaw in HTTP mode (+ fake upstream + DingTalk emulator in the netns)"
+start_gateway "$WORK/skill/openclaw-skill.yaml"
 
 # --- 1 + 2: callbacks ---------------------------------------------------------------------------
 say "signed callback → finished card; bad signatures refused"
@@ -142,9 +167,7 @@ if grep -q 'openclaw-dingtalk: \[skill\] skill e2e-bot 1.0 ready' "$GW_LOG" &&
 else
 	fail "the skill library's ready / reply lines are not in the gateway log"
 fi
-if grep -qF -- "$DINGTALK_APP_SECRET" "$GW_LOG" "$OPENCLAW_PEER_RUN/gateway-file.jsonl" 2>/dev/null; then
-	fail "the app secret appears in the gateway log"
-fi
+no_errors_no_secret
 
 # --- optional: event-loop lag under 50 concurrent replies --------------------------------------
 if [[ "${OCDT_E2E_BENCH:-0}" == 1 ]]; then
@@ -162,8 +185,18 @@ grep 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" | sed 's/^/  gatew
 client check-slow || fail "the in-flight card was not finalized"
 ok "stopping the gateway finalized the in-flight card and ran the plugin's stop"
 
-if grep -E '\[plugins\] openclaw-dingtalk:.*(ERROR|\[error\])' "$GW_LOG"; then
-	fail "error lines from the plugin in the gateway log"
-fi
+no_errors_no_secret
+
+# --- 4: Stream mode ----------------------------------------------------------------------------
+say "Stream mode: the gateway opens the emulator's Stream connection with the skill library's body"
+start_gateway "$WORK/skill/openclaw-skill-stream.yaml"
+grep -q "openclaw-dingtalk: DingTalk skill e2e-bot 1.0 running: Stream mode via http://127.0.0.1:$EMULATOR_PORT/v1.0/gateway/connections/open" "$GW_LOG" ||
+	fail "the plugin did not start in Stream mode"
+client check-stream || fail "Stream mode checks"
+ok "Stream mode: connections/open with the app's credentials from stream_open_request, a pushed robot message ACKed and answered as a finished AI Card"
+"$PEER" stop-gateway
+grep -q 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" || fail "the plugin's stop did not run in Stream mode"
+no_errors_no_secret
+ok "Stream mode: the plugin stopped cleanly; no error line, no secret in the gateway log"
 say "done"
 printf '%s passed, %s failed\n' "$passed" "$failed"
