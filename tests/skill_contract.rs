@@ -141,7 +141,7 @@ fn events_that_are_not_robot_messages_are_refused_naming_the_field() {
 fn check_manifest_and_init_name_the_bad_key_and_its_line() {
     let h = Harness::start("contract-manifest");
     let plugin = plugin();
-    let good = h.manifest("", "");
+    let good = h.manifest().to_yaml();
     let summary: serde_json::Value =
         serde_json::from_str(&plugin.check_manifest(&good, &h.dir).unwrap()).unwrap();
     assert_eq!(summary["dingtalk"]["app_secret"], "***");
@@ -149,12 +149,20 @@ fn check_manifest_and_init_name_the_bad_key_and_its_line() {
         .to_string()
         .contains(&h.dingtalk.config().app_secret));
 
-    let bad = h.manifest("  card_update_interval_ms_typo: 5", "");
+    let bad = h
+        .manifest()
+        .set("streaming.card_update_interval_ms_typo", 5)
+        .to_yaml();
+    let line = 1 + bad
+        .lines()
+        .position(|l| l.contains("card_update_interval_ms_typo"))
+        .unwrap();
     let err = plugin.check_manifest(&bad, &h.dir).unwrap_err();
     assert_eq!(err.status, OcStatus::Config);
     assert!(
-        err.message.contains("card_update_interval_ms_typo") && err.message.contains("line 15"),
-        "{}",
+        err.message.contains("card_update_interval_ms_typo")
+            && err.message.contains(&format!("at line {line} column")),
+        "line {line}: {}",
         err.message
     );
     let err = plugin.init(&bad, &h.dir).map(drop).unwrap_err();
