@@ -562,16 +562,22 @@ fn is_plain_key(k: &str) -> bool {
 }
 
 /// A YAML double-quoted scalar holding exactly `s`: JSON string escaping (a subset of YAML's),
-/// plus the characters YAML reads as line breaks or a byte-order mark, and `${` written as `$${`.
+/// `\u` escapes for what JSON leaves raw but YAML may not hold raw (DEL, C1 controls, the
+/// characters YAML reads as line breaks, a byte-order mark, non-characters), and `${` written as
+/// `$${` so interpolation leaves it alone.
 fn quoted(s: &str) -> String {
     let json = serde_json::Value::String(s.replace("${", "$${")).to_string();
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        match c {
-            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
+        if c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+            )
+        {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
         }
     }
     out
@@ -605,7 +611,7 @@ mod tests {
 
     #[test]
     fn literal_strings_read_back_exactly_and_dollar_braces_stay_literal() {
-        let nasty = "a\"b: #c ${HOME} $${X} \\ 中文\n\u{2028}end";
+        let nasty = "a\"b: #c ${HOME} $${X} \\ 中文\n\u{2028}\u{7f}\u{85}\u{ffff}end";
         let yaml = TestManifest::new("u", "g")
             .with(|m| m.conversation.preamble = Some(nasty.into()))
             .to_yaml();
