@@ -418,6 +418,8 @@ impl TestManifest {
                         walk(&path, v, out);
                     }
                 }
+                // `{}` as the whole overlay changes nothing.
+                serde_json::Value::Object(_) if prefix.is_empty() => {}
                 serde_json::Value::Null => out.push((prefix.to_owned(), Override::Remove)),
                 other => out.push((
                     prefix.to_owned(),
@@ -671,6 +673,7 @@ mod tests {
             .set("streaming.card_update_interval_ms_typo", 5)
             .remove("dingtalk.card_template_id")
             .remove("no.such.key")
+            .merge_json(&serde_json::json!({}))
             .merge_json(&serde_json::json!({
                 "gateway": {"auth_token": null, "retries": 0},
                 "ingress": {"mode": "http", "http": {"path": "/cb"}},
