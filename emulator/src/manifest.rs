@@ -2,7 +2,8 @@
 //! `test-manifest` binary) write an `openclaw-skill.yaml` for the plugin.
 //!
 //! [`TestManifest`] mirrors the manifest's keys (README.md, "Manifest"); every optional key is
-//! `None` and left out of the YAML, so the plugin's own default applies. [`TestManifest::new`] and
+//! `None` and left out of the YAML, so the plugin's own default applies (and so is a section
+//! without any key set, and a key set to null through [`TestManifest::set`]). [`TestManifest::new`] and
 //! [`TestManifest::for_peers`] point it at the DingTalk emulator and the fake gateway with the
 //! credentials, template and content key those accept.
 //!
@@ -100,10 +101,6 @@ impl Serialize for Text {
     }
 }
 
-fn is_default<T: Default + PartialEq>(t: &T) -> bool {
-    *t == T::default()
-}
-
 /// `openclaw-skill.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestManifest {
@@ -115,23 +112,18 @@ pub struct TestManifest {
     /// `version`.
     pub version: Text,
     /// `library`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub library: Option<Text>,
     /// `gateway:`.
     pub gateway: Gateway,
     /// `dingtalk:`.
     pub dingtalk: DingTalk,
-    /// `streaming:` (left out when nothing is set).
-    #[serde(skip_serializing_if = "is_default")]
+    /// `streaming:`.
     pub streaming: Streaming,
-    /// `conversation:` (left out when nothing is set).
-    #[serde(skip_serializing_if = "is_default")]
+    /// `conversation:`.
     pub conversation: Conversation,
-    /// `ingress:` (left out when nothing is set).
-    #[serde(skip_serializing_if = "is_default")]
+    /// `ingress:`.
     pub ingress: Ingress,
     /// `state_dir` (relative to the manifest's directory).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<Text>,
     /// Changes by dotted key path, applied in order after the fields above.
     #[serde(skip)]
@@ -148,21 +140,13 @@ enum Override {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Gateway {
     pub endpoint: Text,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_usage: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_byte_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub total_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
 }
 
@@ -171,23 +155,14 @@ pub struct Gateway {
 pub struct DingTalk {
     pub app_key: Text,
     pub app_secret: Text,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub robot_code: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub oapi_base_url: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_template_id: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_content_key: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_qps: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_qps: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub monthly_call_quota: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_flow_status: Option<bool>,
 }
 
@@ -200,36 +175,23 @@ impl Default for Text {
 /// `streaming:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Streaming {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_update_interval_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_max_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub card_create_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub show_reasoning: Option<bool>,
 }
 
 /// `conversation:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Conversation {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub preamble: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub per_sender_sessions: Option<bool>,
-    #[serde(skip_serializing_if = "is_default")]
     pub access: Access,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dedup_ttl_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dedup_capacity: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_queued: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_messages_per_minute: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub busy_message: Option<Text>,
 }
 
@@ -237,13 +199,9 @@ pub struct Conversation {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Access {
     /// `open` or `allowlist`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_senders: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_groups: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal_message: Option<Text>,
 }
 
@@ -251,37 +209,26 @@ pub struct Access {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Ingress {
     /// `stream` or `http`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<Text>,
-    #[serde(skip_serializing_if = "is_default")]
     pub http: HttpIngress,
-    #[serde(skip_serializing_if = "is_default")]
     pub stream: StreamIngress,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<Text>,
 }
 
 /// `ingress.http:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HttpIngress {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Text>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub signature_window_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u64>,
 }
 
 /// `ingress.stream:`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StreamIngress {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub silence_timeout_ms: Option<u64>,
 }
 
@@ -438,9 +385,12 @@ impl TestManifest {
     /// The YAML text.
     pub fn to_yaml(&self) -> String {
         let mut tree = serde_yaml::to_value(self).expect("the test manifest serializes");
+        // Every key is in the tree, unset ones as null, so a key set by an override lands in its
+        // place; unset keys and sections without a key set are left out of the text.
         for (path, change) in &self.overrides {
             apply(&mut tree, path, change);
         }
+        prune(&mut tree);
         let mut out = String::new();
         for line in &self.comment {
             out.push_str("# ");
@@ -501,6 +451,20 @@ fn apply(tree: &mut Value, path: &str, change: &Override) {
         Override::Remove => {
             map.remove(*last);
         }
+    }
+}
+
+/// Removes the unset keys (null) and then the empty mappings (sections without a key set).
+fn prune(value: &mut Value) {
+    if let Value::Mapping(map) = value {
+        for (_, v) in map.iter_mut() {
+            prune(v);
+        }
+        map.retain(|_, v| match v {
+            Value::Null => false,
+            Value::Mapping(m) => !m.is_empty(),
+            _ => true,
+        });
     }
 }
 
@@ -691,6 +655,16 @@ mod tests {
         assert_eq!(v["gateway"]["retries"].as_u64(), Some(0));
         assert_eq!(v["ingress"]["http"]["path"].as_str(), Some("/cb"));
         assert_eq!(v["library"].as_str(), Some("lib/x.so"));
+        // Keys the manifest has keep its order, wherever the overlay puts them.
+        let keys = |v: &Value| -> Vec<String> {
+            v.as_mapping()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(keys(&v)[..3], ["name", "version", "library"]);
+        assert_eq!(keys(&v["ingress"]), ["mode", "http"]);
     }
 
     #[test]
