@@ -97,7 +97,7 @@ fn stream_message_ends_in_a_finished_card() {
         assert_eq!(acks_of(&frames, id).len(), 1, "ACKed once");
     }
     // Every callback is ACKed exactly once (above). That the ACK is written before the event
-    // is handed to the skill is the order of `on_text` in `ingress/stream.rs`; it is not asserted here by time,
+    // is handed to the skill is the order of `on_text` in `skill/host/src/ingress/stream.rs`; it is not asserted here by time,
     // because the emulator stamps a frame when its reader task gets to it, which can be tens of
     // milliseconds after a card the skill created at once.
     assert_eq!(env.cards_in("cidStreamA==").len(), 1, "exactly one card");
