@@ -19,7 +19,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const peers = await startPeers();
 process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
-const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, extra: '' });
+const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url });
 const routes = [];
 const services = [];
 const quiet = { info() {}, warn() {}, error: (m) => console.error(m), debug() {} };

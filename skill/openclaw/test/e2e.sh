@@ -69,8 +69,8 @@ client() { "$PEER" exec "$NODE" "$HERE/e2e-client.mjs" "$@"; }
 
 # --- build and install ------------------------------------------------------------------------
 if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
-	say "cargo build (debug): libopenclaw_dingtalk.so, dingtalk-emulator, fake-gateway"
-	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+	say "cargo build (debug): libopenclaw_dingtalk.so, dingtalk-emulator, fake-gateway, test-manifest"
+	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway --bin test-manifest)
 fi
 say "Node 24 + openclaw (the peer cache)"
 "$PEER" install
@@ -82,28 +82,18 @@ say "skill directory $WORK/skill"
 rm -rf -- "$WORK/skill"
 mkdir -p "$WORK/skill"
 ln -s "$REPO/target/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
-cat >"$WORK/skill/openclaw-skill.yaml" <<EOF
-# e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions.
-name: e2e-bot
-version: "1.0"
-gateway:
-  endpoint: "http://127.0.0.1:$GATEWAY_PORT"
-  auth_token: "\${OPENCLAW_GATEWAY_TOKEN}"
-dingtalk:
-  app_key: $APP_KEY
-  app_secret: "\${DINGTALK_APP_SECRET}"
-  api_base_url: "http://127.0.0.1:$EMULATOR_PORT"
-  oapi_base_url: "http://127.0.0.1:$EMULATOR_PORT"
-  card_template_id: emulator-ai-card.schema
-  card_content_key: content
-streaming:
-  card_update_interval_ms: 200
-ingress:
-  mode: http
-  http:
-    path: /dingtalk/callback
-state_dir: state
-EOF
+# The manifest from the emulator crate's TestManifest builder (as every test writes it); the token
+# and the secret are ${VAR}s the gateway's environment supplies, in double quotes.
+# shellcheck disable=SC2016 # the ${VAR}s are for the manifest's interpolation, not for bash
+"$REPO/target/debug/test-manifest" \
+	--comment "e2e manifest: the plugin inside the gateway calls the gateway's own /v1/chat/completions." \
+	--dingtalk-url "http://127.0.0.1:$EMULATOR_PORT" \
+	--gateway-url "http://127.0.0.1:$GATEWAY_PORT" \
+	--app-key "$APP_KEY" \
+	--json '{"name": "e2e-bot", "streaming": {"card_update_interval_ms": 200}, "ingress": {"mode": "http", "http": {"path": "/dingtalk/callback"}}}' \
+	--raw 'gateway.auth_token="${OPENCLAW_GATEWAY_TOKEN}"' \
+	--raw 'dingtalk.app_secret="${DINGTALK_APP_SECRET}"' \
+	>"$WORK/skill/openclaw-skill.yaml"
 
 # --- the gateway with the plugin ------------------------------------------------------------------
 say "start the real gateway with skill/openclaw (+ fake upstream + DingTalk emulator in the netns)"

@@ -1,7 +1,8 @@
 // Shared helpers of the node:test suites: locating the cargo-built binaries, starting the
-// DingTalk emulator and the fake gateway on loopback, writing a manifest next to the .so.
+// DingTalk emulator and the fake gateway on loopback, writing a manifest next to the .so (built
+// by the emulator crate's TestManifest through its `test-manifest` binary, as the Rust tests do).
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +16,11 @@ export const TARGET_DIR = process.env.OCDT_TARGET_DIR ?? path.join(REPO_DIR, 'ta
 export const SO_PATH = process.env.OCDT_LIB ?? path.join(TARGET_DIR, 'libopenclaw_dingtalk.so');
 export const EMULATOR_BIN = path.join(TARGET_DIR, 'dingtalk-emulator');
 export const FAKE_GATEWAY_BIN = path.join(TARGET_DIR, 'fake-gateway');
+export const TEST_MANIFEST_BIN = path.join(TARGET_DIR, 'test-manifest');
 
 /** Why the native tests cannot run here, or null. */
 export function nativeMissing() {
-  for (const f of [SO_PATH, EMULATOR_BIN, FAKE_GATEWAY_BIN]) {
+  for (const f of [SO_PATH, EMULATOR_BIN, FAKE_GATEWAY_BIN, TEST_MANIFEST_BIN]) {
     if (!fs.existsSync(f)) return `${f} is missing (cargo build -p openclaw-dingtalk -p openclaw-dingtalk-emulator)`;
   }
   try {
@@ -89,30 +91,41 @@ export async function startPeers() {
   };
 }
 
-/** Writes openclaw-skill.yaml (+ a symlink to the .so) into a fresh directory. */
-export function writeSkillDir({ emulatorUrl, gatewayUrl, ingress = 'http', extra = '' }) {
+/**
+ * A test manifest's text from `test-manifest` (the emulator crate's TestManifest): the emulator
+ * and gateway URLs, app key APP_KEY, then each JSON overlay in order (a leaf sets its dotted key,
+ * null removes it), then `raw` ({"dotted.key": "YAML text written as it is"}, e.g. a `${VAR}`).
+ */
+export function testManifest({ emulatorUrl, gatewayUrl, overlays = [], raw = {}, comment = [] }) {
+  const args = ['--dingtalk-url', emulatorUrl, '--gateway-url', gatewayUrl, '--app-key', APP_KEY];
+  for (const line of comment) args.push('--comment', line);
+  for (const overlay of overlays) args.push('--json', JSON.stringify(overlay));
+  for (const [key, yaml] of Object.entries(raw)) args.push('--raw', `${key}=${yaml}`);
+  return execFileSync(TEST_MANIFEST_BIN, args, { encoding: 'utf8' });
+}
+
+/**
+ * Writes openclaw-skill.yaml (+ a symlink to the .so) into a fresh directory: HTTP callbacks on
+ * /dingtalk/test-callback (or `ingress: 'stream'`), a 100 ms card interval, the gateway token and
+ * app secret read from ${OCDT_TEST_GATEWAY_TOKEN:-tok} and ${OCDT_TEST_APP_SECRET}; `overlay`
+ * (a JSON object over the manifest) last.
+ */
+export function writeSkillDir({ emulatorUrl, gatewayUrl, ingress = 'http', overlay = {} }) {
   const dir = tempDir('ocdt-skill-');
   fs.symlinkSync(SO_PATH, path.join(dir, 'libopenclaw_dingtalk.so'));
-  const manifest = `# test manifest
-name: test-bot
-version: "0.1"
-gateway:
-  endpoint: "${gatewayUrl}"
-  auth_token: "\${OCDT_TEST_GATEWAY_TOKEN:-tok}"
-dingtalk:
-  app_key: ${APP_KEY}
-  app_secret: "\${OCDT_TEST_APP_SECRET}"
-  api_base_url: "${emulatorUrl}"
-  oapi_base_url: "${emulatorUrl}"
-  card_template_id: emulator-ai-card.schema
-  card_content_key: content
-streaming:
-  card_update_interval_ms: 100
-ingress:
-  mode: ${ingress}
-  http:
-    path: /dingtalk/test-callback
-${extra}`;
+  const manifest = testManifest({
+    emulatorUrl,
+    gatewayUrl,
+    comment: ['test manifest'],
+    overlays: [
+      { version: '0.1', streaming: { card_update_interval_ms: 100 }, ingress: { mode: ingress, http: { path: '/dingtalk/test-callback' } } },
+      overlay,
+    ],
+    raw: {
+      'gateway.auth_token': '"${OCDT_TEST_GATEWAY_TOKEN:-tok}"',
+      'dingtalk.app_secret': '"${OCDT_TEST_APP_SECRET}"',
+    },
+  });
   fs.writeFileSync(path.join(dir, 'openclaw-skill.yaml'), manifest);
   return dir;
 }

@@ -1,9 +1,11 @@
 // The adapter's reader of single manifest values: same key/line rules and ${VAR} semantics
 // as the Rust loader (skill/abi/src/manifest_text.rs).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import test from 'node:test';
 
 import { INGRESS_HTTP_DEFAULTS, ManifestReadError, indexKeys, readIngressHttp, readScalar, readScalars } from '../src/manifest.js';
+import { APP_KEY, TEST_MANIFEST_BIN, testManifest } from './helpers.mjs';
 
 const env = { KEY: 'abc', EMPTY: '', NASTY: 'pa"ss: #word\'', NUM: '250' };
 
@@ -123,4 +125,23 @@ test('ingress.http limits: the skill library defaults, the manifest values, whol
     () => readIngressHttp('ingress:\n  http:\n    read_timeout_ms: 1.5s\n', {}),
     (e) => e instanceof ManifestReadError && e.message === 'openclaw-skill.yaml: ingress.http.read_timeout_ms (line 3): must be a whole number',
   );
+});
+
+test('what the tests\' manifest builder (test-manifest) writes reads back exactly', { skip: fs.existsSync(TEST_MANIFEST_BIN) ? false : `${TEST_MANIFEST_BIN} is missing` }, () => {
+  const literal = 'pa"ss: #word\' ${KEY} $${X} \\ 中文';
+  const text = testManifest({
+    emulatorUrl: 'http://127.0.0.1:1',
+    gatewayUrl: 'http://127.0.0.1:2',
+    overlays: [{ library: 'lib/x.so', dingtalk: { robot_code: literal }, ingress: { http: { max_body_bytes: 250 }, stream: { silence_timeout_ms: 45000 } } }],
+    raw: { 'dingtalk.app_secret': '"${NASTY}"' },
+  });
+  assert.deepEqual(readScalars(text, ['library', 'dingtalk.app_key', 'dingtalk.app_secret', 'dingtalk.robot_code', 'dingtalk.api_base_url', 'ingress.stream.silence_timeout_ms'], env), {
+    library: 'lib/x.so',
+    'dingtalk.app_key': APP_KEY,
+    'dingtalk.app_secret': 'pa"ss: #word\'',
+    'dingtalk.robot_code': literal,
+    'dingtalk.api_base_url': 'http://127.0.0.1:1',
+    'ingress.stream.silence_timeout_ms': '45000',
+  });
+  assert.deepEqual(readIngressHttp(text, env), { maxBodyBytes: 250, signatureWindowSecs: 3600, readTimeoutMs: 10000, maxConnections: 256 });
 });

@@ -149,7 +149,7 @@ test('Stream mode: the SDK gets the app credentials and api base; its frames rea
   const peers = await startPeers();
   t.after(() => peers.stop());
   process.env.OCDT_TEST_APP_SECRET = APP_SECRET;
-  const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, ingress: 'stream', extra: '  stream:\n    silence_timeout_ms: 45000\n' });
+  const dir = writeSkillDir({ emulatorUrl: peers.emulator.url, gatewayUrl: peers.gateway.url, ingress: 'stream', overlay: { ingress: { stream: { silence_timeout_ms: 45000 } } } });
   let started = null;
   let stopped = 0;
   const deps = {

@@ -4,7 +4,7 @@
 #
 # Self-contained: installs Node 24 + openclaw into the peer cache (.ci/openclaw-peer.sh install;
 # koffi is taken from that openclaw install, never bundled), builds the debug .so, the DingTalk
-# emulator and the fake gateway with cargo, installs the adapter's own npm dependencies
+# emulator, the fake gateway and test-manifest (the manifest builder) with cargo, installs the adapter's own npm dependencies
 # (dingtalk-stream, and ws for the Stream test) with `npm ci --omit=peer`, then runs
 #   node --test skill/openclaw/test/*.test.mjs
 # Network: only the npm registry (npm ci) and loopback.
@@ -27,8 +27,8 @@ say "Node 24 + openclaw (koffi) in $CACHE"
 "$REPO/.ci/openclaw-peer.sh" install
 
 if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
-	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway"
-	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway, test-manifest"
+	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway --bin test-manifest)
 fi
 
 export PATH="$NODE_BIN_DIR:$PATH"
