@@ -205,9 +205,10 @@ typedef struct OcSkillVTable {
   //
   // `manifest_yaml` is the file's text, `manifest_path` its path as the operator gave it
   // (error messages name it; relative paths inside resolve against its directory); both
-  // are borrowed for the call. On `OC_STATUS_OK` `*out_summary` receives a JSON summary
-  // (secrets redacted); on `OC_STATUS_CONFIG` `*out_error` lists every problem found, one
-  // per line, each naming the file, the key and its line. Threads: any.
+  // are borrowed for the call. Besides the file it checks what `init` will need (a
+  // writable `state_dir`, which it creates). On `OC_STATUS_OK` `*out_summary` receives a
+  // JSON summary (secrets redacted); on `OC_STATUS_CONFIG` `*out_error` lists every problem
+  // found, one per line, each naming the file, the key and its line. Threads: any.
   OcStatus (*check_manifest)(struct OcStr manifest_yaml,
                              struct OcStr manifest_path,
                              struct OcOwnedStr *out_summary,

@@ -8,7 +8,7 @@ use openclaw_skill_abi::{Chunk, OcStatus};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::ingress::{epoch_ms_now, CallbackGate, GateError, Refused};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Problem};
 use crate::secret::Secret;
 use crate::skill::{Skill, SkillError};
 
@@ -19,12 +19,28 @@ pub(crate) fn load_manifest(text: &str, path: &Path) -> Result<Manifest, SkillEr
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    Manifest::load(text, dir).map_err(|e| {
-        SkillError::new(
-            OcStatus::CONFIG,
-            format!("{}: {}", path.display(), e.message),
-        )
-    })
+    Manifest::load(text, dir).map_err(|e| config_error(path, &e.problems))
+}
+
+/// As [`load_manifest`], and also checks what `init` will need from the machine (a writable
+/// `state_dir`): everything `openclaw-skill check` should report before a `run`.
+pub(crate) fn check_manifest(text: &str, path: &Path) -> Result<Manifest, SkillError> {
+    let manifest = load_manifest(text, path)?;
+    let problems = manifest.check_environment(text);
+    if problems.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(config_error(path, &problems))
+    }
+}
+
+/// One line per problem, each starting with the file's name as the operator gave it.
+fn config_error(path: &Path, problems: &[Problem]) -> SkillError {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {p}", path.display()))
+        .collect();
+    SkillError::new(OcStatus::CONFIG, lines.join("\n"))
 }
 
 /// A running skill and its ingress rules. Threads: any, concurrently.

@@ -32,8 +32,7 @@ fn a_c_host_drives_the_plugin_through_the_header_alone() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let manifest = h.dir.join("openclaw-skill.yaml");
-    std::fs::write(&manifest, h.manifest("", "")).unwrap();
+    let manifest = h.manifest().write(&h.dir);
     let event = h.dir.join("event.json");
     std::fs::write(&event, h.group_text("cidFromC", "TOKENS:4")).unwrap();
 

@@ -41,10 +41,7 @@ fn readable(s: &str) -> String {
 fn the_end_of_the_answer_is_acted_on_at_once_in_one_call() {
     let h = Harness::start("card-end-at-once");
     // A 5 s interval: waiting it out would finalize the card seconds after the answer ended.
-    let manifest = h.manifest("", "").replace(
-        "card_update_interval_ms: 100",
-        "card_update_interval_ms: 5000",
-    );
+    let manifest = h.manifest().interval_ms(5000).to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let chunks = collect(
         skill
@@ -77,13 +74,7 @@ fn the_end_of_the_answer_is_acted_on_at_once_in_one_call() {
 #[test]
 fn a_reply_creates_streams_and_finalizes_one_card_within_the_interval() {
     let h = Harness::start("card-basic");
-    let skill = h.skill_with(
-        &plugin(),
-        &h.manifest("", "").replace(
-            "card_update_interval_ms: 100",
-            "card_update_interval_ms: 200",
-        ),
-    );
+    let skill = h.skill_with(&plugin(), &h.manifest().interval_ms(200).to_yaml());
     let chunks = collect(
         skill
             .handle_event(&h.group_text("cidCard", "TOKENS:30 PACE:20"))
@@ -155,8 +146,9 @@ fn twenty_concurrent_replies_under_a_5_qps_limit_get_no_403_and_all_finish() {
     };
     let h = Harness::start_with("card-load", dt, FakeGatewayConfig::default());
     let manifest = h
-        .manifest("", "")
-        .replace("card_template_id", "api_qps: 5\n  card_template_id");
+        .manifest()
+        .with(|m| m.dingtalk.api_qps = Some(5))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let streams: Vec<_> = (0..20)
         .map(|i| {
@@ -309,7 +301,12 @@ fn a_refused_card_falls_back_to_one_markdown_reply() {
 #[test]
 fn streaming_disabled_sends_one_markdown_reply_at_the_end() {
     let h = Harness::start("card-disabled");
-    let skill = h.skill_with(&plugin(), &h.manifest("  enabled: false", ""));
+    let skill = h.skill_with(
+        &plugin(),
+        &h.manifest()
+            .with(|m| m.streaming.enabled = Some(false))
+            .to_yaml(),
+    );
     let chunks = collect(
         skill
             .handle_event(&h.group_text("cidPlain", "TOKENS:3"))
@@ -472,10 +469,10 @@ fn shutdown_finalizes_a_reply_in_flight_before_returning() {
 #[test]
 fn without_the_flow_status_variable_a_reply_ends_with_one_finalizing_call() {
     let h = Harness::start("card-no-flow-status");
-    let manifest = h.manifest("", "").replace(
-        "card_template_id",
-        "card_flow_status: false\n  card_template_id",
-    );
+    let manifest = h
+        .manifest()
+        .with(|m| m.dingtalk.card_flow_status = Some(false))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let chunks = collect(
         skill

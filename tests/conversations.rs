@@ -189,7 +189,10 @@ fn one_conversation_runs_in_order_while_conversations_run_in_parallel() {
 #[test]
 fn the_model_gets_sender_group_quote_and_preamble() {
     let h = Harness::start("conv-context");
-    let manifest = h.manifest("", "conversation:\n  preamble: \"Answer briefly.\"\n");
+    let manifest = h
+        .manifest()
+        .with(|m| m.conversation.preamble = Some("Answer briefly.".into()))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let mut spec = MessageSpec::group_text("cidCtx", "这是什么意思？");
     spec.quoted_text = Some("原始消息".into());
@@ -217,7 +220,10 @@ fn the_model_gets_sender_group_quote_and_preamble() {
 #[test]
 fn per_sender_sessions_separate_people_in_one_group() {
     let h = Harness::start("conv-per-sender");
-    let manifest = h.manifest("", "conversation:\n  per_sender_sessions: true\n");
+    let manifest = h
+        .manifest()
+        .with(|m| m.conversation.per_sender_sessions = Some(true))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     for staff in ["alice", "bob"] {
         let mut spec = MessageSpec::group_text("cidTeam", "hi");
@@ -238,10 +244,14 @@ fn per_sender_sessions_separate_people_in_one_group() {
 #[test]
 fn the_allowlist_refuses_others_with_a_clear_answer() {
     let h = Harness::start("conv-access");
-    let manifest = h.manifest(
-        "",
-        "conversation:\n  access:\n    policy: allowlist\n    allowed_groups: [\"cidAllowed\"]\n    allowed_senders: [\"boss\"]\n",
-    );
+    let manifest = h
+        .manifest()
+        .with(|m| {
+            m.conversation.access.policy = Some("allowlist".into());
+            m.conversation.access.allowed_groups = Some(vec!["cidAllowed".into()]);
+            m.conversation.access.allowed_senders = Some(vec!["boss".into()]);
+        })
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let refused = collect(skill.handle_event(&h.group_text("cidOther", "hi")).unwrap());
     assert!(

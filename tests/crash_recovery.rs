@@ -45,7 +45,7 @@ fn crash_child() {
 #[test]
 fn cards_left_by_a_killed_process_are_finalized_at_the_next_init() {
     let h = Harness::start("crash");
-    let manifest = h.manifest("", "");
+    let manifest = h.manifest().to_yaml();
     let event = h.group_text("cidCrash", "TOKENS:400 PACE:50");
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([

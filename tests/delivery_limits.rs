@@ -57,13 +57,6 @@ fn info(skill: &openclaw_skill_abi::Skill) -> serde_json::Value {
     serde_json::from_str(&skill.info().unwrap()).unwrap()
 }
 
-fn with_keys(h: &Harness, dingtalk: &str, streaming: &str) -> String {
-    h.manifest(streaming, "").replace(
-        "  card_content_key: \"content\"",
-        &format!("  card_content_key: \"content\"\n{dingtalk}"),
-    )
-}
-
 #[test]
 fn a_7_kb_chinese_answer_fills_several_cards_each_under_the_byte_limit_and_arrives_whole() {
     let h = Harness::start("zh-7k");
@@ -199,10 +192,11 @@ fn an_applied_504_on_create_is_carried_on_with_one_card_and_no_second_reply() {
 fn an_applied_504_on_the_final_update_is_success_when_the_retry_finds_the_card_final() {
     let h = Harness::start("applied-final");
     // A long interval: after the first content the next streaming call is the final one.
-    let manifest = with_keys(&h, "  card_flow_status: false", "").replace(
-        "card_update_interval_ms: 100",
-        "card_update_interval_ms: 10000",
-    );
+    let manifest = h
+        .manifest()
+        .interval_ms(10_000)
+        .with(|m| m.dingtalk.card_flow_status = Some(false))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let stream = skill
         .handle_event(&h.group_text("cidFinal", "TOKENS:6 PACE:150"))
@@ -301,7 +295,7 @@ fn a_tenant_limit_below_the_budget_is_learned_without_markdown_fallbacks_and_rem
         ..EmulatorConfig::default()
     };
     let h = Harness::start_with("learn-app5", dt, FakeGatewayConfig::default());
-    let manifest = h.manifest("", "");
+    let manifest = h.manifest().to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let streams: Vec<_> = (0..20)
         .map(|i| {
@@ -389,8 +383,14 @@ fn a_reply_that_reached_nobody_is_undelivered_not_finished() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let manifest = with_keys(&h, "", "  card_create_timeout_ms: 1500")
-        .replace(&h.dingtalk.base_url(), &closed);
+    let manifest = h
+        .manifest()
+        .with(|m| {
+            m.streaming.card_create_timeout_ms = Some(1500);
+            m.dingtalk.api_base_url = Some(closed.as_str().into());
+            m.dingtalk.oapi_base_url = Some(closed.as_str().into());
+        })
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let chunks = collect(
         skill
@@ -418,11 +418,13 @@ fn the_monthly_quota_error_stops_delivery_honestly_and_the_count_survives_a_rest
         ..EmulatorConfig::default()
     };
     let h = Harness::start_with("quota", dt, FakeGatewayConfig::default());
-    let manifest = with_keys(
-        &h,
-        "  monthly_call_quota: 5000",
-        "  card_create_timeout_ms: 1500",
-    );
+    let manifest = h
+        .manifest()
+        .with(|m| {
+            m.dingtalk.monthly_call_quota = Some(5000);
+            m.streaming.card_create_timeout_ms = Some(1500);
+        })
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let first = collect(
         skill

@@ -37,8 +37,13 @@ fn terminal_kinds(
 #[test]
 fn a_full_conversation_queue_gets_one_busy_notice_and_no_cards_while_others_are_answered() {
     let h = Harness::start("flood-queue");
-    let manifest =
-        h.manifest("", "") + "conversation:\n  max_queued: 2\n  sender_messages_per_minute: 1000\n";
+    let manifest = h
+        .manifest()
+        .with(|m| {
+            m.conversation.max_queued = Some(2);
+            m.conversation.sender_messages_per_minute = Some(1000);
+        })
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let noisy: Vec<_> = (0..10)
         .map(|i| {
@@ -95,7 +100,10 @@ fn a_full_conversation_queue_gets_one_busy_notice_and_no_cards_while_others_are_
 #[test]
 fn a_sender_over_its_rate_is_held_back_alone_and_stop_still_works() {
     let h = Harness::start("flood-sender");
-    let manifest = h.manifest("", "") + "conversation:\n  sender_messages_per_minute: 3\n";
+    let manifest = h
+        .manifest()
+        .with(|m| m.conversation.sender_messages_per_minute = Some(3))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let noisy: Vec<_> = (0..5)
         .map(|i| {
@@ -144,8 +152,13 @@ fn a_sender_over_its_rate_is_held_back_alone_and_stop_still_works() {
 #[test]
 fn refusals_are_rate_limited_per_conversation() {
     let h = Harness::start("flood-refused");
-    let manifest = h.manifest("", "")
-        + "conversation:\n  access:\n    policy: allowlist\n    allowed_groups: [\"cidSomewhereElse\"]\n";
+    let manifest = h
+        .manifest()
+        .with(|m| {
+            m.conversation.access.policy = Some("allowlist".into());
+            m.conversation.access.allowed_groups = Some(vec!["cidSomewhereElse".into()]);
+        })
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let refused: Vec<_> = (0..4)
         .map(|i| {

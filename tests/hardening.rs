@@ -142,9 +142,7 @@ fn a_panic_inside_card_sync_still_finalizes_the_card() {
 #[test]
 fn refused_credentials_cost_one_token_call_for_many_events() {
     let h = Harness::start("bad-credentials");
-    let manifest = h
-        .manifest("", "")
-        .replace(&h.dingtalk.config().app_secret, "not-the-secret");
+    let manifest = h.manifest().app_secret("not-the-secret").to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     for i in 0..4 {
         let chunks = collect(
@@ -173,7 +171,10 @@ fn refused_credentials_cost_one_token_call_for_many_events() {
 #[test]
 fn a_session_webhook_is_used_only_on_the_session_send_path() {
     let h = Harness::start("webhook-path");
-    let manifest = h.manifest("  enabled: false", "");
+    let manifest = h
+        .manifest()
+        .with(|m| m.streaming.enabled = Some(false))
+        .to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
     let mut event =
         h.dingtalk

@@ -38,10 +38,13 @@ fn refusal(r: Refusal) -> (u16, &'static str, String) {
 #[test]
 fn host_settings_are_resolved_by_the_plugin_without_secrets() {
     let h = Harness::start("v2-settings");
-    let manifest = h.manifest(
-        "",
-        "ingress:\n  mode: http\n  http:\n    listen: 127.0.0.1:0\n    path: /钉钉/callback\n  metrics_listen: 127.0.0.1:0\n",
-    );
+    let manifest = h
+        .manifest()
+        .set("ingress.mode", "http")
+        .set("ingress.http.listen", "127.0.0.1:0")
+        .set("ingress.http.path", "/钉钉/callback")
+        .set("ingress.metrics_listen", "127.0.0.1:0")
+        .to_yaml();
     let json = plugin()
         .host_settings(&manifest, &h.dir.join("robot.yaml"))
         .unwrap();

@@ -9,6 +9,7 @@ use openclaw_dingtalk::card::markdown::{normalize_for_card, split_point};
 use openclaw_dingtalk::event::BotMessage;
 use openclaw_dingtalk::gateway::{parse_event_data, GatewayEvent};
 use openclaw_dingtalk::manifest::Manifest;
+use openclaw_dingtalk_emulator::manifest::{TestManifest, Text};
 use openclaw_skill_abi::manifest_text::interpolate;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -139,12 +140,27 @@ proptest! {
 
     #[test]
     fn any_secret_round_trips_through_interpolation(secret in "\\PC{1,40}", quoted in any::<bool>()) {
-        let line = if quoted { "  app_secret: \"${S}\"\n" } else { "  app_secret: ${S}\n" };
-        let text = format!("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: k\n{line}");
+        // The position of `${S}` is what is tested: inside double quotes or plain.
+        let raw = if quoted { "\"${S}\"" } else { "${S}" };
+        let text = TestManifest::new("http://127.0.0.1:1", "http://127.0.0.1:2")
+            .app_secret(Text::raw(raw))
+            .to_yaml();
         match Manifest::load_with(&text, Path::new("."), |_| Some(secret.clone())) {
             Ok(m) => prop_assert_eq!(m.dingtalk.app_secret.expose(), secret.as_str()),
             // Only a value that is empty after trimming is refused (it must not be blank).
             Err(e) => prop_assert!(secret.trim().is_empty() || e.to_string().contains("double quotes"), "{e}"),
+        }
+    }
+
+    #[test]
+    fn any_literal_text_reads_back_exactly_from_a_built_manifest(text in "(?s).{0,40}|(\\$\\{|\\$\\$\\{|[\"'#:\\\\ \n]){0,20}") {
+        // What TestManifest writes is what the plugin's loader reads: quoting, escapes, `${`.
+        let yaml = TestManifest::new("http://127.0.0.1:1", "http://127.0.0.1:2")
+            .with(|m| m.conversation.preamble = Some(text.as_str().into()))
+            .to_yaml();
+        match Manifest::load_with(&yaml, Path::new("."), |_| None) {
+            Ok(m) => prop_assert_eq!(m.conversation.preamble, text),
+            Err(e) => prop_assert!(false, "{e}\n{yaml}"),
         }
     }
 

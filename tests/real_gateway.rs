@@ -23,15 +23,7 @@ fn gateway_env() -> (String, String) {
 
 fn manifest(h: &Harness) -> String {
     let (url, token) = gateway_env();
-    h.manifest("", "")
-        .replace(
-            &format!("endpoint: \"{}\"", h.gateway.base_url()),
-            &format!("endpoint: \"{url}\""),
-        )
-        .replace(
-            "auth_token: \"fake-gateway-token\"",
-            &format!("auth_token: \"{token}\""),
-        )
+    h.manifest().gateway(url, Some(token.into())).to_yaml()
 }
 
 fn upstream_requests() -> Vec<serde_json::Value> {

@@ -141,7 +141,7 @@ fn events_that_are_not_robot_messages_are_refused_naming_the_field() {
 fn check_manifest_and_init_name_the_bad_key_and_its_line() {
     let h = Harness::start("contract-manifest");
     let plugin = plugin();
-    let good = h.manifest("", "");
+    let good = h.manifest().to_yaml();
     let summary: serde_json::Value = serde_json::from_str(
         &plugin
             .check_manifest(&good, &h.dir.join("openclaw-skill.yaml"))
@@ -153,16 +153,23 @@ fn check_manifest_and_init_name_the_bad_key_and_its_line() {
         .to_string()
         .contains(&h.dingtalk.config().app_secret));
 
-    let bad = h.manifest("  card_update_interval_ms_typo: 5", "");
+    let bad = h
+        .manifest()
+        .set("streaming.card_update_interval_ms_typo", 5)
+        .to_yaml();
+    let line = 1 + bad
+        .lines()
+        .position(|l| l.contains("card_update_interval_ms_typo"))
+        .unwrap();
     let bot_yaml = h.dir.join("bot.yaml");
     let err = plugin.check_manifest(&bad, &bot_yaml).unwrap_err();
     assert_eq!(err.status, OcStatus::CONFIG);
     assert!(
-        err.message
-            .starts_with(&format!("{}: ", bot_yaml.display()))
-            && err.message.contains("card_update_interval_ms_typo")
-            && err.message.contains("line 15"),
-        "the error names the real file, the key and its line: {}",
+        err.message.starts_with(&format!(
+            "{}: streaming.card_update_interval_ms_typo (line {line}): ",
+            bot_yaml.display()
+        )) && err.message.contains("unknown field"),
+        "the error names the real file, the key and its line {line}: {}",
         err.message
     );
     let err = plugin

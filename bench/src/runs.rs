@@ -11,6 +11,7 @@ use openclaw_dingtalk_emulator::dingtalk::{
 };
 use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::manifest::TestManifest;
 
 use crate::host::Host;
 use crate::measure::{figures, percentile, Figures, Records, Timeline};
@@ -484,45 +485,19 @@ fn limits_row(run: &Run, f: &Figures) {
     );
 }
 
-fn manifest(dt: &DingTalkEmulator, gw: &FakeGateway, run: &Run, dir: &Path) -> String {
-    let cfg = dt.config();
-    format!(
-        r#"name: bench-bot
-version: "1.0"
-gateway:
-  endpoint: "{gw}"
-  auth_token: "fake-gateway-token"
-  idle_timeout_ms: {idle}
-dingtalk:
-  app_key: "{ak}"
-  app_secret: "{secret}"
-  api_base_url: "{dt}"
-  oapi_base_url: "{dt}"
-  card_template_id: "emulator-ai-card.schema"
-  card_content_key: "content"
-{api_qps}{flow_status}streaming:
-{interval}  enabled: true
-state_dir: "{state}"
-"#,
-        gw = gw.base_url(),
-        idle = run.idle_timeout_ms,
-        ak = cfg.app_key,
-        secret = cfg.app_secret,
-        dt = dt.base_url(),
-        api_qps = run
-            .api_qps
-            .map(|q| format!("  api_qps: {q}\n"))
-            .unwrap_or_default(),
-        flow_status = run
-            .flow_status
-            .map(|b| format!("  card_flow_status: {b}\n"))
-            .unwrap_or_default(),
-        interval = run
-            .interval_ms
-            .map(|ms| format!("  card_update_interval_ms: {ms}\n"))
-            .unwrap_or_default(),
-        state = dir.join("state").display(),
-    )
+/// The plugin's manifest for a run: the peers, and only the keys the run sets (the rest at the
+/// plugin's defaults); `state_dir` next to the manifest.
+fn manifest(dt: &DingTalkEmulator, gw: &FakeGateway, run: &Run) -> String {
+    TestManifest::for_peers(dt, gw)
+        .with(|m| {
+            m.name = "bench-bot".into();
+            m.gateway.idle_timeout_ms = Some(run.idle_timeout_ms);
+            m.dingtalk.api_qps = run.api_qps;
+            m.dingtalk.card_flow_status = run.flow_status;
+            m.streaming.card_update_interval_ms = run.interval_ms;
+            m.streaming.enabled = Some(true);
+        })
+        .to_yaml()
 }
 
 fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -> Result<Figures> {
@@ -556,7 +531,7 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -
     let dir = std::env::temp_dir().join(format!("ocdt-bench-{}-{}", run.name, std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let manifest_path = dir.join("openclaw-skill.yaml");
-    std::fs::write(&manifest_path, manifest(&dt, &gw, run, &dir))?;
+    std::fs::write(&manifest_path, manifest(&dt, &gw, run))?;
 
     let mut host = Host::start(host_bin, &manifest_path, plugin)?;
     let cids: Vec<String> = (0..run.replies)

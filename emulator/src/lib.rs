@@ -5,6 +5,7 @@
 //! * [`gateway`]: a fake OpenClaw gateway (`/v1/chat/completions` SSE, byte-exact framing) that can also act
 //!   as the fake *upstream model* behind a real gateway.
 //! * [`event`]: realistic inbound robot-message payloads and HTTP-callback signing.
+//! * [`manifest`]: [`manifest::TestManifest`], the builder of every test manifest (`openclaw-skill.yaml`).
 //! * [`replay`]: a raw TCP server that replays captured HTTP responses byte for byte.
 //!
 //! Every server binds to a loopback address only (see [`dingtalk::DingTalkEmulator::start_on`]).
@@ -12,6 +13,7 @@
 pub mod dingtalk;
 pub mod event;
 pub mod gateway;
+pub mod manifest;
 pub mod replay;
 
 mod clock;

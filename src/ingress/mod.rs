@@ -154,7 +154,7 @@ mod tests {
 
     fn gate(window_secs: u64) -> CallbackGate {
         let text = format!(
-            "name: 客服\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: k\n  app_secret: {SECRET}\n  card_template_id: tpl\ningress:\n  http:\n    signature_window_secs: {window_secs}\n"
+            "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: k\n  app_secret: {SECRET}\n  card_template_id: tpl\ningress:\n  http:\n    signature_window_secs: {window_secs}\n"
         );
         CallbackGate::new(&Manifest::load_with(&text, Path::new("."), |_| None).unwrap())
     }

@@ -30,7 +30,7 @@ mod tests {
 
     #[test]
     fn the_body_subscribes_to_robot_messages_with_the_apps_credentials() {
-        let text = "name: 客服\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: ding-key\n  app_secret: 秘密-secret\n  card_template_id: tpl\n";
+        let text = "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: ding-key\n  app_secret: 秘密-secret\n  card_template_id: tpl\n";
         let manifest = Manifest::load_with(text, Path::new("."), |_| None).unwrap();
         let body: serde_json::Value =
             serde_json::from_str(stream_open_body(&manifest).expose()).unwrap();

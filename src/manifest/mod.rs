@@ -1,36 +1,24 @@
 //! The skill manifest, `openclaw-skill.yaml`: typed configuration with documented defaults.
 //!
-//! Loading = `${VAR}` interpolation (shared with the host, see
-//! `openclaw_skill_abi::manifest_text`) → strict YAML parsing (unknown keys and wrong types
-//! are errors with their line) → range validation (errors name the key and its line).
-//! Every key and default is listed in the README's manifest reference.
+//! Loading = `${VAR}` interpolation (`openclaw_skill_abi::manifest_text`) → strict YAML
+//! parsing (unknown keys and wrong types are errors with their line) → range and consistency
+//! validation. Every problem of the file is reported in one go, each naming its key and line,
+//! so that an operator fixes the manifest in one pass. Every key and default is listed in
+//! `docs/manifest.md`.
 
 mod model;
+mod problems;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use openclaw_skill_abi::manifest_text::{interpolate, line_of_key};
+use openclaw_skill_abi::manifest_text::interpolate_all;
 
 pub use model::*;
+pub use problems::{ManifestError, Problem};
 
-/// A manifest problem: which key, on which line, and what is wrong. Never contains secrets.
-/// The file's name is not part of it: whoever read the file prefixes it.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ManifestError {
-    /// The complete one-line message (key, line, problem).
-    pub message: String,
-}
-
-impl ManifestError {
-    fn at(text: &str, key: &str, problem: impl std::fmt::Display) -> ManifestError {
-        let message = match line_of_key(text, key) {
-            Some(line) => format!("{key} (line {line}): {problem}"),
-            None => format!("{key}: {problem}"),
-        };
-        ManifestError { message }
-    }
-}
+/// How many keys the loader sets aside (unknown, wrong type) before it gives up on a file.
+const MAX_SET_ASIDE: usize = 64;
 
 impl Manifest {
     /// Parses and validates manifest text, reading `${VAR}` from the process environment.
@@ -45,16 +33,58 @@ impl Manifest {
         dir: &Path,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Manifest, ManifestError> {
-        let expanded = interpolate(text, lookup).map_err(|e| ManifestError {
-            message: e.to_string(),
-        })?;
-        let mut manifest: Manifest =
-            serde_yaml::from_str(&expanded).map_err(|e| ManifestError {
-                message: describe_yaml_error(&e),
-            })?;
-        manifest.validate(text)?;
+        let (expanded, unresolved) = interpolate_all(text, lookup);
+        let mut problems: Vec<Problem> = unresolved.into_iter().map(Problem::from).collect();
+        let mut value: serde_yaml::Value = match serde_yaml::from_str(&expanded) {
+            Ok(value) => value,
+            Err(e) => {
+                problems.push(Problem::yaml(&e));
+                return Err(ManifestError { problems });
+            }
+        };
+        // Keys already reported: later problems of the same key would repeat them.
+        let mut reported: HashSet<String> = problems.iter().filter_map(|p| p.key.clone()).collect();
+        let mut manifest = None;
+        // Typed parsing goes through YAML text each time (not through `Value`), so that a
+        // scalar such as `123456` is still read as a string where a string is expected.
+        let mut document = expanded;
+        for _ in 0..MAX_SET_ASIDE {
+            let parsed = serde_path_to_error::deserialize::<_, Manifest>(
+                serde_yaml::Deserializer::from_str(&document),
+            );
+            match parsed {
+                Ok(m) => {
+                    manifest = Some(m);
+                    break;
+                }
+                Err(e) => {
+                    let key = e.path().to_string();
+                    let message = e.inner().to_string();
+                    let set_aside = problems::set_aside(&mut value, &key, &message);
+                    if reported.insert(key.clone()) {
+                        problems.push(Problem::at(text, &key, message));
+                    }
+                    match serde_yaml::to_string(&value) {
+                        Ok(rest) if set_aside => document = rest,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        let Some(mut manifest) = manifest else {
+            return Err(ManifestError { problems });
+        };
         manifest.base_dir = dir.to_path_buf();
-        Ok(manifest)
+        for problem in manifest.validate(text) {
+            if problem.key.as_ref().is_none_or(|k| !reported.contains(k)) {
+                problems.push(problem);
+            }
+        }
+        if problems.is_empty() {
+            Ok(manifest)
+        } else {
+            Err(ManifestError { problems })
+        }
     }
 
     /// The directory for the in-flight card journal and session state.
@@ -62,18 +92,24 @@ impl Manifest {
         self.base_dir.join(&self.state_dir)
     }
 
-    fn validate(&mut self, text: &str) -> Result<(), ManifestError> {
-        let err = |key: &str, problem: &str| Err(ManifestError::at(text, key, problem));
+    /// Range and consistency checks; every problem found, in the file's order of keys.
+    fn validate(&mut self, text: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut err = |key: &str, problem: &str| problems.push(Problem::at(text, key, problem));
         if self.name.trim().is_empty() {
-            return err("name", "must not be empty");
+            err("name", "must not be empty");
         }
         match reqwest::Url::parse(&self.gateway.endpoint) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-            _ => return err("gateway.endpoint", "must be an http:// or https:// URL"),
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                if let Some(problem) = endpoint_problem(&url) {
+                    err("gateway.endpoint", &problem);
+                }
+            }
+            _ => err("gateway.endpoint", "must be an http:// or https:// URL"),
         }
         if !self.gateway.model.starts_with("openclaw") && !self.gateway.model.starts_with("agent:")
         {
-            return err(
+            err(
                 "gateway.model",
                 "must name an OpenClaw agent target: `openclaw`, `openclaw/<agentId>` or `agent:<agentId>`",
             );
@@ -83,7 +119,7 @@ impl Manifest {
             ("dingtalk.app_secret", self.dingtalk.app_secret.expose()),
         ] {
             if value.trim().is_empty() {
-                return err(key, "must not be empty");
+                err(key, "must not be empty");
             }
         }
         if self.dingtalk.robot_code.trim().is_empty() {
@@ -95,17 +131,17 @@ impl Manifest {
         ] {
             match reqwest::Url::parse(value) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-                _ => return err(key, "must be an http:// or https:// URL"),
+                _ => err(key, "must be an http:// or https:// URL"),
             }
         }
         if self.dingtalk.card_template_id.trim().is_empty() {
-            return err("dingtalk.card_template_id", "must not be empty");
+            err("dingtalk.card_template_id", "must not be empty");
         }
         if self.dingtalk.card_content_key.trim().is_empty() {
-            return err("dingtalk.card_content_key", "must not be empty");
+            err("dingtalk.card_content_key", "must not be empty");
         }
         if self.streaming.card_max_chars.is_some() {
-            return err(
+            err(
                 "streaming.card_max_chars",
                 "was replaced by streaming.card_max_bytes: DingTalk limits card values in UTF-8 bytes (a Chinese character takes 3), so remove card_max_chars and, if needed, set card_max_bytes (default 2800)",
             );
@@ -206,16 +242,70 @@ impl Manifest {
         ];
         for (key, value, min, max) in ranges {
             if value < min || value > max {
-                return err(key, &format!("{value} is out of range ({min}..={max})"));
+                err(key, &format!("{value} is out of range ({min}..={max})"));
             }
         }
         if self.gateway.idle_timeout_ms > self.gateway.total_timeout_ms {
-            return err(
+            err(
                 "gateway.idle_timeout_ms",
                 "must not exceed gateway.total_timeout_ms",
             );
         }
-        Ok(())
+        self.validate_addresses(&mut err);
+        self.validate_access(&mut err);
+        problems
+    }
+
+    /// Listen addresses the host will bind.
+    fn validate_addresses(&self, err: &mut impl FnMut(&str, &str)) {
+        if let Some(problem) = listen_problem(&self.ingress.http.listen) {
+            err("ingress.http.listen", &problem);
+        }
+        if let Some(addr) = self
+            .ingress
+            .metrics_listen
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        {
+            if let Some(problem) = listen_problem(addr) {
+                err("ingress.metrics_listen", &problem);
+            }
+        }
+        if !self.ingress.http.path.starts_with('/') {
+            err("ingress.http.path", "must start with `/`");
+        }
+    }
+
+    /// An allowlist that admits nobody is a mistake, not a policy.
+    fn validate_access(&self, err: &mut impl FnMut(&str, &str)) {
+        let access = &self.conversation.access;
+        if access.policy == AccessPolicy::Allowlist
+            && access.allowed_senders.is_empty()
+            && access.allowed_groups.is_empty()
+        {
+            err(
+                "conversation.access.policy",
+                "allowlist with neither allowed_senders nor allowed_groups admits nobody: list who may talk to the robot, or use `policy: open`",
+            );
+        }
+    }
+
+    /// Checks what `init` will need from the machine: that `state_dir` can be created and
+    /// written. Creates the directory (as `init` would).
+    pub fn check_environment(&self, text: &str) -> Vec<Problem> {
+        let dir = self.state_dir();
+        let probe = dir.join(".write-check");
+        let result = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&probe, b"ok"))
+            .and_then(|()| std::fs::remove_file(&probe));
+        match result {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![Problem::at(
+                text,
+                "state_dir",
+                format!("{} is not a writable directory: {e}", dir.display()),
+            )],
+        }
     }
 
     /// A JSON summary for `openclaw-skill check`: every setting, secrets redacted.
@@ -283,12 +373,34 @@ impl Manifest {
     }
 }
 
-fn describe_yaml_error(e: &serde_yaml::Error) -> String {
-    let text = e.to_string();
-    // serde_yaml reports "<path>: <problem> at line L column C"; keep it, but say "line L".
-    match e.location() {
-        Some(loc) if !text.contains("at line") => format!("{text} (line {})", loc.line()),
-        _ => text,
+/// Why a well-formed `gateway.endpoint` URL is still not the gateway's base URL.
+fn endpoint_problem(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str().unwrap_or_default();
+    if host == "example.com" || host.ends_with(".example.com") || host.ends_with(".invalid") {
+        return Some(format!(
+            "`{host}` is the example's placeholder: set the URL of your OpenClaw gateway (e.g. http://127.0.0.1:18789)"
+        ));
+    }
+    let path = url.path().trim_end_matches('/');
+    for api in ["/v1/chat/completions", "/v1"] {
+        if path.ends_with(api) {
+            return Some(format!(
+                "give the gateway's base URL without `{api}`: the plugin appends /v1/chat/completions itself"
+            ));
+        }
+    }
+    None
+}
+
+/// Why `addr` cannot be bound as `host:port`.
+fn listen_problem(addr: &str) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    match addr.to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(format!("`{addr}` resolves to no address")),
+        Err(e) => Some(format!(
+            "`{addr}` is not a listen address (host:port with a port of 0..=65535): {e}"
+        )),
     }
 }
 

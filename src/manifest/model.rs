@@ -1,5 +1,6 @@
-//! The manifest's typed model. Every field not in the product brief's example has a default;
-//! the doc comment of each field is its documentation (mirrored in the README).
+//! The manifest's typed model. Every field but the core ones (`name`, `version`,
+//! `gateway.endpoint`, `dingtalk.app_key`, `dingtalk.app_secret`) has a default; the doc comment
+//! of each field is its documentation (mirrored in docs/manifest.md).
 
 use std::path::PathBuf;
 

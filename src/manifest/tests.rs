@@ -6,6 +6,7 @@ const EXAMPLE: &str = include_str!("../../openclaw-skill.yaml");
 
 fn env(name: &str) -> Option<String> {
     match name {
+        "OPENCLAW_GATEWAY_URL" => Some("http://127.0.0.1:18789".into()),
         "OPENCLAW_API_KEY" => Some("gw-secret-token".into()),
         "DINGTALK_APP_KEY" => Some("dingappkey".into()),
         "DINGTALK_APP_SECRET" => Some("very-secret".into()),
@@ -93,7 +94,7 @@ fn an_out_of_range_value_names_the_key_and_line() {
     .to_string();
     assert_eq!(
         err,
-        "openclaw-skill.yaml: streaming.card_update_interval_ms (line 9): 5 is out of range (100..=60000)"
+        "streaming.card_update_interval_ms (line 9): 5 is out of range (100..=60000)"
     );
     let err = load(&format!("{MINIMAL}  api_qps: 0\n"))
         .unwrap_err()
@@ -131,4 +132,78 @@ fn numeric_and_keyword_looking_values_stay_strings_for_string_keys() {
         assert_eq!(m.dingtalk.app_key, value);
         assert_eq!(m.dingtalk.app_secret.expose(), value);
     }
+}
+
+#[test]
+fn the_shipped_manifest_without_environment_names_all_four_variables_at_once() {
+    let err = Manifest::load_with(EXAMPLE, Path::new("."), |_| None).unwrap_err();
+    let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 4, "one problem per unset variable: {lines:#?}");
+    for (variable, key) in [
+        ("OPENCLAW_GATEWAY_URL", "gateway.endpoint"),
+        ("OPENCLAW_API_KEY", "gateway.auth_token"),
+        ("DINGTALK_APP_KEY", "dingtalk.app_key"),
+        ("DINGTALK_APP_SECRET", "dingtalk.app_secret"),
+    ] {
+        let line = openclaw_skill_abi::manifest_text::line_of_key(EXAMPLE, key).unwrap();
+        assert!(
+            lines.contains(&format!(
+                "{key} (line {line}): environment variable {variable} is not set"
+            )),
+            "{variable}: {lines:#?}"
+        );
+    }
+}
+
+#[test]
+fn every_problem_of_a_manifest_is_reported_in_one_pass() {
+    let text = "name: 客服机器人\nversion: \"1\"\ngateway:\n  endpoint: https://gw.internal/v1/chat/completions\n  retry_count: 3\ndingtalk:\n  app_key: k\n  app_secret: s\n  api_qps: lots\nstreaming:\n  card_update_interval_ms: 5\n  colour: blue\nconversation:\n  access:\n    policy: allowlist\ningress:\n  http:\n    listen: localhost:99999\n  metrics_listen: nope\n";
+    let err = load(text).unwrap_err();
+    let shown = err.to_string();
+    for (key, line, says) in [
+        ("gateway.retry_count", 5, "unknown field"),
+        ("dingtalk.api_qps", 9, "invalid type"),
+        ("streaming.colour", 12, "unknown field"),
+        ("gateway.endpoint", 4, "without `/v1/chat/completions`"),
+        ("streaming.card_update_interval_ms", 11, "out of range"),
+        ("conversation.access.policy", 15, "admits nobody"),
+        ("ingress.http.listen", 18, "not a listen address"),
+        ("ingress.metrics_listen", 19, "not a listen address"),
+    ] {
+        assert!(
+            err.problems.iter().any(|p| p.key.as_deref() == Some(key)
+                && p.line == Some(line)
+                && p.message.contains(says)),
+            "{key} (line {line}) {says}:\n{shown}"
+        );
+    }
+    assert_eq!(err.problems.len(), 8, "{shown}");
+}
+
+#[test]
+fn the_example_placeholder_endpoint_is_refused() {
+    let err = load(&MINIMAL.replace(
+        "http://127.0.0.1:1",
+        "https://your-openclaw-gateway.example.com",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("gateway.endpoint (line 4): `your-openclaw-gateway.example.com` is the example's placeholder"), "{err}");
+}
+
+#[test]
+fn an_unwritable_state_dir_is_reported_by_the_environment_check() {
+    let m = Manifest::load_with(
+        &format!("{MINIMAL}state_dir: /proc/openclaw-状态\n"),
+        Path::new("."),
+        |_| None,
+    )
+    .unwrap();
+    let problems = m.check_environment(&format!("{MINIMAL}state_dir: /proc/openclaw-状态\n"));
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].key.as_deref(), Some("state_dir"));
+    assert!(
+        problems[0].message.contains("not a writable directory"),
+        "{problems:?}"
+    );
 }

@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use openclaw_dingtalk_emulator::dingtalk::{DingTalkEmulator, EmulatorConfig};
 use openclaw_dingtalk_emulator::event::MessageSpec;
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+pub use openclaw_dingtalk_emulator::manifest::TestManifest;
 use openclaw_skill_abi::{Chunk, ChunkStream, Plugin, PluginError, Skill};
 
 /// The plugin library built by this `cargo test` run.
@@ -83,40 +84,15 @@ impl Harness {
         }
     }
 
-    /// A manifest pointing at the emulator and the fake gateway; `extra` is appended under
-    /// the given top-level sections (a YAML fragment with full keys).
-    pub fn manifest(&self, streaming: &str, extra: &str) -> String {
-        let cfg = self.dingtalk.config();
-        format!(
-            r#"name: test-bot
-version: "1.0"
-gateway:
-  endpoint: "{gw}"
-  auth_token: "fake-gateway-token"
-dingtalk:
-  app_key: "{ak}"
-  app_secret: "{secret}"
-  api_base_url: "{dt}"
-  oapi_base_url: "{dt}"
-  card_template_id: "emulator-ai-card.schema"
-  card_content_key: "content"
-streaming:
-  card_update_interval_ms: 100
-{streaming}
-state_dir: "{state}"
-{extra}
-"#,
-            gw = self.gateway.base_url(),
-            ak = cfg.app_key,
-            secret = cfg.app_secret,
-            dt = self.dingtalk.base_url(),
-            state = self.dir.join("state").display(),
-        )
+    /// The test manifest: the emulator and the fake gateway with their credentials, a 100 ms
+    /// card update interval, `state_dir` in the scratch directory. `.to_yaml()` gives the text.
+    pub fn manifest(&self) -> TestManifest {
+        TestManifest::for_peers(&self.dingtalk, &self.gateway).interval_ms(100)
     }
 
     /// Starts a skill with the default manifest.
     pub fn skill(&self, plugin: &Plugin) -> Skill {
-        self.skill_with(plugin, &self.manifest("", ""))
+        self.skill_with(plugin, &self.manifest().to_yaml())
     }
 
     /// Starts a skill with a given manifest.

@@ -42,7 +42,8 @@ impl Fault {
 pub enum FaultResponse {
     /// HTTP 500 `{"code":"system.busy",…}` (the documented transient server error).
     ServerError,
-    /// HTTP 504 Gateway Timeout, as when DingTalk does not answer within 3 s (DPEDIA retry.md).
+    /// HTTP 504 Gateway Timeout, as when DingTalk's backend does not answer within 3 s
+    /// (docs/dingtalk.md, "Ambiguous failures").
     GatewayTimeout,
     /// The ambiguous failure: the call is handled normally (and applied, if valid), then answered with the
     /// same HTTP 504 as [`FaultResponse::GatewayTimeout`]. A client cannot tell it from a timeout that was

@@ -10,16 +10,19 @@
 //! The contract: [`codes`] (integer codes), [`strings`], [`records`] (chunks, log records,
 //! refusals, handles), [`vtable`], [`root_module`]; the safe Rust view of a chunk ([`chunk`]).
 //! [`loader`] is the safe Rust host API over them. This crate stays light: no HTTP, no
-//! WebSocket, no runtime.
-#![deny(unsafe_op_in_unsafe_fn)]
+//! WebSocket, no runtime. `unsafe` code is a compile error here except in [`strings`] (reading
+//! a borrowed string, releasing an owned one) and [`loader`] (calling the vtable).
+#![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 
 pub mod chunk;
 pub mod codes;
+#[allow(unsafe_code)] // calls into the plugin through raw function pointers
 pub mod loader;
 pub mod manifest_text;
 pub mod records;
 pub mod root_module;
 pub mod secret;
+#[allow(unsafe_code)] // the two string primitives every crossing rests on
 pub mod strings;
 pub mod vtable;
 

@@ -32,15 +32,33 @@ impl std::error::Error for InterpolationError {}
 
 /// Replaces `${VAR}` and `${VAR:-default}` using `lookup`; `$${` stands for a literal `${`.
 /// Comments are left alone. `${VAR:-default}` uses the default when VAR is unset or empty.
+/// Stops at the first problem; [`interpolate_all`] reports every one.
 pub fn interpolate(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, InterpolationError> {
-    let mut out = String::with_capacity(text.len());
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        interpolate_line(text, index, line, &lookup, &mut out)?;
+    let (out, mut problems) = interpolate_all(text, lookup);
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems.swap_remove(0))
     }
-    Ok(out)
+}
+
+/// As [`interpolate`], but goes on after a problem so that every unset variable and every
+/// malformed reference is reported at once. The text returned alongside problems has an empty
+/// value where a variable was unset and the rest of a line dropped after a malformed
+/// reference, so that the document can still be checked for other problems.
+pub fn interpolate_all(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (String, Vec<InterpolationError>) {
+    let mut out = String::with_capacity(text.len());
+    let mut problems = Vec::new();
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        interpolate_line(text, index, line, &lookup, &mut out, &mut problems);
+    }
+    (out, problems)
 }
 
 /// [`interpolate`] with the process environment.
@@ -61,7 +79,8 @@ fn interpolate_line(
     line: &str,
     lookup: &impl Fn(&str) -> Option<String>,
     out: &mut String,
-) -> Result<(), InterpolationError> {
+    problems: &mut Vec<InterpolationError>,
+) {
     let err = |message: String| InterpolationError {
         line: index + 1,
         key: key_path_at_line(text, index),
@@ -75,7 +94,7 @@ fn interpolate_line(
         match (quote, c) {
             (Quote::None, b'#') if i == 0 || bytes[i - 1].is_ascii_whitespace() => {
                 out.push_str(&line[i..]);
-                return Ok(());
+                return;
             }
             (Quote::None, b'"') => quote = Quote::Double,
             (Quote::None, b'\'') => quote = Quote::Single,
@@ -93,19 +112,36 @@ fn interpolate_line(
             continue;
         }
         if c == b'$' && line[i..].starts_with("${") {
-            let close = line[i..]
-                .find('}')
-                .ok_or_else(|| err("`${` without a closing `}`".into()))?;
+            let Some(close) = line[i..].find('}') else {
+                problems.push(err("`${` without a closing `}`".into()));
+                return end_line(line, out);
+            };
             let expr = &line[i + 2..i + close];
-            let value = resolve(expr, lookup).map_err(err)?;
             let rest_start = i + close + 1;
+            let value = match resolve(expr, lookup) {
+                Ok(value) => value,
+                Err(Unresolved::Unset(message)) => {
+                    // Go on with an empty value, so the rest of the document is checked too.
+                    problems.push(err(message));
+                    if quote == Quote::None {
+                        out.push_str("\"\"");
+                    }
+                    i = rest_start;
+                    continue;
+                }
+                Err(Unresolved::Malformed(message)) => {
+                    problems.push(err(message));
+                    return end_line(line, out);
+                }
+            };
             match quote {
                 Quote::Double => out.push_str(&escape_double(&value)),
                 Quote::Single if value.chars().any(|c| c.is_control() || is_yaml_break(c)) => {
-                    return Err(err(format!(
+                    problems.push(err(format!(
                         "the value of `{}` contains a line break or control character, which single quotes cannot hold; use double quotes",
                         expr.split(":-").next().unwrap_or(expr)
                     )));
+                    return end_line(line, out);
                 }
                 Quote::Single => out.push_str(&value.replace('\'', "''")),
                 Quote::None if is_plain_safe(&value) => out.push_str(&value),
@@ -115,10 +151,11 @@ fn interpolate_line(
                     let starts_scalar =
                         before.trim_end().ends_with(':') || before.trim_end().ends_with('-');
                     if !starts_scalar || !after.trim().is_empty() {
-                        return Err(err(format!(
+                        problems.push(err(format!(
                             "the value of `{}` contains characters YAML would misread here; put the whole value in double quotes",
                             expr.split(":-").next().unwrap_or(expr)
                         )));
+                        return end_line(line, out);
                     }
                     out.push('"');
                     out.push_str(&escape_double(&value));
@@ -132,10 +169,24 @@ fn interpolate_line(
         out.push_str(&line[i..i + ch_len]);
         i += ch_len;
     }
-    Ok(())
 }
 
-fn resolve(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+/// Ends the output line early (after a problem that makes the rest of the line unreadable).
+fn end_line(line: &str, out: &mut String) {
+    if line.ends_with('\n') {
+        out.push('\n');
+    }
+}
+
+/// Why a `${…}` reference has no value.
+enum Unresolved {
+    /// The variable is not set (and has no default).
+    Unset(String),
+    /// The reference itself is malformed.
+    Malformed(String),
+}
+
+fn resolve(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, Unresolved> {
     let (name, default) = match expr.split_once(":-") {
         Some((name, default)) => (name, Some(default)),
         None => (expr, None),
@@ -144,15 +195,17 @@ fn resolve(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<Strin
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit());
     if !valid {
-        return Err(format!(
+        return Err(Unresolved::Malformed(format!(
             "`${{{expr}}}` is not a valid variable reference (use ${{NAME}} or ${{NAME:-default}})"
-        ));
+        )));
     }
     match (lookup(name), default) {
         (Some(v), Some(d)) if v.is_empty() => Ok(d.to_owned()),
         (Some(v), _) => Ok(v),
         (None, Some(d)) => Ok(d.to_owned()),
-        (None, None) => Err(format!("environment variable {name} is not set")),
+        (None, None) => Err(Unresolved::Unset(format!(
+            "environment variable {name} is not set"
+        ))),
     }
 }
 
@@ -294,6 +347,35 @@ mod tests {
         assert_eq!(err.line, 4);
         assert_eq!(err.key.as_deref(), Some("gateway.auth_token"));
         assert!(err.to_string().contains("MISSING is not set"), "{err}");
+    }
+
+    #[test]
+    fn every_unset_variable_is_reported_at_once_with_its_key_and_line() {
+        let doc = "gateway:\n  endpoint: ${URL}\n  auth_token: \"${TOKEN}\"\ndingtalk:\n  app_key: ${KEY}\n  app_secret: ${NOPE}\n  robot_code: ${ROBOT:-}\n";
+        let (out, problems) = interpolate_all(doc, env);
+        let named: Vec<(usize, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.key.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (2, "gateway.endpoint"),
+                (3, "gateway.auth_token"),
+                (6, "dingtalk.app_secret")
+            ]
+        );
+        assert!(problems[0].message.contains("URL is not set"));
+        assert!(
+            out.contains("  app_key: abc\n"),
+            "the rest is still substituted: {out}"
+        );
+        assert!(out.contains("  app_secret: \"\"\n"), "{out}");
+        assert_eq!(
+            interpolate(doc, env).unwrap_err().line,
+            2,
+            "first problem only"
+        );
     }
 
     #[test]

@@ -42,9 +42,10 @@ pub struct OcSkillVTable {
     ///
     /// `manifest_yaml` is the file's text, `manifest_path` its path as the operator gave it
     /// (error messages name it; relative paths inside resolve against its directory); both
-    /// are borrowed for the call. On `OC_STATUS_OK` `*out_summary` receives a JSON summary
-    /// (secrets redacted); on `OC_STATUS_CONFIG` `*out_error` lists every problem found, one
-    /// per line, each naming the file, the key and its line. Threads: any.
+    /// are borrowed for the call. Besides the file it checks what `init` will need (a
+    /// writable `state_dir`, which it creates). On `OC_STATUS_OK` `*out_summary` receives a
+    /// JSON summary (secrets redacted); on `OC_STATUS_CONFIG` `*out_error` lists every problem
+    /// found, one per line, each naming the file, the key and its line. Threads: any.
     pub check_manifest: unsafe extern "C" fn(
         manifest_yaml: OcStr,
         manifest_path: OcStr,

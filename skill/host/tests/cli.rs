@@ -46,21 +46,15 @@ fn an_unknown_log_level_is_a_usage_error_listing_the_levels() {
 #[test]
 fn check_shows_urls_without_their_credentials() {
     let dir = scratch("check-redact");
-    let manifest = dir.join("openclaw-skill.yaml");
-    std::fs::write(
-        &manifest,
-        r#"name: redact
-version: "1.0"
-gateway:
-  endpoint: "http://alice:hunter2@127.0.0.1:18789"
-  auth_token: "token"
-dingtalk:
-  app_key: "key"
-  app_secret: "secret"
-  api_base_url: "https://bob:pa55word@api.dingtalk.com"
-"#,
+    let manifest = support::TestManifest::new(
+        "https://bob:pa55word@api.dingtalk.com",
+        "http://alice:hunter2@127.0.0.1:18789",
     )
-    .unwrap();
+    .with(|m| {
+        m.name = "redact".into();
+        m.dingtalk.oapi_base_url = None;
+    })
+    .write(&dir);
     let out = host()
         .arg("check")
         .arg(&manifest)

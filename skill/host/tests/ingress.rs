@@ -10,9 +10,12 @@ use openclaw_dingtalk_emulator::dingtalk::{
     CardState, Closer, FrameDirection, FrameKind, PushOptions, StreamConfig, StreamFrame,
 };
 use openclaw_dingtalk_emulator::event::{callback_headers, Content, MessageSpec};
-use support::{quiet_stream, tokens, Env};
+use support::{quiet_stream, tokens, Env, TestManifest};
 
-const STREAM: &str = "  mode: stream";
+/// Stream mode, written out.
+fn stream(env: &Env) -> TestManifest {
+    env.manifest().stream_ingress()
+}
 
 fn callbacks_of<'a>(frames: &'a [StreamFrame], msg_id: &str) -> Vec<&'a StreamFrame> {
     frames
@@ -63,7 +66,7 @@ fn stream_message_ends_in_a_finished_card() {
             ..quiet_stream()
         },
     );
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
     let metrics_url = host.logged_url("metrics listening on ");
     env.wait_connections(1);
@@ -94,7 +97,7 @@ fn stream_message_ends_in_a_finished_card() {
         assert_eq!(acks_of(&frames, id).len(), 1, "ACKed once");
     }
     // Every callback is ACKed exactly once (above). That the ACK is written before the event
-    // is handed to the skill is the order of `on_text` in `ingress/stream.rs`; it is not asserted here by time,
+    // is handed to the skill is the order of `on_text` in `skill/host/src/ingress/stream.rs`; it is not asserted here by time,
     // because the emulator stamps a frame when its reader task gets to it, which can be tens of
     // milliseconds after a card the skill created at once.
     assert_eq!(env.cards_in("cidStreamA==").len(), 1, "exactly one card");
@@ -146,7 +149,7 @@ fn stream_message_ends_in_a_finished_card() {
 #[test]
 fn server_disconnect_in_the_middle_of_a_reply_loses_and_duplicates_nothing() {
     let env = Env::start("stream-disconnect", quiet_stream());
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &[]);
     env.wait_connections(1);
 
@@ -230,7 +233,7 @@ fn server_disconnect_in_the_middle_of_a_reply_loses_and_duplicates_nothing() {
 #[test]
 fn three_server_disconnects_in_a_row_every_message_answered_exactly_once() {
     let env = Env::start("stream-three", quiet_stream());
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &[]);
     env.wait_connections(1);
 
@@ -323,7 +326,7 @@ fn an_unacked_redelivery_is_answered_once() {
             ..quiet_stream()
         },
     );
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &[]);
     env.wait_connections(1);
     // The host's first ACK is "lost": the emulator delivers the message again ~300 ms later.
@@ -372,10 +375,8 @@ fn an_unacked_redelivery_is_answered_once() {
 #[test]
 fn a_silent_socket_is_replaced() {
     let env = Env::start("stream-silence", quiet_stream());
-    let manifest = env.manifest(
-        "  mode: stream\n  stream:\n    silence_timeout_ms: 900",
-        None,
-    );
+    let manifest =
+        env.write(stream(&env).with(|m| m.ingress.stream.silence_timeout_ms = Some(900)));
     let mut host = env.host(&manifest, &[]);
     env.wait_connections(1);
     assert_eq!(env.dt.freeze_connections(), 1);
@@ -398,7 +399,7 @@ fn a_silent_socket_is_replaced() {
 #[test]
 fn refused_credentials_fail_fast_without_leaking_the_secret() {
     let env = Env::start("stream-auth", quiet_stream());
-    let manifest = env.manifest(STREAM, Some("wrong-secret-value"));
+    let manifest = env.write(stream(&env).app_secret("wrong-secret-value"));
     let mut host = env.host(&manifest, &[]);
     let status = host.wait_exit();
     assert!(!status.success());
@@ -415,10 +416,7 @@ fn refused_credentials_fail_fast_without_leaking_the_secret() {
 #[test]
 fn http_mode_checks_signatures_and_answers_good_callbacks() {
     let env = Env::start("http", quiet_stream());
-    let manifest = env.manifest(
-        "  mode: http\n  http:\n    listen: \"127.0.0.1:0\"\n    path: /dingtalk/callback\n    max_body_bytes: 65536",
-        None,
-    );
+    let manifest = env.write(http(&env));
     let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
     let metrics_url = host.logged_url("metrics listening on ");
     let url = host.logged_url("http callback mode: listening on ");
@@ -528,7 +526,7 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
 #[test]
 fn sigterm_during_a_reply_finalizes_the_card_before_exit() {
     let env = Env::start("sigterm", quiet_stream());
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &["--shutdown-deadline-ms", "20000"]);
     env.wait_connections(1);
     env.dt
@@ -562,7 +560,7 @@ fn sigterm_during_a_reply_finalizes_the_card_before_exit() {
 #[test]
 fn sigterm_with_a_short_deadline_finalizes_the_card_as_interrupted() {
     let env = Env::start("sigterm-short", quiet_stream());
-    let manifest = env.manifest(STREAM, None);
+    let manifest = env.write(stream(&env));
     let mut host = env.host(&manifest, &["--shutdown-deadline-ms", "1500"]);
     env.wait_connections(1);
     env.dt
@@ -613,13 +611,17 @@ fn post_to(env: &Env, url: &str, headers: &[(String, String)], body: String) -> 
     })
 }
 
-const HTTP_MODE: &str =
-    "  mode: http\n  http:\n    listen: \"127.0.0.1:0\"\n    path: /dingtalk/callback\n    max_body_bytes: 65536";
+/// HTTP callbacks on an ephemeral port, bodies up to 64 KiB.
+fn http(env: &Env) -> TestManifest {
+    env.manifest()
+        .http_ingress(Some("127.0.0.1:0"), "/dingtalk/callback")
+        .with(|m| m.ingress.http.max_body_bytes = Some(65536))
+}
 
 #[test]
 fn http_a_replayed_callback_is_refused_and_answered_once() {
     let env = Env::start("http-replay", quiet_stream());
-    let manifest = env.manifest(HTTP_MODE, None);
+    let manifest = env.write(http(&env));
     let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
     let metrics_url = host.logged_url("metrics listening on ");
     let url = host.logged_url("http callback mode: listening on ");
@@ -703,7 +705,7 @@ fn http_a_replayed_callback_is_refused_and_answered_once() {
 #[test]
 fn http_a_narrower_signature_window_refuses_older_timestamps() {
     let env = Env::start("http-window", quiet_stream());
-    let manifest = env.manifest(&format!("{HTTP_MODE}\n    signature_window_secs: 60"), None);
+    let manifest = env.write(http(&env).with(|m| m.ingress.http.signature_window_secs = Some(60)));
     let mut host = env.host(&manifest, &[]);
     let url = host.logged_url("http callback mode: listening on ");
     let secret = env.dt.config().app_secret.clone();
@@ -738,7 +740,7 @@ fn http_slow_clients_are_disconnected_while_others_are_served() {
     use std::time::Instant;
 
     let env = Env::start("http-slow", quiet_stream());
-    let manifest = env.manifest(&format!("{HTTP_MODE}\n    read_timeout_ms: 1000"), None);
+    let manifest = env.write(http(&env).with(|m| m.ingress.http.read_timeout_ms = Some(1000)));
     let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
     let metrics_url = host.logged_url("metrics listening on ");
     let url = host.logged_url("http callback mode: listening on ");
@@ -821,18 +823,14 @@ fn http_slow_clients_are_disconnected_while_others_are_served() {
 #[test]
 fn stream_connection_refused_names_the_address() {
     let env = Env::start("stream-refused", quiet_stream());
-    let manifest = env.manifest(STREAM, None);
     // A port nobody listens on.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    let text = std::fs::read_to_string(&manifest).unwrap().replacen(
-        &format!("api_base_url: \"{}\"", env.dt.base_url()),
-        // With credentials in the URL: they never show.
-        &format!("api_base_url: \"http://opener:pa55word@127.0.0.1:{port}\""),
-        1,
-    );
-    std::fs::write(&manifest, text).unwrap();
+    // With credentials in the URL: they never show.
+    let opener = format!("http://opener:pa55word@127.0.0.1:{port}");
+    let manifest =
+        env.write(stream(&env).with(|m| m.dingtalk.api_base_url = Some(opener.as_str().into())));
     let host = env.host(&manifest, &[]);
     let line = host.wait_log("a connect failure", |m| {
         m.starts_with("stream: cannot connect")

@@ -76,8 +76,8 @@ client() { "$PEER" exec "$NODE" "$HERE/e2e-client.mjs" "$@"; }
 
 # --- build and install ------------------------------------------------------------------------
 if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
-	say "cargo build (debug): libopenclaw_dingtalk.so, dingtalk-emulator, fake-gateway"
-	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+	say "cargo build (debug): libopenclaw_dingtalk.so, dingtalk-emulator, fake-gateway, test-manifest"
+	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway --bin test-manifest)
 fi
 say "Node 24 + openclaw (the peer cache)"
 "$PEER" install
@@ -90,7 +90,7 @@ rm -rf -- "$WORK/skill"
 mkdir -p "$WORK/skill"
 ln -s "$TARGET/debug/libopenclaw_dingtalk.so" "$WORK/skill/libopenclaw_dingtalk.so"
 # write_manifest FILE MODE: from the one writer of test manifests (manifestYaml in
-# test/helpers.mjs). The secret and the gateway token are ${VAR}s the skill library resolves from
+# test/helpers.mjs, which runs the emulator crate's test-manifest). The secret and the gateway token are ${VAR}s the skill library resolves from
 # the gateway's environment.
 write_manifest() {
 	local options

@@ -1,8 +1,9 @@
 // Shared helpers of the node:test suites (and of e2e.sh / e2e-client.mjs): locating the
 // cargo-built binaries, starting the DingTalk emulator and the fake gateway on loopback, the ONE
-// writer of test manifests, signing callbacks as DingTalk does.
+// writer of test manifests (through the emulator crate's `test-manifest`, the builder the Rust
+// tests use), signing callbacks as DingTalk does.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,12 +18,13 @@ export const TARGET_DIR = process.env.OCDT_TARGET_DIR ?? path.join(REPO_DIR, 'ta
 export const SO_PATH = process.env.OCDT_LIB ?? path.join(TARGET_DIR, 'libopenclaw_dingtalk.so');
 export const EMULATOR_BIN = path.join(TARGET_DIR, 'dingtalk-emulator');
 export const FAKE_GATEWAY_BIN = path.join(TARGET_DIR, 'fake-gateway');
+export const TEST_MANIFEST_BIN = path.join(TARGET_DIR, 'test-manifest');
 /** A plugin of the 0.1 series (skill ABI v1): tests/fixtures/abi-v1, built by test/unit.sh. */
 export const ABI_V1_LIB = process.env.OCDT_ABI_V1_LIB ?? path.join(TARGET_DIR, '../fixtures/abi-v1/debug/libabi_v1_fixture.so');
 
 /** Why the native tests cannot run here, or null. */
 export function nativeMissing() {
-  for (const f of [SO_PATH, EMULATOR_BIN, FAKE_GATEWAY_BIN]) {
+  for (const f of [SO_PATH, EMULATOR_BIN, FAKE_GATEWAY_BIN, TEST_MANIFEST_BIN]) {
     if (!fs.existsSync(f)) return `${f} is missing (cargo build -p openclaw-dingtalk -p openclaw-dingtalk-emulator)`;
   }
   try {
@@ -95,10 +97,10 @@ export async function startPeers() {
 }
 
 // --- test manifests ----------------------------------------------------------------------
-// Every test manifest is written here, from the same inputs as the emulator crate's
-// TestManifest builder (dingtalk/gateway URLs, app key and secret, gateway token, comment lines,
-// JSON overlays whose leaves set dotted keys (null removes one), raw YAML per dotted key).
-// Literal strings are written double-quoted with `${` kept literal (`$${`); rawYaml() text is
+// Every test manifest is written here, by the emulator crate's TestManifest builder (the one the
+// Rust tests use) through its `test-manifest` binary: the dingtalk/gateway URLs, the app key and
+// secret, the gateway token, comment lines, JSON overlays whose leaves set dotted keys (null
+// removes one), raw YAML per dotted key. Literal strings keep `${` literal; rawYaml() text is
 // written as it is (for `${VAR}` references the plugin interpolates).
 
 const RAW = Symbol('raw YAML');
@@ -108,71 +110,26 @@ export function rawYaml(text) {
   return { [RAW]: String(text) };
 }
 
-/** A literal scalar (or a flow sequence of them) as YAML. */
-function scalarYaml(value) {
-  if (value && typeof value === 'object' && RAW in value) return value[RAW];
-  if (typeof value === 'string') return JSON.stringify(value).replaceAll('${', () => '$${');
-  if (Array.isArray(value)) return `[${value.map(scalarYaml).join(', ')}]`;
-  return JSON.stringify(value);
-}
-
-const isMapping = (v) => v && typeof v === 'object' && !Array.isArray(v) && !(RAW in v);
-
-/** Sets (or with undefined/null removes) the dotted key `key` in `tree`. */
-function setKey(tree, key, value) {
-  const parts = key.split('.');
-  let node = tree;
-  for (const p of parts.slice(0, -1)) {
-    if (!isMapping(node[p])) node[p] = {};
-    node = node[p];
-  }
-  const last = parts.at(-1);
-  if (value === undefined || value === null) delete node[last];
-  else node[last] = value;
-}
-
-/** Every leaf of a JSON overlay as [dottedKey, value] (an empty object is a leaf too). */
-function leaves(overlay, prefix = '') {
-  if (!isMapping(overlay) || (prefix && Object.keys(overlay).length === 0)) return [[prefix, overlay]];
-  return Object.entries(overlay).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
-}
-
-function mappingYaml(tree, indent) {
-  let out = '';
-  for (const [k, v] of Object.entries(tree)) {
-    if (isMapping(v)) {
-      if (Object.keys(v).length === 0) continue;
-      out += `${indent}${k}:\n${mappingYaml(v, `${indent}  `)}`;
-    } else {
-      out += `${indent}${k}: ${scalarYaml(v)}\n`;
-    }
-  }
-  return out;
-}
+const isRaw = (v) => Boolean(v && typeof v === 'object' && RAW in v);
 
 /**
  * The text of a test openclaw-skill.yaml for the emulator at `dingtalkUrl` and the gateway at
- * `gatewayUrl`. `appSecret` and `gatewayToken` are literal strings or rawYaml(); `json` is a
- * list of overlays ({ingress: {mode: 'stream'}}), `raw` maps dotted keys to YAML text.
+ * `gatewayUrl` (test-manifest's defaults: name test-bot, version 1.0, the emulator's template and
+ * content key, state_dir `state`). `appSecret` and `gatewayToken` are literal strings or
+ * rawYaml(); `json` is a list of overlays ({ingress: {mode: 'stream'}}), `raw` maps dotted keys to
+ * YAML text. Plain JSON options, so e2e.sh can call it too.
  */
 export function manifestYaml({ dingtalkUrl, gatewayUrl, appKey = APP_KEY, appSecret = APP_SECRET, gatewayToken = GATEWAY_TOKEN, comment = [], json = [], raw = {} }) {
-  const tree = {
-    name: 'test-bot',
-    version: '1.0',
-    gateway: { endpoint: gatewayUrl, auth_token: gatewayToken },
-    dingtalk: {
-      app_key: appKey,
-      app_secret: appSecret,
-      api_base_url: dingtalkUrl,
-      oapi_base_url: dingtalkUrl,
-      card_template_id: 'emulator-ai-card.schema',
-      card_content_key: 'content',
-    },
-    state_dir: 'state',
-  };
-  for (const overlay of json) for (const [key, value] of leaves(overlay)) setKey(tree, key, value);
-  for (const [key, yaml] of Object.entries(raw)) setKey(tree, key, rawYaml(yaml));
-  return comment.map((c) => `# ${c}\n`).join('') + mappingYaml(tree, '');
+  const args = ['--dingtalk-url', dingtalkUrl, '--gateway-url', gatewayUrl, '--app-key', appKey];
+  const rawKeys = { ...raw };
+  if (isRaw(appSecret)) rawKeys['dingtalk.app_secret'] = appSecret[RAW];
+  else args.push('--app-secret', appSecret);
+  if (isRaw(gatewayToken)) rawKeys['gateway.auth_token'] = gatewayToken[RAW];
+  else args.push('--gateway-token', gatewayToken);
+  for (const line of comment) args.push('--comment', line);
+  for (const overlay of json) args.push('--json', JSON.stringify(overlay));
+  for (const [key, yaml] of Object.entries(rawKeys)) args.push('--raw', `${key}=${yaml}`);
+  return execFileSync(TEST_MANIFEST_BIN, args, { encoding: 'utf8' });
 }
 
 /** The callback path and card interval the node:test suites use. */

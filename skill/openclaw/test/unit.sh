@@ -4,9 +4,9 @@
 #
 # Self-contained: installs Node 24 + openclaw into the peer cache (.ci/openclaw-peer.sh install;
 # koffi is taken from that openclaw install, never bundled), builds the debug .so, the DingTalk
-# emulator, the fake gateway and the ABI v1 fixture library (tests/fixtures/abi-v1, for the
-# refusal of old plugins) with cargo, installs the adapter's own npm dependencies
-# (dingtalk-stream, and ws for the Stream test) with `npm ci --omit=peer`, then runs
+# emulator, the fake gateway, test-manifest (the manifest builder) and the ABI v1 fixture library
+# (tests/fixtures/abi-v1, for the refusal of old plugins) with cargo, installs the adapter's own
+# npm dependencies (dingtalk-stream, and ws for the Stream test) with `npm ci --omit=peer`, runs
 #   node --test skill/openclaw/test/*.test.mjs
 # Network: only the npm registry (npm ci) and loopback.
 #
@@ -29,8 +29,8 @@ say "Node 24 + openclaw (koffi) in $CACHE"
 "$REPO/.ci/openclaw-peer.sh" install
 
 if [[ "${OCDT_SKIP_BUILD:-0}" != 1 ]]; then
-	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway, the ABI v1 fixture"
-	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway)
+	say "cargo build (debug): the skill library, the DingTalk emulator, the fake gateway, test-manifest, the ABI v1 fixture"
+	(cd "$REPO" && cargo build -p openclaw-dingtalk && cargo build -p openclaw-dingtalk-emulator --bin dingtalk-emulator --bin fake-gateway --bin test-manifest)
 	cargo build --manifest-path "$REPO/tests/fixtures/abi-v1/Cargo.toml" --target-dir "$TARGET/fixtures/abi-v1"
 fi
 

@@ -10,8 +10,8 @@ use futures_util::Stream;
 
 use super::error::PluginError;
 use super::plugin::Plugin;
-use crate::chunk::Chunk;
-use crate::codes::OcStatus;
+use crate::chunk::{Chunk, Usage};
+use crate::codes::{OcChunkKind, OcStatus};
 use crate::records::{OcChunk, OcChunkStream};
 
 /// One reply's chunks. Pull with [`ChunkStream::next_blocking`] or use it as an async
@@ -51,7 +51,7 @@ impl ChunkStream {
     /// Copies the chunk the plugin just filled in and notes whether it ended the stream.
     fn take(&mut self, chunk: &OcChunk) -> Chunk {
         // SAFETY: the chunk text is valid until the next call on this stream.
-        let chunk = unsafe { Chunk::from_oc(chunk) };
+        let chunk = unsafe { chunk_from_oc(chunk) };
         self.ended = chunk.is_terminal();
         chunk
     }
@@ -125,5 +125,76 @@ impl Drop for ChunkStream {
     fn drop(&mut self) {
         // SAFETY: the handle came from `handle_event` and is released exactly once.
         unsafe { (self.plugin.vtable.stream_free)(self.handle.as_ptr()) };
+    }
+}
+
+/// Copies a C chunk into an owned one.
+///
+/// # Safety
+/// `chunk.text` must be readable (it is, until the next call on the stream that filled it).
+pub(crate) unsafe fn chunk_from_oc(chunk: &OcChunk) -> Chunk {
+    // SAFETY: forwarded to the caller's guarantee.
+    let text = unsafe { chunk.text.as_str() }
+        .unwrap_or_default()
+        .to_owned();
+    match chunk.kind {
+        OcChunkKind::STARTED => Chunk::Started { card_id: text },
+        OcChunkKind::DELTA => Chunk::Delta(text),
+        OcChunkKind::REASONING => Chunk::Reasoning(text),
+        OcChunkKind::FINISHED => Chunk::Finished {
+            usage: chunk.usage.known.then_some(Usage {
+                prompt_tokens: chunk.usage.prompt_tokens,
+                completion_tokens: chunk.usage.completion_tokens,
+                total_tokens: chunk.usage.total_tokens,
+            }),
+        },
+        OcChunkKind::FAILED => Chunk::Failed {
+            kind: chunk.failure,
+            message: text,
+        },
+        OcChunkKind::REPLIED => Chunk::Replied(text),
+        OcChunkKind::SKIPPED => Chunk::Skipped(text),
+        kind => Chunk::Other { kind, text },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::OcFailureKind;
+
+    #[test]
+    fn every_chunk_round_trips_through_the_c_view() {
+        let chunks = [
+            Chunk::Started {
+                card_id: "card_1".into(),
+            },
+            Chunk::Delta("你好".into()),
+            Chunk::Reasoning("thinking".into()),
+            Chunk::Finished { usage: None },
+            Chunk::Finished {
+                usage: Some(Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: 6,
+                    total_tokens: 11,
+                }),
+            },
+            Chunk::Failed {
+                kind: OcFailureKind::GATEWAY,
+                message: "upstream provider error".into(),
+            },
+            Chunk::Replied("已开始新会话".into()),
+            Chunk::Skipped("duplicate".into()),
+            Chunk::Other {
+                kind: OcChunkKind(77),
+                text: "来自更新的插件".into(),
+            },
+        ];
+        for chunk in chunks {
+            let oc = chunk.as_oc();
+            // SAFETY: `oc` borrows from `chunk`, which is alive.
+            let back = unsafe { chunk_from_oc(&oc) };
+            assert_eq!(back, chunk);
+        }
     }
 }

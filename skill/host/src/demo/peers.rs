@@ -102,34 +102,22 @@ struct ManifestValues<'a> {
 /// The manifest: Stream-mode ingress against the emulator, cards from its default AI Card
 /// template, reasoning shown.
 fn manifest_text(v: &ManifestValues<'_>) -> String {
-    format!(
-        "# Written by `openclaw-skill demo` for this run only (removed at exit).\n\
-         name: openclaw-demo\n\
-         version: \"1.0\"\n\
-         gateway:\n  endpoint: {gateway}\n  auth_token: {token}\n  model: {model}\n\
-         dingtalk:\n  app_key: {app_key}\n  app_secret: {app_secret}\n  \
-         api_base_url: {dingtalk}\n  oapi_base_url: {dingtalk}\n  \
-         card_template_id: {template}\n  card_content_key: {content_key}\n\
-         streaming:\n  card_update_interval_ms: {interval}\n  show_reasoning: true\n\
-         state_dir: {state}\n\
-         ingress:\n  mode: stream\n",
-        gateway = yaml_str(v.gateway_url),
-        token = yaml_str(v.gateway_token),
-        model = yaml_str(v.model),
-        app_key = yaml_str(v.app_key),
-        app_secret = yaml_str(v.app_secret),
-        dingtalk = yaml_str(v.dingtalk_url),
-        template = yaml_str(DEFAULT_TEMPLATE_ID),
-        content_key = yaml_str(CONTENT_KEY),
-        interval = v.interval_ms,
-        state = yaml_str(&v.state_dir.to_string_lossy()),
-    )
-}
-
-/// A YAML double-quoted scalar holding exactly `value`: JSON string escaping (a subset of
-/// YAML's), and `${` written as `$${` so the manifest's `${VAR}` interpolation leaves it alone.
-fn yaml_str(value: &str) -> String {
-    serde_json::Value::String(value.replace("${", "$${")).to_string()
+    openclaw_dingtalk_emulator::manifest::TestManifest::new(v.dingtalk_url, v.gateway_url)
+        .comment("Written by `openclaw-skill demo` for this run only (removed at exit).")
+        .with(|m| {
+            m.name = "openclaw-demo".into();
+            m.gateway.auth_token = Some(v.gateway_token.into());
+            m.gateway.model = Some(v.model.into());
+            m.dingtalk.app_key = v.app_key.into();
+            m.dingtalk.app_secret = v.app_secret.into();
+            m.dingtalk.card_template_id = Some(DEFAULT_TEMPLATE_ID.into());
+            m.dingtalk.card_content_key = Some(CONTENT_KEY.into());
+            m.streaming.show_reasoning = Some(true);
+        })
+        .interval_ms(v.interval_ms)
+        .stream_ingress()
+        .state_dir(v.state_dir)
+        .to_yaml()
 }
 
 /// Writes a file only the owner can read (the manifest holds the gateway token).
@@ -182,13 +170,6 @@ impl Drop for TempDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yaml_strings_are_quoted_and_not_interpolated() {
-        assert_eq!(yaml_str("plain"), "\"plain\"");
-        assert_eq!(yaml_str("a\"b: #c"), "\"a\\\"b: #c\"");
-        assert_eq!(yaml_str("x${HOME}y"), "\"x$${HOME}y\"");
-    }
 
     #[test]
     fn manifest_reads_back_as_written() {

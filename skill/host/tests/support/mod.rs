@@ -14,6 +14,7 @@ use openclaw_dingtalk_emulator::dingtalk::{
     Card, CardState, DingTalkEmulator, EmulatorConfig, StreamConfig,
 };
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+pub use openclaw_dingtalk_emulator::manifest::TestManifest;
 use serde_json::Value;
 
 /// Upper bound of every wait (they return as soon as the condition holds).
@@ -87,38 +88,17 @@ impl Env {
         Env { rt, dt, gw, dir }
     }
 
-    /// Writes a manifest pointing at the peers, with `ingress` as the `ingress:` section body
-    /// (indented by two spaces), and `secret` as the app secret (the emulator's when `None`).
-    pub fn manifest(&self, ingress: &str, secret: Option<&str>) -> PathBuf {
-        let cfg = self.dt.config();
-        let text = format!(
-            r#"name: ingress-test
-version: "1.0"
-gateway:
-  endpoint: "{gw}"
-  auth_token: "fake-gateway-token"
-dingtalk:
-  app_key: "{ak}"
-  app_secret: "{secret}"
-  api_base_url: "{dt}"
-  oapi_base_url: "{dt}"
-  card_template_id: "emulator-ai-card.schema"
-  card_content_key: "content"
-streaming:
-  card_update_interval_ms: 100
-state_dir: "{state}"
-ingress:
-{ingress}
-"#,
-            gw = self.gw.base_url(),
-            ak = cfg.app_key,
-            secret = secret.unwrap_or(&cfg.app_secret),
-            dt = self.dt.base_url(),
-            state = self.dir.join("state").display(),
-        );
-        let path = self.dir.join("openclaw-skill.yaml");
-        std::fs::write(&path, text).expect("manifest");
-        path
+    /// The test manifest pointing at the peers (100 ms card update interval); write it with
+    /// [`Env::write`].
+    pub fn manifest(&self) -> TestManifest {
+        TestManifest::for_peers(&self.dt, &self.gw)
+            .interval_ms(100)
+            .with(|m| m.name = "ingress-test".into())
+    }
+
+    /// Writes the manifest into the scratch directory and returns its path.
+    pub fn write(&self, manifest: TestManifest) -> PathBuf {
+        manifest.write(&self.dir)
     }
 
     /// Starts `openclaw-skill run MANIFEST --library … --log-format json ARGS…`.
