@@ -19,6 +19,7 @@ pub(crate) mod ingress;
 pub(crate) mod logging;
 pub mod manifest;
 pub mod net_error;
+pub(crate) mod network;
 pub mod runtime;
 pub mod secret;
 pub mod skill;

@@ -33,6 +33,9 @@ pub(crate) fn host_settings(manifest: &Manifest) -> Value {
             },
             "metrics_listen": ingress.metrics_listen.as_deref().filter(|s| !s.is_empty()),
         },
+        "network": {
+            "ca_file": manifest.ca_file().map(|f| f.display().to_string()),
+        },
         "app_key": manifest.dingtalk.app_key,
         "state_dir": manifest.state_dir().display().to_string(),
     })

@@ -87,6 +87,15 @@ impl Manifest {
         }
     }
 
+    /// `network.ca_file`, resolved against the manifest's directory.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.network
+            .ca_file
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .map(|f| self.base_dir.join(f))
+    }
+
     /// The directory for the in-flight card journal and session state.
     pub fn state_dir(&self) -> PathBuf {
         self.base_dir.join(&self.state_dir)
@@ -298,14 +307,20 @@ impl Manifest {
         let result = std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(&probe, b"ok"))
             .and_then(|()| std::fs::remove_file(&probe));
-        match result {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![Problem::at(
+        let mut problems = Vec::new();
+        if let Err(e) = result {
+            problems.push(Problem::at(
                 text,
                 "state_dir",
                 format!("{} is not a writable directory: {e}", dir.display()),
-            )],
+            ));
         }
+        if let Some(file) = self.ca_file() {
+            if let Err(problem) = crate::network::read_ca_file(&file) {
+                problems.push(Problem::at(text, "network.ca_file", problem));
+            }
+        }
+        problems
     }
 
     /// A JSON summary for `openclaw-skill check`: every setting, secrets redacted.
@@ -368,6 +383,9 @@ impl Manifest {
                 "metrics_listen": self.ingress.metrics_listen,
             },
             "library": self.base_dir.join(self.library.as_deref().unwrap_or("libopenclaw_dingtalk.so")).display().to_string(),
+            "network": {
+                "ca_file": self.ca_file().map(|f| f.display().to_string()),
+            },
             "state_dir": self.state_dir().display().to_string(),
         })
     }

@@ -33,6 +33,10 @@ pub struct Manifest {
     /// How the host receives DingTalk events (read by hosts; validated here).
     #[serde(default)]
     pub ingress: IngressConfig,
+    /// How the plugin and hosts reach the network (corporate CAs; proxies come from the
+    /// environment).
+    #[serde(default)]
+    pub network: NetworkConfig,
     /// Directory for the in-flight card journal and session state, relative to the
     /// manifest. Default `.openclaw-dingtalk`.
     #[serde(default = "default_state_dir")]
@@ -240,6 +244,18 @@ pub enum AccessPolicy {
     Open,
     /// Only the listed senders (1:1) and groups.
     Allowlist,
+}
+
+/// `network:`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// A PEM file of extra CA certificates (a company's root, a TLS-inspecting proxy's CA),
+    /// trusted in addition to the system's for every HTTPS and WSS connection of the plugin and
+    /// the hosts (DingTalk, the gateway, Stream mode). Relative to the manifest. Default none.
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` and `SSL_CERT_FILE` are read from the environment.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// `ingress:` (used by the host).
