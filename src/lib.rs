@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod logging;
 pub mod manifest;
 pub mod net_error;
+pub mod reply;
 pub mod runtime;
 pub mod secret;
 pub mod skill;
