@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::card::{recover_card, CardContext, CardPlan, Journal};
+use crate::card::{recover_leftovers, CardContext, CardPlan, Journal};
 use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
 use crate::dingtalk::{CallStats, DingTalkClient};
 use crate::event::BotMessage;
@@ -23,14 +23,6 @@ use crate::runtime::runtime;
 /// How often learned DingTalk rates and the month's call count are saved (when changed) and
 /// idle senders forgotten.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
-
-/// How long cards left in flight by an earlier process are retried in the background.
-const RECOVERY_DEADLINE: Duration = Duration::from_secs(15 * 60);
-/// Pause between two rounds of that recovery.
-const RECOVERY_RETRY: Duration = Duration::from_secs(20);
-
-/// The note a card left in flight by a crash is finalized with.
-pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
 
 /// An error at the skill boundary: a status for the ABI plus a one-line message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,8 +67,8 @@ pub struct Skill {
 }
 
 impl Skill {
-    /// Parses and validates the manifest, builds the clients, and finalizes cards a crashed
-    /// process left in flight. Blocks the calling thread for that recovery.
+    /// Parses and validates the manifest, builds the clients, and starts finalizing, in the
+    /// background, the cards a crashed process left in flight.
     pub fn init(manifest_yaml: &str, manifest_dir: &Path) -> Result<Skill, SkillError> {
         let manifest = Manifest::load(manifest_yaml, manifest_dir)
             .map_err(|e| SkillError::new(OcStatus::Config, e.to_string()))?;
@@ -166,10 +158,20 @@ impl Skill {
             }
         );
         if !leftovers.is_empty() {
-            skill.inner.recovery.spawn_on(
-                recover_journal(skill.inner.clone(), leftovers),
-                runtime().handle(),
-            );
+            let deps = skill.inner.replies.clone();
+            let recovery = async move {
+                let recovered = || {
+                    deps.counters.recovered.fetch_add(1, Relaxed);
+                };
+                recover_leftovers(
+                    deps.cards.clone(),
+                    leftovers,
+                    deps.shutdown.clone(),
+                    recovered,
+                )
+                .await;
+            };
+            skill.inner.recovery.spawn_on(recovery, runtime().handle());
         }
         Ok(skill)
     }
@@ -278,56 +280,5 @@ impl Skill {
             "card_staleness": deps.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
-    }
-}
-
-/// Finalizes the cards an earlier process left in flight (`leftovers`, from the journal) as
-/// interrupted, keeping the text they showed. Runs in the background, so `init` never waits
-/// for DingTalk: a card DingTalk cannot take now is tried again every
-/// [`RECOVERY_RETRY`] until [`RECOVERY_DEADLINE`], then left in the journal for the next start.
-async fn recover_journal(inner: Arc<SkillInner>, leftovers: Vec<crate::card::JournalEntry>) {
-    let replies = &inner.replies;
-    let stats = CallStats::default();
-    let started = tokio::time::Instant::now();
-    let mut left = leftovers;
-    loop {
-        if replies.shutdown.is_cancelled() {
-            return;
-        }
-        let attempts = left.iter().map(|entry| {
-            let note = if entry.text.is_empty() {
-                format!("> ⚠️ {INTERRUPTED_NOTE}")
-            } else {
-                format!("\n\n> ⚠️ {INTERRUPTED_NOTE}")
-            };
-            let (cards, stats) = (&replies.cards, &stats);
-            async move { recover_card(cards, stats, &entry.card_id, &entry.text, &note).await }
-        });
-        let results = futures_util::future::join_all(attempts).await;
-        let mut retry = Vec::new();
-        for (entry, done) in left.into_iter().zip(results) {
-            if done {
-                replies.counters.recovered.fetch_add(1, Relaxed);
-                log::info!("card {} (interrupted earlier) finalized", entry.card_id);
-            } else if replies.cards.journal.contains(&entry.card_id) {
-                retry.push(entry);
-            }
-        }
-        if retry.is_empty() {
-            return;
-        }
-        if started.elapsed() >= RECOVERY_DEADLINE {
-            log::warn!(
-                "{} interrupted card(s) could not be finalized within {} min; they stay in the journal for the next start",
-                retry.len(),
-                RECOVERY_DEADLINE.as_secs() / 60
-            );
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(RECOVERY_RETRY) => {}
-            () = replies.shutdown.cancelled() => return,
-        }
-        left = retry;
     }
 }
