@@ -4,7 +4,10 @@
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use super::{CallKind, Caller, DingTalkClient, DingTalkError};
+use super::caller::Caller;
+use super::client::DingTalkClient;
+use super::error::DingTalkError;
+use super::stats::CallKind;
 
 /// Where a card goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

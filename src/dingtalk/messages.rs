@@ -4,7 +4,11 @@
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use super::{origin, CallKind, Caller, DingTalkClient, DingTalkError};
+use super::caller::Caller;
+use super::client::DingTalkClient;
+use super::error::DingTalkError;
+use super::stats::CallKind;
+use super::transport::origin;
 use crate::event::SessionWebhook;
 
 /// Where a plain (non-card) reply goes.

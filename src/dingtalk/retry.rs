@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::DingTalkError;
+use super::error::DingTalkError;
 
 /// First backoff step.
 const FIRST_DELAY: Duration = Duration::from_millis(300);
