@@ -11,6 +11,7 @@ pub mod logging;
 pub mod manifest;
 pub mod net_error;
 pub mod reply;
+pub(crate) mod retry;
 pub mod runtime;
 pub mod secret;
 pub mod skill;

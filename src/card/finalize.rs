@@ -2,15 +2,11 @@
 //! `isError` when the reply failed) and, with `card_flow_status`, the `flowStatus`
 //! variable; the card's journal entry goes once DingTalk accepted it.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
 
 use super::context::CardContext;
 use crate::dingtalk::{Caller, DingTalkError, Retry, StreamEnd};
-
-/// How long the final update of a card is retried.
-const FINAL_DEADLINE: Duration = Duration::from_secs(60);
+use crate::retry::FINAL_UPDATE_DEADLINE;
 
 /// How a final update went.
 pub(super) enum FinalUpdate {
@@ -20,6 +16,14 @@ pub(super) enum FinalUpdate {
     TooLarge,
     /// DingTalk did not accept it; the card stays in the journal for recovery.
     Refused,
+}
+
+/// How a final streaming update ended when DingTalk did not refuse it for good.
+enum Streamed {
+    /// Applied now, or by an earlier attempt.
+    Applied,
+    /// Refused as too large (not retried: the text must be split).
+    TooLarge,
 }
 
 /// Finalizes one card: one streaming update with the whole text and `isFinalize` (plus
@@ -40,24 +44,30 @@ pub(super) async fn finalize_card(
     } else {
         StreamEnd::Finished
     };
-    let mut retry = Retry::for_at_most("final card update", FINAL_DEADLINE);
-    let streamed = loop {
-        match ctx
-            .client
-            .stream_card(caller, card, key, &|| text.to_owned(), end)
-            .await
-        {
-            Ok(_) => break Ok(()),
-            Err(e) if e.is_too_large() => return FinalUpdate::TooLarge,
-            Err(e @ DingTalkError::Param { .. }) if retry.ambiguous() => {
-                log::info!(
-                    "card {card}: the final update had already been applied (the retry was answered: {e})"
-                );
-                break Ok(());
+    let retry = &Retry::for_at_most("final card update", FINAL_UPDATE_DEADLINE);
+    let streamed = retry
+        .run(|| async move {
+            match ctx
+                .client
+                .stream_card(caller, card, key, &|| text.to_owned(), end)
+                .await
+            {
+                Ok(_) => Ok(Streamed::Applied),
+                Err(e) if e.is_too_large() => Ok(Streamed::TooLarge),
+                Err(e @ DingTalkError::Param { .. }) if retry.ambiguous() => {
+                    log::info!(
+                        "card {card}: the final update had already been applied (the retry was answered: {e})"
+                    );
+                    Ok(Streamed::Applied)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) if retry.again(&e).await => {}
-            Err(e) => break Err(e),
-        }
+        })
+        .await;
+    let streamed = match streamed {
+        Ok(Streamed::TooLarge) => return FinalUpdate::TooLarge,
+        Ok(Streamed::Applied) => Ok(()),
+        Err(e) => Err(e),
     };
     if let Err(e) = &streamed {
         log::error!("card {card}: the final update was refused: {e}");
@@ -68,13 +78,9 @@ pub(super) async fn finalize_card(
         if streamed.is_err() {
             params.insert(key.clone(), Value::String(text.to_owned()));
         }
-        let mut retry = Retry::for_at_most("card status update", FINAL_DEADLINE);
-        let status = loop {
-            match ctx.client.update_card_data(caller, card, &params).await {
-                Err(e) if retry.again(&e).await => {}
-                other => break other,
-            }
-        };
+        let status = Retry::for_at_most("card status update", FINAL_UPDATE_DEADLINE)
+            .run(|| ctx.client.update_card_data(caller, card, &params))
+            .await;
         if let Err(e) = &status {
             log::error!("card {card}: the final status update was refused: {e}");
         }

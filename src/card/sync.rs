@@ -405,24 +405,16 @@ impl Run {
             params.insert("flowStatus".into(), json!("1"));
         }
         let caller = self.caller(Priority::Create);
-        let mut retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
-        let result = loop {
-            match self
-                .ctx
-                .client
-                .create_and_deliver(
-                    &caller,
-                    &self.card,
-                    &self.ctx.plan.template_id,
-                    &self.space,
-                    &params,
-                )
-                .await
-            {
-                Err(e) if retry.again(&e).await => {}
-                other => break other,
-            }
-        };
+        let retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
+        let (client, card, template_id, space) = (
+            &self.ctx.client,
+            &self.card,
+            &self.ctx.plan.template_id,
+            &self.space,
+        );
+        let result = retry
+            .run(|| client.create_and_deliver(&caller, card, template_id, space, &params))
+            .await;
         match result {
             Ok(()) => {
                 self.report.cards.push(self.card.clone());

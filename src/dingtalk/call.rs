@@ -1,9 +1,11 @@
 //! One DingTalk call: wait for the budget, count it, send it, read the answer, and teach the
 //! budget and the quota from it; the access token it needs; and the new OpenAPI's calls with
-//! that token (a rejected token is refreshed once).
+//! that token (a rejected token is refreshed once, [`crate::retry::token_refresh`]).
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
+use backon::Retryable;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -118,22 +120,26 @@ impl DingTalkClient {
         caller: &Caller<'_>,
         body: &(dyn Fn() -> Value + Sync),
     ) -> Result<Value, DingTalkError> {
-        let url = format!("{}{}", self.api_base, path);
-        let mut refreshed = false;
-        loop {
+        let url = &format!("{}{}", self.api_base, path);
+        let method = &method;
+        // Only the first rejection invalidates the token: the retry is the only one.
+        let first_attempt = &AtomicBool::new(true);
+        (|| async move {
             let token = self.token(caller).await?;
             let request = self
                 .http
-                .request(method.clone(), &url)
+                .request(method.clone(), url)
                 .header("x-acs-dingtalk-access-token", token.expose())
                 .json(&body());
-            match self.send(kind, caller, request, classify_v1).await {
-                Err(DingTalkError::Token(_)) if !refreshed => {
-                    self.tokens.invalidate(&token).await;
-                    refreshed = true;
-                }
-                other => return other,
+            let result = self.send(kind, caller, request, classify_v1).await;
+            if matches!(result, Err(DingTalkError::Token(_))) && first_attempt.swap(false, Relaxed)
+            {
+                self.tokens.invalidate(&token).await;
             }
-        }
+            result
+        })
+        .retry(crate::retry::token_refresh())
+        .when(|e| matches!(e, DingTalkError::Token(_)))
+        .await
     }
 }

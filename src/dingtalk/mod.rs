@@ -28,5 +28,5 @@ pub use cards::{streaming_body, CardSpace, StreamEnd};
 pub(crate) use client::DingTalkClient;
 pub(crate) use error::DingTalkError;
 pub(crate) use messages::ReplyTarget;
-pub(crate) use retry::{with_retries, Retry};
+pub(crate) use retry::Retry;
 pub(crate) use stats::CallStats;

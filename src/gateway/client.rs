@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
+use backon::Retryable;
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use serde_json::{json, Value};
-use tokio::time::{sleep, timeout, timeout_at, Instant};
+use tokio::time::{timeout, timeout_at, Instant};
 
 use super::error::{Deadline, GatewayError};
 use super::events::{parse_event_data, GatewayEvent};
 use crate::manifest::GatewayConfig;
+use crate::retry::{before, GATEWAY};
 use crate::secret::Secret;
 
 /// What to send for one DingTalk message.
@@ -122,32 +124,25 @@ impl GatewayClient {
         }
     }
 
-    /// Sends the request, retrying (with backoff) failures that happened before any byte
-    /// of the stream arrived.
+    /// Sends the request, retrying failures that happened before any byte of the stream
+    /// arrived (`gateway.retries` times, under [`GATEWAY`], never past `deadline`).
     async fn open(
         &self,
         request: &ChatRequest,
         deadline: Instant,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut attempt = 0;
-        loop {
-            match self.open_once(request, deadline).await {
-                Ok(response) => return Ok(response),
-                Err(e) if e.is_retryable() && attempt < self.retries => {
-                    let backoff = Duration::from_millis(250 * 2u64.pow(attempt));
-                    if Instant::now() + backoff >= deadline {
-                        return Err(e);
-                    }
-                    log::warn!(
-                        "gateway request failed before streaming ({e}); retry {} in {backoff:?}",
-                        attempt + 1
-                    );
-                    sleep(backoff).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let mut retry = 0;
+        (|| self.open_once(request, deadline))
+            .retry(GATEWAY.retries(Some(self.retries as usize)))
+            .when(GatewayError::is_retryable)
+            .adjust(|_, pause| before(Some(deadline), pause?))
+            .notify(|e, pause| {
+                retry += 1;
+                log::warn!(
+                    "gateway request failed before streaming ({e}); retry {retry} in {pause:?}"
+                );
+            })
+            .await
     }
 
     async fn open_once(

@@ -3,8 +3,9 @@
 
 use crate::card::markdown::split_point;
 use crate::card::CardEnd;
-use crate::dingtalk::{with_retries, CallStats, Caller, Priority};
+use crate::dingtalk::{CallStats, Caller, Priority, Retry};
 use crate::event::BotMessage;
+use crate::retry::MARKDOWN_REPLY_ATTEMPTS;
 
 use super::deps::ReplyDeps;
 use super::target::reply_target;
@@ -38,11 +39,12 @@ pub(super) async fn send_as_messages(
     let mut rest = text.as_str();
     while !rest.is_empty() {
         let cut = split_point(rest, MESSAGE_MAX_BYTES).unwrap_or(rest.len());
-        let result = with_retries("markdown reply", 4, || {
-            deps.dingtalk
-                .send_markdown(&caller, &target, "OpenClaw", &rest[..cut])
-        })
-        .await;
+        let result = Retry::attempts("markdown reply", MARKDOWN_REPLY_ATTEMPTS)
+            .run(|| {
+                deps.dingtalk
+                    .send_markdown(&caller, &target, "OpenClaw", &rest[..cut])
+            })
+            .await;
         if let Err(e) = result {
             log::error!("msg {}: markdown reply failed: {e}", msg.msg_id);
             return Some(false);
