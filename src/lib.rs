@@ -1,19 +1,23 @@
 //! openclaw-dingtalk: an OpenClaw skill plugin that answers DingTalk robot messages with the
 //! OpenClaw Gateway's streamed reply, rendered live in an AI Card.
-pub mod card;
-pub mod conversation;
-pub mod dingtalk;
-pub mod durable;
-pub mod event;
+#[doc(hidden)]
+pub mod bench_support;
+pub(crate) mod card;
+pub(crate) mod conversation;
+pub(crate) mod dingtalk;
+pub(crate) mod durable;
+pub(crate) mod event;
 pub mod ffi;
-pub mod gateway;
-pub mod logging;
-pub mod manifest;
-pub mod net_error;
-pub mod reply;
+pub(crate) mod gateway;
+pub(crate) mod logging;
+pub(crate) mod manifest;
+pub(crate) mod net_error;
+#[cfg(test)]
+mod properties;
+pub(crate) mod reply;
 pub(crate) mod retry;
-pub mod runtime;
-pub mod secret;
-pub mod skill;
+pub(crate) mod runtime;
+pub(crate) mod secret;
+pub(crate) mod skill;
 #[cfg(feature = "test-hooks")]
-pub mod test_hooks;
+pub(crate) mod test_hooks;

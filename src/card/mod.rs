@@ -9,7 +9,7 @@ mod context;
 mod finalize;
 mod journal;
 mod layout;
-pub mod markdown;
+pub(crate) mod markdown;
 mod recovery;
 mod staleness;
 mod sync;

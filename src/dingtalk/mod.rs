@@ -24,7 +24,9 @@ mod transport;
 
 pub(crate) use budget::Priority;
 pub(crate) use caller::Caller;
-pub use cards::{streaming_body, CardSpace, StreamEnd};
+pub(crate) use cards::CardSpace;
+// `pub` (in this crate-private module) so that `bench_support` can re-export them.
+pub use cards::{streaming_body, StreamEnd};
 pub(crate) use client::DingTalkClient;
 pub(crate) use error::DingTalkError;
 pub(crate) use messages::ReplyTarget;

@@ -6,7 +6,10 @@
 mod client;
 mod error;
 mod events;
+#[cfg(test)]
+mod replay_tests;
 
-pub use client::{ChatRequest, GatewayClient};
-pub use error::{Deadline, GatewayError};
+pub(crate) use client::{ChatRequest, GatewayClient};
+pub(crate) use error::GatewayError;
+// `pub` (in this crate-private module) so that `bench_support` can re-export them.
 pub use events::{parse_event_data, GatewayEvent};

@@ -1,15 +1,16 @@
 //! The gateway SSE client against byte-for-byte replays of the real gateway's responses
 //! (emulator/transcripts, reconstructed from captures of the real gateway; see
 //! docs/gateway.md, "Transcripts") and against the fake gateway for cancellation.
+//! (Was `tests/gateway_client.rs`; unit tests now, as the client is internal to the crate.)
 
 use std::time::Duration;
 
+use super::client::{ChatRequest, GatewayClient};
+use super::error::{Deadline, GatewayError};
+use super::events::GatewayEvent;
+use crate::manifest::GatewayConfig;
+use crate::secret::Secret;
 use futures_util::StreamExt;
-use openclaw_dingtalk::gateway::{
-    ChatRequest, Deadline, GatewayClient, GatewayError, GatewayEvent,
-};
-use openclaw_dingtalk::manifest::GatewayConfig;
-use openclaw_dingtalk::secret::Secret;
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig, RequestOutcome};
 use openclaw_dingtalk_emulator::replay::{transcript, ReplayServer, ReplayStep};
 use openclaw_skill_abi::Usage;
