@@ -1,5 +1,8 @@
-//! The skill core: everything behind the ABI. `init` → `handle_event` (returns a channel of
-//! chunks; all work runs on the plugin's runtime) → `shutdown`.
+//! The skill core: everything behind the ABI (`ffi` calls it). `init` builds the parts of
+//! the flow `event → conversation → reply → gateway stream → card-sync → DingTalk client`
+//! and hands the reply pipeline its [`ReplyDeps`]; `handle_event` parses an event, plans it
+//! and spawns its reply (returning the channel of chunks; all work runs on the plugin's
+//! runtime); `info` reads the counters; `shutdown` drains and interrupts.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -60,7 +63,8 @@ struct SkillInner {
     accepting: AtomicBool,
 }
 
-/// A running skill (cheap to clone).
+/// A running skill: an `Arc` of its shared state, cheap to clone. Threads: any; owned by
+/// the FFI handle `init` returned.
 #[derive(Clone)]
 pub struct Skill {
     inner: Arc<SkillInner>,

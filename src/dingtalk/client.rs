@@ -18,18 +18,28 @@ use super::transport::{http_client, origin};
 use crate::manifest::DingTalkConfig;
 use crate::secret::Secret;
 
-/// The client. Cheap to share behind an `Arc`; threads: any.
+/// The client. Shared behind an `Arc` by card-sync, the reply pipeline and the skill's
+/// housekeeping; threads: any. Its fields are read by the call modules of `dingtalk`.
 pub(crate) struct DingTalkClient {
+    /// The HTTP client (timeouts, no redirects).
     pub(super) http: reqwest::Client,
+    /// `dingtalk.api_base_url`, without a trailing `/`.
     pub(super) api_base: String,
     /// Origins a session webhook may be on (`oapi_base_url`, `api_base_url`).
     pub(super) webhook_origins: Vec<String>,
+    /// `dingtalk.app_key`.
     pub(super) app_key: String,
+    /// `dingtalk.app_secret`.
     pub(super) app_secret: Secret,
+    /// `dingtalk.robot_code`.
     pub(super) robot_code: String,
+    /// The access token.
     pub(super) tokens: TokenCache,
+    /// Learned per-API rates and the priority scheduler every call waits in.
     pub(super) budget: Budget,
+    /// The month's call count against `dingtalk.monthly_call_quota`.
     pub(super) quota: MonthlyQuota,
+    /// Where learned rates and the month's count are saved, if anywhere.
     saved: Option<SavedFile>,
     /// Every call of the process, for `info`.
     pub(super) totals: Arc<CallStats>,

@@ -71,45 +71,62 @@ mod wire {
 
     use serde::Deserialize;
 
+    /// One `data:` payload: a `chat.completion.chunk`, or an error object.
     #[derive(Deserialize)]
     pub struct Message<'a> {
+        /// `choices` (one in practice).
         #[serde(borrow)]
         pub choices: Option<Vec<Choice<'a>>>,
+        /// `error`, sent inside an HTTP 200 stream.
         #[serde(borrow)]
         pub error: Option<ErrorObject<'a>>,
+        /// `usage`, in the usage chunk.
         pub usage: Option<UsageObject>,
     }
 
+    /// `choices[i]`.
     #[derive(Deserialize)]
     pub struct Choice<'a> {
+        /// `delta`.
         #[serde(borrow)]
         pub delta: Option<Delta<'a>>,
+        /// `finish_reason`.
         #[serde(borrow)]
         pub finish_reason: Option<Cow<'a, str>>,
     }
 
+    /// `choices[i].delta`.
     #[derive(Deserialize)]
     pub struct Delta<'a> {
+        /// Answer text.
         #[serde(borrow)]
         pub content: Option<Cow<'a, str>>,
+        /// Reasoning text.
         #[serde(borrow)]
         pub reasoning_content: Option<Cow<'a, str>>,
     }
 
+    /// `error`.
     #[derive(Deserialize)]
     pub struct ErrorObject<'a> {
+        /// `error.message`.
         #[serde(borrow)]
         pub message: Option<Cow<'a, str>>,
+        /// `error.type`.
         #[serde(borrow, rename = "type")]
         pub kind: Option<Cow<'a, str>>,
     }
 
+    /// `usage`.
     #[derive(Deserialize)]
     pub struct UsageObject {
+        /// `usage.prompt_tokens`.
         #[serde(default)]
         pub prompt_tokens: u64,
+        /// `usage.completion_tokens`.
         #[serde(default)]
         pub completion_tokens: u64,
+        /// `usage.total_tokens`.
         #[serde(default)]
         pub total_tokens: u64,
     }
