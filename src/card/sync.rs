@@ -1,5 +1,5 @@
-//! card-sync: turns a growing answer into rate-limited AI Card updates and always
-//! finalizes the card.
+//! card-sync, between the gateway stream and the DingTalk client in the flow: turns one
+//! reply's growing answer into rate-limited AI Card updates and always finalizes the card.
 //!
 //! The reply task writes the text into a `watch` channel (latest wins, so there is never a
 //! backlog of stale updates). This task creates the card at once, sends the first content

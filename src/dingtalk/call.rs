@@ -122,7 +122,8 @@ impl DingTalkClient {
     ) -> Result<Value, DingTalkError> {
         let url = &format!("{}{}", self.api_base, path);
         let method = &method;
-        // Only the first rejection invalidates the token: the retry is the only one.
+        // The first rejection invalidates the token for the one retry; a second rejection is
+        // returned as it is.
         let first_attempt = &AtomicBool::new(true);
         (|| async move {
             let token = self.token(caller).await?;

@@ -145,6 +145,8 @@ impl GatewayClient {
             .await
     }
 
+    /// One attempt: the request under the first-byte deadline; an error status is typed
+    /// with the gateway's own message.
     async fn open_once(
         &self,
         request: &ChatRequest,
