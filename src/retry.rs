@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{ConstantBuilder, ExponentialBuilder};
+use backon::{BackoffBuilder, ConstantBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +38,22 @@ impl Exponential {
             None => builder.without_max_times(),
         }
     }
+
+    /// The pauses of this policy, one per retry, without end (for a caller that counts
+    /// attempts with [`attempts`] and takes a step only for some failures).
+    pub(crate) fn steps(self) -> impl Iterator<Item = Duration> + Send + Sync {
+        self.retries(None).build()
+    }
+}
+
+/// Counts attempts only: at most `retries` retries (`None`: no limit), each with no pause of
+/// its own (the caller's `adjust` decides the pause).
+pub(crate) fn attempts(retries: Option<usize>) -> ConstantBuilder {
+    let builder = ConstantBuilder::new().with_delay(Duration::ZERO);
+    match retries {
+        Some(n) => builder.with_max_times(n),
+        None => builder.without_max_times(),
+    }
 }
 
 /// DingTalk OpenAPI calls: 300 ms doubling to 8 s, jittered. The attempts or the deadline
@@ -47,9 +63,9 @@ pub(crate) const DINGTALK: Exponential = Exponential {
     max: Duration::from_secs(8),
 };
 
-/// The pause after a DingTalk rate-limit answer (`403 …QpsLimit…`), instead of the
-/// backoff: the budget has already slowed that API down, and the next attempt waits there
-/// for its slot.
+/// The pause after a DingTalk rate-limit answer (`403 …QpsLimit…`), instead of the next
+/// backoff step (which it does not use up): the budget has already slowed that API down,
+/// and the next attempt waits there for its slot.
 pub(crate) const DINGTALK_RATE_LIMITED_PAUSE: Duration = Duration::from_millis(20);
 
 /// Attempts of one markdown message of a reply (the fallback when there is no card).
@@ -110,8 +126,6 @@ pub(crate) fn sleep_unless_cancelled(
 
 #[cfg(test)]
 mod tests {
-    use backon::BackoffBuilder;
-
     use super::*;
 
     #[test]

@@ -65,20 +65,24 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, DingTalkError>>,
     {
-        call.retry(DINGTALK.retries(self.retries))
+        // backon counts the attempts; the pauses are DINGTALK's steps, of which a rate-limit
+        // answer takes none.
+        let mut steps = DINGTALK.steps();
+        call.retry(crate::retry::attempts(self.retries))
             .when(|e: &DingTalkError| {
                 if e.may_have_applied() {
                     self.ambiguous.store(true, Relaxed);
                 }
                 e.is_retryable()
             })
-            .adjust(|e, pause| {
+            .adjust(|e, attempt_left| {
+                attempt_left?;
                 let pause = if e.is_qps_limit() {
-                    pause.map(|_| DINGTALK_RATE_LIMITED_PAUSE)
+                    DINGTALK_RATE_LIMITED_PAUSE
                 } else {
-                    pause
+                    steps.next()?
                 };
-                before(self.deadline, pause?)
+                before(self.deadline, pause)
             })
             .notify(|e, pause| {
                 if !e.is_qps_limit() {
@@ -97,7 +101,7 @@ mod tests {
 
     /// Runs `retry` over `errors` (one per attempt, then success); returns the attempts made
     /// and when each began.
-    async fn attempts(retry: &Retry, errors: &[DingTalkError]) -> Vec<Instant> {
+    async fn run_over(retry: &Retry, errors: &[DingTalkError]) -> Vec<Instant> {
         let calls = std::sync::Mutex::new(Vec::new());
         let n = AtomicU32::new(0);
         let _ = retry
@@ -116,7 +120,7 @@ mod tests {
     async fn transient_errors_back_off_with_jitter_and_ambiguity_is_remembered() {
         let r = Retry::attempts("x", 3);
         let refused = DingTalkError::Connect("refused".into());
-        let at = attempts(
+        let at = run_over(
             &r,
             &[DingTalkError::GatewayTimeout, refused.clone(), refused],
         )
@@ -136,16 +140,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn rate_limit_answers_pause_briefly_and_count_as_attempts() {
-        let r = Retry::attempts("x", 2);
+    async fn rate_limit_answers_pause_briefly_count_as_attempts_and_keep_the_backoff_step() {
         let qps = DingTalkError::QpsLimit {
             code: "Forbidden.AccessDenied.QpsLimitForApi".into(),
             message: "m".into(),
         };
-        let at = attempts(&r, &[qps.clone(), qps.clone(), qps]).await;
+        let r = Retry::attempts("x", 2);
+        let at = run_over(&r, &[qps.clone(), qps.clone(), qps.clone()]).await;
         assert_eq!(at.len(), 2);
         assert_eq!(at[1] - at[0], DINGTALK_RATE_LIMITED_PAUSE);
         assert!(!r.ambiguous());
+        let r = Retry::attempts("x", 5);
+        let at = run_over(
+            &r,
+            &[qps.clone(), qps.clone(), qps, DingTalkError::GatewayTimeout],
+        )
+        .await;
+        assert_eq!(at.len(), 5);
+        let first_step = at[4] - at[3];
+        assert!(
+            first_step >= Duration::from_millis(150) && first_step <= Duration::from_millis(300),
+            "{first_step:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -155,10 +171,10 @@ mod tests {
             code: "param.x".into(),
             message: "m".into(),
         };
-        assert_eq!(attempts(&r, &[param]).await.len(), 1);
+        assert_eq!(run_over(&r, &[param]).await.len(), 1);
         assert!(!r.ambiguous());
         let r = Retry::for_at_most("x", Duration::from_secs(2));
-        let at = attempts(&r, &vec![DingTalkError::GatewayTimeout; 100]).await;
+        let at = run_over(&r, &vec![DingTalkError::GatewayTimeout; 100]).await;
         let retries = at.len() - 1;
         assert!((2..=5).contains(&retries), "{retries} retries in 2 s");
         assert!(*at.last().unwrap() - at[0] < Duration::from_secs(2));
