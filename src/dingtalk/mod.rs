@@ -19,16 +19,17 @@ mod quota;
 mod retry;
 mod saved;
 mod stats;
+mod streaming;
+mod targets;
 mod token;
 mod transport;
 
 pub(crate) use budget::Priority;
 pub(crate) use caller::Caller;
-pub(crate) use cards::CardSpace;
 // `pub` (in this crate-private module) so that `bench_support` can re-export them.
-pub use cards::{streaming_body, StreamEnd};
 pub(crate) use client::DingTalkClient;
 pub(crate) use error::DingTalkError;
-pub(crate) use messages::ReplyTarget;
 pub(crate) use retry::Retry;
 pub(crate) use stats::CallStats;
+pub use streaming::{streaming_body, StreamEnd};
+pub(crate) use targets::{CardSpace, ReplyTarget};
