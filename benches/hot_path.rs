@@ -6,9 +6,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use openclaw_dingtalk::card::markdown::normalize_for_card;
-use openclaw_dingtalk::dingtalk::{streaming_body, StreamEnd};
-use openclaw_dingtalk::gateway::{parse_event_data, GatewayEvent};
+use openclaw_dingtalk::bench_support::{
+    normalize_for_card, parse_event_data, streaming_body, GatewayEvent, StreamEnd,
+};
 use openclaw_skill_abi::Chunk;
 
 const TOKENS: usize = 1000;

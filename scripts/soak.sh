@@ -18,16 +18,16 @@ trap 'rm -rf "$out"' EXIT
 
 # name | cargo test arguments | test filter | properties the filter selects
 parsers=(
-  "event JSON|-p openclaw-dingtalk --test properties|the_event_parser|2"
-  "SSE|-p openclaw-dingtalk --test properties|sse_|2"
-  "manifest + interpolation|-p openclaw-dingtalk --test properties|manifest_loader any_secret|2"
-  "card markdown|-p openclaw-dingtalk --test properties|split_points card_markdown|2"
+  "event JSON|-p openclaw-dingtalk --lib|properties::the_event_parser|2"
+  "SSE|-p openclaw-dingtalk --lib|properties::sse_ properties::an_sse_|2"
+  "manifest + interpolation|-p openclaw-dingtalk --lib|properties::the_manifest_loader properties::any_secret|2"
+  "card markdown|-p openclaw-dingtalk --lib|properties::split_points properties::card_markdown|2"
   "Stream frames|-p openclaw-skill --bin openclaw-skill|frames::tests|3"
   "callback headers|-p openclaw-skill --bin openclaw-skill|signature::tests::prop|2"
 )
 
 echo "building the property tests (release)..."
-cargo test --release -p openclaw-dingtalk --test properties --no-run -q
+cargo test --release -p openclaw-dingtalk --lib --no-run -q
 cargo test --release -p openclaw-skill --bin openclaw-skill --no-run -q
 
 soak() {

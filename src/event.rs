@@ -1,6 +1,7 @@
-//! The DingTalk robot message: the Stream frame's `data`, or an HTTP callback body
-//! (`docs/dingtalk-events.md`, "Inbound robot message"). Parsing never panics; a malformed
-//! event is an error naming the field.
+//! The DingTalk robot message, where the flow
+//! `event → conversation → reply → gateway stream → card-sync → DingTalk client` starts: the
+//! Stream frame's `data`, or an HTTP callback body (`docs/dingtalk-events.md`, "Inbound robot
+//! message"). Parsing never panics; a malformed event is an error naming the field.
 
 use serde_json::{Map, Value};
 

@@ -2,26 +2,32 @@
 //! OpenClaw Gateway's streamed reply, rendered live in an AI Card.
 //!
 //! The flow, one module each: [`ingress`] (what hosts ask about DingTalk's delivery) →
-//! [`event`] (the robot message) → [`conversation`] (queues, sessions, stop) → the reply
-//! pipeline → [`gateway`] (the OpenClaw SSE stream) → [`card`] (card-sync) → [`dingtalk`]
-//! (the OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a host's
-//! handle holds; `ffi` is the C boundary, the only module allowed `unsafe` code.
+//! [`event`] (the robot message) → [`conversation`] (queues, sessions, stop) → [`reply`] (the
+//! reply pipeline) → [`gateway`] (the OpenClaw SSE stream) → [`card`] (card-sync) →
+//! [`dingtalk`] (the OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a
+//! host's handle holds; `ffi` is the C boundary, the only module allowed `unsafe` code.
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
-pub mod card;
-pub mod conversation;
-pub mod dingtalk;
-pub mod durable;
-pub mod event;
+#[doc(hidden)]
+pub mod bench_support;
+pub(crate) mod card;
+pub(crate) mod conversation;
+pub(crate) mod dingtalk;
+pub(crate) mod durable;
+pub(crate) mod event;
 mod ffi;
-pub mod gateway;
+pub(crate) mod gateway;
 pub(crate) mod hosted;
 pub(crate) mod ingress;
 pub(crate) mod logging;
-pub mod manifest;
-pub mod net_error;
+pub(crate) mod manifest;
+pub(crate) mod net_error;
 pub(crate) mod network;
-pub mod runtime;
-pub mod secret;
-pub mod skill;
+#[cfg(test)]
+mod properties;
+pub(crate) mod reply;
+pub(crate) mod retry;
+pub(crate) mod runtime;
+pub(crate) mod secret;
+pub(crate) mod skill;
 #[cfg(feature = "test-hooks")]
-pub mod test_hooks;
+pub(crate) mod test_hooks;

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use reqwest::Certificate;
+use reqwest::{Certificate, ClientBuilder};
+
+use crate::manifest::Manifest;
 
 /// The certificates of a PEM file, or a one-line reason naming the file and the problem.
 pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
@@ -21,6 +23,33 @@ pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
     Ok(certs)
 }
 
+/// What every HTTP client of one skill trusts beyond the system's roots. Cheap to clone.
+#[derive(Clone, Default)]
+pub(crate) struct Network {
+    extra_roots: Vec<Certificate>,
+}
+
+impl Network {
+    /// From `network.ca_file` (read now: a bad file is an error naming it).
+    pub(crate) fn from_manifest(manifest: &Manifest) -> Result<Network, String> {
+        let extra_roots = match manifest.ca_file() {
+            Some(file) => read_ca_file(&file).map_err(|e| format!("network.ca_file: {e}"))?,
+            None => Vec::new(),
+        };
+        Ok(Network { extra_roots })
+    }
+
+    /// A client builder that trusts the extra CAs too (proxies come from the environment).
+    pub(crate) fn client_builder(&self) -> ClientBuilder {
+        let builder = reqwest::Client::builder();
+        if self.extra_roots.is_empty() {
+            builder
+        } else {
+            builder.tls_certs_merge(self.extra_roots.iter().cloned())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,7 +61,10 @@ mod tests {
         let empty = dir.join("公司根证书.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let err = read_ca_file(&empty).unwrap_err();
-        assert!(err.contains("公司根证书.pem") && err.contains("no PEM certificate"), "{err}");
+        assert!(
+            err.contains("公司根证书.pem") && err.contains("no PEM certificate"),
+            "{err}"
+        );
         let missing = read_ca_file(&dir.join("missing.pem")).unwrap_err();
         assert!(missing.starts_with("cannot read "), "{missing}");
     }

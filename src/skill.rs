@@ -1,8 +1,10 @@
-//! The skill core: everything behind the ABI. `init` → `handle_event` (returns a channel of
-//! chunks; all work runs on the plugin's runtime) → `shutdown`.
+//! The skill core: everything behind the ABI (`ffi` calls it). `init` builds the parts of
+//! the flow `event → conversation → reply → gateway stream → card-sync → DingTalk client`
+//! and hands the reply pipeline its [`ReplyDeps`]; `handle_event` parses an event, plans it
+//! and spawns its reply (returning the channel of chunks; all work runs on the plugin's
+//! runtime); `info` reads the counters; `shutdown` drains and interrupts.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,30 +13,19 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::card::{recover_card, CardContext, CardPlan, Journal};
-use crate::conversation::dedup::Dedup;
-use crate::conversation::flood::FloodControl;
-use crate::conversation::outcome::{Outcome, OutcomeCounters};
-use crate::conversation::reply;
-use crate::conversation::session::Sessions;
-use crate::conversation::Conversations;
+use crate::card::{recover_leftovers, CardContext, CardPlan, Journal};
+use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
 use crate::dingtalk::{CallStats, DingTalkClient};
 use crate::event::BotMessage;
 use crate::gateway::GatewayClient;
 use crate::manifest::Manifest;
+use crate::network::Network;
+use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
 use crate::runtime::runtime;
 
 /// How often learned DingTalk rates and the month's call count are saved (when changed) and
 /// idle senders forgotten.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
-
-/// How long cards left in flight by an earlier process are retried in the background.
-const RECOVERY_DEADLINE: Duration = Duration::from_secs(15 * 60);
-/// Pause between two rounds of that recovery.
-const RECOVERY_RETRY: Duration = Duration::from_secs(20);
-
-/// The note a card left in flight by a crash is finalized with.
-pub const INTERRUPTED_NOTE: &str = "上一次回复处理中断，已自动结束。请重新发送你的问题。(The previous reply was interrupted; please send your question again.)";
 
 /// An error at the skill boundary: a status for the ABI plus a one-line message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,72 +47,36 @@ impl SkillError {
     }
 }
 
-/// Reply outcome counters.
-#[derive(Debug, Default)]
-pub struct ReplyCounters {
-    /// Events accepted.
-    pub events: AtomicU64,
-    /// Model replies by outcome.
-    pub outcomes: OutcomeCounters,
-    /// Events answered with a plain message.
-    pub replied: AtomicU64,
-    /// Duplicates skipped.
-    pub skipped: AtomicU64,
-    /// Messages over a sender's rate or a conversation's queue.
-    pub busy: AtomicU64,
-    /// Cards recovered from the journal at init.
-    pub recovered: AtomicU64,
-}
-
 /// Shared state of a running skill. Threads: any.
-pub struct SkillInner {
+struct SkillInner {
     /// The manifest.
-    pub manifest: Manifest,
-    /// DingTalk OpenAPI client.
-    pub dingtalk: Arc<DingTalkClient>,
-    /// Gateway client.
-    pub gateway: GatewayClient,
-    /// card-sync context.
-    pub cards: Arc<CardContext>,
-    /// Conversation slots.
-    pub conversations: Conversations,
-    /// Session keys.
-    pub sessions: Sessions,
-    /// Redelivery filter.
-    pub dedup: Dedup,
-    /// Per-sender rates, per-conversation queue bound, notice rate.
-    pub flood: FloodControl,
+    manifest: Manifest,
+    /// The reply pipeline's dependencies (shared with every reply task).
+    replies: Arc<ReplyDeps>,
     /// All DingTalk calls.
-    pub calls: Arc<CallStats>,
-    /// Reply outcomes.
-    pub counters: ReplyCounters,
-    /// Cancelled when the shutdown deadline is near: replies still running finalize as interrupted.
-    pub shutdown: CancellationToken,
+    calls: Arc<CallStats>,
     /// Reply tasks.
-    pub tasks: TaskTracker,
+    tasks: TaskTracker,
     /// The recovery of cards an earlier process left in flight (shutdown waits for it too).
     recovery: TaskTracker,
+    /// Whether `handle_event` takes events (false once `shutdown` began).
     accepting: AtomicBool,
 }
 
-/// A running skill (cheap to clone).
+/// A running skill: an `Arc` of its shared state, cheap to clone. Threads: any; owned by
+/// the FFI handle `init` returned.
 #[derive(Clone)]
 pub struct Skill {
     inner: Arc<SkillInner>,
 }
 
 impl Skill {
-    /// Parses and validates the manifest, builds the clients, and finalizes cards a crashed
-    /// process left in flight. Blocks the calling thread for that recovery.
-    pub fn init(manifest_yaml: &str, manifest_dir: &Path) -> Result<Skill, SkillError> {
-        let manifest = Manifest::load(manifest_yaml, manifest_dir)
-            .map_err(|e| SkillError::new(OcStatus::CONFIG, e.to_string()))?;
-        Skill::start(manifest)
-    }
-
-    /// As [`Skill::init`], from a manifest already loaded.
+    /// Builds the clients from a loaded manifest and starts finalizing, in the background, the
+    /// cards a crashed process left in flight.
     pub fn start(manifest: Manifest) -> Result<Skill, SkillError> {
         let _guard = runtime().enter();
+        let network =
+            Network::from_manifest(&manifest).map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let calls = Arc::new(CallStats::default());
         let state_dir = manifest.state_dir();
         let journal = Journal::open(&state_dir).map_err(|e| {
@@ -131,10 +86,15 @@ impl Skill {
             )
         })?;
         let dingtalk = Arc::new(
-            DingTalkClient::new(&manifest.dingtalk, calls.clone(), Some(&state_dir))
-                .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?,
+            DingTalkClient::new(
+                &manifest.dingtalk,
+                calls.clone(),
+                Some(&state_dir),
+                &network,
+            )
+            .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?,
         );
-        let gateway = GatewayClient::new(&manifest.gateway)
+        let gateway = GatewayClient::new(&manifest.gateway, &network)
             .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
         let cards = Arc::new(CardContext::new(
             dingtalk.clone(),
@@ -149,34 +109,45 @@ impl Skill {
                 flow_status: manifest.dingtalk.card_flow_status,
             },
         ));
-        let inner = Arc::new(SkillInner {
+        let replies = Arc::new(ReplyDeps {
+            settings: ReplySettings {
+                access: manifest.conversation.access.clone(),
+                busy_message: manifest.conversation.busy_message.clone(),
+                preamble: manifest.conversation.preamble.clone(),
+                cards: manifest.streaming.enabled,
+                card_template_id: manifest.dingtalk.card_template_id.clone(),
+                card_create_timeout_ms: manifest.streaming.card_create_timeout_ms,
+            },
             sessions: Sessions::load(
                 state_dir.join("sessions.json"),
                 manifest.conversation.per_sender_sessions,
+            ),
+            conversations: Conversations::default(),
+            flood: FloodControl::new(
+                manifest.conversation.sender_messages_per_minute,
+                manifest.conversation.max_queued,
             ),
             dedup: Dedup::new(
                 Duration::from_secs(manifest.conversation.dedup_ttl_secs),
                 manifest.conversation.dedup_capacity,
             ),
-            flood: FloodControl::new(
-                manifest.conversation.sender_messages_per_minute,
-                manifest.conversation.max_queued,
-            ),
-            manifest,
-            dingtalk,
             gateway,
             cards,
-            conversations: Conversations::default(),
-            calls,
+            dingtalk,
             counters: ReplyCounters::default(),
             shutdown: CancellationToken::new(),
+        });
+        let inner = Arc::new(SkillInner {
+            manifest,
+            replies,
+            calls,
             tasks: TaskTracker::new(),
             recovery: TaskTracker::new(),
             accepting: AtomicBool::new(true),
         });
         let skill = Skill { inner };
         skill.start_housekeeping();
-        let leftovers = skill.inner.cards.journal.leftovers();
+        let leftovers = skill.inner.replies.cards.journal.leftovers();
         log::info!(
             "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms{}",
             skill.inner.manifest.name,
@@ -196,10 +167,20 @@ impl Skill {
             }
         );
         if !leftovers.is_empty() {
-            skill.inner.recovery.spawn_on(
-                recover_journal(skill.inner.clone(), leftovers),
-                runtime().handle(),
-            );
+            let deps = skill.inner.replies.clone();
+            let recovery = async move {
+                let recovered = || {
+                    deps.counters.recovered.fetch_add(1, Relaxed);
+                };
+                recover_leftovers(
+                    deps.cards.clone(),
+                    leftovers,
+                    deps.shutdown.clone(),
+                    recovered,
+                )
+                .await;
+            };
+            skill.inner.recovery.spawn_on(recovery, runtime().handle());
         }
         Ok(skill)
     }
@@ -216,8 +197,8 @@ impl Skill {
                 let Some(inner) = inner.upgrade() else {
                     return;
                 };
-                inner.flood.forget_idle();
-                let client = inner.dingtalk.clone();
+                inner.replies.flood.forget_idle();
+                let client = inner.replies.dingtalk.clone();
                 drop(inner);
                 let _ = tokio::task::spawn_blocking(move || client.save_state()).await;
             }
@@ -238,13 +219,14 @@ impl Skill {
         }
         let message = BotMessage::parse(event_json)
             .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e.to_string()))?;
-        self.inner.counters.events.fetch_add(1, Relaxed);
-        let plan = reply::plan(&self.inner, &message);
+        let replies = &self.inner.replies;
+        replies.counters.events.fetch_add(1, Relaxed);
+        let plan = reply::plan(replies, &message);
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = self.inner.clone();
-        self.inner
-            .tasks
-            .spawn_on(reply::run(inner, message, plan, tx), runtime().handle());
+        self.inner.tasks.spawn_on(
+            reply::run(replies.clone(), message, plan, tx),
+            runtime().handle(),
+        );
         Ok(rx)
     }
 
@@ -265,7 +247,7 @@ impl Skill {
                     "shutdown: {} replies still running; finalizing them as interrupted",
                     inner.tasks.len()
                 );
-                inner.shutdown.cancel();
+                inner.replies.shutdown.cancel();
                 let rest = deadline
                     .saturating_sub(soft)
                     .max(Duration::from_millis(500));
@@ -280,12 +262,13 @@ impl Skill {
                 }
             }
         });
-        self.inner.dingtalk.save_state();
+        self.inner.replies.dingtalk.save_state();
     }
 
     /// Description and counters as JSON.
     pub fn info(&self) -> serde_json::Value {
-        let c = &self.inner.counters;
+        let deps = &self.inner.replies;
+        let c = &deps.counters;
         let mut replies = serde_json::json!({
             "events": c.events.load(Relaxed),
             "replied": c.replied.load(Relaxed),
@@ -301,63 +284,10 @@ impl Skill {
             "skill": {"name": self.inner.manifest.name, "version": self.inner.manifest.version},
             "replies": replies,
             "dingtalk_calls": self.inner.calls.to_json(),
-            "dingtalk_budget": self.inner.dingtalk.budget_snapshot(),
-            "card_max_bytes": self.inner.cards.max_bytes(),
-            "card_staleness": self.inner.cards.staleness.to_json(),
+            "dingtalk_budget": deps.dingtalk.budget_snapshot(),
+            "card_max_bytes": deps.cards.max_bytes(),
+            "card_staleness": deps.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
-    }
-}
-
-/// Finalizes the cards an earlier process left in flight (`leftovers`, from the journal) as
-/// interrupted, keeping the text they showed. Runs in the background, so `init` never waits
-/// for DingTalk: a card DingTalk cannot take now is tried again every
-/// [`RECOVERY_RETRY`] until [`RECOVERY_DEADLINE`], then left in the journal for the next start.
-async fn recover_journal(inner: Arc<SkillInner>, leftovers: Vec<crate::card::JournalEntry>) {
-    let stats = CallStats::default();
-    let started = tokio::time::Instant::now();
-    let mut left = leftovers;
-    loop {
-        if inner.shutdown.is_cancelled() {
-            return;
-        }
-        let attempts =
-            left.iter().map(|entry| {
-                let note = if entry.text.is_empty() {
-                    format!("> ⚠️ {INTERRUPTED_NOTE}")
-                } else {
-                    format!("\n\n> ⚠️ {INTERRUPTED_NOTE}")
-                };
-                let (inner, stats) = (&inner, &stats);
-                async move {
-                    recover_card(&inner.cards, stats, &entry.card_id, &entry.text, &note).await
-                }
-            });
-        let results = futures_util::future::join_all(attempts).await;
-        let mut retry = Vec::new();
-        for (entry, done) in left.into_iter().zip(results) {
-            if done {
-                inner.counters.recovered.fetch_add(1, Relaxed);
-                log::info!("card {} (interrupted earlier) finalized", entry.card_id);
-            } else if inner.cards.journal.contains(&entry.card_id) {
-                retry.push(entry);
-            }
-        }
-        if retry.is_empty() {
-            return;
-        }
-        if started.elapsed() >= RECOVERY_DEADLINE {
-            log::warn!(
-                "{} interrupted card(s) could not be finalized within {} min; they stay in the journal for the next start",
-                retry.len(),
-                RECOVERY_DEADLINE.as_secs() / 60
-            );
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(RECOVERY_RETRY) => {}
-            () = inner.shutdown.cancelled() => return,
-        }
-        left = retry;
     }
 }

@@ -1,9 +1,20 @@
-//! AI Cards: markdown shaping, the in-flight journal, and card-sync.
+//! AI Cards, the step of the flow
+//! `event → conversation → reply → gateway stream → card-sync → DingTalk client` that turns a
+//! growing answer into card updates: card-sync ([`sync`]) schedules the rate-limited
+//! updates of one reply, [`layout`] decides what each card shows (card [`markdown`], size
+//! limits, follow-up cards), [`finalize`] ends a card, [`recovery`] ends cards left in
+//! flight, recorded in the crash [`journal`]. [`context`] is what all card-sync tasks share.
 
-pub mod journal;
-pub mod markdown;
-pub mod staleness;
-pub mod sync;
+mod context;
+mod finalize;
+mod journal;
+mod layout;
+pub(crate) mod markdown;
+mod recovery;
+mod staleness;
+mod sync;
 
-pub use journal::{Journal, JournalEntry};
-pub use sync::{recover_card, CardContext, CardEnd, CardEvent, CardPlan, CardReport, CardSync};
+pub(crate) use context::{CardContext, CardPlan};
+pub(crate) use journal::Journal;
+pub(crate) use recovery::recover_leftovers;
+pub(crate) use sync::{CardEnd, CardEvent, CardSync};

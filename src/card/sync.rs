@@ -1,5 +1,5 @@
-//! card-sync: turns a growing answer into rate-limited AI Card updates and always
-//! finalizes the card.
+//! card-sync, between the gateway stream and the DingTalk client in the flow: turns one
+//! reply's growing answer into rate-limited AI Card updates and always finalizes the card.
 //!
 //! The reply task writes the text into a `watch` channel (latest wins, so there is never a
 //! backlog of stale updates). This task creates the card at once, sends the first content
@@ -8,53 +8,24 @@
 //! acted on at once: the last content and the finalization are one call. A card whose text
 //! outgrows `card_max_bytes` (UTF-8 bytes) is finalized at a safe cut and the answer goes
 //! on in a follow-up card; a value DingTalk still refuses as too large lowers the limit and
-//! splits again. See `docs/card-delivery.md`.
+//! splits again (the text of each card is [`layout`](super::layout)'s). See
+//! `docs/card-delivery.md`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
-use super::journal::{Journal, JournalEntry};
-use super::markdown::{normalize_for_card, open_fence, split_point};
-use crate::dingtalk::{
-    CallStats, Caller, CardSpace, DingTalkClient, DingTalkError, Priority, Retry, StreamEnd,
-};
+use super::context::CardContext;
+use super::finalize::{finalize_card, FinalUpdate};
+use super::journal::JournalEntry;
+use super::layout::{Layout, Part};
+use super::recovery::recover_card;
+use crate::dingtalk::{CallStats, Caller, CardSpace, DingTalkError, Priority, Retry, StreamEnd};
 
-/// How long the final update of a card is retried.
-const FINAL_DEADLINE: Duration = Duration::from_secs(60);
 /// Shown on a card whose card-sync failed inside the plugin.
 const INTERNAL_ERROR: &str = "内部错误，回复中断 (internal error)";
-/// Appended to a card whose answer continues in the next card.
-pub(crate) const CONTINUED: &str = "\n\n*（续下一张卡片 · continued below）*";
-/// Closes a code fence left open at a cut.
-const FENCE_CLOSE: &str = "\n```";
-/// Smallest size limit card-sync lowers itself to after DingTalk refused a value as too large.
-const MIN_CARD_BYTES: usize = 600;
-/// At most this share of a card shows the reasoning (its newest part).
-const REASONING_SHARE: usize = 3;
-
-/// How cards look and behave (from the manifest).
-#[derive(Debug, Clone)]
-pub struct CardPlan {
-    /// Template id.
-    pub template_id: String,
-    /// Markdown variable receiving the answer.
-    pub content_key: String,
-    /// Minimum time between two updates of one card.
-    pub interval: Duration,
-    /// Largest card value in UTF-8 bytes.
-    pub max_bytes: usize,
-    /// How long creating a card may take before the reply falls back to a markdown message.
-    pub create_deadline: Duration,
-    /// Show reasoning above the answer.
-    pub show_reasoning: bool,
-    /// Set the `flowStatus` variable when the card ends (one more call).
-    pub flow_status: bool,
-}
 
 /// How the reply ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,54 +80,6 @@ pub struct CardReport {
     pub unsent_from: Option<usize>,
 }
 
-/// Shared context of every card-sync task.
-pub struct CardContext {
-    /// The DingTalk client.
-    pub client: Arc<DingTalkClient>,
-    /// The journal of cards in flight.
-    pub journal: Journal,
-    /// The manifest's card settings.
-    pub plan: CardPlan,
-    /// How long text waits before it is visible, over all cards.
-    pub staleness: super::staleness::Staleness,
-    /// The card size limit in use: `plan.max_bytes`, lowered when DingTalk refused a value
-    /// as too large (its real limit is unpublished).
-    max_bytes: AtomicUsize,
-}
-
-impl CardContext {
-    /// A context for `plan`.
-    pub fn new(client: Arc<DingTalkClient>, journal: Journal, plan: CardPlan) -> CardContext {
-        CardContext {
-            max_bytes: AtomicUsize::new(plan.max_bytes),
-            client,
-            journal,
-            plan,
-            staleness: Default::default(),
-        }
-    }
-
-    /// The card size limit in use, in UTF-8 bytes.
-    pub fn max_bytes(&self) -> usize {
-        self.max_bytes.load(Ordering::Relaxed)
-    }
-
-    /// DingTalk refused a value of `refused` bytes as too large: use at most two thirds of
-    /// it from now on.
-    fn lower_max_bytes(&self, refused: usize) -> usize {
-        let lowered = (refused * 2 / 3).max(MIN_CARD_BYTES);
-        let now = self
-            .max_bytes
-            .fetch_min(lowered, Ordering::Relaxed)
-            .min(lowered);
-        log::warn!(
-            "DingTalk refused a card value of {refused} bytes as too large; cards now hold at most {now} bytes (streaming.card_max_bytes is {})",
-            self.plan.max_bytes
-        );
-        now
-    }
-}
-
 /// Handle held by the reply task. Dropping it without [`CardSync::finish`] finalizes the
 /// card as failed (e.g. when the reply task panicked).
 pub struct CardSync {
@@ -192,7 +115,7 @@ impl CardSync {
         let cards = SharedCards::default();
         let run = Run {
             shared_cards: cards.clone(),
-            max_bytes: ctx.max_bytes(),
+            layout: Layout::new(ctx.max_bytes(), ctx.plan.show_reasoning),
             ctx: ctx.clone(),
             space,
             conversation,
@@ -203,9 +126,7 @@ impl CardSync {
                 ..CardReport::default()
             },
             card: new_card_id(),
-            offset: 0,
             shown: String::new(),
-            reopen: String::new(),
             unshown_since: unshown_since.clone(),
             created_at_ms: 0,
         };
@@ -279,24 +200,6 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// How a final update went.
-enum FinalUpdate {
-    /// DingTalk accepted it (or had already applied it).
-    Accepted,
-    /// DingTalk refused the text as too large: split smaller and try again.
-    TooLarge,
-    /// DingTalk did not accept it; the card stays in the journal for recovery.
-    Refused,
-}
-
-/// One card's part of the answer, rendered.
-struct Part {
-    /// The card markdown.
-    text: String,
-    /// Where the part ends in the full text, when it does not reach its end.
-    cut: Option<usize>,
-}
-
 /// One reply's card-sync task.
 struct Run {
     ctx: Arc<CardContext>,
@@ -305,16 +208,12 @@ struct Run {
     stats: Arc<CallStats>,
     events: mpsc::UnboundedSender<CardEvent>,
     report: CardReport,
-    /// The size limit this reply uses (lowered when DingTalk refuses a value as too large).
-    max_bytes: usize,
+    /// What the current card shows of the answer, and the size limit this reply uses.
+    layout: Layout,
     /// Current card id.
     card: String,
-    /// Byte offset of the current card's part of the answer.
-    offset: usize,
     /// Text last shown on the current card.
     shown: String,
-    /// A code fence to reopen at the top of the current (follow-up) card.
-    reopen: String,
     unshown_since: UnshownSince,
     /// When the current card was created (its journal entry keeps this across rewrites).
     created_at_ms: u64,
@@ -365,7 +264,7 @@ impl Run {
             if !self.roll_over(&draft.answer, &draft.reasoning).await {
                 continue;
             }
-            let part = self.part(&draft.answer, &draft.reasoning);
+            let part = self.layout.part(&draft.answer, &draft.reasoning);
             if part.text.is_empty() || part.text == self.shown {
                 continue;
             }
@@ -396,7 +295,7 @@ impl Run {
         let render = || {
             *sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             let d = rx.borrow();
-            let text = self.part(&d.answer, &d.reasoning).text;
+            let text = self.layout.part(&d.answer, &d.reasoning).text;
             self.journal_text(&text);
             text
         };
@@ -420,9 +319,9 @@ impl Run {
             Err(e) if e.is_too_large() => {
                 let refused = {
                     let d = rx.borrow();
-                    self.part(&d.answer, &d.reasoning).text.len()
+                    self.layout.part(&d.answer, &d.reasoning).text.len()
                 };
-                self.max_bytes = self.ctx.lower_max_bytes(refused);
+                self.layout.max_bytes = self.ctx.lower_max_bytes(refused);
             }
             Err(e) if e.is_qps_limit() => {}
             Err(e) => log::warn!("card {}: update failed: {e}", self.card),
@@ -430,86 +329,32 @@ impl Run {
         sent_at.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The current card's part of `full`: its reasoning (first card only, when shown), the
-    /// reopened code fence, and as much of the answer as fits in `max_bytes` once rendered
-    /// as card markdown (room is kept for the continuation note).
-    fn part(&self, full: &str, reasoning: &str) -> Part {
-        let mut head = String::new();
-        if self.ctx.plan.show_reasoning && self.offset == 0 && !reasoning.is_empty() {
-            let share = self.max_bytes / REASONING_SHARE;
-            let shown = if reasoning.len() > share {
-                let mut start = reasoning.len() - share;
-                while !reasoning.is_char_boundary(start) {
-                    start += 1;
-                }
-                format!("…{}", &reasoning[start..])
-            } else {
-                reasoning.to_owned()
-            };
-            for line in shown.lines() {
-                head.push_str("> ");
-                head.push_str(line);
-                head.push('\n');
-            }
-            head.push('\n');
-        }
-        let rest = &full[self.offset.min(full.len())..];
-        let reserve = CONTINUED.len() + FENCE_CLOSE.len();
-        let mut room = self
-            .max_bytes
-            .saturating_sub(reserve + head.len() + self.reopen.len())
-            .max(64);
-        loop {
-            let cut = split_point(rest, room);
-            let body = &rest[..cut.unwrap_or(rest.len())];
-            let text = normalize_for_card(&format!("{head}{}{body}", self.reopen));
-            // Normalising adds `<br>`s: shrink the room by what it added until it fits.
-            let over = (text.len() + reserve).saturating_sub(self.max_bytes);
-            if over == 0 || room <= 64 {
-                return Part {
-                    text,
-                    cut: cut.map(|c| self.offset + c),
-                };
-            }
-            room = room.saturating_sub(over).max(64);
-        }
-    }
-
     /// While the current card's part does not reach the end of `full`, finalize the card at
     /// the cut and continue in a new card. Returns false when the rest of the answer goes
     /// out as a message (a follow-up card could not be created).
     async fn roll_over(&mut self, full: &str, reasoning: &str) -> bool {
         while self.report.unsent_from.is_none() {
-            let Part { mut text, cut } = self.part(full, reasoning);
+            let Part { text, cut } = self.layout.part(full, reasoning);
             let Some(cut) = cut else {
                 return true;
             };
-            let raw = format!("{}{}", self.reopen, &full[self.offset..cut]);
-            let reopen = match open_fence(&raw) {
-                Some(fence) => {
-                    text.push_str(FENCE_CLOSE);
-                    format!("{fence}\n")
-                }
-                None => String::new(),
-            };
-            text.push_str(CONTINUED);
+            let (text, reopen) = self.layout.closing(text, full, cut);
             match self.finalize(&text, false).await {
                 FinalUpdate::TooLarge => {
-                    self.max_bytes = self.ctx.lower_max_bytes(text.len());
+                    self.layout.max_bytes = self.ctx.lower_max_bytes(text.len());
                     continue;
                 }
                 FinalUpdate::Refused => self.report.finalized = false,
                 FinalUpdate::Accepted => {}
             }
-            self.offset = cut;
-            self.reopen = reopen;
+            self.layout.next_card(cut, reopen);
             self.card = new_card_id();
             self.shown.clear();
             if let Err(e) = self.create_card().await {
                 log::error!(
                     "follow-up card could not be created ({e}); the rest of the answer is sent as a message"
                 );
-                self.report.unsent_from = Some(self.offset);
+                self.report.unsent_from = Some(self.layout.offset);
             }
         }
         false
@@ -531,13 +376,15 @@ impl Run {
             if !self.roll_over(&full, &draft.reasoning).await {
                 return;
             }
-            let text = self.part(&full, &draft.reasoning).text;
+            let text = self.layout.part(&full, &draft.reasoning).text;
             match self
                 .finalize(&text, matches!(end, CardEnd::Failed(_)))
                 .await
             {
                 FinalUpdate::Accepted => return,
-                FinalUpdate::TooLarge => self.max_bytes = self.ctx.lower_max_bytes(text.len()),
+                FinalUpdate::TooLarge => {
+                    self.layout.max_bytes = self.ctx.lower_max_bytes(text.len())
+                }
                 FinalUpdate::Refused => {
                     self.report.finalized = false;
                     return;
@@ -558,24 +405,16 @@ impl Run {
             params.insert("flowStatus".into(), json!("1"));
         }
         let caller = self.caller(Priority::Create);
-        let mut retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
-        let result = loop {
-            match self
-                .ctx
-                .client
-                .create_and_deliver(
-                    &caller,
-                    &self.card,
-                    &self.ctx.plan.template_id,
-                    &self.space,
-                    &params,
-                )
-                .await
-            {
-                Err(e) if retry.again(&e).await => {}
-                other => break other,
-            }
-        };
+        let retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
+        let (client, card, template_id, space) = (
+            &self.ctx.client,
+            &self.card,
+            &self.ctx.plan.template_id,
+            &self.space,
+        );
+        let result = retry
+            .run(|| client.create_and_deliver(&caller, card, template_id, space, &params))
+            .await;
         match result {
             Ok(()) => {
                 self.report.cards.push(self.card.clone());
@@ -638,113 +477,5 @@ impl Run {
             self.report.first_visible.get_or_insert_with(Instant::now);
         }
         result
-    }
-}
-
-/// Finalizes one card (also used to recover journal leftovers at `init`): one streaming
-/// update with the whole text and `isFinalize` (plus `isError` when failed), then, with
-/// `card_flow_status`, the `flowStatus` variable. Each is retried with a fresh `guid` for
-/// up to a minute. A retry refused after an attempt that may have been applied means the
-/// card was already final: success. When the streaming API refuses the final update, the
-/// data update carries the text too, so the card still ends.
-async fn finalize_card(
-    ctx: &CardContext,
-    caller: &Caller<'_>,
-    card: &str,
-    text: &str,
-    failed: bool,
-) -> FinalUpdate {
-    let key = &ctx.plan.content_key;
-    let end = if failed {
-        StreamEnd::Failed
-    } else {
-        StreamEnd::Finished
-    };
-    let mut retry = Retry::for_at_most("final card update", FINAL_DEADLINE);
-    let streamed = loop {
-        match ctx
-            .client
-            .stream_card(caller, card, key, &|| text.to_owned(), end)
-            .await
-        {
-            Ok(_) => break Ok(()),
-            Err(e) if e.is_too_large() => return FinalUpdate::TooLarge,
-            Err(e @ DingTalkError::Param { .. }) if retry.ambiguous() => {
-                log::info!(
-                    "card {card}: the final update had already been applied (the retry was answered: {e})"
-                );
-                break Ok(());
-            }
-            Err(e) if retry.again(&e).await => {}
-            Err(e) => break Err(e),
-        }
-    };
-    if let Err(e) = &streamed {
-        log::error!("card {card}: the final update was refused: {e}");
-    }
-    let status = if ctx.plan.flow_status || streamed.is_err() {
-        let mut params = Map::new();
-        params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
-        if streamed.is_err() {
-            params.insert(key.clone(), Value::String(text.to_owned()));
-        }
-        let mut retry = Retry::for_at_most("card status update", FINAL_DEADLINE);
-        let status = loop {
-            match ctx.client.update_card_data(caller, card, &params).await {
-                Err(e) if retry.again(&e).await => {}
-                other => break other,
-            }
-        };
-        if let Err(e) = &status {
-            log::error!("card {card}: the final status update was refused: {e}");
-        }
-        status
-    } else {
-        Ok(())
-    };
-    let done = streamed.is_ok() || status.is_ok();
-    // A card DingTalk does not know (or will never take) is not worth recovering.
-    let hopeless = matches!(&streamed, Err(DingTalkError::Param { .. }));
-    if done || hopeless {
-        ctx.journal.remove(card);
-    }
-    if done {
-        FinalUpdate::Accepted
-    } else {
-        FinalUpdate::Refused
-    }
-}
-
-/// Finalizes a card left in the journal by an earlier process, as failed: the text it last
-/// showed (cut shorter if DingTalk refuses it as too large) and `note` under it. Returns
-/// whether DingTalk accepted it.
-pub async fn recover_card(
-    ctx: &CardContext,
-    stats: &CallStats,
-    card: &str,
-    shown: &str,
-    note: &str,
-) -> bool {
-    let caller = Caller {
-        stats,
-        priority: Priority::Final,
-        conversation: card,
-    };
-    let mut limit = ctx.max_bytes();
-    loop {
-        let room = limit.saturating_sub(note.len());
-        let kept = &shown[..split_point(shown, room).unwrap_or(shown.len())];
-        let text = format!("{kept}{note}");
-        match finalize_card(ctx, &caller, card, &text, true).await {
-            FinalUpdate::Accepted => return true,
-            FinalUpdate::Refused => return false,
-            FinalUpdate::TooLarge if limit > MIN_CARD_BYTES => {
-                limit = (limit * 2 / 3).max(MIN_CARD_BYTES);
-            }
-            FinalUpdate::TooLarge => {
-                ctx.journal.remove(card);
-                return false;
-            }
-        }
     }
 }

@@ -55,13 +55,9 @@ impl Dedup {
     }
 
     /// How many ids are remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.seen.lock().map(|g| g.at.len()).unwrap_or(0)
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

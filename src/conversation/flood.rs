@@ -3,7 +3,7 @@
 //! - Each sender may send `conversation.sender_messages_per_minute` messages a minute (a
 //!   burst of that many, then one every `60 s / n`); more get the busy notice, never a card.
 //! - Each conversation may have `conversation.max_queued` messages waiting behind the reply
-//!   being answered (see [`super::Conversations::try_enter`]).
+//!   being answered (see [`super::queue::Conversations::try_enter`]).
 //! - Notices (busy, refusal) go to a conversation at most once every [`NOTICE_PERIOD`], so a
 //!   flood costs at most one DingTalk call per conversation per period.
 

@@ -4,42 +4,12 @@
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use super::{CallKind, Caller, DingTalkClient, DingTalkError};
-
-/// Where a card goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CardSpace {
-    /// A group, by `openConversationId`.
-    Group(String),
-    /// The robot's 1:1 chat with a staff member, by `senderStaffId`.
-    Direct(String),
-}
-
-/// What a streaming update does to the card's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// The card keeps streaming.
-    No,
-    /// The card is finished (`isFinalize`).
-    Finished,
-    /// The card failed (`isFinalize` + `isError`).
-    Failed,
-}
-
-/// The body of `PUT /v1.0/card/streaming`: the full markdown (`isFull: true`, required for
-/// markdown variables) with a fresh `guid` (DingTalk's idempotency key: a new one per
-/// attempt, retries included).
-pub fn streaming_body(out_track_id: &str, key: &str, content: &str, end: StreamEnd) -> Value {
-    json!({
-        "outTrackId": out_track_id,
-        "guid": uuid::Uuid::new_v4().to_string(),
-        "key": key,
-        "content": content,
-        "isFull": true,
-        "isFinalize": end != StreamEnd::No,
-        "isError": end == StreamEnd::Failed,
-    })
-}
+use super::caller::Caller;
+use super::client::DingTalkClient;
+use super::error::DingTalkError;
+use super::stats::CallKind;
+use super::streaming::{streaming_body, StreamEnd};
+use super::targets::CardSpace;
 
 impl DingTalkClient {
     /// Creates an AI Card and delivers it to `space` in one call. `param.cardAlreadyExist`

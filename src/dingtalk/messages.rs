@@ -4,21 +4,12 @@
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use super::{origin, CallKind, Caller, DingTalkClient, DingTalkError};
-use crate::event::SessionWebhook;
-
-/// Where a plain (non-card) reply goes.
-#[derive(Debug, Clone)]
-pub struct ReplyTarget {
-    /// The event's session webhook, preferred while it is valid.
-    pub webhook: Option<SessionWebhook>,
-    /// The conversation (`cid…`), for the group send API.
-    pub conversation_id: String,
-    /// Group or 1:1.
-    pub group: bool,
-    /// The sender's staff id, for the 1:1 send API.
-    pub staff_id: Option<String>,
-}
+use super::caller::Caller;
+use super::client::DingTalkClient;
+use super::error::DingTalkError;
+use super::stats::CallKind;
+use super::targets::ReplyTarget;
+use super::transport::origin;
 
 /// How a session-webhook answer reads: HTTP 200 with `errcode` 0 is success; other
 /// `errcode`s are business errors (90020: the monthly quota).

@@ -126,6 +126,7 @@ impl MonthlyQuota {
     }
 
     /// Whether DingTalk has refused calls for the quota this month.
+    #[cfg(test)]
     pub fn is_exhausted(&self) -> bool {
         let mut state = self.lock();
         Self::roll(&mut state);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::DingTalkError;
+use super::error::DingTalkError;
 use crate::secret::Secret;
 
 /// Refresh when less than this is left (the Python SDK uses 300 s).

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
 use tokio::time::{sleep_until, Instant};
 
-use super::CallKind;
+use super::stats::CallKind;
 use rate::Rate;
 use window::Window;
 

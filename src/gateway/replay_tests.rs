@@ -1,15 +1,16 @@
 //! The gateway SSE client against byte-for-byte replays of the real gateway's responses
 //! (emulator/transcripts, reconstructed from captures of the real gateway; see
 //! docs/gateway.md, "Transcripts") and against the fake gateway for cancellation.
+//! (Was `tests/gateway_client.rs`; unit tests now, as the client is internal to the crate.)
 
 use std::time::Duration;
 
+use super::client::{ChatRequest, GatewayClient};
+use super::error::{Deadline, GatewayError};
+use super::events::GatewayEvent;
+use crate::manifest::GatewayConfig;
+use crate::secret::Secret;
 use futures_util::StreamExt;
-use openclaw_dingtalk::gateway::{
-    ChatRequest, Deadline, GatewayClient, GatewayError, GatewayEvent,
-};
-use openclaw_dingtalk::manifest::GatewayConfig;
-use openclaw_dingtalk::secret::Secret;
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig, RequestOutcome};
 use openclaw_dingtalk_emulator::replay::{transcript, ReplayServer, ReplayStep};
 use openclaw_skill_abi::Usage;
@@ -37,7 +38,7 @@ fn request() -> ChatRequest {
 }
 
 async fn run(config: GatewayConfig) -> Vec<Result<GatewayEvent, GatewayError>> {
-    let client = GatewayClient::new(&config).unwrap();
+    let client = GatewayClient::new(&config, &Default::default()).unwrap();
     client.stream_chat(request()).collect().await
 }
 
@@ -214,7 +215,7 @@ async fn dropping_the_consumer_cancels_the_gateway_request() {
     let gateway = FakeGateway::start(FakeGatewayConfig::default())
         .await
         .unwrap();
-    let client = GatewayClient::new(&config(&gateway.base_url())).unwrap();
+    let client = GatewayClient::new(&config(&gateway.base_url()), &Default::default()).unwrap();
     let mut req = request();
     req.user_message = "TOKENS:100 PACE:50".into();
     let mut stream = Box::pin(client.stream_chat(req));

@@ -1,6 +1,7 @@
-//! How a reply ended for the user: the word the per-reply log line, `info` and `/metrics`
-//! use. `finished` means every card of the reply was finalized showing its whole part of
-//! the answer; anything less is named for what happened.
+//! How a reply ended for the user, the last step of the reply pipeline: the word the
+//! per-reply log line, `info` and `/metrics` use. `finished` means every card of the reply
+//! was finalized showing its whole part of the answer; anything less is named for what
+//! happened.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -1,14 +1,16 @@
 //! Bad input never panics or hangs: property tests of the event parser, the SSE handling,
 //! the manifest (with interpolation) and the card markdown, with the case counts below.
+//! Unit tests of the crate (the parsers are internal); `scripts/soak.sh` runs them for
+//! minutes with `OCDT_PROPTEST_CASES`.
 
 use std::path::Path;
 
+use crate::card::markdown::{normalize_for_card, split_point};
+use crate::event::BotMessage;
+use crate::gateway::{parse_event_data, GatewayEvent};
+use crate::manifest::Manifest;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use openclaw_dingtalk::card::markdown::{normalize_for_card, split_point};
-use openclaw_dingtalk::event::BotMessage;
-use openclaw_dingtalk::gateway::{parse_event_data, GatewayEvent};
-use openclaw_dingtalk::manifest::Manifest;
 use openclaw_dingtalk_emulator::manifest::{TestManifest, Text};
 use openclaw_skill_abi::manifest_text::interpolate;
 use proptest::prelude::*;

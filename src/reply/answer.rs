@@ -1,0 +1,232 @@
+//! The model answer: the card is created at once, while the reply waits for its turn in the
+//! conversation and streams the gateway's answer into card-sync and to the host; then the
+//! card is finalized (or the answer goes out as markdown messages) and the reply's outcome
+//! is logged and counted.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use openclaw_skill_abi::{Chunk, OcFailureKind, Usage};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::deps::ReplyDeps;
+use super::fallback::send_as_messages;
+use super::host_chunks::HostChunks;
+use super::live_card::LiveCard;
+use super::outcome::{Delivery, ModelEnd, Outcome};
+use super::prompt;
+use super::target::card_space;
+use crate::card::{CardEnd, CardSync};
+use crate::conversation::Turn;
+use crate::dingtalk::CallStats;
+use crate::event::BotMessage;
+use crate::gateway::{GatewayError, GatewayEvent};
+
+/// Shown on the card of a reply the skill's shutdown interrupted.
+const SHUTDOWN_NOTE: &str = "服务正在重启，回复中断，请稍后重新发送。(The service restarted; please send your question again.)";
+
+/// Why the model's side of a reply ended.
+enum Ending {
+    Done,
+    Gateway(GatewayError),
+    Stopped,
+    Shutdown,
+}
+
+/// Answers `text` (the user's message `msg`) in `conversation` once `turn` comes, ending
+/// the host's stream with exactly one terminal chunk.
+pub(super) async fn answer(
+    deps: &ReplyDeps,
+    msg: &BotMessage,
+    conversation: &str,
+    text: &str,
+    mut turn: Turn,
+    tx: &UnboundedSender<Chunk>,
+) {
+    let started = Instant::now();
+    let stats = Arc::new(CallStats::default());
+    let stop = CancellationToken::new();
+    let stop_id = turn.slot().register(stop.clone());
+    let mut out = HostChunks::new(tx);
+    let mut card = LiveCard::none();
+    if deps.settings.cards {
+        match card_space(msg) {
+            Some(space) => {
+                let (sync, events) = CardSync::start(
+                    deps.cards.clone(),
+                    space,
+                    conversation.to_owned(),
+                    stats.clone(),
+                );
+                card = LiveCard {
+                    sync: Some(sync),
+                    events: Some(events),
+                };
+                out.hold();
+            }
+            None => log::info!(
+                "sender of msg {} has no staff id; replying with a markdown message",
+                msg.msg_id
+            ),
+        }
+    }
+
+    let settings = &deps.settings;
+    let mut answer_text = String::new();
+    let mut usage: Option<Usage> = None;
+    let ending = {
+        let wait = turn.wait();
+        tokio::pin!(wait);
+        let my_turn = loop {
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => break false,
+                _ = deps.shutdown.cancelled() => break false,
+                event = card.next_event() => card.on_event(event, &mut out, settings),
+                () = &mut wait => break true,
+            }
+        };
+        match my_turn {
+            false if deps.shutdown.is_cancelled() => Ending::Shutdown,
+            false => Ending::Stopped,
+            true => {
+                let request =
+                    prompt::request(settings, deps.sessions.session_key(conversation), msg, text);
+                let mut stream = std::pin::pin!(deps.gateway.stream_chat(request));
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => break Ending::Stopped,
+                        _ = deps.shutdown.cancelled() => break Ending::Shutdown,
+                        event = card.next_event() => card.on_event(event, &mut out, settings),
+                        item = stream.next() => match item {
+                            None => break Ending::Done,
+                            Some(Ok(GatewayEvent::Delta(t))) => {
+                                card.push_answer(&t);
+                                answer_text.push_str(&t);
+                                out.send(Chunk::Delta(t));
+                            }
+                            Some(Ok(GatewayEvent::Reasoning(t))) => {
+                                card.push_reasoning(&t);
+                                out.send(Chunk::Reasoning(t));
+                            }
+                            Some(Ok(GatewayEvent::Usage(u))) => usage = Some(u),
+                            Some(Ok(GatewayEvent::FinishReason(_))) => {}
+                            Some(Err(e)) => break Ending::Gateway(e),
+                        },
+                    }
+                }
+            }
+        }
+    };
+    turn.slot().unregister(stop_id);
+    drop(turn);
+    // The answer may have ended before card creation did: wait for it (card-sync gives up
+    // after its creation deadline).
+    while out.waiting_for_card() {
+        let event = card.next_event().await;
+        card.on_event(event, &mut out, settings);
+    }
+
+    let (card_end, model_end, model_failure) = match ending {
+        Ending::Done => (CardEnd::Finished, ModelEnd::Done, None),
+        Ending::Gateway(e) => (
+            CardEnd::Failed(e.user_reason()),
+            ModelEnd::Failed,
+            Some((e.failure_kind(), e.to_string())),
+        ),
+        Ending::Stopped => (
+            CardEnd::Stopped,
+            ModelEnd::Stopped,
+            Some((OcFailureKind::STOPPED, "stopped by the user".to_owned())),
+        ),
+        Ending::Shutdown => (
+            CardEnd::Failed(SHUTDOWN_NOTE.into()),
+            ModelEnd::Interrupted,
+            Some((
+                OcFailureKind::SHUTTING_DOWN,
+                "the skill shut down before the reply finished".to_owned(),
+            )),
+        ),
+    };
+    let mut first_visible = None;
+    let mut cards = 0;
+    let delivery = match card.sync.take() {
+        Some(sync) => {
+            let report = sync.finish(card_end.clone()).await;
+            // Follow-up cards created while the card was being finished are announced
+            // before the terminal chunk.
+            while let Some(event) = card.events.as_mut().and_then(|e| e.try_recv().ok()) {
+                card.on_event(Some(event), &mut out, settings);
+            }
+            let messages = match report.unsent_from {
+                Some(from) => {
+                    send_as_messages(
+                        deps,
+                        msg,
+                        &answer_text[from.min(answer_text.len())..],
+                        &card_end,
+                        &stats,
+                    )
+                    .await
+                }
+                None => None,
+            };
+            first_visible = report.first_visible;
+            cards = report.cards.len();
+            if !report.finalized {
+                log::error!(
+                    "msg {}: card(s) {:?} could not be finalized; they stay in the journal and the next start finalizes them",
+                    msg.msg_id,
+                    report.cards
+                );
+            }
+            Delivery {
+                card: !report.cards.is_empty(),
+                cards_finalized: report.finalized,
+                messages,
+            }
+        }
+        None => Delivery {
+            card: false,
+            cards_finalized: true,
+            messages: send_as_messages(deps, msg, &answer_text, &card_end, &stats).await,
+        },
+    };
+    let outcome = Outcome::of(model_end, delivery);
+    deps.counters.outcomes.record(outcome);
+    let terminal = match model_failure {
+        Some((kind, message)) => Chunk::Failed { kind, message },
+        None if outcome.delivered_whole() => Chunk::Finished { usage },
+        None => Chunk::Failed {
+            kind: OcFailureKind::DING_TALK,
+            message: match outcome {
+                Outcome::Stuck => "DingTalk did not accept the card's final update; it is finalized at the next start".into(),
+                Outcome::Incomplete => "part of the answer could not be sent to DingTalk".into(),
+                _ => "the answer could not be delivered to DingTalk (no card, and the markdown reply failed)".into(),
+            },
+        },
+    };
+    log::info!(
+        "reply msg={} conv={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
+        msg.msg_id,
+        msg.conversation_id,
+        outcome.name(),
+        match &terminal {
+            Chunk::Failed { kind, message } => format!(" failure={kind:?} reason=\"{message}\""),
+            _ => String::new(),
+        },
+        answer_text.chars().count(),
+        answer_text.len(),
+        stats.summary(),
+        started.elapsed().as_millis(),
+        first_visible.map_or("-".to_owned(), |t: tokio::time::Instant| t
+            .duration_since(started.into())
+            .as_millis()
+            .to_string()),
+    );
+    out.release(None);
+    let _ = tx.send(terminal);
+}

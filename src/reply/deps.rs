@@ -1,0 +1,56 @@
+//! What the reply pipeline depends on: the few manifest settings it reads and the shared
+//! parts of the skill it uses. [`crate::skill`] builds one [`ReplyDeps`] at `init` and hands
+//! every reply task an `Arc` of it.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::counters::ReplyCounters;
+use crate::card::CardContext;
+use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
+use crate::dingtalk::DingTalkClient;
+use crate::gateway::GatewayClient;
+use crate::manifest::AccessConfig;
+
+/// The manifest settings the pipeline reads (copied from the manifest at `init`).
+#[derive(Debug, Clone)]
+pub(crate) struct ReplySettings {
+    /// `conversation.access`: who may talk to the robot, and what a refused user is told.
+    pub(crate) access: AccessConfig,
+    /// `conversation.busy_message`.
+    pub(crate) busy_message: String,
+    /// `conversation.preamble`, sent as the system text with every message.
+    pub(crate) preamble: String,
+    /// `streaming.enabled`: stream into an AI Card (else one markdown reply at the end).
+    pub(crate) cards: bool,
+    /// `dingtalk.card_template_id`, named when card creation fails.
+    pub(crate) card_template_id: String,
+    /// `streaming.card_create_timeout_ms`, named when card creation gives up.
+    pub(crate) card_create_timeout_ms: u64,
+}
+
+/// Everything a reply task uses. Shared by all reply tasks (`Arc`); threads: any.
+pub(crate) struct ReplyDeps {
+    /// The manifest settings the pipeline reads.
+    pub(crate) settings: ReplySettings,
+    /// Session keys (which gateway session a conversation talks to).
+    pub(crate) sessions: Sessions,
+    /// Conversation queues and stop tokens.
+    pub(crate) conversations: Conversations,
+    /// Per-sender rates, per-conversation queue bound, notice rate.
+    pub(crate) flood: FloodControl,
+    /// Redelivery filter.
+    pub(crate) dedup: Dedup,
+    /// The OpenClaw Gateway client.
+    pub(crate) gateway: GatewayClient,
+    /// card-sync's shared context (client, journal, card settings).
+    pub(crate) cards: Arc<CardContext>,
+    /// The DingTalk client, for plain replies and markdown fallbacks.
+    pub(crate) dingtalk: Arc<DingTalkClient>,
+    /// What the pipeline counts, for `info`.
+    pub(crate) counters: ReplyCounters,
+    /// Cancelled by `shutdown` near its deadline: replies still running finalize as
+    /// interrupted.
+    pub(crate) shutdown: CancellationToken,
+}

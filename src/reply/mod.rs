@@ -1,0 +1,103 @@
+//! The reply pipeline: one DingTalk event, start to finish. In the flow
+//! `event → conversation → reply → gateway stream → card-sync → DingTalk client` it sits
+//! between the conversation (queues, sessions, flood control) and the gateway and card-sync.
+//!
+//! [`plan()`] classifies an event on the thread that received it (dedup, access, flood
+//! control, commands, the conversation's queue); [`run`] carries the plan out on the plugin
+//! runtime: a notice or plain reply (`notice`), or the model's answer (`answer`) streamed
+//! from the gateway into an AI Card (`live_card`) and to the host (`host_chunks`), with
+//! markdown messages as the fallback (`fallback`). Everything the pipeline uses comes in one
+//! [`ReplyDeps`], built by [`crate::skill`].
+
+mod answer;
+mod counters;
+mod deps;
+mod fallback;
+mod host_chunks;
+mod live_card;
+mod notice;
+mod outcome;
+mod plan;
+mod prompt;
+mod target;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use openclaw_skill_abi::Chunk;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub(crate) use counters::ReplyCounters;
+pub(crate) use deps::{ReplyDeps, ReplySettings};
+pub(crate) use outcome::Outcome;
+pub(crate) use plan::{plan, Plan};
+
+use crate::event::BotMessage;
+
+/// Carries out `plan` for `msg`; every path ends the stream `tx` with exactly one terminal
+/// chunk. Runs as its own task on the plugin runtime.
+pub(crate) async fn run(
+    deps: Arc<ReplyDeps>,
+    msg: BotMessage,
+    plan: Plan,
+    tx: UnboundedSender<Chunk>,
+) {
+    #[cfg(feature = "test-hooks")]
+    if let crate::event::Content::Text(t) = &msg.content {
+        crate::test_hooks::check(t, crate::test_hooks::Hook::ReplyTask);
+    }
+    let deps = &*deps;
+    match plan {
+        Plan::Duplicate => {
+            deps.counters.skipped.fetch_add(1, Relaxed);
+            log::info!(
+                "event msg={} conv={} outcome=duplicate",
+                msg.msg_id,
+                msg.conversation_id
+            );
+            let _ = tx.send(Chunk::Skipped(format!(
+                "duplicate delivery of message {}",
+                msg.msg_id
+            )));
+        }
+        Plan::Refused => {
+            let text = &deps.settings.access.refusal_message;
+            notice::notice(deps, &msg, text, "refused", &tx).await;
+        }
+        Plan::Busy { reason } => {
+            deps.counters.busy.fetch_add(1, Relaxed);
+            log::info!(
+                "event msg={} conv={} busy: {reason}",
+                msg.msg_id,
+                msg.conversation_id
+            );
+            let text = &deps.settings.busy_message;
+            notice::notice(deps, &msg, text, "busy", &tx).await;
+        }
+        Plan::Unsupported(msgtype) => {
+            log::info!(
+                "event msg={} type {msgtype} cannot be forwarded",
+                msg.msg_id
+            );
+            notice::plain_reply(deps, &msg, notice::UNSUPPORTED, "unsupported", &tx).await;
+        }
+        Plan::NewSession(conversation) => {
+            deps.sessions.renew(&conversation);
+            notice::plain_reply(deps, &msg, notice::NEW_SESSION, "new_session", &tx).await;
+        }
+        Plan::Stop(conversation) => {
+            let stopped = deps.conversations.stop_all(&conversation);
+            let text = if stopped > 0 {
+                notice::STOPPED
+            } else {
+                notice::NOTHING_TO_STOP
+            };
+            notice::plain_reply(deps, &msg, text, "stop", &tx).await;
+        }
+        Plan::Answer {
+            conversation,
+            text,
+            turn,
+        } => answer::answer(deps, &msg, &conversation, &text, turn, &tx).await,
+    }
+}

@@ -1,0 +1,85 @@
+//! Replies that are not the model's: notices (refusal, busy) and plain replies to commands
+//! and unsupported messages, each one markdown message ending the stream with `Replied` (or
+//! `Skipped` when a notice was sent to the conversation recently).
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use openclaw_skill_abi::Chunk;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::deps::ReplyDeps;
+use super::target::reply_target;
+use crate::conversation::NOTICE_PERIOD;
+use crate::dingtalk::{CallStats, Caller, Priority};
+use crate::event::BotMessage;
+
+/// The answer to a message type that cannot be forwarded.
+pub(super) const UNSUPPORTED: &str = "暂时只能处理文字和语音消息，请用文字描述你的问题。(I can only read text and voice messages for now — please type your question.)";
+/// The answer to `/new`.
+pub(super) const NEW_SESSION: &str = "已开始新会话。(Started a new conversation.)";
+/// The answer to `/stop` when a reply was stopped.
+pub(super) const STOPPED: &str = "已停止当前回复。(Stopped the reply in progress.)";
+/// The answer to `/stop` when nothing ran.
+pub(super) const NOTHING_TO_STOP: &str = "当前没有进行中的回复。(There is no reply in progress.)";
+
+/// A notice (refusal, busy) as a plain message, at most once per conversation every
+/// [`NOTICE_PERIOD`]; otherwise nothing is sent and the
+/// stream ends with `Skipped`.
+pub(super) async fn notice(
+    deps: &ReplyDeps,
+    msg: &BotMessage,
+    text: &str,
+    outcome: &str,
+    tx: &UnboundedSender<Chunk>,
+) {
+    if deps.flood.notice_allowed(&msg.conversation_id) {
+        plain_reply(deps, msg, text, outcome, tx).await;
+    } else {
+        deps.counters.skipped.fetch_add(1, Relaxed);
+        log::info!(
+            "event msg={} conv={} outcome={outcome} (notice already sent recently)",
+            msg.msg_id,
+            msg.conversation_id
+        );
+        let _ = tx.send(Chunk::Skipped(format!(
+            "{outcome}: a notice was sent to this conversation less than {} s ago",
+            NOTICE_PERIOD.as_secs()
+        )));
+    }
+}
+
+/// Sends `text` as a plain message and ends the stream with `Replied`.
+pub(super) async fn plain_reply(
+    deps: &ReplyDeps,
+    msg: &BotMessage,
+    text: &str,
+    outcome: &str,
+    tx: &UnboundedSender<Chunk>,
+) {
+    let stats = CallStats::default();
+    let caller = Caller {
+        stats: &stats,
+        priority: Priority::Create,
+        conversation: &msg.conversation_id,
+    };
+    let delivered = match deps
+        .dingtalk
+        .send_markdown(&caller, &reply_target(msg), "OpenClaw", text)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn!("event msg={}: plain reply failed: {e}", msg.msg_id);
+            false
+        }
+    };
+    deps.counters.replied.fetch_add(1, Relaxed);
+    log::info!(
+        "event msg={} conv={} outcome={outcome}{} {}",
+        msg.msg_id,
+        msg.conversation_id,
+        if delivered { "" } else { " undelivered" },
+        stats.summary()
+    );
+    let _ = tx.send(Chunk::Replied(text.to_owned()));
+}
