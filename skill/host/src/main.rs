@@ -3,24 +3,24 @@
 //! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
 
+mod check;
 mod demo;
 mod host_manifest;
 mod ingress;
 mod logger;
 mod metrics;
 mod neterr;
+mod plugin;
 mod redact;
 mod run;
+mod runtime;
 mod secret;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use openclaw_skill_abi::Plugin;
 
-use crate::host_manifest::ManifestFile;
 use crate::logger::LogFormat;
 
 /// The values of `--log-level` (an unknown one is a usage error, exit status 2).
@@ -73,49 +73,6 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
-fn load_plugin(manifest: &ManifestFile, library: Option<&Path>) -> Result<Plugin> {
-    let path = manifest.library_path(library)?;
-    if !path.exists() {
-        anyhow::bail!(
-            "plugin library {} does not exist: build it with `cargo build --release` and copy \
-             target/release/{} next to the manifest, or set `library:` in the manifest",
-            path.display(),
-            Plugin::library_file_name()
-        );
-    }
-    Plugin::load_from_file(&path).map_err(|e| {
-        log::debug!("plugin loader report:\n{}", e.details);
-        anyhow::anyhow!("{e}")
-    })
-}
-
-fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
-    let manifest = ManifestFile::read(manifest_path)?;
-    let plugin = load_plugin(&manifest, library)?;
-    let summary = plugin
-        .check_manifest(&manifest.text, &manifest.dir)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let mut summary: serde_json::Value =
-        serde_json::from_str(&summary).context("plugin summary is not JSON")?;
-    // URLs with credentials in them (`https://user:pass@…`) are shown without those.
-    redact::json(&mut summary);
-    println!(
-        "plugin:   {} {} (skill ABI v{})",
-        plugin.name(),
-        plugin.version(),
-        plugin.abi_version()
-    );
-    println!("library:  {}", manifest.library_path(library)?.display());
-    println!(
-        "skill:    {} {}",
-        summary["name"].as_str().unwrap_or("?"),
-        summary["version"].as_str().unwrap_or("?")
-    );
-    println!("manifest: {} is valid", manifest.path.display());
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match &cli.command {
@@ -127,7 +84,7 @@ fn main() -> ExitCode {
     logger::init(cli.log_format, &level);
     let result = match cli.command {
         Command::Check { manifest, library } => {
-            check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
+            check::check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(args).map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => demo::run(args, &level),

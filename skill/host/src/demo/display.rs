@@ -15,8 +15,8 @@ use console::{measure_text_width, style, Term};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use openclaw_dingtalk_emulator::dingtalk::CardState;
 
+use super::record::{CardView, Ending, Played, StepView};
 use super::script::Step;
-use super::step::{CardView, Ending, Played, StepView};
 use crate::logger;
 
 /// Spinner frames of the live status line.

@@ -10,7 +10,7 @@ use openclaw_dingtalk_emulator::gateway::FakeGateway;
 use serde_json::Value;
 
 use super::display::{millis, seconds};
-use super::step::{Ending, Played, StepView};
+use super::record::{Ending, Played, StepView};
 
 /// The kinds of DingTalk call, in the order the summary lists them.
 const KINDS: [&str; 8] = [
