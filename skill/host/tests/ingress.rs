@@ -94,9 +94,9 @@ fn stream_message_ends_in_a_finished_card() {
         assert_eq!(acks_of(&frames, id).len(), 1, "ACKed once");
     }
     // Every callback is ACKed exactly once (above). That the ACK is written before the event
-    // is handed to the skill is the order of `on_text` in `ingress/stream.rs`; it is not asserted here by time,
-    // because the emulator stamps a frame when its reader task gets to it, which can be tens of
-    // milliseconds after a card the skill created at once.
+    // is handed to the skill is the order of `on_text` in `ingress/stream/session.rs`; it is not
+    // asserted here by time, because the emulator stamps a frame when its reader task gets to
+    // it, which can be tens of milliseconds after a card the skill created at once.
     assert_eq!(env.cards_in("cidStreamA==").len(), 1, "exactly one card");
 
     // One log line per event, with the outcome; metrics after the line was written.
@@ -431,7 +431,13 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // A fresh connection per request: the server closes a connection whose body it refused
+    // unread (413), and a pooled one could be reused before the client sees that close.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let post = |headers: Vec<(String, String)>, body: String| {
         env.rt.block_on(async {
             let mut req = client.post(&url).body(body);
