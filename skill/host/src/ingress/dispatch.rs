@@ -51,6 +51,11 @@ impl Dispatcher {
         self
     }
 
+    /// The skill events go to.
+    pub fn skill(&self) -> &Arc<Skill> {
+        &self.skill
+    }
+
     /// Hands one raw event (the robot message JSON) to the skill. Fast: the reply runs in the
     /// plugin. Never panics, whatever the event holds. Call it on the runtime (the follower is
     /// spawned on it).

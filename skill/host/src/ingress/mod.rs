@@ -2,16 +2,13 @@
 //! event to the skill, and follow its reply for logs and metrics; at shutdown let the skill
 //! finalize its cards within the deadline.
 
-pub mod backoff;
+mod app_credentials;
 mod dispatch;
 mod event;
 mod follow;
-pub mod frames;
-pub mod http;
-pub mod refusal_log;
-pub mod replay;
-pub mod signature;
-pub mod stream;
+mod frames;
+mod http;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +34,28 @@ pub async fn serve(
     intake: CancellationToken,
 ) -> Result<()> {
     match settings.mode {
-        IngressMode::Stream => stream::run(settings, dispatcher, metrics, intake).await,
-        IngressMode::Http => http::run(settings, dispatcher, metrics, intake).await,
+        IngressMode::Stream => {
+            let config = stream::StreamConfig {
+                open: app_credentials::open_request(settings)?,
+                client_id: settings.app_key.clone(),
+                silence: Duration::from_millis(settings.stream.silence_timeout_ms),
+            };
+            stream::run(config, dispatcher, metrics, intake).await
+        }
+        IngressMode::Http => {
+            let http = &settings.http;
+            let config = http::HttpConfig {
+                listen: http.listen.clone(),
+                path: http.path.clone(),
+                limits: http::Limits {
+                    max_body_bytes: http.max_body_bytes,
+                    read_timeout: Duration::from_millis(http.read_timeout_ms),
+                    max_connections: http.max_connections,
+                },
+            };
+            let gate = app_credentials::callback_gate(settings, dispatcher.skill().clone());
+            http::run(&config, gate, dispatcher, metrics, intake).await
+        }
     }
 }
 
