@@ -81,10 +81,7 @@ impl Dispatcher {
             Err(e) if e.status == OcStatus::ShuttingDown => "shutting_down",
             Err(_) => "error",
         };
-        self.metrics.inc(
-            "openclaw_ingress_events_total",
-            &[("source", source.as_str()), ("result", outcome)],
-        );
+        self.metrics.ingress_event(source.as_str(), outcome);
         let notes = Notes::new(&route, self.observer.clone());
         match taken {
             Ok(stream) => {

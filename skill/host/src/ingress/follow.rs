@@ -130,10 +130,10 @@ pub async fn follow(
     });
     let total = received.elapsed();
     if let Some(d) = first_card {
-        metrics.observe("openclaw_reply_first_card_seconds", &[], d);
+        metrics.reply_first_card(d);
     }
-    metrics.observe("openclaw_reply_seconds", &[("outcome", outcome)], total);
-    metrics.observe("openclaw_reply_chunk_gap_max_seconds", &[], max_gap);
+    metrics.reply_ended(outcome, total);
+    metrics.reply_chunk_gap_max(max_gap);
     log::info!(
         "event source={} msg={} conv={} outcome={outcome} card={} chars={chars} first_card_ms={} total_ms={} max_gap_ms={}{detail}",
         source.as_str(),

@@ -20,9 +20,6 @@ use super::gate::CallbackRefusal;
 use super::refusal_log::{RefusalLog, PERIOD};
 use crate::metrics::Metrics;
 
-/// The refusal metric.
-const REJECTED: &str = "openclaw_http_callback_rejected_total";
-
 /// What the refusal layer needs; shared by every connection.
 pub struct Refusals {
     metrics: Arc<Metrics>,
@@ -94,10 +91,9 @@ pub async fn count_and_log(
             (answer(status, &refused.reason), refused)
         }
     };
-    refusals.metrics.inc(
-        REJECTED,
-        &[("status", status.as_str()), ("reason", &refused.kind)],
-    );
+    refusals
+        .metrics
+        .callback_rejected(status.as_u16(), &refused.kind);
     if let Some(line) = refusals.log.refused(
         peer.ip(),
         status.as_u16(),

@@ -98,7 +98,7 @@ impl Manager {
                             "stream #{}: server disconnect ({reason}); opening a new connection first",
                             current.no
                         );
-                        self.serving.metrics.inc("openclaw_stream_reconnects_total", &[("reason", "disconnect")]);
+                        self.serving.metrics.stream_reconnect("disconnect");
                         let Some(next) = self.establish(false).await? else { break };
                         log::info!(
                             "stream #{}: serving, {} ms after the disconnect frame; closing #{}",
@@ -118,7 +118,7 @@ impl Manager {
                             current_ended = true;
                             break;
                         }
-                        self.serving.metrics.inc("openclaw_stream_reconnects_total", &[("reason", ending.reason())]);
+                        self.serving.metrics.stream_reconnect(ending.reason());
                         self.reconnect.connection_ended(up);
                         let delay = self.reconnect.next_delay();
                         log::warn!(
@@ -160,18 +160,15 @@ impl Manager {
             };
             match attempt {
                 Ok(conn) => {
-                    self.serving
-                        .metrics
-                        .inc("openclaw_stream_connects_total", &[("result", "ok")]);
+                    self.serving.metrics.stream_connect("ok");
                     self.serving.metrics.set_stream_connected(true);
                     return Ok(Some(conn));
                 }
                 Err(e) => {
                     let auth = matches!(e, ConnectError::Auth(_));
-                    self.serving.metrics.inc(
-                        "openclaw_stream_connects_total",
-                        &[("result", if auth { "auth_failed" } else { "error" })],
-                    );
+                    self.serving
+                        .metrics
+                        .stream_connect(if auth { "auth_failed" } else { "error" });
                     if auth && first {
                         anyhow::bail!(
                             "DingTalk refused the app credentials ({e}): check dingtalk.app_key and dingtalk.app_secret"

@@ -174,9 +174,7 @@ async fn on_text(
     let frame = match frames::parse(text) {
         Ok(frame) => frame,
         Err(e) => {
-            serving
-                .metrics
-                .inc("openclaw_stream_frames_total", &[("type", "unreadable")]);
+            serving.metrics.stream_frame("unreadable");
             log::warn!("stream #{no}: unreadable frame ignored: {e}");
             return Ok(());
         }
@@ -188,9 +186,7 @@ async fn on_text(
         Frame::Disconnect { .. } => "disconnect",
         Frame::System { .. } => "system",
     };
-    serving
-        .metrics
-        .inc("openclaw_stream_frames_total", &[("type", kind)]);
+    serving.metrics.stream_frame(kind);
     match frame {
         Frame::Callback {
             message_id,
