@@ -4,6 +4,7 @@
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod host_manifest;
 mod ingress;
@@ -70,13 +71,29 @@ enum Command {
     /// Show the robot at work without a DingTalk tenant or a gateway: a scripted group chat
     /// through the real plugin and ingress, against the built-in DingTalk emulator and fake
     /// gateway on 127.0.0.1.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
+    /// Not in this build: it says so (the host was built without the `demo` feature).
+    #[cfg(not(feature = "demo"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        /// Whatever was given; ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
+
+/// What `demo` says in a build without it.
+#[cfg(not(feature = "demo"))]
+const NO_DEMO: &str =
+    "this openclaw-skill was built without the demo (cargo feature `demo`, on by \
+     default): build it with `cargo build --release -p openclaw-skill` to get it";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match &cli.command {
         // The demo's live display shares the terminal: warnings only unless --verbose.
+        #[cfg(feature = "demo")]
         Command::Demo(args) => args.log_level(&cli.log_level),
         _ => &cli.log_level,
     }
@@ -87,7 +104,13 @@ fn main() -> ExitCode {
             check::check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, &level),
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!("openclaw-skill: {NO_DEMO}");
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(code) => code,

@@ -46,6 +46,7 @@ impl Dispatcher {
     }
 
     /// The same dispatcher, also telling `observer` what each reply does.
+    #[cfg(feature = "demo")]
     pub fn with_observer(mut self, observer: Observer) -> Dispatcher {
         self.observer = Some(observer);
         self

@@ -18,6 +18,10 @@ pub type Observer = mpsc::UnboundedSender<ReplyNote>;
 
 /// What a followed reply tells an observer (`demo`) as it happens, keyed by the event's `msgId`.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "demo"),
+    expect(dead_code, reason = "read by the demo's observer only")
+)]
 pub struct ReplyNote {
     /// The event's `msgId` (empty when the event had none).
     pub msg_id: String,

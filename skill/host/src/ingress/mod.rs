@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use dispatch::{Dispatcher, Refusal};
 pub use event::Source;
+#[cfg(feature = "demo")]
 pub use follow::{NoteKind, ReplyNote};
 
 use crate::host_manifest::{IngressMode, IngressSettings};
