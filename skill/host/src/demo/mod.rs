@@ -9,6 +9,7 @@
 //! DingTalk calls from the emulator's record.
 
 mod display;
+mod format;
 mod peers;
 mod record;
 mod script;

@@ -11,12 +11,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
 
+/// What a scrape reads.
 #[derive(Clone)]
 struct ScrapeState {
     metrics: Arc<Metrics>,
     skill: Arc<Skill>,
 }
 
+/// One scrape: the skill's `info` now, then the exposition text.
 async fn scrape(State(state): State<ScrapeState>) -> impl IntoResponse {
     let info = state
         .skill

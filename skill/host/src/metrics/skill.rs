@@ -37,18 +37,22 @@ pub fn registry(info: &Value) -> Registry {
 #[derive(Debug)]
 struct SkillInfo(Value);
 
+/// What the encoders return.
 type Result = std::result::Result<(), std::fmt::Error>;
 
+/// One unlabelled counter.
 fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Result {
     let metric = ConstCounter::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
+/// One unlabelled gauge.
 fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Result {
     let metric = ConstGauge::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
+/// A count from `info` (0 when absent).
 fn num(v: Option<&Value>) -> u64 {
     v.and_then(Value::as_u64).unwrap_or(0)
 }

@@ -40,6 +40,7 @@ pub async fn serve(skill: Arc<Skill>) -> Result<()> {
     Ok(())
 }
 
+/// Prints the chunks of event number `event` as JSON lines.
 async fn print_chunks(event: u64, mut stream: ChunkStream) {
     while let Some(item) = stream.next().await {
         let line = match item {

@@ -90,6 +90,7 @@ fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Reads the body and has the gate hand the event to the skill; answers at once.
 async fn handle(State(cb): State<Arc<Callback>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     // The body limit layer caps the body (a declared length over it never gets here).

@@ -19,6 +19,7 @@ pub struct SignedCallbacks {
     skill: Arc<Skill>,
 }
 
+/// The local clock in ms since the epoch.
 fn epoch_ms_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -57,6 +58,7 @@ impl SignedCallbacks {
     }
 }
 
+/// The refusal of a pair accepted before.
 fn replayed() -> CallbackRefusal {
     CallbackRefusal::new(
         StatusCode::FORBIDDEN,

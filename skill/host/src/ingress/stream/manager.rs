@@ -35,6 +35,7 @@ impl Connection {
     }
 }
 
+/// How a connection task ended (a panicked task counts as a transport error).
 async fn join(task: &mut JoinHandle<Ending>) -> Ending {
     task.await
         .unwrap_or_else(|e| Ending::Error(format!("connection task failed: {e}")))

@@ -36,6 +36,7 @@ impl Reconnect {
         )
     }
 
+    /// Delays from `builder`.
     fn with(builder: ExponentialBuilder) -> Reconnect {
         Reconnect {
             builder,

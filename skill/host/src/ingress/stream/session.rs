@@ -79,6 +79,7 @@ impl std::fmt::Display for Ending {
     }
 }
 
+/// Writes one text frame within [`WRITE_TIMEOUT`].
 async fn write(ws: &mut Ws, text: String) -> Result<(), Ending> {
     match tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text))).await {
         Ok(Ok(())) => Ok(()),
