@@ -17,8 +17,7 @@ use anyhow::{Context, Result};
 use openclaw_skill_abi::Skill;
 use tokio_util::sync::CancellationToken;
 
-pub use dispatch::{Dispatcher, Refusal};
-pub use event::Source;
+pub use dispatch::Dispatcher;
 #[cfg(feature = "demo")]
 pub use follow::{NoteKind, ReplyNote};
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::Metrics;
+use super::host::Metrics;
 
 /// What a scrape reads.
 #[derive(Clone)]

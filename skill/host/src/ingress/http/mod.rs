@@ -31,7 +31,7 @@ pub use gate::CallbackGate;
 pub use route::Limits;
 pub use signed::SignedCallbacks;
 
-use super::Dispatcher;
+use super::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use refusals::Refusals;
 

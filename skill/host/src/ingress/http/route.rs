@@ -30,7 +30,8 @@ use tower_http::timeout::TimeoutLayer;
 use super::answer::{answer, refusal};
 use super::gate::{CallbackGate, CallbackRefusal, Rejected};
 use super::refusals::{count_and_log, Refusals};
-use crate::ingress::{Dispatcher, Refusal, Source};
+use crate::ingress::dispatch::{Dispatcher, Refusal};
+use crate::ingress::event::Source;
 
 /// The route's limits.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use open::OpenRequest;
 
-use super::Dispatcher;
+use super::dispatch::Dispatcher;
 use crate::metrics::Metrics;
 use crate::redact;
 use liveness::MIN_SILENCE;

@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::liveness::{Liveness, Verdict};
 use super::socket::Ws;
+use crate::ingress::dispatch::Dispatcher;
+use crate::ingress::event::Source;
 use crate::ingress::frames::{self, Frame, BOT_MESSAGE_TOPIC};
-use crate::ingress::{Dispatcher, Source};
 use crate::metrics::Metrics;
 
 /// How long a closing socket may take to finish the close handshake.
