@@ -64,11 +64,13 @@ pub fn init(format: LogFormat, default_level: &str) {
 }
 
 /// How many log lines (host and plugin) were written so far.
+#[cfg(feature = "demo")]
 pub fn lines_written() -> u64 {
     LINES.load(Relaxed)
 }
 
 /// Registers (or with `None` removes) the live display that log lines must not tear.
+#[cfg(feature = "demo")]
 pub fn set_suspend(suspend: Option<Suspend>) {
     *SUSPEND.write().unwrap_or_else(|p| p.into_inner()) = suspend;
 }

@@ -3,24 +3,25 @@
 //! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
 
+mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod host_manifest;
 mod ingress;
 mod logger;
 mod metrics;
 mod neterr;
+mod plugin;
 mod redact;
 mod run;
+mod runtime;
 mod secret;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use openclaw_skill_abi::Plugin;
 
-use crate::host_manifest::ManifestFile;
 use crate::logger::LogFormat;
 
 /// The values of `--log-level` (an unknown one is a usage error, exit status 2).
@@ -70,58 +71,29 @@ enum Command {
     /// Show the robot at work without a DingTalk tenant or a gateway: a scripted group chat
     /// through the real plugin and ingress, against the built-in DingTalk emulator and fake
     /// gateway on 127.0.0.1.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
+    /// Not in this build: it says so (the host was built without the `demo` feature).
+    #[cfg(not(feature = "demo"))]
+    #[command(hide = true, disable_help_flag = true)]
+    Demo {
+        /// Whatever was given; ignored.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
-fn load_plugin(manifest: &ManifestFile, library: Option<&Path>) -> Result<Plugin> {
-    let path = manifest.library_path(library)?;
-    if !path.exists() {
-        anyhow::bail!(
-            "plugin library {} does not exist: build it with `cargo build --release` and copy \
-             target/release/{} next to the manifest, or set `library:` in the manifest",
-            path.display(),
-            Plugin::library_file_name()
-        );
-    }
-    let plugin = Plugin::load_from_file(&path).map_err(|e| {
-        log::debug!("plugin loader report:\n{}", e.details);
-        anyhow::anyhow!("{e}")
-    })?;
-    openclaw_skill_abi::forward_logs(plugin).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    Ok(plugin)
-}
-
-fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
-    let manifest = ManifestFile::read(manifest_path)?;
-    let plugin = load_plugin(&manifest, library)?;
-    let summary = plugin
-        .check_manifest(&manifest.text, &manifest.path)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let mut summary: serde_json::Value =
-        serde_json::from_str(&summary).context("plugin summary is not JSON")?;
-    // URLs with credentials in them (`https://user:pass@…`) are shown without those.
-    redact::json(&mut summary);
-    println!(
-        "plugin:   {} {} (skill ABI v{})",
-        plugin.name(),
-        plugin.version(),
-        plugin.abi_version()
-    );
-    println!("library:  {}", manifest.library_path(library)?.display());
-    println!(
-        "skill:    {} {}",
-        summary["name"].as_str().unwrap_or("?"),
-        summary["version"].as_str().unwrap_or("?")
-    );
-    println!("manifest: {} is valid", manifest.path.display());
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
-}
+/// What `demo` says in a build without it.
+#[cfg(not(feature = "demo"))]
+const NO_DEMO: &str =
+    "this openclaw-skill was built without the demo (cargo feature `demo`, on by \
+     default): build it with `cargo build --release -p openclaw-skill` to get it";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match &cli.command {
         // The demo's live display shares the terminal: warnings only unless --verbose.
+        #[cfg(feature = "demo")]
         Command::Demo(args) => args.log_level(&cli.log_level),
         _ => &cli.log_level,
     }
@@ -129,10 +101,16 @@ fn main() -> ExitCode {
     logger::init(cli.log_format, &level);
     let result = match cli.command {
         Command::Check { manifest, library } => {
-            check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
+            check::check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, &level),
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { .. } => {
+            eprintln!("openclaw-skill: {NO_DEMO}");
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(code) => code,

@@ -78,3 +78,25 @@ fn check_shows_urls_without_their_credentials() {
         assert!(!stderr.contains(secret), "{secret} in\n{stderr}");
     }
 }
+
+/// `demo` is listed exactly when the host was built with it; without it, it says so.
+#[test]
+fn demo_is_there_when_built_with_it() {
+    let out = host().arg("--help").output().expect("run openclaw-skill");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    let listed = help.lines().any(|l| l.trim_start().starts_with("demo "));
+    assert_eq!(listed, cfg!(feature = "demo"), "{help}");
+    if !cfg!(feature = "demo") {
+        let out = host()
+            .args(["demo", "--plain"])
+            .output()
+            .expect("run openclaw-skill");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("built without the demo (cargo feature `demo`"),
+            "{stderr}"
+        );
+    }
+}

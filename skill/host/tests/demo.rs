@@ -1,3 +1,4 @@
+#![cfg(feature = "demo")]
 //! `openclaw-skill demo --plain` as a process, with the plugin `.so` that `cargo test --workspace`
 //! builds: the scripted conversation plays through the real ingress and plugin against the
 //! built-in emulator and fake gateway (all on 127.0.0.1), and the output shows every answer, the

@@ -429,7 +429,13 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // A fresh connection per request: the server closes a connection whose body it refused
+    // unread (413), and a pooled one could be reused before the client sees that close.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let post = |headers: Vec<(String, String)>, body: String| {
         env.rt.block_on(async {
             let mut req = client.post(&url).body(body);
@@ -599,7 +605,13 @@ fn epoch_ms() -> i64 {
 
 /// POSTs `body` with `headers` to `url`: (status, answer).
 fn post_to(env: &Env, url: &str, headers: &[(String, String)], body: String) -> (u16, String) {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // A fresh connection per request: the server closes a connection whose body it refused
+    // unread (413), and a pooled one could be reused before the client sees that close.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     env.rt.block_on(async {
         let mut req = client.post(url).body(body);
         for (k, v) in headers {

@@ -15,48 +15,13 @@ use console::{measure_text_width, style, Term};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use openclaw_dingtalk_emulator::dingtalk::CardState;
 
+use super::format::{millis, seconds, state_name, states_line};
+use super::record::{CardView, Ending, Played, StepView};
 use super::script::Step;
-use super::step::{CardView, Ending, Played, StepView};
 use crate::logger;
 
 /// Spinner frames of the live status line.
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-
-/// A card state as the status line names it.
-pub fn state_name(state: CardState) -> &'static str {
-    match state {
-        CardState::Processing => "processing",
-        CardState::Inputting => "typing",
-        CardState::Finished => "finished",
-        CardState::Failed => "failed",
-    }
-}
-
-/// `processing → typing → finished`.
-pub fn states_line(states: &[CardState]) -> String {
-    states
-        .iter()
-        .map(|s| state_name(*s))
-        .collect::<Vec<_>>()
-        .join(" → ")
-}
-
-/// `2.61 s`, or `45 ms` under a second.
-pub fn seconds(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        millis(d)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
-/// `12 ms`, or `<1 ms` (the records have millisecond resolution).
-pub fn millis(d: Duration) -> String {
-    match d.as_millis() {
-        0 => "<1 ms".to_owned(),
-        ms => format!("{ms} ms"),
-    }
-}
 
 /// Where the demo's output goes.
 pub struct Display {
@@ -470,17 +435,5 @@ mod tests {
     fn plain_card_lines_keep_the_markdown() {
         let lines = card_lines("\n\n## T\n\n```rust\nfn x() {}\n```\n\n", None, false);
         assert_eq!(lines, ["## T", "", "```rust", "fn x() {}", "```"]);
-    }
-
-    #[test]
-    fn state_names() {
-        assert_eq!(
-            states_line(&[
-                CardState::Processing,
-                CardState::Inputting,
-                CardState::Finished
-            ]),
-            "processing → typing → finished"
-        );
     }
 }

@@ -9,7 +9,9 @@
 //! DingTalk calls from the emulator's record.
 
 mod display;
+mod format;
 mod peers;
+mod record;
 mod script;
 mod step;
 mod summary;
@@ -30,7 +32,8 @@ use crate::ingress::{self, Dispatcher};
 use crate::metrics::Metrics;
 use display::Display;
 use peers::{GatewayChoice, Peers};
-use step::{Ending, Stage, StepView};
+use record::{Ending, Played, StepView};
+use step::Stage;
 use summary::{Clocks, Reply, Report};
 
 /// How long the Stream connection may take to open.
@@ -100,13 +103,13 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         }),
         model: args.model.clone(),
     };
-    let runtime = crate::run::runtime()?;
+    let runtime = crate::runtime::runtime()?;
     let interrupt = CancellationToken::new();
     let signals = runtime.spawn(watch_signals(interrupt.clone()));
     let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let settings = manifest.ingress()?;
-    let skill = crate::run::start_skill(&manifest, Some(&library))?;
+    let skill = crate::plugin::start_skill(&manifest, Some(&library))?;
     let mut display = Display::new(args.plain);
     intro(
         &display,
@@ -237,7 +240,7 @@ struct Progress {
     /// The replies that ended, in order.
     replies: Vec<Reply>,
     /// A step that did not end (Ctrl-C, or its limit): shown after the shutdown.
-    cut_short: Option<step::Played>,
+    cut_short: Option<Played>,
     /// Why the demo failed, if it did.
     failure: Option<anyhow::Error>,
     /// Ctrl-C arrived.
@@ -290,7 +293,7 @@ impl Demo<'_> {
         if let Some(mut played) = progress.cut_short.take() {
             // The shutdown let the reply end or finalized its card: show how it was left.
             while let Ok(note) = notes.try_recv() {
-                if let Some(ending) = step::apply(&mut played, note) {
+                if let Some(ending) = record::apply(&mut played, note) {
                     played.ending = ending;
                 }
             }
@@ -419,7 +422,7 @@ impl Demo<'_> {
     }
 
     /// A played step with what DingTalk shows for it and its first-visible latency.
-    fn reply(&self, played: step::Played) -> Reply {
+    fn reply(&self, played: Played) -> Reply {
         let emulator = &self.peers.emulator;
         let view = StepView::capture(emulator, &played);
         let latency = Clocks::of(emulator, self.peers.fake_gateway.as_ref())
@@ -456,9 +459,9 @@ impl Demo<'_> {
 
 /// Cancels `interrupt` on the first SIGINT/SIGTERM; a second one exits at once (status 130).
 async fn watch_signals(interrupt: CancellationToken) {
-    crate::run::shutdown_signal().await;
+    crate::runtime::shutdown_signal().await;
     interrupt.cancel();
-    crate::run::shutdown_signal().await;
+    crate::runtime::shutdown_signal().await;
     crate::logger::set_suspend(None);
     eprintln!("openclaw-skill demo: second signal, exiting without waiting");
     std::process::exit(i32::from(INTERRUPTED));

@@ -9,8 +9,8 @@ use openclaw_dingtalk_emulator::dingtalk::{ApiKind, Call, DingTalkEmulator};
 use openclaw_dingtalk_emulator::gateway::FakeGateway;
 use serde_json::Value;
 
-use super::display::{millis, seconds};
-use super::step::{Ending, Played, StepView};
+use super::format::{millis, seconds};
+use super::record::{Ending, Played, StepView};
 
 /// The kinds of DingTalk call, in the order the summary lists them.
 const KINDS: [&str; 8] = [

@@ -24,7 +24,7 @@ struct Entry {
 #[derive(Debug)]
 pub struct RefusalLog {
     period: Duration,
-    entries: Mutex<HashMap<(Option<IpAddr>, &'static str), Entry>>,
+    entries: Mutex<HashMap<(Option<IpAddr>, String), Entry>>,
 }
 
 fn source(ip: Option<IpAddr>) -> String {
@@ -46,14 +46,14 @@ impl RefusalLog {
         &self,
         peer: IpAddr,
         status: u16,
-        kind: &'static str,
+        kind: &str,
         reason: &str,
         now: Instant,
     ) -> Option<String> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let mut key = (Some(peer), kind);
+        let mut key = (Some(peer), kind.to_owned());
         if !entries.contains_key(&key) && entries.len() >= MAX_SOURCES {
-            key = (None, kind);
+            key.0 = None;
         }
         let earlier = match entries.get_mut(&key) {
             Some(e) if now.saturating_duration_since(e.since) < self.period => {
@@ -63,6 +63,7 @@ impl RefusalLog {
             Some(e) => std::mem::take(&mut e.suppressed),
             None => 0,
         };
+        let source = source(key.0);
         entries.insert(
             key,
             Entry {
@@ -72,10 +73,7 @@ impl RefusalLog {
                 reason: reason.to_owned(),
             },
         );
-        let mut line = format!(
-            "http callback from {} refused with {status}: {reason}",
-            source(key.0)
-        );
+        let mut line = format!("http callback from {source} refused with {status}: {reason}");
         if earlier > 0 {
             line.push_str(&format!(
                 " ({earlier} more like it from this address were not logged)"

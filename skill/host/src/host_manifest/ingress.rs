@@ -1,73 +1,12 @@
-//! What the host itself reads from `openclaw-skill.yaml`: where the plugin library is, and
-//! (for ingress) the DingTalk credentials and `ingress:` settings. Full validation is the
-//! plugin's job (`check_manifest`); this view ignores keys it does not use.
+//! The host's view of the manifest's `dingtalk` credentials and `ingress:` section.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use openclaw_skill_abi::manifest_text::interpolate_env;
-use openclaw_skill_abi::Plugin;
 use serde::Deserialize;
 
 use crate::secret::Secret;
-
-/// The manifest file, read once.
-pub struct ManifestFile {
-    /// Its text (not interpolated: the plugin interpolates).
-    pub text: String,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// Its path as given.
-    pub path: PathBuf,
-}
-
-impl ManifestFile {
-    /// Reads the manifest at `path`.
-    pub fn read(path: &Path) -> Result<ManifestFile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read manifest {}", path.display()))?;
-        let dir = path
-            .parent()
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    p
-                }
-            })
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let dir = dir.canonicalize().unwrap_or(dir);
-        Ok(ManifestFile {
-            text,
-            dir,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The plugin library: `override_path`, else the manifest's `library` key (relative to
-    /// the manifest), else `libopenclaw_dingtalk.so` next to the manifest.
-    pub fn library_path(&self, override_path: Option<&Path>) -> Result<PathBuf> {
-        if let Some(p) = override_path {
-            return Ok(p.to_path_buf());
-        }
-        let raw: serde_yaml::Value = serde_yaml::from_str(&self.text)
-            .with_context(|| format!("{} is not valid YAML", self.path.display()))?;
-        let library = match raw.get("library").and_then(serde_yaml::Value::as_str) {
-            Some(lib) => Some(
-                interpolate_env(lib)
-                    .map_err(|e| anyhow::anyhow!("library: {}", e.message))?
-                    .trim_matches('"')
-                    .to_owned(),
-            ),
-            None => None,
-        };
-        Ok(match library {
-            Some(lib) => self.dir.join(lib),
-            None => self.dir.join(Plugin::library_file_name()),
-        })
-    }
-}
 
 /// What ingress needs from the manifest (`dingtalk.app_key`/`app_secret`/`api_base_url` and
 /// `ingress:`), after `${VAR}` interpolation. Defaults match the plugin's manifest model.
@@ -179,40 +118,35 @@ fn default_api_base() -> String {
     "https://api.dingtalk.com".into()
 }
 
-impl ManifestFile {
-    /// The ingress settings (interpolating `${VAR}` from the environment).
-    pub fn ingress(&self) -> Result<IngressSettings> {
-        let text = interpolate_env(&self.text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let raw: RawManifest = serde_yaml::from_str(&text)
-            .with_context(|| format!("{}: dingtalk/ingress settings", self.path.display()))?;
-        Ok(IngressSettings {
-            app_key: raw.dingtalk.app_key,
-            app_secret: raw.dingtalk.app_secret,
-            api_base_url: raw.dingtalk.api_base_url.trim_end_matches('/').to_owned(),
-            mode: raw.ingress.mode,
-            http: raw.ingress.http,
-            stream: raw.ingress.stream,
-            metrics_listen: raw.ingress.metrics_listen.filter(|s| !s.is_empty()),
-        })
-    }
+/// The ingress settings of the manifest `text` read from `path` (interpolating `${VAR}` from the
+/// environment).
+pub fn parse(text: &str, path: &Path) -> Result<IngressSettings> {
+    let text = interpolate_env(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let raw: RawManifest = serde_yaml::from_str(&text)
+        .with_context(|| format!("{}: dingtalk/ingress settings", path.display()))?;
+    Ok(IngressSettings {
+        app_key: raw.dingtalk.app_key,
+        app_secret: raw.dingtalk.app_secret,
+        api_base_url: raw.dingtalk.api_base_url.trim_end_matches('/').to_owned(),
+        mode: raw.ingress.mode,
+        http: raw.ingress.http,
+        stream: raw.ingress.stream,
+        metrics_listen: raw.ingress.metrics_listen.filter(|s| !s.is_empty()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn file(text: &str) -> ManifestFile {
-        ManifestFile {
-            text: text.into(),
-            dir: PathBuf::from("."),
-            path: PathBuf::from("openclaw-skill.yaml"),
-        }
+    fn file(text: &str) -> Result<IngressSettings> {
+        parse(text, Path::new("openclaw-skill.yaml"))
     }
 
     #[test]
     fn ingress_defaults_and_secret_redaction() {
         let m = file("name: x\ndingtalk:\n  app_key: k\n  app_secret: s3cret\n");
-        let s = m.ingress().unwrap();
+        let s = m.unwrap();
         assert_eq!(s.mode, IngressMode::Stream);
         assert_eq!(s.api_base_url, "https://api.dingtalk.com");
         assert_eq!(s.http.path, "/dingtalk/callback");
@@ -233,7 +167,7 @@ mod tests {
             "dingtalk:\n  app_key: k\n  app_secret: ${OPENCLAW_HOST_TEST_SECRET}\n  api_base_url: http://127.0.0.1:1/\n\
              ingress:\n  mode: http\n  http:\n    listen: 127.0.0.1:0\n    path: /cb\n    signature_window_secs: 300\n    read_timeout_ms: 1500\n    max_connections: 8\n  stream:\n    silence_timeout_ms: 5000\n  metrics_listen: 127.0.0.1:9464\n",
         );
-        let s = m.ingress().unwrap();
+        let s = m.unwrap();
         assert_eq!(s.app_secret.expose(), "from-env");
         assert_eq!(s.api_base_url, "http://127.0.0.1:1");
         assert_eq!(s.mode, IngressMode::Http);

@@ -3,10 +3,11 @@
 //! the signature window. The guard remembers every accepted pair until its timestamp leaves the
 //! window and refuses the pair when it comes again.
 //!
-//! A pair is *claimed* when its signature checks out (so two copies sent at once cannot both
-//! pass), and the claim is kept only when the skill took the event: a callback refused later
-//! (body too large, too slow, shutting down, …) gives its pair back, so DingTalk's own retry of
-//! it is not taken for a replay.
+//! A pair already accepted is refused before the body is read ([`ReplayGuard::seen`]). It is
+//! *claimed* when the event is handed to the skill (so two copies sent at once cannot both
+//! pass), and the claim is kept only when the skill took the event: a callback refused (body
+//! too large, too slow, shutting down, …) leaves its pair free, so DingTalk's own retry of it is
+//! not taken for a replay.
 //!
 //! Memory is bounded: entries leave when their timestamp is out of the window, and at most
 //! `capacity` are kept (oldest timestamp first out; hitting the cap is logged once).
@@ -68,6 +69,11 @@ impl ReplayGuard {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `pair` was accepted before (and is still remembered). Changes nothing.
+    pub fn seen(&self, pair: &Verified) -> bool {
+        self.lock().contains(&(pair.at, pair.mac))
+    }
+
     /// Claims a verified pair at local time `now_ms`; `None` when it was accepted before (a
     /// replay).
     pub fn claim(self: &Arc<Self>, pair: Verified, now_ms: i64) -> Option<Claim> {
@@ -121,7 +127,9 @@ mod tests {
         let guard = ReplayGuard::new(60_000, 10);
         let now = 1_000_000;
         guard.claim(pair(now, 1), now).expect("first").keep();
+        assert!(guard.seen(&pair(now, 1)));
         assert!(guard.claim(pair(now, 1), now + 5).is_none(), "replay");
+        assert!(!guard.seen(&pair(now, 2)));
         assert!(guard.claim(pair(now, 2), now + 5).is_some(), "another pair");
         // Out of the window: forgotten (the signature check refuses it as stale by then).
         guard
@@ -137,6 +145,7 @@ mod tests {
         let claim = guard.claim(pair(5, 1), 5).expect("first");
         assert!(guard.claim(pair(5, 1), 5).is_none(), "claimed meanwhile");
         drop(claim);
+        assert!(!guard.seen(&pair(5, 1)));
         assert!(guard.claim(pair(5, 1), 5).is_some(), "given back");
     }
 
