@@ -1,4 +1,5 @@
-//! `openclaw-skill check`: load the plugin, have it validate the manifest, print what was loaded.
+//! `openclaw-skill check`: find and load the plugin, have it validate the manifest, print what
+//! was loaded.
 
 use std::path::Path;
 
@@ -7,16 +8,22 @@ use anyhow::{Context, Result};
 use crate::host_manifest::ManifestFile;
 use crate::{plugin, redact};
 
-/// Checks the manifest at `manifest_path` with the plugin next to it (or `library`); prints the
-/// plugin and ABI versions and the configuration with secrets redacted.
+/// Checks the manifest at `manifest_path` with the plugin the search order finds (or
+/// `library`); prints the plugin and ABI versions and the configuration with secrets redacted.
 pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     let manifest = ManifestFile::read(manifest_path)?;
-    let plugin = plugin::load(&manifest, library)?;
+    let located = plugin::locate(library, Some(&manifest))?;
+    let plugin = plugin::load(&located)?;
     let summary = plugin
         .check_manifest(&manifest.text, &manifest.path)
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let mut summary: serde_json::Value =
         serde_json::from_str(&summary).context("plugin summary is not JSON")?;
+    // The plugin names the library of its manifest's view (next to the manifest); this is
+    // the one the host found and loaded.
+    if let Some(object) = summary.as_object_mut() {
+        object.insert("library".into(), located.path.display().to_string().into());
+    }
     // URLs with credentials in them (`https://user:pass@…`) are shown without those.
     redact::json(&mut summary);
     println!(
@@ -25,7 +32,7 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
         plugin.version(),
         plugin.abi_version()
     );
-    println!("library:  {}", manifest.library_path(library)?.display());
+    println!("library:  {} ({})", located.path.display(), located.how);
     println!(
         "skill:    {} {}",
         summary["name"].as_str().unwrap_or("?"),

@@ -1,7 +1,7 @@
 //! `openclaw-skill`: the host for the openclaw-dingtalk skill plugin.
 //!
-//! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
-//! `library` key says) through the stable ABI, checks manifests, and runs the skill.
+//! It finds `libopenclaw_dingtalk.so` (the search order in `plugin.rs`), loads it through the
+//! stable ABI, writes starter manifests (`init`), checks manifests, and runs the skill.
 
 mod check;
 #[cfg(feature = "demo")]
@@ -57,13 +57,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Load the plugin next to MANIFEST and have it validate the manifest; print what was
-    /// loaded (plugin and ABI versions, the configuration with secrets redacted).
+    /// Find and load the plugin, have it validate MANIFEST (every problem at once); print what
+    /// was loaded (plugin and ABI versions, the configuration with secrets redacted).
     Check {
         /// Path of openclaw-skill.yaml.
         manifest: PathBuf,
-        /// Plugin library to load instead of the one the manifest points at.
-        #[arg(long)]
+        /// Plugin library to load [default: the search order of docs/deploy.md: the manifest's
+        /// `library` key, next to the manifest, $OPENCLAW_DINGTALK_LIBRARY, the install
+        /// prefix's lib/openclaw-dingtalk/, next to openclaw-skill].
+        #[arg(long, value_name = "PATH")]
         library: Option<PathBuf>,
     },
     /// Run the skill: receive DingTalk events and answer them.

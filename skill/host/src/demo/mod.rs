@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use openclaw_skill_abi::{Plugin, Skill};
+use openclaw_skill_abi::Skill;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -54,8 +54,8 @@ Card filling in, then a summary of the DingTalk calls. Nothing leaves this machi
 --gateway names another host. Ctrl-C stops the demo: the reply in flight is finalized, the \
 summary printed, and the exit status is 130.")]
 pub struct DemoArgs {
-    /// Plugin library [default: libopenclaw_dingtalk.so next to openclaw-skill, else in the
-    /// current directory].
+    /// Plugin library [default: $OPENCLAW_DINGTALK_LIBRARY, the install prefix's
+    /// lib/openclaw-dingtalk/, next to openclaw-skill (docs/deploy.md)].
     #[arg(long, value_name = "PATH")]
     pub library: Option<PathBuf>,
     /// A real OpenClaw gateway's base URL instead of the built-in fake one (the script then asks
@@ -93,7 +93,7 @@ impl DemoArgs {
 
 /// Runs the demo; exit status 0 when it played to the end, 130 after Ctrl-C.
 pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
-    let library = find_library(args.library.as_deref())?;
+    let library = crate::plugin::locate(args.library.as_deref(), None)?;
     let gateway = GatewayChoice {
         url: args.gateway.clone(),
         token: args.gateway_token.clone().or_else(|| {
@@ -109,13 +109,13 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
     let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let settings = manifest.ingress()?;
-    let skill = crate::plugin::start_skill(&manifest, Some(&library))?;
+    let skill = crate::plugin::start_skill(&manifest, &library)?;
     let mut display = Display::new(args.plain);
     intro(
         &display,
         &peers,
         &skill,
-        &library,
+        &library.path,
         args.interval_ms,
         &args.model,
     );
@@ -137,43 +137,6 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         Finish::Completed => Ok(ExitCode::SUCCESS),
         Finish::Interrupted => Ok(ExitCode::from(INTERRUPTED)),
     }
-}
-
-/// The plugin library: `explicit`, else next to this executable, else in the current directory.
-fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
-    let name = Plugin::library_file_name();
-    if let Some(path) = explicit {
-        anyhow::ensure!(
-            path.exists(),
-            "--library {}: no such file (build the plugin with `cargo build --release`)",
-            path.display()
-        );
-        return Ok(path.to_path_buf());
-    }
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .as_deref()
-        .and_then(Path::parent)
-    {
-        candidates.push(dir.join(&name));
-    }
-    if let Ok(dir) = std::env::current_dir() {
-        candidates.push(dir.join(&name));
-    }
-    if let Some(found) = candidates.iter().find(|p| p.exists()) {
-        return Ok(found.clone());
-    }
-    anyhow::bail!(
-        "the plugin library {name} is not built: it was looked for in {}. Build it with \
-         `cargo build --release` (it lands in target/release/, next to openclaw-skill), or pass \
-         --library PATH",
-        candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" and ")
-    )
 }
 
 /// What the demo runs with, and what it says first.

@@ -7,8 +7,6 @@ mod ingress;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use openclaw_skill_abi::manifest_text::interpolate_env;
-use openclaw_skill_abi::Plugin;
 
 pub use ingress::{IngressMode, IngressSettings};
 
@@ -46,27 +44,33 @@ impl ManifestFile {
         })
     }
 
-    /// The plugin library: `override_path`, else the manifest's `library` key (relative to
-    /// the manifest), else `libopenclaw_dingtalk.so` next to the manifest.
-    pub fn library_path(&self, override_path: Option<&Path>) -> Result<PathBuf> {
-        if let Some(p) = override_path {
-            return Ok(p.to_path_buf());
-        }
+    /// The manifest's `library` key, resolved against the manifest's directory; `None` without
+    /// the key. The key is read literally: the host needs it before it can ask the plugin to
+    /// read the manifest, so `${VAR}` is refused with a pointer to `OPENCLAW_DINGTALK_LIBRARY`.
+    pub fn library_key(&self) -> Result<Option<PathBuf>> {
         let raw: serde_yaml::Value = serde_yaml::from_str(&self.text)
             .with_context(|| format!("{} is not valid YAML", self.path.display()))?;
-        let library = match raw.get("library").and_then(serde_yaml::Value::as_str) {
-            Some(lib) => Some(
-                interpolate_env(lib)
-                    .map_err(|e| anyhow::anyhow!("library: {}", e.message))?
-                    .trim_matches('"')
-                    .to_owned(),
-            ),
-            None => None,
+        let Some(value) = raw.get("library") else {
+            return Ok(None);
         };
-        Ok(match library {
-            Some(lib) => self.dir.join(lib),
-            None => self.dir.join(Plugin::library_file_name()),
-        })
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.starts_with("library:"))
+            .map_or(String::new(), |i| format!(" (line {})", i + 1));
+        let key = format!("{}: library{line}", self.path.display());
+        let Some(library) = value.as_str() else {
+            anyhow::bail!("{key}: must be a path (a string)");
+        };
+        anyhow::ensure!(!library.trim().is_empty(), "{key}: must not be empty");
+        anyhow::ensure!(
+            !library.contains("${"),
+            "{key}: environment variables are not read in this key (the host reads it before the \
+             rest of the manifest): write the path literally, or remove the key and set \
+             {}=PATH",
+            crate::plugin::LIBRARY_ENV
+        );
+        Ok(Some(self.dir.join(library)))
     }
 }
 

@@ -30,8 +30,10 @@ pub enum EventSource {
 pub struct RunArgs {
     /// Path of openclaw-skill.yaml.
     pub manifest: PathBuf,
-    /// Plugin library to load instead of the one the manifest points at.
-    #[arg(long)]
+    /// Plugin library to load [default: the search order of docs/deploy.md: the manifest's
+    /// `library` key, next to the manifest, $OPENCLAW_DINGTALK_LIBRARY, the install prefix's
+    /// lib/openclaw-dingtalk/, next to openclaw-skill].
+    #[arg(long, value_name = "PATH")]
     pub library: Option<PathBuf>,
     /// Where DingTalk events come from.
     #[arg(long, value_enum, default_value = "dingtalk")]
@@ -48,7 +50,8 @@ pub struct RunArgs {
 /// Runs the host until the event source ends or a signal arrives.
 pub fn run(args: RunArgs) -> Result<()> {
     let manifest = ManifestFile::read(&args.manifest)?;
-    let skill = plugin::start_skill(&manifest, args.library.as_deref())?;
+    let library = plugin::locate(args.library.as_deref(), Some(&manifest))?;
+    let skill = plugin::start_skill(&manifest, &library)?;
     let deadline = Duration::from_millis(args.shutdown_deadline_ms);
     let runtime = runtime()?;
     let served = match args.events {
