@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod host_manifest;
 mod ingress;
+mod init;
 mod logger;
 mod metrics;
 mod neterr;
@@ -57,6 +58,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a commented openclaw-skill.yaml and the template of the environment file it reads
+    /// (openclaw-dingtalk.env.example), then print the next steps. Never overwrites without
+    /// --force.
+    Init(init::InitArgs),
     /// Find and load the plugin, have it validate MANIFEST (every problem at once); print what
     /// was loaded (plugin and ABI versions, the configuration with secrets redacted).
     Check {
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
     .to_ascii_lowercase();
     logger::init(cli.log_format, &level);
     let result = match cli.command {
+        Command::Init(args) => init::init(&args).map(|()| ExitCode::SUCCESS),
         Command::Check { manifest, library } => {
             check::check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
         }

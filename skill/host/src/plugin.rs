@@ -125,7 +125,7 @@ pub fn locate_in(
         });
         candidates.push(Candidate {
             path: Some(bin.join(&name)),
-            how: "next to openclaw-skill (a cargo build)".into(),
+            how: "next to openclaw-skill: a cargo build".into(),
         });
     }
     if let Some(found) = candidates
