@@ -38,7 +38,7 @@ impl Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-skill"))
             .args(args)
             .env_remove("RUST_LOG")
-            .env_remove("OPENCLAW_GATEWAY_TOKEN")
+            .env_remove("OPENCLAW_API_KEY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

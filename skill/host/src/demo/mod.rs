@@ -62,7 +62,7 @@ pub struct DemoArgs {
     /// plain questions).
     #[arg(long, value_name = "URL")]
     pub gateway: Option<String>,
-    /// The --gateway token [default: $OPENCLAW_GATEWAY_TOKEN].
+    /// The --gateway token [default: $OPENCLAW_API_KEY].
     #[arg(long, value_name = "TOKEN", requires = "gateway")]
     pub gateway_token: Option<String>,
     /// Agent target sent as `model` (gateway.model).
@@ -99,7 +99,7 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         token: args.gateway_token.clone().or_else(|| {
             args.gateway
                 .as_ref()
-                .and_then(|_| std::env::var("OPENCLAW_GATEWAY_TOKEN").ok())
+                .and_then(|_| std::env::var("OPENCLAW_API_KEY").ok())
         }),
         model: args.model.clone(),
     };

@@ -19,7 +19,7 @@ pub const CONTENT_KEY: &str = "content";
 pub struct GatewayChoice {
     /// Base URL (`--gateway`), or `None` for the built-in fake.
     pub url: Option<String>,
-    /// Its token (`--gateway-token`, else `$OPENCLAW_GATEWAY_TOKEN`), for a real gateway.
+    /// Its token (`--gateway-token`, else `$OPENCLAW_API_KEY`), for a real gateway.
     pub token: Option<String>,
     /// `gateway.model`.
     pub model: String,
