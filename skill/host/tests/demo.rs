@@ -6,11 +6,14 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 use support::plugin_path;
 
 /// Upper bound for the whole demo (it takes about 6 s; the bound only stops a hung run).
@@ -35,10 +38,16 @@ struct Running {
 impl Running {
     /// Starts `openclaw-skill ARGS…` without `RUST_LOG` or a gateway token from outside.
     fn start(args: &[&str]) -> Running {
+        Running::start_with(args, &[])
+    }
+
+    /// [`Running::start`] with these environment variables set.
+    fn start_with(args: &[&str], env: &[(&str, &OsStr)]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-skill"))
             .args(args)
             .env_remove("RUST_LOG")
             .env_remove("OPENCLAW_API_KEY")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -127,6 +136,51 @@ fn run_host(args: &[&str]) -> Output {
     Running::start(args).finish()
 }
 
+/// An empty directory for the demo's `TMPDIR`: what the demo leaves there is what it failed to
+/// remove.
+struct TmpDir(PathBuf);
+
+impl TmpDir {
+    fn new(name: &str) -> TmpDir {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("demo-tmpdir-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch TMPDIR");
+        TmpDir(dir)
+    }
+
+    /// `TMPDIR=…` for [`Running::start_with`].
+    fn env(&self) -> (&'static str, &OsStr) {
+        ("TMPDIR", self.0.as_os_str())
+    }
+
+    /// What is left in it.
+    fn left(&self) -> Vec<String> {
+        std::fs::read_dir(&self.0)
+            .expect("read TMPDIR")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The temporary manifest the demo announced (`manifest  PATH (removed at exit)`).
+fn announced_manifest(stdout: &str) -> PathBuf {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("manifest  "))
+        .unwrap_or_else(|| panic!("no manifest line in\n{stdout}"));
+    PathBuf::from(
+        line.strip_suffix(" (removed at exit)")
+            .expect("(removed at exit)"),
+    )
+}
+
 /// The lines of the summary table row for reply `#n`.
 fn summary_row(stdout: &str, n: usize) -> &str {
     let summary = &stdout[stdout.find("\nSummary\n").expect("a summary")..];
@@ -140,10 +194,14 @@ fn summary_row(stdout: &str, n: usize) -> &str {
 fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
     let library = plugin_path();
     let library = library.to_str().expect("UTF-8 path");
-    let out = run_host(&["demo", "--plain", "--library", library]);
+    let tmp = TmpDir::new("plays");
+    let out =
+        Running::start_with(&["demo", "--plain", "--library", library], &[tmp.env()]).finish();
     let (stdout, stderr) = (&out.stdout, &out.stderr);
     let context = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
     assert_eq!(out.code, Some(0), "{context}");
+    assert!(announced_manifest(stdout).starts_with(&tmp.0), "{context}");
+    assert_eq!(tmp.left(), Vec::<String>::new(), "removed at exit");
 
     // The four steps, in order, each with what DingTalk showed.
     let steps: Vec<usize> = (1..=4)
@@ -280,13 +338,19 @@ fn demo_without_the_plugin_says_what_to_build() {
 fn ctrl_c_ends_the_demo_cleanly_with_the_reply_in_flight_finalized() {
     let library = plugin_path();
     let library = library.to_str().expect("UTF-8 path");
-    let demo = Running::start(&["demo", "--plain", "--library", library]);
+    let tmp = TmpDir::new("ctrl-c");
+    let demo = Running::start_with(&["demo", "--plain", "--library", library], &[tmp.env()]);
     // The robot took the first message (its card exists); the reply streams for about 2 s.
     demo.wait_line("  card delivered to the group (processing) after ");
     demo.interrupt();
     let out = demo.finish();
     let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
     assert_eq!(out.code, Some(130), "{context}");
+    assert_eq!(
+        tmp.left(),
+        Vec::<String>::new(),
+        "removed at exit\n{context}"
+    );
     assert!(
         out.stdout.contains("\ninterrupted: stopping intake"),
         "{context}"
@@ -350,4 +414,189 @@ fn an_unreachable_gateway_fails_the_cards_and_the_exit_status() {
             "{context}"
         );
     }
+}
+
+/// A gateway that accepts connections and never answers: a reply to it waits for its first
+/// byte, so the demo's shutdown after Ctrl-C waits for the full grace period (10 s).
+fn silent_gateway() -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        // Ends when the test process does; holds every connection open until then.
+        for conn in listener.incoming() {
+            match conn {
+                Ok(conn) => open.push(conn),
+                Err(_) => return,
+            }
+        }
+    });
+    (url, held)
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_and_still_removes_the_temporary_directory() {
+    let library = plugin_path();
+    let library = library.to_str().expect("UTF-8 path");
+    let (gateway, _held) = silent_gateway();
+    let tmp = TmpDir::new("second-ctrl-c");
+    let demo = Running::start_with(
+        &[
+            "demo",
+            "--plain",
+            "--library",
+            library,
+            "--gateway",
+            &gateway,
+        ],
+        &[
+            tmp.env(),
+            ("OPENCLAW_API_KEY", OsStr::new("silent-gateway-key")),
+        ],
+    );
+    demo.wait_line("  card delivered to the group (processing) after ");
+    demo.interrupt();
+    // The shutdown now waits for the reply, which waits for the silent gateway.
+    demo.wait_line("interrupted: stopping intake");
+    assert_eq!(
+        tmp.left().len(),
+        1,
+        "the demo's directory exists while it runs"
+    );
+    demo.interrupt();
+    let out = demo.finish();
+    let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(130), "{context}");
+    assert!(
+        out.stderr
+            .contains("openclaw-skill demo: second signal, exiting without waiting"),
+        "{context}"
+    );
+    assert_eq!(
+        tmp.left(),
+        Vec::<String>::new(),
+        "removed at exit\n{context}"
+    );
+    assert!(
+        !out.stdout.contains("silent-gateway-key") && !out.stderr.contains("silent-gateway-key")
+    );
+}
+
+#[test]
+fn the_gateway_token_comes_from_openclaw_api_key() {
+    // The fake gateway serves on the runtime's worker thread while the demo runs.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let key = "demo-api-key-0b7c";
+    let gateway = rt
+        .block_on(FakeGateway::start(FakeGatewayConfig {
+            token: Some(key.into()),
+            ..FakeGatewayConfig::default()
+        }))
+        .expect("fake gateway");
+    let library = plugin_path();
+    let library = library.to_str().expect("UTF-8 path");
+    let url = gateway.base_url();
+    let run = |env: &[(&str, &OsStr)]| {
+        Running::start_with(
+            &["demo", "--plain", "--library", library, "--gateway", &url],
+            env,
+        )
+        .finish()
+    };
+    let out = run(&[("OPENCLAW_API_KEY", OsStr::new(key))]);
+    let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(0), "{context}");
+    assert!(
+        !out.stdout.contains(key) && !out.stderr.contains(key),
+        "{context}"
+    );
+    // Without it the gateway refuses every answer.
+    let out = run(&[]);
+    let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(1), "{context}");
+    assert_eq!(
+        out.stdout.matches("AI Card: processing → failed").count(),
+        3,
+        "{context}"
+    );
+}
+
+/// `kind=n` pairs of a log line, by name.
+fn counts(line: &str) -> Vec<(String, u64)> {
+    line.split_whitespace()
+        .filter_map(|w| {
+            let (k, v) = w.split_once('=')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
+    let library = plugin_path();
+    let library = library.to_str().expect("UTF-8 path");
+    let out = run_host(&["demo", "--plain", "--verbose", "--library", library]);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
+    let context = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(out.code, Some(0), "{context}");
+
+    // The plugin's line per reply, in order: three answers and the `/new` notice.
+    let replies: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" openclaw_dingtalk::reply::") && l.contains(" calls="))
+        .collect();
+    assert_eq!(replies.len(), 4, "{context}");
+    assert!(replies[0].contains(" calls=11 token=1 "), "{context}");
+    for (i, line) in replies.iter().enumerate() {
+        let n = i + 1;
+        let row = summary_row(stdout, n);
+        let counts = counts(line);
+        let count = |k: &str| counts.iter().find(|(name, _)| name == k).map(|(_, v)| *v);
+        // The DingTalk calls: the same total and breakdown.
+        let kinds: Vec<String> = [
+            ("token", "token"),
+            ("create", "create"),
+            ("stream", "stream"),
+            ("instance", "instance"),
+            ("webhook", "webhook"),
+            ("robot_send", "robot send"),
+        ]
+        .iter()
+        .filter_map(|(log, shown)| count(log).map(|c| format!("{shown} {c}")))
+        .collect();
+        let calls = format!("{}: {}", count("calls").expect("calls="), kinds.join(", "));
+        assert!(
+            row.ends_with(&calls),
+            "#{n}: {row:?} vs {line:?}\n{context}"
+        );
+        // The characters: the same, except where the card also shows the reasoning.
+        if let Some(chars) = count("chars") {
+            let shown: u64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
+            if n == 4 {
+                assert!(shown > chars, "#{n}: reasoning shown above\n{context}");
+            } else {
+                assert_eq!(shown, chars, "#{n}\n{context}");
+            }
+        }
+    }
+    for why in [
+        "calls= token= …    the same as the DingTalk calls column above (token= is a count)",
+        "chars=             the answer alone; the cards above also count the reasoning",
+        "first_visible_ms=  from the plugin taking the message; \"first visible\" above starts at the first token",
+        "first_card_ms=     from the host receiving the message",
+    ] {
+        assert!(stdout.contains(why), "not explained: {why}\n{context}");
+    }
+    // The number of log lines the summary reports is the number written.
+    let logged = stdout
+        .lines()
+        .find_map(|l| l.split_once("host logger at info: "))
+        .and_then(|(_, n)| n.split_whitespace().next()?.parse::<usize>().ok())
+        .expect("log line count");
+    assert_eq!(logged, stderr.lines().count(), "{context}");
+    assert!(!stderr.contains("=***"), "a count redacted\n{context}");
 }

@@ -105,7 +105,12 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
     };
     let runtime = crate::runtime::runtime()?;
     let interrupt = CancellationToken::new();
-    let signals = runtime.spawn(watch_signals(interrupt.clone()));
+    // Installed before the temporary directory exists, so no signal finds it unhandled.
+    let signals = {
+        let _context = runtime.enter();
+        Signals::install()?
+    };
+    let signals = runtime.spawn(watch_signals(signals, interrupt.clone()));
     let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let settings = manifest.ingress()?;
@@ -400,6 +405,8 @@ impl Demo<'_> {
     /// Prints the call summary.
     fn summarize(&self, replies: &[Reply], display: &Display) {
         let emulator = &self.peers.emulator;
+        // The plugin's records still queued are written before the lines are counted.
+        self.skill.plugin().flush_logs();
         let info = self
             .skill
             .info()
@@ -420,12 +427,40 @@ impl Demo<'_> {
     }
 }
 
-/// Cancels `interrupt` on the first SIGINT/SIGTERM; a second one exits at once (status 130).
-async fn watch_signals(interrupt: CancellationToken) {
-    crate::runtime::shutdown_signal().await;
+/// The signals that stop the demo: SIGINT (Ctrl-C), SIGTERM, and SIGHUP (its terminal closed).
+struct Signals([tokio::signal::unix::Signal; 3]);
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind: SignalKind| signal(kind).context("cannot install a signal handler");
+        Ok(Signals([
+            install(SignalKind::interrupt())?,
+            install(SignalKind::terminate())?,
+            install(SignalKind::hangup())?,
+        ]))
+    }
+
+    /// The next signal.
+    async fn recv(&mut self) {
+        let [int, term, hup] = &mut self.0;
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+    }
+}
+
+/// Cancels `interrupt` on the first signal; a second one removes the temporary directory and
+/// exits at once (status 130).
+async fn watch_signals(mut signals: Signals, interrupt: CancellationToken) {
+    signals.recv().await;
     interrupt.cancel();
-    crate::runtime::shutdown_signal().await;
+    signals.recv().await;
     crate::logger::set_suspend(None);
+    peers::remove_temp_dirs();
     eprintln!("openclaw-skill demo: second signal, exiting without waiting");
     std::process::exit(i32::from(INTERRUPTED));
 }

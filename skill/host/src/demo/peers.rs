@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use openclaw_dingtalk_emulator::dingtalk::{DingTalkEmulator, EmulatorConfig, DEFAULT_TEMPLATE_ID};
@@ -132,7 +133,37 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// A private temporary directory, removed with its contents on drop.
+/// The temporary directories that exist now, for [`remove_temp_dirs`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every [`TempDir`] that still exists: for an exit that skips their `Drop` (the second
+/// Ctrl-C exits at once).
+pub fn remove_temp_dirs() {
+    let dirs = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|p| p.into_inner()));
+    for dir in dirs {
+        remove(&dir);
+    }
+}
+
+/// Removes `dir` and its contents. The plugin may still be writing into it (its `state_dir`)
+/// when the second Ctrl-C arrives: a file created during the walk makes the last `rmdir` fail,
+/// and the walk is repeated (a few times: the plugin creates no directories after start).
+fn remove(dir: &Path) {
+    let mut attempts = 0;
+    while let Err(e) = std::fs::remove_dir_all(dir) {
+        attempts += 1;
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return;
+        }
+        if attempts == 5 {
+            log::warn!("cannot remove {}: {e}", dir.display());
+            return;
+        }
+    }
+}
+
+/// A private temporary directory, removed with its contents on drop (or by
+/// [`remove_temp_dirs`]).
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -146,10 +177,12 @@ impl TempDir {
             "openclaw-skill-demo-{}-{nanos}",
             std::process::id()
         ));
+        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
+        live.push(path.clone());
         Ok(TempDir(path))
     }
 
@@ -161,9 +194,10 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            log::warn!("cannot remove {}: {e}", self.0.display());
-        }
+        LIVE.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|p| *p != self.0);
+        remove(&self.0);
     }
 }
 

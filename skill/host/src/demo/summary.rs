@@ -224,8 +224,21 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
             ""
         }
     ));
+    if report.log_level != "warn" {
+        out.extend(LOG_NUMBERS.iter().map(|l| (*l).to_owned()));
+    }
     out
 }
+
+/// With the logs shown (`--verbose`): how the numbers in their reply lines relate to the ones
+/// above.
+const LOG_NUMBERS: [&str; 5] = [
+    "    the reply lines in the log count some things differently:",
+    "      calls= token= …    the same as the DingTalk calls column above (token= is a count)",
+    "      chars=             the answer alone; the cards above also count the reasoning shown over it",
+    "      first_visible_ms=  from the plugin taking the message; \"first visible\" above starts at the first token",
+    "      first_card_ms=     from the host receiving the message; \"card delivered … after\" starts at its push",
+];
 
 /// The plugin's own count of its calls (`info`), next to the record.
 fn plugin_counts(report: &Report<'_>) -> Option<String> {
