@@ -197,6 +197,25 @@ fn server_disconnect_in_the_middle_of_a_reply_loses_and_duplicates_nothing() {
         !e.stream_connections()[0].is_open()
     });
 
+    // The log says, at INFO, when each connection is up and when #2 replaced #1.
+    let app = env.dt.config().app_key.clone();
+    let endpoint = format!(
+        "{}/connect",
+        env.dt.base_url().replacen("http://", "ws://", 1)
+    );
+    for no in [1, 2] {
+        let up = format!("stream #{no}: connected (app {app}) to {endpoint} (ticket ***)");
+        host.wait_log(&up, |m| m == up);
+        assert_eq!(host.level_of(&up).as_deref(), Some("INFO"), "{up}");
+    }
+    let replaced = host.wait_log("#2 replaced #1", |m| {
+        m.starts_with("stream #2: serving, ")
+            && m.ends_with(" ms after the disconnect frame; closing #1")
+    });
+    assert_eq!(host.level_of(&replaced).as_deref(), Some("INFO"));
+    let closed = host.wait_log("#1 closed", |m| m == "stream #1: closed by the host");
+    assert_eq!(host.level_of(&closed).as_deref(), Some("INFO"));
+
     let conns = env.dt.stream_connections();
     assert_eq!(conns.len(), 2);
     let (old, new) = (&conns[0], &conns[1]);
@@ -380,10 +399,14 @@ fn a_silent_socket_is_replaced() {
     let mut host = env.host(&manifest, &[]);
     env.wait_connections(1);
     assert_eq!(env.dt.freeze_connections(), 1);
-    host.wait_log("silence detected", |m| {
-        m.contains("silent for more than 900 ms")
+    let silent = host.wait_log("silence detected", |m| {
+        m.starts_with("stream #1: silent for more than 900 ms") && m.contains("reconnecting in")
     });
+    assert_eq!(host.level_of(&silent).as_deref(), Some("WARN"));
     env.wait_connections(2);
+    // The replacement's INFO line.
+    let up = host.wait_log("#2 up", |m| m.starts_with("stream #2: connected (app "));
+    assert_eq!(host.level_of(&up).as_deref(), Some("INFO"));
     env.dt
         .push_bot_message(MessageSpec::group_text("cidAfterSilence==", "TOKENS:3"));
     assert_eq!(

@@ -230,6 +230,14 @@ impl Host {
         self.raw_lines().iter().map(|l| message_of(l)).collect()
     }
 
+    /// The level (`INFO`, …) of the JSON log line whose `msg` is `msg`.
+    pub fn level_of(&self, msg: &str) -> Option<String> {
+        self.raw_lines().iter().find_map(|l| {
+            let v: Value = serde_json::from_str(l).ok()?;
+            (v.get("msg")?.as_str()? == msg).then(|| v.get("level")?.as_str().map(str::to_owned))?
+        })
+    }
+
     /// The raw stderr lines so far.
     pub fn raw_lines(&self) -> Vec<String> {
         let (store, _) = &*self.lines;

@@ -205,7 +205,10 @@ impl Manager {
             .map_err(|e| ConnectError::Other(format!("WebSocket {shown}: {e}")))?;
         let no = self.next_no;
         self.next_no += 1;
-        log::info!("stream #{no}: connected to {shown} (ticket ***)");
+        log::info!(
+            "stream #{no}: connected (app {}) to {shown} (ticket ***)",
+            self.serving.app_key
+        );
         let (close_tx, close_rx) = oneshot::channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(serve_socket(

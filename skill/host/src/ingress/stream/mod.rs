@@ -65,6 +65,7 @@ pub async fn run(
         metrics,
         intake,
         silence,
+        app_key: config.client_id.clone(),
     };
     Manager::new(Opener::new(config.open)?, serving, plain_ws_allowed)
         .serve()

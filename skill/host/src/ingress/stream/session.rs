@@ -35,6 +35,8 @@ pub struct Serving {
     pub intake: CancellationToken,
     /// The silence limit.
     pub silence: Duration,
+    /// The app key (not a secret), named in the connection log lines.
+    pub app_key: String,
 }
 
 /// What a connection task reports while it runs.
