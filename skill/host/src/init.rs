@@ -213,14 +213,16 @@ fn sourced(env: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    /// The variables a text reads with `${NAME}` (without a default).
+    /// The variables a manifest reads with `${NAME}` (without a default), comments aside.
     fn required(text: &str) -> Vec<&str> {
-        text.match_indices("${")
-            .filter_map(|(i, _)| {
-                let rest = &text[i + 2..];
-                let end = rest.find('}')?;
-                let name = &rest[..end];
-                (!name.contains(":-")).then_some(name)
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .flat_map(|line| {
+                line.match_indices("${").filter_map(move |(i, _)| {
+                    let rest = &line[i + 2..];
+                    let name = &rest[..rest.find('}')?];
+                    (!name.contains(":-")).then_some(name)
+                })
             })
             .collect()
     }
