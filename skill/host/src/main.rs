@@ -2,6 +2,7 @@
 //!
 //! It loads `libopenclaw_dingtalk.so` (next to the manifest, or where the manifest's
 //! `library` key says) through the stable ABI, checks manifests, and runs the skill.
+#![deny(unsafe_code)]
 
 mod check;
 #[cfg(feature = "demo")]

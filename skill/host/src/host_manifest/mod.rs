@@ -1,8 +1,8 @@
-//! What the host itself reads from `openclaw-skill.yaml`: where the plugin library is, and
-//! (for ingress, `ingress.rs`) the DingTalk credentials and `ingress:` settings. Full validation
-//! is the plugin's job (`check_manifest`); this view ignores keys it does not use.
+//! The manifest file as the host handles it: its text and path (handed to the plugin, which
+//! owns the schema), where the plugin library is, and (`settings.rs`) the host settings the
+//! plugin resolves from it.
 
-mod ingress;
+mod settings;
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use openclaw_skill_abi::manifest_text::interpolate_env;
 use openclaw_skill_abi::Plugin;
 
-pub use ingress::{IngressMode, IngressSettings};
+pub use settings::{HostSettings, IngressMode, NetworkSettings};
 
 /// The manifest file, read once.
 pub struct ManifestFile {
@@ -67,12 +67,5 @@ impl ManifestFile {
             Some(lib) => self.dir.join(lib),
             None => self.dir.join(Plugin::library_file_name()),
         })
-    }
-}
-
-impl ManifestFile {
-    /// The ingress settings (interpolating `${VAR}` from the environment).
-    pub fn ingress(&self) -> Result<IngressSettings> {
-        ingress::parse(&self.text, &self.path)
     }
 }

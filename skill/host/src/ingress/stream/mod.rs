@@ -42,6 +42,8 @@ pub struct StreamConfig {
     /// A socket silent for longer than this is dead (`ingress.stream.silence_timeout_ms`; at
     /// least 300 ms).
     pub silence: Duration,
+    /// Extra CAs for `connections/open` and the WebSocket.
+    pub network: super::network::Network,
 }
 
 /// Serves Stream mode until `intake` is cancelled. Fails only when DingTalk refuses the
@@ -66,7 +68,11 @@ pub async fn run(
         intake,
         silence,
     };
-    Manager::new(Opener::new(config.open)?, serving, plain_ws_allowed)
-        .serve()
-        .await
+    Manager::new(
+        Opener::new(config.open, config.network)?,
+        serving,
+        plain_ws_allowed,
+    )
+    .serve()
+    .await
 }

@@ -2,6 +2,7 @@
 //! WebSocket handshake within one deadline, each failure saying which step failed.
 
 use std::time::Duration;
+use tokio_tungstenite::Connector;
 
 use reqwest::Url;
 use tokio::time::Instant;
@@ -44,7 +45,8 @@ pub fn check_endpoint(endpoint: &Url, plain_ws_allowed: bool) -> Result<(), Stri
 
 /// DNS, TCP, then the TLS and WebSocket handshakes, within [`HANDSHAKE_TIMEOUT`]; each failure
 /// says which step failed and why (the ticket in `url` is never shown).
-pub async fn open_socket(url: &Url) -> Result<Ws, String> {
+/// `connector` is the TLS connector to use (`None`: the system's roots).
+pub async fn open_socket(url: &Url, connector: Option<Connector>) -> Result<Ws, String> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let late = |step: String| {
         format!(
@@ -87,7 +89,7 @@ pub async fn open_socket(url: &Url) -> Result<Ws, String> {
         });
     };
     let handshake =
-        tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, None);
+        tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, connector);
     let (ws, _) = tokio::time::timeout_at(deadline, handshake)
         .await
         .map_err(|_| late(format!("the handshake with {}", neterr::target(url))))?
@@ -149,7 +151,11 @@ mod tests {
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = dead.local_addr().unwrap().port();
         drop(dead);
-        let Err(e) = open_socket(&url(&format!("ws://127.0.0.1:{port}/connect?ticket=T0P"))).await
+        let Err(e) = open_socket(
+            &url(&format!("ws://127.0.0.1:{port}/connect?ticket=T0P")),
+            None,
+        )
+        .await
         else {
             panic!("connected to a closed port")
         };
