@@ -11,6 +11,7 @@
 mod liveness;
 mod manager;
 mod open;
+mod proxy;
 mod reconnect;
 mod session;
 mod socket;

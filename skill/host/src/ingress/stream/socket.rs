@@ -1,5 +1,6 @@
-//! Dialing the Stream WebSocket: which endpoints are acceptable, then DNS, TCP, TLS and the
-//! WebSocket handshake within one deadline, each failure saying which step failed.
+//! Dialing the Stream WebSocket: which endpoints are acceptable, then DNS and TCP (or a tunnel
+//! through the proxy `HTTPS_PROXY` names, `proxy.rs`), TLS and the WebSocket handshake within one
+//! deadline, each failure saying which step failed.
 
 use std::time::Duration;
 use tokio_tungstenite::Connector;
@@ -57,6 +58,13 @@ pub async fn open_socket(url: &Url, connector: Option<Connector>) -> Result<Ws, 
     let port = url
         .port_or_known_default()
         .ok_or_else(|| format!("no port for scheme {}", url.scheme()))?;
+    if let Some(proxy) = super::proxy::from_env(url) {
+        let host = url.host_str().ok_or("the endpoint has no host")?;
+        let socket = tokio::time::timeout_at(deadline, super::proxy::tunnel(&proxy, host, port))
+            .await
+            .map_err(|_| late(format!("the proxy tunnel to {}", neterr::target(url))))??;
+        return handshake(url, socket, connector, deadline, late).await;
+    }
     let addrs: Vec<std::net::SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![(ip, port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(ip, port).into()],
@@ -88,6 +96,17 @@ pub async fn open_socket(url: &Url, connector: Option<Connector>) -> Result<Ws, 
             failures.join("; ")
         });
     };
+    handshake(url, socket, connector, deadline, late).await
+}
+
+/// TLS (for `wss://`) and the WebSocket handshake over an open socket, by `deadline`.
+async fn handshake(
+    url: &Url,
+    socket: tokio::net::TcpStream,
+    connector: Option<Connector>,
+    deadline: Instant,
+    late: impl Fn(String) -> String,
+) -> Result<Ws, String> {
     let handshake =
         tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, connector);
     let (ws, _) = tokio::time::timeout_at(deadline, handshake)
