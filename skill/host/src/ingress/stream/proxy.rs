@@ -27,6 +27,9 @@ pub fn from_env(url: &Url) -> Option<Url> {
 /// The proxy for `url` given the values of the proxy and `NO_PROXY` variables.
 fn select(url: &Url, proxy: Option<&str>, no_proxy: Option<&str>) -> Option<Url> {
     let proxy = proxy.map(str::trim).filter(|p| !p.is_empty())?;
+    if super::socket::is_loopback_test_url(url) {
+        return None; // this machine is never reached through a proxy
+    }
     let host = url
         .host_str()?
         .trim_start_matches('[')
