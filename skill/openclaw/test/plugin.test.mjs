@@ -165,7 +165,7 @@ test('full mode: route + service; signed callbacks end as finished cards; refusa
     ],
   );
   assert.deepEqual(f.services.map((s) => s.id), [SERVICE_ID]);
-  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) with koffi 3\./.test(l.msg)));
+  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) next to the manifest, with koffi 3\./.test(l.msg)));
   assert.equal(host.ingress.maxBodyBytes, 4096, 'the limits come from host_settings');
   const server = await serveRoutes(f.routes);
   t.after(() => server.close());
