@@ -33,6 +33,9 @@ prepare_run_dir() {
 	fi
 	ln -sfn -- "$COMPILE_CACHE" "$RUN/tmp/node-compile-cache"
 	rm -f -- "$GW_FILE_LOG"
+	# The openclaw CLI (plugin-install.sh) keeps backups of the config it rewrites, and the gateway
+	# restores the newest one ("last good") over a freshly rendered config: drop the old run's.
+	rm -f -- "$CONFIG".bak "$CONFIG".bak.* "$CONFIG".clobbered.* "$RUN/plugin-install.log"
 	: >"$UP_RECORD"
 	: >"$GW_LOG"
 	: >"$UP_LOG"

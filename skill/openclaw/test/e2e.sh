@@ -221,8 +221,14 @@ no_errors_no_secret
 # --- 4: the npm package, installed as operators do; Stream mode -----------------------------------
 say "openclaw plugins install npm-pack:$TARBALL + the manifest key; Stream mode against the emulator"
 start_gateway "$WORK/skill-npm/openclaw-skill.yaml" "$TARBALL"
-sed 's/^/  plugin install: /' "$OPENCLAW_PEER_RUN/plugin-install.log" | grep -E 'Installed plugin|Linked peerDependency|Installing to|Enabled|Updated' || true
-loaded_re="openclaw-dingtalk: loaded $OPENCLAW_PEER_RUN/state/npm/projects/[^ ]*/node_modules/openclaw-dingtalk/native/linux-x64/libopenclaw_dingtalk.so (openclaw-dingtalk [0-9.]*, skill ABI 2) packaged with the plugin (native/linux-x64), with koffi 3"
+grep -E 'Installed plugin|Linked peerDependency|Installing to|Enabled|Updated' "$OPENCLAW_PEER_RUN/plugin-install.log" | sed 's/^/  plugin install: /' || true
+[[ -d "$OPENCLAW_PEER_RUN/state/npm/projects/openclaw-dingtalk/node_modules/dingtalk-stream" ]] ||
+	fail "openclaw's managed npm install did not install dingtalk-stream next to the plugin"
+[[ -e "$OPENCLAW_PEER_RUN/state/npm/projects/openclaw-dingtalk/node_modules/koffi" ]] &&
+	fail "koffi was installed next to the plugin (it must come from the gateway)"
+# openclaw loads an installed package from a snapshot of its managed npm project
+# (state/npm/projects/openclaw-dingtalk → state/tmp/plugin-captures/…/node_modules/openclaw-dingtalk)
+loaded_re="openclaw-dingtalk: loaded $OPENCLAW_PEER_RUN/state/[^ ]*/node_modules/openclaw-dingtalk/native/linux-x64/libopenclaw_dingtalk.so (openclaw-dingtalk [0-9.]*, skill ABI 2) packaged with the plugin (native/linux-x64), with koffi 3"
 grep -q "$loaded_re" "$GW_LOG" || fail "the installed plugin did not load its packaged library (no line matching: $loaded_re)"
 ok "openclaw plugins install npm-pack: + one config key: the managed npm install loaded the packaged release library (koffi from the gateway)"
 grep -q "openclaw-dingtalk: DingTalk skill e2e-bot 1.0 running: Stream mode via http://127.0.0.1:$EMULATOR_PORT/v1.0/gateway/connections/open" "$GW_LOG" ||
@@ -230,6 +236,10 @@ grep -q "openclaw-dingtalk: DingTalk skill e2e-bot 1.0 running: Stream mode via 
 client check-stream || fail "Stream mode checks"
 grep -q "openclaw-dingtalk: dingtalk stream: connected (app $APP_KEY, ws://127.0.0.1:$EMULATOR_PORT/" "$GW_LOG" || fail "no 'dingtalk stream: connected (app $APP_KEY, …)' line of the plugin"
 grep 'openclaw-dingtalk: dingtalk stream:' "$GW_LOG" | sed 's/^/  gateway log: /'
+# docs/operations.md, "Keeping answers out of the gateway's log": openclaw prints each answer
+if grep -q ' t1 t2 t3 t4 t5$' "$GW_LOG"; then
+	echo "  gateway log: the answer 't1 t2 t3 t4 t5' is on the gateway's stdout, as docs/operations.md says"
+fi
 ok "Stream mode (npm-installed plugin, dingtalk-stream from its managed npm install): connections/open with the app's credentials from stream_open_request, the plugin's own connected line, a pushed robot message ACKed and answered as a finished AI Card"
 "$PEER" stop-gateway
 grep -q 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" || fail "the plugin's stop did not run in Stream mode"
