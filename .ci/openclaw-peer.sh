@@ -46,7 +46,15 @@
 # Optional, for testing a gateway PLUGIN (all unset: the plain gateway, exactly as before):
 #   OPENCLAW_PEER_PLUGIN_DIR     a plugin directory (with openclaw.plugin.json) to load: rendered into the
 #                                config as plugins.load.paths [DIR] + plugins.entries.<id> {enabled, config}
-#   OPENCLAW_PEER_PLUGIN_ID      its id (default: "id" of DIR/openclaw.plugin.json)
+#   OPENCLAW_PEER_PLUGIN_INSTALL instead of a directory: an `openclaw plugins install` spec (e.g.
+#                                npm-pack:/path/plugin-1.0.0.tgz), installed the way operators do before the
+#                                gateway starts (peer/plugin-install.sh: `plugins install SPEC --force
+#                                --accept-capabilities`, `config set plugins.entries.<id>.config JSON`,
+#                                `plugins enable <id>`), on the host network with the caller's TLS/proxy
+#                                variables and npm cache (npm fetches the plugin's dependencies); log in
+#                                $OPENCLAW_PEER_RUN/plugin-install.log
+#   OPENCLAW_PEER_PLUGIN_ID      its id (default: "id" of DIR/openclaw.plugin.json, or of the npm-pack
+#                                tarball's package/openclaw.plugin.json)
 #   OPENCLAW_PEER_PLUGIN_CONFIG  JSON object for plugins.entries.<id>.config (default {})
 #   OPENCLAW_PEER_PASS_ENV       names of caller variables handed to the gateway (space-separated), e.g. the
 #                                ${VAR}s a plugin's own config file reads; everything else stays out (env -i)
@@ -83,7 +91,7 @@
 #   .ci/openclaw-peer.sh exec cargo test --offline ...       # tests read OPENCLAW_TEST_* from the env
 #
 # Layout: this file only dispatches; each command is a script in .ci/peer/ that can also be run
-# directly: install.sh, start.sh (runs install.sh, config.sh, stop.sh on failure), stop.sh
+# directly: install.sh, start.sh (runs install.sh, config.sh, plugin-install.sh when asked, stop.sh on failure), stop.sh
 # (stop-gateway = stop.sh --gateway-only), status.sh, exec.sh; config.sh renders the gateway config
 # from openclaw.json5. They source lib.sh (settings, logging), proc.sh (pid bookkeeping, launching)
 # and netns.sh (the namespace).

@@ -216,9 +216,9 @@ typedef struct OcSkillVTable {
   // What a host needs from the manifest to run the skill's ingress, resolved (defaults
   // applied, `${VAR}` interpolated) and validated, as JSON without secrets:
   // `{"ingress":{"mode":"stream"|"http","http":{"listen","path","max_body_bytes",
-  // "read_timeout_ms","max_connections"},"stream":{"open_url","silence_timeout_ms"},
-  // "metrics_listen":null|"host:port"},"app_key","state_dir"}`. Arguments as for
-  // `check_manifest`. Threads: any.
+  // "read_timeout_ms","max_connections","signature_window_secs"},"stream":{"open_url",
+  // "silence_timeout_ms"},"metrics_listen":null|"host:port"},"network":{"ca_file":null|path},
+  // "app_key","state_dir"}`. Arguments as for `check_manifest`. Threads: any.
   OcStatus (*host_settings)(struct OcStr manifest_yaml,
                             struct OcStr manifest_path,
                             struct OcOwnedStr *out_json,

@@ -68,4 +68,83 @@ mod tests {
         let missing = read_ca_file(&dir.join("missing.pem")).unwrap_err();
         assert!(missing.starts_with("cannot read "), "{missing}");
     }
+
+    /// An HTTPS server on 127.0.0.1 whose certificate a company CA (made here) signed.
+    async fn https_server_signed_by_a_company_ca() -> (u16, String) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone(), ca.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der())
+                    .unwrap(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let mut buf = [0u8; 1024];
+                    let _ = tls.read(&mut buf).await;
+                    let body = "企业网络";
+                    let _ = tls
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        (port, ca.pem())
+    }
+
+    #[tokio::test]
+    async fn a_company_ca_in_network_ca_file_is_trusted_and_missing_it_is_named() {
+        let (port, ca_pem) = https_server_signed_by_a_company_ca().await;
+        let url = format!("https://127.0.0.1:{port}/");
+
+        let untrusting = Network::default()
+            .client_builder()
+            .no_proxy()
+            .build()
+            .unwrap();
+        let err = crate::net_error::describe(untrusting.get(&url).send().await.unwrap_err());
+        assert!(
+            err.contains("UnknownIssuer") || err.to_lowercase().contains("certificate"),
+            "the error names the certificate problem: {err}"
+        );
+
+        let dir = std::env::temp_dir().join(format!("ocdt-ca-ok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("company-ca.pem");
+        std::fs::write(&file, ca_pem).unwrap();
+        let network = Network {
+            extra_roots: read_ca_file(&file).unwrap(),
+        };
+        let trusting = network.client_builder().no_proxy().build().unwrap();
+        let answer = trusting.get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.text().await.unwrap(), "企业网络");
+    }
 }

@@ -25,6 +25,7 @@ STOP_TIMEOUT="${OPENCLAW_PEER_STOP_TIMEOUT:-10}"
 PLUGIN_DIR="${OPENCLAW_PEER_PLUGIN_DIR:-}"
 PLUGIN_ID="${OPENCLAW_PEER_PLUGIN_ID:-}"
 PLUGIN_CONFIG="${OPENCLAW_PEER_PLUGIN_CONFIG:-}"
+PLUGIN_INSTALL="${OPENCLAW_PEER_PLUGIN_INSTALL:-}"
 PASS_ENV="${OPENCLAW_PEER_PASS_ENV:-}"
 EMULATOR_BIN="${OPENCLAW_PEER_EMULATOR_BIN:-}"
 EMULATOR_PORT="${OPENCLAW_PEER_EMULATOR_PORT:-18801}"
@@ -84,8 +85,32 @@ check_settings() {
 		[[ "$EMULATOR_PORT" != "$PORT" && "$EMULATOR_PORT" != "$UPSTREAM_PORT" ]] ||
 			die "the emulator port $EMULATOR_PORT clashes with the gateway or fake upstream port"
 	fi
+	[[ -z "$PLUGIN_DIR" || -z "$PLUGIN_INSTALL" ]] ||
+		die "set OPENCLAW_PEER_PLUGIN_DIR (load a directory) or OPENCLAW_PEER_PLUGIN_INSTALL (openclaw plugins install SPEC), not both"
 	local v
 	for v in $PASS_ENV; do
 		[[ "$v" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "OPENCLAW_PEER_PASS_ENV: '$v' is not a variable name"
 	done
+}
+
+# gateway_base_env: sets GW_BASE_ENV, the environment the gateway runs with (start.sh adds the
+# token and OPENCLAW_PEER_PASS_ENV) and the openclaw CLI runs with for a plugin install
+# (plugin-install.sh): HOME, state and config of this run, nothing of the caller's.
+gateway_base_env() {
+	GW_BASE_ENV=(
+		"PATH=$NODE_BIN_DIR:$APP_DIR/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		"HOME=$RUN/home"
+		"TMPDIR=$RUN/tmp"
+		"LANG=C.UTF-8"
+		"NO_COLOR=1"
+		"OPENCLAW_CONFIG_PATH=$CONFIG"
+		"OPENCLAW_STATE_DIR=$RUN/state"
+		"OPENCLAW_NO_AUTO_UPDATE=1"
+		"OPENCLAW_DISABLE_BONJOUR=1"
+		"OPENCLAW_SKIP_CHANNELS=1"
+		"OPENCLAW_SKIP_CRON=1"
+		"OPENCLAW_SKIP_GMAIL_WATCHER=1"
+		"OPENCLAW_SKIP_BROWSER_CONTROL_SERVER=1"
+		"OPENCLAW_SKIP_CANVAS_HOST=1"
+	)
 }

@@ -33,6 +33,9 @@ prepare_run_dir() {
 	fi
 	ln -sfn -- "$COMPILE_CACHE" "$RUN/tmp/node-compile-cache"
 	rm -f -- "$GW_FILE_LOG"
+	# The openclaw CLI (plugin-install.sh) keeps backups of the config it rewrites, and the gateway
+	# restores the newest one ("last good") over a freshly rendered config: drop the old run's.
+	rm -f -- "$CONFIG".bak "$CONFIG".bak.* "$CONFIG".clobbered.* "$RUN/plugin-install.log"
 	: >"$UP_RECORD"
 	: >"$GW_LOG"
 	: >"$UP_LOG"
@@ -78,23 +81,8 @@ start_gateway() {
 	local -a args=(gateway run) envs
 	[[ "${OPENCLAW_PEER_VERBOSE:-0}" == 1 ]] && args+=(--verbose)
 	entry="$(readlink -f -- "$APP_DIR/node_modules/.bin/openclaw")" || die "openclaw is not installed in $APP_DIR"
-	envs=(
-		"PATH=$NODE_BIN_DIR:$APP_DIR/node_modules/.bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-		"HOME=$RUN/home"
-		"TMPDIR=$RUN/tmp"
-		"LANG=C.UTF-8"
-		"NO_COLOR=1"
-		"OPENCLAW_CONFIG_PATH=$CONFIG"
-		"OPENCLAW_STATE_DIR=$RUN/state"
-		"OPENCLAW_GATEWAY_TOKEN=$token"
-		"OPENCLAW_NO_AUTO_UPDATE=1"
-		"OPENCLAW_DISABLE_BONJOUR=1"
-		"OPENCLAW_SKIP_CHANNELS=1"
-		"OPENCLAW_SKIP_CRON=1"
-		"OPENCLAW_SKIP_GMAIL_WATCHER=1"
-		"OPENCLAW_SKIP_BROWSER_CONTROL_SERVER=1"
-		"OPENCLAW_SKIP_CANVAS_HOST=1"
-	)
+	gateway_base_env
+	envs=("${GW_BASE_ENV[@]}" "OPENCLAW_GATEWAY_TOKEN=$token")
 	[[ -n "${OPENCLAW_PEER_NODE_OPTIONS:-}" ]] && envs+=("NODE_OPTIONS=$OPENCLAW_PEER_NODE_OPTIONS")
 	local v
 	for v in $PASS_ENV; do
@@ -164,6 +152,8 @@ main() {
 	"$PEER_DIR/install.sh"
 	prepare_run_dir
 	"$PEER_DIR/config.sh"
+	# a plugin installed the way operators do (needs the npm registry: before the netns)
+	if [[ -n "$PLUGIN_INSTALL" ]]; then "$PEER_DIR/plugin-install.sh"; fi
 	setup_netns
 	printf '%s\n' "$NETNS" >"$NETNS_FILE"
 	# From here on, a failure must not leave processes or the netns behind.

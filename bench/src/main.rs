@@ -15,6 +15,7 @@
 //! target/release/ocdt-bench --smoke         # the small CI workload
 //! target/release/ocdt-bench --run learn-app5 --run one-15s-1000 --dump /tmp/records
 //! ```
+#![deny(unsafe_code)]
 
 mod host;
 mod measure;

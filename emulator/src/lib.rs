@@ -9,6 +9,7 @@
 //! * [`replay`]: a raw TCP server that replays captured HTTP responses byte for byte.
 //!
 //! Every server binds to a loopback address only (see [`dingtalk::DingTalkEmulator::start_on`]).
+#![deny(unsafe_code)]
 
 pub mod dingtalk;
 pub mod event;

@@ -23,6 +23,7 @@ pub(crate) fn host_settings(manifest: &Manifest) -> Value {
                 "max_body_bytes": ingress.http.max_body_bytes,
                 "read_timeout_ms": ingress.http.read_timeout_ms,
                 "max_connections": ingress.http.max_connections,
+                "signature_window_secs": ingress.http.signature_window_secs,
             },
             "stream": {
                 "open_url": format!(

@@ -2,6 +2,7 @@
 //!
 //! Prints `listening http://127.0.0.1:PORT` as its first stdout line, then serves until SIGINT/SIGTERM.
 //! The control API (`/__emulator/*`) gives access to calls, cards, messages and fault injection.
+#![deny(unsafe_code)]
 
 mod shutdown;
 

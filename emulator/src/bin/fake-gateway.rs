@@ -1,6 +1,7 @@
 //! `fake-gateway`: the fake OpenClaw gateway (or fake upstream model) as a process.
 //!
 //! Prints `listening http://127.0.0.1:PORT` as its first stdout line, then serves until SIGINT/SIGTERM.
+#![deny(unsafe_code)]
 
 mod shutdown;
 

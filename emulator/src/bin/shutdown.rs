@@ -1,4 +1,5 @@
 //! Shared by the binaries: print the listening line, then wait for SIGINT/SIGTERM.
+#![deny(unsafe_code)]
 
 use std::io::Write;
 

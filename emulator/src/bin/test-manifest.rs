@@ -7,6 +7,7 @@
 //!     --app-key K --json '{"ingress": {"mode": "http"}}' --raw 'dingtalk.app_secret="${SECRET}"'
 //! ```
 //! Order: the defaults, the flags, each `--json` overlay, each `--raw` key.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -56,9 +56,9 @@ pub struct OcSkillVTable {
     /// What a host needs from the manifest to run the skill's ingress, resolved (defaults
     /// applied, `${VAR}` interpolated) and validated, as JSON without secrets:
     /// `{"ingress":{"mode":"stream"|"http","http":{"listen","path","max_body_bytes",
-    /// "read_timeout_ms","max_connections"},"stream":{"open_url","silence_timeout_ms"},
-    /// "metrics_listen":null|"host:port"},"app_key","state_dir"}`. Arguments as for
-    /// `check_manifest`. Threads: any.
+    /// "read_timeout_ms","max_connections","signature_window_secs"},"stream":{"open_url",
+    /// "silence_timeout_ms"},"metrics_listen":null|"host:port"},"network":{"ca_file":null|path},
+    /// "app_key","state_dir"}`. Arguments as for `check_manifest`. Threads: any.
     pub host_settings: unsafe extern "C" fn(
         manifest_yaml: OcStr,
         manifest_path: OcStr,

@@ -2,6 +2,7 @@
 //!
 //! It finds `libopenclaw_dingtalk.so` (the search order in `plugin.rs`), loads it through the
 //! stable ABI, writes starter manifests (`init`), checks manifests, and runs the skill.
+#![deny(unsafe_code)]
 
 mod check;
 #[cfg(feature = "demo")]

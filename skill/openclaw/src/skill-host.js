@@ -15,13 +15,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 import { SkillLibrary, Status, statusName } from './abi.js';
 import { levelNumber, processLogPump } from './log-pump.js';
+import { createNetwork } from './network.js';
 import { newCounters, pumpStream } from './pump.js';
 
 export const DEFAULT_LIBRARY = 'libopenclaw_dingtalk.so';
+/** The platform directory of the prebuilt library the npm package carries (linux-x64). */
+export const PLATFORM = `${process.platform}-${process.arch}`;
+/** The prebuilt library inside this package: native/<platform>-<arch>/libopenclaw_dingtalk.so. */
+export const PACKAGED_LIBRARY = fileURLToPath(new URL(`../native/${PLATFORM}/${DEFAULT_LIBRARY}`, import.meta.url));
+
+/**
+ * Where the library is looked for, in this order: the plugin config's `library`; the file next
+ * to the manifest; the copy this npm package carries for this platform. With `library` set,
+ * only that file counts (an explicit choice is never silently replaced). Pure (for tests).
+ */
+export function libraryCandidates({ configured, manifestDir, packaged = PACKAGED_LIBRARY }) {
+  if (configured) return [{ path: configured, why: 'plugins.entries.<id>.config.library' }];
+  return [
+    { path: path.join(manifestDir, DEFAULT_LIBRARY), why: 'next to the manifest' },
+    { path: packaged, why: `packaged with the plugin (native/${PLATFORM})` },
+  ];
+}
 const PUMP_GRACE_MS = 3000;
+export const ANSWERS_IN_GATEWAY_LOG_NOTE =
+  'note: the gateway writes every answer of /v1/chat/completions to its stdout and, at logging.level info, to its log file (docs/operations.md, "Keeping answers out of the gateway\'s log")';
 const LOOP_RESOLUTION_MS = 5;
 
 const ms = (t0) => Math.round((performance.now() - t0) * 10) / 10;
@@ -70,12 +91,25 @@ export class SkillHost {
     }
     const manifestDir = path.dirname(manifestPath);
     // The library is found before anything can be asked of it: the plugin config's `library`,
-    // else the default file next to the manifest (the manifest's own `library` key is checked
-    // against it below).
-    const libPath = this.cfg.libraryPath ?? path.join(manifestDir, DEFAULT_LIBRARY);
-    const realLib = realpath(libPath);
+    // else the default file next to the manifest, else the packaged copy (the manifest's own
+    // `library` key is checked against it below).
+    const candidates = libraryCandidates({ configured: this.cfg.libraryPath, manifestDir, packaged: this.deps.packagedLibrary ?? PACKAGED_LIBRARY });
+    let realLib = null;
+    let libWhy = null;
+    for (const c of candidates) {
+      realLib = realpath(c.path);
+      if (realLib) {
+        libWhy = c.why;
+        break;
+      }
+    }
     if (!realLib) {
-      throw new Error(`the skill library ${libPath} is missing (ENOENT): build it with \`cargo build -p openclaw-dingtalk\` and put (or symlink) target/<profile>/libopenclaw_dingtalk.so next to ${path.basename(manifestPath)}, or set plugins.entries.<id>.config.library`);
+      if (this.cfg.libraryPath) {
+        throw new Error(`the skill library ${this.cfg.libraryPath} is missing (ENOENT): fix plugins.entries.<id>.config.library, or drop it to use the library next to the manifest or the one packaged with the plugin`);
+      }
+      throw new Error(
+        `the skill library ${candidates[0].path} is missing (ENOENT): build it with \`cargo build -p openclaw-dingtalk\` and put (or symlink) target/<profile>/libopenclaw_dingtalk.so next to ${path.basename(manifestPath)}, or set plugins.entries.<id>.config.library (this plugin package carries no prebuilt library for ${PLATFORM}: ${candidates[1].path})`,
+      );
     }
     const { koffi, from } = this.deps.loadKoffi();
     const t1 = performance.now();
@@ -90,8 +124,12 @@ export class SkillHost {
     // needs to run the ingress.
     const summary = this.lib.checkManifest(text, manifestPath);
     const settings = this.lib.hostSettings(text, manifestPath);
-    if (!this.cfg.libraryPath && summary.library && realpath(summary.library) !== realLib) {
-      throw new Error(`${manifestPath}: its library key names ${summary.library}, but the adapter loaded ${realLib} (next to the manifest): set plugins.entries.<id>.config.library to ${summary.library}, or put the library next to the manifest and drop the key`);
+    // summary.library is the manifest's `library` key resolved (the default file next to the
+    // manifest when the key is absent). The packaged copy stands in for that default only.
+    const namesDefault = summary.library && path.resolve(summary.library) === path.join(manifestDir, DEFAULT_LIBRARY);
+    const packagedStandIn = namesDefault && !realpath(summary.library);
+    if (!this.cfg.libraryPath && summary.library && !packagedStandIn && realpath(summary.library) !== realLib) {
+      throw new Error(`${manifestPath}: its library key names ${summary.library}, but the adapter loaded ${realLib} (${libWhy}): set plugins.entries.<id>.config.library to ${summary.library}, or put the library next to the manifest and drop the key`);
     }
     this.summary = summary;
     this.settings = settings;
@@ -106,12 +144,19 @@ export class SkillHost {
       openUrl: stream.open_url,
       silenceTimeoutMs: stream.silence_timeout_ms,
     };
+    // The adapter's own HTTPS/WSS clients exist in Stream mode only (the .so reads
+    // network.ca_file for its own clients).
+    if (this.ingress.mode === 'stream') {
+      this.network = (this.deps.createNetwork ?? createNetwork)({ caFile: settings.network?.ca_file ?? null });
+      const net = this.network.describe();
+      if (net) this.logger.info(`network of the Stream connection: ${net}`);
+    }
     if (settings.ingress.metrics_listen) {
       this.logger.warn(`ingress.metrics_listen (${settings.ingress.metrics_listen}) is not served inside the gateway; use the stats option of this plugin instead`);
     }
     this.timings.prepareMs = ms(t0);
     this.logger.info(
-      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ` via ${this.ingress.openUrl}`} (${this.timings.prepareMs} ms)`,
+      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) ${libWhy}, with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ` via ${this.ingress.openUrl}`} (${this.timings.prepareMs} ms)`,
     );
     return { summary, settings, ingress: this.ingress };
   }
@@ -152,6 +197,7 @@ export class SkillHost {
           openUrl: this.ingress.openUrl,
           openBody: () => this.streamOpenBody(),
           silenceTimeoutMs: this.ingress.silenceTimeoutMs,
+          network: this.network,
           logger: this.logger,
           deliver: async (data) => {
             const r = await this.deliver(data, 'stream');
@@ -166,6 +212,10 @@ export class SkillHost {
     this.logger.info(
       `DingTalk skill ${this.summary.name} ${this.summary.version} running: ${this.ingress.mode === 'http' ? `callbacks on POST ${this.ingress.path}` : `Stream mode via ${this.ingress.openUrl}`}, gateway ${this.summary.gateway.endpoint}, init ${this.timings.initMs} ms`,
     );
+    // openclaw prints each /v1/chat/completions answer with console.log (agent command,
+    // deliver: false); no gateway setting or plugin API stops that one record. Say where the
+    // operator finds what to do (docs/operations.md).
+    this.logger.info(ANSWERS_IN_GATEWAY_LOG_NOTE);
   }
 
   /** The body of the Stream `POST open_url` from the .so (stream_open_request), as a Buffer

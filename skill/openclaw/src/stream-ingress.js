@@ -14,8 +14,18 @@
 //   replaces a dead connection with a fresh one (new ticket), because the SDK's own
 //   terminate() path does not always reconnect; on the SYSTEM `disconnect` topic the new
 //   connection is opened first and the old one closed once it is up (as the Rust host does);
-//   the SDK's own reconnect (autoReconnect, after a close or a failed open) stays on.
+//   the SDK's own reconnect (autoReconnect, after a close or a failed open) stays on;
+// - company networks (network.js): the open POST and the WebSocket use agents that trust the
+//   manifest's network.ca_file in addition to Node's roots and honour HTTPS_PROXY / NO_PROXY;
+//   a failed open or WebSocket is logged with its cause explained (an untrusted certificate
+//   names the host and network.ca_file / NODE_EXTRA_CA_CERTS);
+// - log lines of its own: `dingtalk stream: connected (app KEY, …)` when the first connection
+//   is up, `… reconnected after N ms` after the SDK's reconnect, `… replaced connection #N …`
+//   after a replacement, `… connection #N closed …` when DingTalk or the network closed it
+//   (the SDK itself only prints a bare `connect success`).
 // While stopping, robot messages are left un-ACKed (DingTalk redelivers them).
+
+import { createNetwork } from './network.js';
 
 export const TOPIC_ROBOT = '/v1.0/im/bot/messages/get';
 /** DingTalk closes a connection about 10 s after its `disconnect` frame. */
@@ -38,11 +48,11 @@ export async function loadStreamSdk(importer = (name) => import(name)) {
   }
 }
 
-/** What a failed connections/open answered, without echoing anything sent. */
-async function openFailure(res) {
+/** What a failed connections/open answered ({status, text}), without echoing anything sent. */
+function openFailure(res) {
   let detail = '';
   try {
-    const data = await res.json();
+    const data = JSON.parse(res.text);
     detail = [data?.code, data?.message].filter(Boolean).join(': ');
   } catch {
     /* not JSON */
@@ -50,10 +60,22 @@ async function openFailure(res) {
   return `connections/open answered HTTP ${res.status}${detail ? ` (${String(detail).slice(0, 200)})` : ''}`;
 }
 
+/** scheme://host[:port]/path of a URL, without its query (the ticket). */
+function endpointOf(url) {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
 /**
  * Builds the DWClient subclass for one SDK module. `open` is {url, body: () => Buffer,
- * failed(error)}: where to POST, the fresh open body of the skill library for each attempt, and
- * who hears of a failed attempt (the SDK retries silently).
+ * network, failed(error, what), up(client), down(client, code, reason)}: where to POST, the
+ * fresh open body of the skill library for each attempt, the network setup (network.js), who
+ * hears of a failed attempt (the SDK retries silently), of a connection that is up and of one
+ * that closed.
  */
 export function clientClass(sdk) {
   return class AdapterClient extends sdk.DWClient {
@@ -64,31 +86,62 @@ export function clientClass(sdk) {
       this.lastSeen = Date.now();
     }
 
+    get network() {
+      return this.open.network ?? (this.open.network = createNetwork());
+    }
+
     async getEndpoint() {
       try {
         const body = this.open.body();
         let res;
         try {
-          res = await fetch(this.open.url, {
-            method: 'POST',
+          // node:https with the network's agent (extra CAs, proxy), not fetch: fetch takes
+          // neither an https.Agent nor HTTPS_PROXY.
+          res = await this.network.post(this.open.url, body, {
             headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-            body,
-            signal: AbortSignal.timeout(15_000),
+            timeoutMs: 15_000,
           });
         } finally {
-          body.fill(0); // it holds the app secret
+          body.fill(0); // it holds the app secret (sent by now: post resolves on the answer)
         }
-        if (!res.ok) throw new Error(await openFailure(res));
-        const data = await res.json();
+        if (res.status < 200 || res.status > 299) throw new Error(openFailure(res));
+        let data;
+        try {
+          data = JSON.parse(res.text);
+        } catch {
+          throw new Error(`connections/open answered HTTP ${res.status} without JSON`);
+        }
         if (!data?.endpoint || !data?.ticket) throw new Error('connections/open answered without endpoint or ticket');
         this.config.endpoint = data;
-        // The SDK's _connect() reads this field.
+        // The SDK's _connect() reads these fields: the URL, and the ws options (its default
+        // rejectUnauthorized, plus the network's agent when there is one).
         this.dw_url = `${data.endpoint}?ticket=${encodeURIComponent(data.ticket)}`;
+        const agent = this.network.agentFor(this.dw_url);
+        this.sslopts = { rejectUnauthorized: true, ...(agent ? { agent } : {}) };
         return this;
       } catch (e) {
-        if (!this.retired) this.open.failed?.(e);
+        if (!this.retired) this.open.failed?.(e, 'open');
         throw e;
       }
+    }
+
+    async _connect() {
+      try {
+        await super._connect();
+      } catch (e) {
+        if (!this.retired) {
+          const err = new Error(`the WebSocket to ${endpointOf(this.dw_url)} failed: ${this.network.explain(e, this.dw_url)}`);
+          err.code = e?.code;
+          this.open.failed?.(err, 'socket');
+        }
+        throw e;
+      }
+      if (this.retired) return;
+      const socket = this.socket;
+      socket?.once?.('close', (code, reason) => {
+        if (!this.retired) this.open.down?.(this, code, String(reason ?? ''));
+      });
+      this.open.up?.(this);
     }
 
     connect() {
@@ -127,12 +180,14 @@ export function clientClass(sdk) {
  * library (host_settings, stream_open_request); `clientId` is the app key (for the SDK's
  * config). `deliver(dataJsonText)` hands one robot message to the .so. Returns {stop(), state()}.
  */
-export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false, now = Date.now }) {
+export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false, now = Date.now, network = createNetwork() }) {
   const Client = clientClass(sdk);
   let client = null;
   let stopped = false;
   let generation = 0;
-  const counts = { frames: 0, acked: 0, replaced: 0, openFailures: 0 };
+  let everUp = false;
+  let lostAt = null; // when the serving connection was closed by DingTalk or the network
+  const counts = { frames: 0, acked: 0, replaced: 0, openFailures: 0, connects: 0, reconnects: 0 };
   const live = new Set(); // connections not yet retired (two during a warm replacement)
   const retire = (c) => {
     live.delete(c);
@@ -143,7 +198,8 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
   const open = {
     url: openUrl,
     body: openBody,
-    failed(e) {
+    network,
+    failed(e, what) {
       counts.openFailures++;
       if (stopped) return;
       const at = now();
@@ -151,9 +207,32 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
         unwarned++;
         return;
       }
-      logger.warn(`DingTalk Stream: opening a connection via ${openUrl} failed: ${e.message}; the SDK retries${unwarned ? ` (${unwarned} more failures since the last line)` : ''}`);
+      const text = what === 'socket' ? e.message : `opening a connection via ${openUrl} failed: ${e.message}`;
+      logger.warn(`dingtalk stream: ${text}; the SDK retries${unwarned ? ` (${unwarned} more failures since the last line)` : ''}`);
       lastOpenWarning = at;
       unwarned = 0;
+    },
+    up(c) {
+      counts.connects++;
+      if (stopped || c.retired) return;
+      const where = `app ${clientId}, ${endpointOf(c.dw_url)}, connection #${c.generation}`;
+      if (c.replacing) {
+        const { reason, at, previous } = c.replacing;
+        c.replacing = null;
+        logger.info(`dingtalk stream: replaced connection #${previous} after ${now() - at} ms (${reason}); connected (${where})`);
+      } else if (!everUp) {
+        logger.info(`dingtalk stream: connected (${where})`);
+      } else {
+        counts.reconnects++;
+        logger.info(`dingtalk stream: reconnected after ${lostAt === null ? '?' : now() - lostAt} ms (${where})`);
+      }
+      everUp = true;
+      lostAt = null;
+    },
+    down(c, code, reason) {
+      if (stopped || c.retired || c !== client) return;
+      lostAt = now();
+      logger.warn(`dingtalk stream: connection #${c.generation} closed (code ${code}${reason ? `, ${reason.slice(0, 200)}` : ''}); the SDK reconnects`);
     },
   };
 
@@ -193,7 +272,9 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
     client = c;
     live.add(c);
     generation++;
-    logger.info(`DingTalk Stream: connecting (${reason}) via ${openUrl}`);
+    c.generation = generation;
+    if (previous) c.replacing = { reason, at: now(), previous: previous.generation };
+    logger.info(`dingtalk stream: connecting (${reason}) via ${openUrl}`);
     const connected = c.connect();
     if (!previous) return;
     if (!warm) {
@@ -213,7 +294,7 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
   const replace = (reason, warm = false) => {
     if (stopped) return;
     counts.replaced++;
-    logger.warn(`DingTalk Stream: replacing the connection: ${reason}`);
+    logger.warn(`dingtalk stream: replacing connection #${client?.generation ?? '?'}: ${reason}`);
     connect(reason, warm);
   };
 

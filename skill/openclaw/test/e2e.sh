@@ -13,15 +13,25 @@
 #      (next_log) are in the gateway log;
 #   3. the gateway is stopped (SIGTERM) while a SLOW reply streams: the card ends finalized
 #      (Finished or Failed, never Processing/Inputting) and the plugin's stop ran;
-#   4. the gateway is started again with a Stream-mode manifest: the plugin opens the emulator's
-#      Stream connection with the skill library's open body (stream_open_request; the emulator
-#      checks the credentials), a pushed robot message is ACKed and answered as a finished card.
+#   4. the npm package (scripts/pack.sh: the release library in native/linux-x64/) is installed the
+#      way operators install it: `openclaw plugins install npm-pack:<tarball>` (openclaw npm-installs
+#      dingtalk-stream from the registry and links its own openclaw; koffi comes from the gateway),
+#      then ONE config key, the manifest path (`openclaw config set …config {"manifest":…}`,
+#      `openclaw plugins enable`; .ci/peer/plugin-install.sh). The manifest's directory has no
+#      library, so the packaged one is loaded. The gateway is started with that Stream-mode
+#      manifest: the plugin opens the emulator's Stream connection with the skill library's open
+#      body (stream_open_request; the emulator checks the credentials), logs its own
+#      `dingtalk stream: connected` line, and a pushed robot message is ACKed and answered as a
+#      finished card.
 # OCDT_E2E_BENCH=1 also runs 50 concurrent replies (TOKENS:40 PACE:50) and prints the gateway's
 # event-loop lag measured by the plugin (perf_hooks.monitorEventLoopDelay).
 #
-# Self-contained: cargo debug builds, `.ci/openclaw-peer.sh install`, `npm ci` of the plugin.
+# Self-contained: cargo debug builds, `.ci/openclaw-peer.sh install`, `npm ci` of the plugin, the
+# npm package (scripts/pack.sh: a release build). Network: loopback, and the npm registry for the
+# installs (outside the netns).
 # Needs root for the netns (the peer script falls back to the host loopback otherwise).
-# Environment: CARGO_TARGET_DIR (default <repo>/target), OCDT_E2E_WORK (default /tmp/ocdt-e2e),
+# Environment: CARGO_TARGET_DIR (default <repo>/target), OCDT_E2E_TARBALL (an npm package made by
+# scripts/pack.sh; default: run pack.sh), OCDT_E2E_WORK (default /tmp/ocdt-e2e),
 # OCDT_E2E_RUN (the peer run dir, default $OCDT_E2E_WORK/run), OCDT_E2E_NETNS (default
 # ocdt-plugin-e2e), OCDT_SKIP_BUILD=1, OCDT_E2E_BENCH=1 (+ OCDT_BENCH_N/_TOKENS/_PACE).
 set -euo pipefail
@@ -83,6 +93,15 @@ say "Node 24 + openclaw (the peer cache)"
 "$PEER" install
 say "npm ci of the plugin (its own dependencies; koffi and openclaw come from the gateway)"
 (cd "$PLUGIN_DIR" && PATH="$(dirname "$NODE"):$PATH" npm ci --omit=peer --no-audit --no-fund --loglevel=warn)
+if [[ -n "${OCDT_E2E_TARBALL:-}" ]]; then
+	TARBALL="$OCDT_E2E_TARBALL"
+else
+	say "the npm package: scripts/pack.sh (cargo build --release -p openclaw-dingtalk, npm pack)"
+	TARBALL="$(CARGO_TARGET_DIR="$TARGET" "$PLUGIN_DIR/scripts/pack.sh" | tail -n1)"
+fi
+[[ -f "$TARBALL" ]] || fail "no npm package at '$TARBALL'"
+tar -tzf "$TARBALL" | grep -qx 'package/native/linux-x64/libopenclaw_dingtalk.so' || fail "$TARBALL carries no native/linux-x64/libopenclaw_dingtalk.so"
+echo "  npm package: $TARBALL ($(du -h -- "$TARBALL" | cut -f1))"
 
 # --- the skill directory: the manifests next to the .so -----------------------------------------
 say "skill directory $WORK/skill"
@@ -109,18 +128,30 @@ EOF
 	sed 's/^/  manifest: /' "$1"
 }
 write_manifest "$WORK/skill/openclaw-skill.yaml" http
-write_manifest "$WORK/skill/openclaw-skill-stream.yaml" stream
+# the Stream manifest for the npm-installed plugin: no library next to it (the packaged one is used)
+rm -rf -- "$WORK/skill-npm"
+mkdir -p "$WORK/skill-npm"
+write_manifest "$WORK/skill-npm/openclaw-skill.yaml" stream
 
-# start_gateway MANIFEST: the peer (fake upstream, emulator, the real gateway with skill/openclaw)
-# from scratch; waits for the plugin's "running" line.
+# start_gateway MANIFEST [TARBALL]: the peer (fake upstream, emulator, the real gateway) from
+# scratch; waits for the plugin's "running" line. Without TARBALL the gateway loads skill/openclaw
+# (plugins.load.paths) with a few config keys; with it, the npm package is installed with
+# `openclaw plugins install npm-pack:TARBALL` and gets one config key, the manifest.
 start_gateway() {
 	"$PEER" stop >/dev/null 2>&1 || true
-	local t0 ready_ms
+	local t0 ready_ms dir="$PLUGIN_DIR" install="" config
+	config="{\"manifest\":\"$1\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}"
+	if [[ -n "${2:-}" ]]; then
+		dir=""
+		install="npm-pack:$2"
+		config="{\"manifest\":\"$1\"}"
+	fi
 	t0=$(date +%s%3N)
 	FAKE_UPSTREAM_BIN="$TARGET/debug/fake-gateway" \
 		OPENCLAW_PEER_PORT=$GATEWAY_PORT \
-		OPENCLAW_PEER_PLUGIN_DIR="$PLUGIN_DIR" \
-		OPENCLAW_PEER_PLUGIN_CONFIG="{\"manifest\":\"$1\",\"stats\":true,\"logLevel\":\"info\",\"shutdownDeadlineMs\":5000}" \
+		OPENCLAW_PEER_PLUGIN_DIR="$dir" \
+		OPENCLAW_PEER_PLUGIN_INSTALL="$install" \
+		OPENCLAW_PEER_PLUGIN_CONFIG="$config" \
 		OPENCLAW_PEER_PASS_ENV="DINGTALK_APP_SECRET" \
 		OPENCLAW_PEER_EMULATOR_BIN="$TARGET/debug/dingtalk-emulator" \
 		OPENCLAW_PEER_EMULATOR_PORT=$EMULATOR_PORT \
@@ -134,7 +165,7 @@ start_gateway() {
 	grep -q 'openclaw-dingtalk: DingTalk skill .* running' "$GW_LOG" || fail "the plugin did not start (see the gateway log above)"
 	ready_ms=$(($(date +%s%3N) - t0))
 	grep 'openclaw-dingtalk:' "$GW_LOG" | sed 's/^/  gateway log: /'
-	ok "the gateway loaded skill/openclaw, which loaded libopenclaw_dingtalk.so and started the skill ($ready_ms ms from start to plugin running)"
+	ok "the gateway loaded ${install:-skill/openclaw}, which loaded libopenclaw_dingtalk.so and started the skill ($ready_ms ms from start to plugin running${install:+, including the install})"
 }
 
 # no_errors_no_secret: the gateway log has no error line of the plugin and never the app secret.
@@ -187,13 +218,29 @@ ok "stopping the gateway finalized the in-flight card and ran the plugin's stop"
 
 no_errors_no_secret
 
-# --- 4: Stream mode ----------------------------------------------------------------------------
-say "Stream mode: the gateway opens the emulator's Stream connection with the skill library's body"
-start_gateway "$WORK/skill/openclaw-skill-stream.yaml"
+# --- 4: the npm package, installed as operators do; Stream mode -----------------------------------
+say "openclaw plugins install npm-pack:$TARBALL + the manifest key; Stream mode against the emulator"
+start_gateway "$WORK/skill-npm/openclaw-skill.yaml" "$TARBALL"
+grep -E 'Installed plugin|Linked peerDependency|Installing to|Enabled|Updated' "$OPENCLAW_PEER_RUN/plugin-install.log" | sed 's/^/  plugin install: /' || true
+[[ -d "$OPENCLAW_PEER_RUN/state/npm/projects/openclaw-dingtalk/node_modules/dingtalk-stream" ]] ||
+	fail "openclaw's managed npm install did not install dingtalk-stream next to the plugin"
+[[ -e "$OPENCLAW_PEER_RUN/state/npm/projects/openclaw-dingtalk/node_modules/koffi" ]] &&
+	fail "koffi was installed next to the plugin (it must come from the gateway)"
+# openclaw loads an installed package from a snapshot of its managed npm project
+# (state/npm/projects/openclaw-dingtalk → state/tmp/plugin-captures/…/node_modules/openclaw-dingtalk)
+loaded_re="openclaw-dingtalk: loaded $OPENCLAW_PEER_RUN/state/[^ ]*/node_modules/openclaw-dingtalk/native/linux-x64/libopenclaw_dingtalk.so (openclaw-dingtalk [0-9.]*, skill ABI 2) packaged with the plugin (native/linux-x64), with koffi 3"
+grep -q "$loaded_re" "$GW_LOG" || fail "the installed plugin did not load its packaged library (no line matching: $loaded_re)"
+ok "openclaw plugins install npm-pack: + one config key: the managed npm install loaded the packaged release library (koffi from the gateway)"
 grep -q "openclaw-dingtalk: DingTalk skill e2e-bot 1.0 running: Stream mode via http://127.0.0.1:$EMULATOR_PORT/v1.0/gateway/connections/open" "$GW_LOG" ||
 	fail "the plugin did not start in Stream mode"
 client check-stream || fail "Stream mode checks"
-ok "Stream mode: connections/open with the app's credentials from stream_open_request, a pushed robot message ACKed and answered as a finished AI Card"
+grep -q "openclaw-dingtalk: dingtalk stream: connected (app $APP_KEY, ws://127.0.0.1:$EMULATOR_PORT/" "$GW_LOG" || fail "no 'dingtalk stream: connected (app $APP_KEY, …)' line of the plugin"
+grep 'openclaw-dingtalk: dingtalk stream:' "$GW_LOG" | sed 's/^/  gateway log: /'
+# docs/operations.md, "Keeping answers out of the gateway's log": openclaw prints each answer
+if grep -q ' t1 t2 t3 t4 t5$' "$GW_LOG"; then
+	echo "  gateway log: the answer 't1 t2 t3 t4 t5' is on the gateway's stdout, as docs/operations.md says"
+fi
+ok "Stream mode (npm-installed plugin, dingtalk-stream from its managed npm install): connections/open with the app's credentials from stream_open_request, the plugin's own connected line, a pushed robot message ACKed and answered as a finished AI Card"
 "$PEER" stop-gateway
 grep -q 'openclaw-dingtalk: DingTalk skill stopped in' "$GW_LOG" || fail "the plugin's stop did not run in Stream mode"
 no_errors_no_secret

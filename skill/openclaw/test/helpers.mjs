@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,4 +202,69 @@ export function recordingLogger() {
   const lines = [];
   const at = (level) => (msg) => lines.push({ level, msg });
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+}
+
+// --- a company CA, for the TLS stand-ins --------------------------------------------------------
+
+/**
+ * A private PKI as a company (or its TLS-inspecting proxy) has one, made with the openssl CLI in
+ * a fresh directory: a root CA, an intermediate signed by it, and a server certificate for
+ * localhost / 127.0.0.1 signed by the intermediate. Returns {dir, rootPem (path of the root: what
+ * network.ca_file names), key, cert (PEM text: the server certificate followed by the
+ * intermediate, as servers send their chain)}. A client without the root fails with
+ * UNABLE_TO_GET_ISSUER_CERT_LOCALLY.
+ */
+export function companyPki() {
+  const dir = tempDir('ocdt-pki-');
+  const ossl = (...args) => {
+    try {
+      execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      if (e.code === 'ENOENT') throw new Error('the openssl CLI is needed to make the test CA (apt-get install openssl)');
+      throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr}`);
+    }
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  fs.writeFileSync(path.join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n');
+  fs.writeFileSync(path.join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ossl('req', '-x509', ...ec, '-keyout', 'root.key', '-out', 'root.pem', '-days', '3', '-subj', '/O=Example Corp/CN=Example Corp Test Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ossl('req', ...ec, '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/O=Example Corp/CN=Example Corp Test Inspection CA');
+  ossl('x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '3', '-extfile', 'ca.ext');
+  ossl('req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost');
+  ossl('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '3', '-extfile', 'leaf.ext');
+  const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
+  return { dir, rootPem: path.join(dir, 'root.pem'), key: read('leaf.key'), cert: read('leaf.pem') + read('int.pem') };
+}
+
+/** An HTTP CONNECT proxy on loopback that records the tunnels asked for. Returns {url, tunnels, close}. */
+export async function connectProxy() {
+  const net = await import('node:net');
+  const tunnels = [];
+  const sockets = new Set();
+  const server = http.createServer((req, res) => res.writeHead(405).end());
+  server.on('connect', (req, client, head) => {
+    tunnels.push(req.url);
+    const [host, port] = req.url.split(':');
+    const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    tunnels,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

@@ -10,7 +10,9 @@ import path from 'node:path';
 import test from 'node:test';
 
 import { PLUGIN_ID, SERVICE_ID, STATS_PATH, registerPlugin } from '../src/plugin.js';
-import { ABI_V1_LIB, APP_KEY, APP_SECRET, PLUGIN_DIR, SO_PATH, TEST_CALLBACK_PATH, botMessage, emulatorCards, nativeMissing, rawYaml, recordingLogger, signedHeaders, startPeers, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
+import { loadKoffi } from '../src/koffi-loader.js';
+import { PACKAGED_LIBRARY, libraryCandidates } from '../src/skill-host.js';
+import { ABI_V1_LIB, APP_KEY, APP_SECRET, PLUGIN_DIR, SO_PATH, TEST_CALLBACK_PATH, botMessage, companyPki, emulatorCards, nativeMissing, rawYaml, recordingLogger, signedHeaders, startPeers, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
 
 const manifestJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'openclaw.plugin.json'), 'utf8'));
 const packageJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'package.json'), 'utf8'));
@@ -49,6 +51,27 @@ test('package metadata: id, activation, schema, entry, peers', () => {
     assert.equal(packageJson.dependencies?.[peer], undefined);
   }
   assert.ok(packageJson.dependencies['dingtalk-stream']);
+});
+
+test('npm package: published (not private), carries native/ and the licenses', () => {
+  assert.equal(packageJson.private, undefined, 'installable with openclaw plugins install npm-pack:');
+  for (const f of ['openclaw.plugin.json', 'src/', 'native/', 'README.md']) assert.ok(packageJson.files.includes(f), f);
+  assert.equal(path.relative(PLUGIN_DIR, PACKAGED_LIBRARY), `native/${process.platform}-${process.arch}/libopenclaw_dingtalk.so`);
+  assert.equal(packageJson.devDependencies.ws !== undefined, true, 'ws is for the tests only');
+});
+
+test('library search order: config library (alone), next to the manifest, the packaged copy', () => {
+  assert.deepEqual(
+    libraryCandidates({ configured: '/x/lib.so', manifestDir: '/m', packaged: '/p/lib.so' }).map((c) => c.path),
+    ['/x/lib.so'],
+  );
+  assert.deepEqual(
+    libraryCandidates({ configured: null, manifestDir: '/m', packaged: '/p/lib.so' }).map((c) => [c.path, c.why]),
+    [
+      ['/m/libopenclaw_dingtalk.so', 'next to the manifest'],
+      ['/p/lib.so', `packaged with the plugin (native/${process.platform}-${process.arch})`],
+    ],
+  );
 });
 
 test('discovery and other non-full modes register nothing and load nothing', () => {
@@ -94,6 +117,24 @@ test("the manifest's errors come from the .so with its path; its library key is 
   assert.deepEqual(f.routes.map((r) => r.path), [TEST_CALLBACK_PATH]);
 });
 
+test('no library next to the manifest: the packaged copy is loaded; a missing config library is not replaced by it', { skip: nativeMissing() ?? false }, () => {
+  const urls = { dingtalkUrl: 'http://127.0.0.1:9', gatewayUrl: 'http://127.0.0.1:9' };
+  const bare = writeSkillDir(urls, { library: false });
+  const deps = { loadKoffi, packagedLibrary: SO_PATH };
+  const f = fakeApi({ manifest: bare.manifestPath });
+  assert.ok(registerPlugin(f.api, deps));
+  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) packaged with the plugin \(native\/linux-x64\), with koffi 3\./.test(l.msg)), JSON.stringify(f.logger.lines));
+  // next to the manifest wins over the packaged copy
+  const beside = writeSkillDir(urls);
+  const g = fakeApi({ manifest: beside.manifestPath });
+  registerPlugin(g.api, { loadKoffi, packagedLibrary: '/nonexistent/packaged.so' });
+  assert.ok(g.logger.lines.some((l) => /skill ABI 2\) next to the manifest, with koffi/.test(l.msg)));
+  // an explicit library that is missing fails, even with a packaged copy at hand
+  assert.throws(() => registerPlugin(fakeApi({ manifest: bare.manifestPath, library: 'nope.so' }).api, deps), /the skill library .*nope\.so is missing \(ENOENT\): fix plugins\.entries\.<id>\.config\.library/);
+  // and no library anywhere says where it looked
+  assert.throws(() => registerPlugin(fakeApi({ manifest: bare.manifestPath }).api, { loadKoffi, packagedLibrary: '/nonexistent/packaged.so' }), /is missing \(ENOENT\): build it .*this plugin package carries no prebuilt library for linux-x64: \/nonexistent\/packaged\.so/);
+});
+
 /** Serves the registered route handlers on a real node:http server. */
 async function serveRoutes(routes) {
   const server = http.createServer(async (req, res) => {
@@ -124,7 +165,7 @@ test('full mode: route + service; signed callbacks end as finished cards; refusa
     ],
   );
   assert.deepEqual(f.services.map((s) => s.id), [SERVICE_ID]);
-  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) with koffi 3\./.test(l.msg)));
+  assert.ok(f.logger.lines.some((l) => /^openclaw-dingtalk: loaded .*libopenclaw_dingtalk\.so \(openclaw-dingtalk [\d.]+, skill ABI 2\) next to the manifest, with koffi 3\./.test(l.msg)));
   assert.equal(host.ingress.maxBodyBytes, 4096, 'the limits come from host_settings');
   const server = await serveRoutes(f.routes);
   t.after(() => server.close());
@@ -220,6 +261,8 @@ test('Stream mode: the SDK gets the app key, the open URL and the .so\'s open bo
   const f = fakeApi({ manifest: manifestPath });
   const host = registerPlugin(f.api, deps);
   assert.equal(f.routes.length, 0, 'no HTTP route in Stream mode');
+  assert.equal(host.network.caFile, null);
+  assert.equal(host.network.describe(), null);
   assert.throws(() => host.streamOpenBody(), /not running/);
   await f.services[0].start({});
   assert.equal(started.clientId, APP_KEY);
@@ -237,6 +280,23 @@ test('Stream mode: the SDK gets the app key, the open URL and the .so\'s open bo
   await f.services[0].stop({});
   assert.equal(stopped, 1);
   assert.throws(() => host.streamOpenBody(), /not running/, 'no open body once stopped');
+
+  // network.ca_file (relative to the manifest): host_settings resolves it, the Stream clients trust it
+  const pki = companyPki();
+  const withCa = writeSkillDir({
+    dingtalkUrl: peers.emulator.url,
+    gatewayUrl: peers.gateway.url,
+    json: [{ ingress: { mode: 'stream' }, network: { ca_file: 'certs/company-root.pem' } }],
+  });
+  fs.mkdirSync(path.join(withCa.dir, 'certs'));
+  fs.copyFileSync(pki.rootPem, path.join(withCa.dir, 'certs/company-root.pem'));
+  const h = fakeApi({ manifest: withCa.manifestPath });
+  const caHost = registerPlugin(h.api, deps);
+  assert.equal(caHost.network.caFile, path.join(withCa.dir, 'certs/company-root.pem'));
+  assert.ok(h.logger.lines.some((l) => /^openclaw-dingtalk: network of the Stream connection: trusting 1 extra CA certificate\(s\) from network\.ca_file .*certs\/company-root\.pem in addition to Node's default roots$/.test(l.msg)), JSON.stringify(h.logger.lines));
+  await h.services[0].start({});
+  assert.equal(started.network, caHost.network, 'startStreamIngress gets that network');
+  await h.services[0].stop({});
 
   // a missing SDK fails the start and leaves no skill running
   const g = fakeApi({ manifest: manifestPath });

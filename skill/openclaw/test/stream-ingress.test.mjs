@@ -5,12 +5,14 @@
 // end to end with the real .so against the emulator's Stream server.)
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import test from 'node:test';
 
 import { WebSocketServer } from 'ws';
 
+import { createNetwork } from '../src/network.js';
 import { TOPIC_ROBOT, clientClass, loadStreamSdk, startStreamIngress } from '../src/stream-ingress.js';
-import { recordingLogger, waitFor } from './helpers.mjs';
+import { companyPki, connectProxy, recordingLogger, waitFor } from './helpers.mjs';
 
 test('a missing SDK gives an actionable error', async () => {
   await assert.rejects(
@@ -21,8 +23,9 @@ test('a missing SDK gives an actionable error', async () => {
   assert.equal(typeof sdk.DWClient, 'function');
 });
 
-/** Fake DingTalk Stream gateway; the first `failOpens` opens are answered 401. */
-async function fakeStreamGateway({ failOpens = 0 } = {}) {
+/** Fake DingTalk Stream gateway; the first `failOpens` opens are answered 401. With `tls`
+ *  ({key, cert}) the WebSocket endpoint it hands out is wss://localhost on a TLS server. */
+async function fakeStreamGateway({ failOpens = 0, tls = null } = {}) {
   const opens = [];
   const sockets = [];
   const received = [];
@@ -44,10 +47,13 @@ async function fakeStreamGateway({ failOpens = 0 } = {}) {
       const ticket = `ticket-${opens.filter((o) => !o.failed).length + 1}`;
       opens.push({ body: JSON.parse(body), accept: req.headers.accept, ticket });
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ endpoint: `ws://127.0.0.1:${server.address().port}/connect`, ticket }));
+      const endpoint = tls ? `wss://localhost:${tlsServer.address().port}/connect` : `ws://127.0.0.1:${server.address().port}/connect`;
+      res.end(JSON.stringify({ endpoint, ticket }));
     });
   });
-  const wss = new WebSocketServer({ server, path: '/connect' });
+  const tlsServer = tls ? https.createServer({ key: tls.key, cert: tls.cert }) : null;
+  if (tlsServer) await new Promise((r) => tlsServer.listen(0, '127.0.0.1', r));
+  const wss = new WebSocketServer({ server: tlsServer ?? server, path: '/connect' });
   wss.on('connection', (ws, req) => {
     const entry = { ws, ticket: new URL(req.url, 'http://x').searchParams.get('ticket'), closed: false, openedAt: performance.now(), closedAt: null };
     sockets.push(entry);
@@ -69,8 +75,10 @@ async function fakeStreamGateway({ failOpens = 0 } = {}) {
     async close() {
       for (const s of sockets) s.ws.terminate();
       wss.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      for (const srv of [server, tlsServer].filter(Boolean)) {
+        srv.closeAllConnections();
+        await new Promise((r) => srv.close(r));
+      }
     },
   };
 }
@@ -183,8 +191,14 @@ test('a DingTalk disconnect or a silent socket gets a fresh connection; stop() c
   // now stay silent: the watchdog replaces connection 2
   const third = await waitFor(() => gw.sockets[2], { what: 'connection 3 after silence', timeoutMs: 5000 });
   await waitFor(() => second.closed, { what: 'connection 2 to close' });
-  assert.ok(logger.lines.some((l) => /replacing the connection: no traffic for/.test(l.msg)));
-  assert.ok(logger.lines.some((l) => /replacing the connection: DingTalk announced a disconnect/.test(l.msg)));
+  assert.ok(logger.lines.some((l) => /^dingtalk stream: replacing connection #2: no traffic for/.test(l.msg)));
+  assert.ok(logger.lines.some((l) => /^dingtalk stream: replacing connection #1: DingTalk announced a disconnect/.test(l.msg)));
+  // the operator's lines: connected once, then each replacement with how long it took
+  const info = logger.lines.filter((l) => l.level === 'info').map((l) => l.msg);
+  assert.match(info.find((m) => m.includes('connected (')), /^dingtalk stream: connected \(app k, ws:\/\/127\.0\.0\.1:\d+\/connect, connection #1\)$/);
+  assert.ok(info.some((m) => /^dingtalk stream: replaced connection #1 after \d+ ms \(DingTalk announced a disconnect\); connected \(app k, ws:\/\/127\.0\.0\.1:\d+\/connect, connection #2\)$/.test(m)), info.join('\n'));
+  assert.ok(info.some((m) => /^dingtalk stream: replaced connection #2 after \d+ ms \(no traffic for \d+ s\); connected \(.*connection #3\)$/.test(m)), info.join('\n'));
+  assert.ok(!logger.lines.some((l) => l.msg.includes('ticket-')), 'tickets are never logged');
   ingress.stop();
   await waitFor(() => third.closed, { what: 'stop() to close connection 3' });
   const opened = gw.opens.length;
@@ -218,7 +232,7 @@ test('a refused open is logged once (without the body) and retried; so is a skil
   assert.equal(gw.opens.filter((o) => o.failed).length, 2);
   const warnings = logger.lines.filter((l) => l.level === 'warn' && /opening a connection via .* failed/.test(l.msg));
   assert.equal(warnings.length, 1, 'one line a minute');
-  assert.match(warnings[0].msg, /failed: the DingTalk skill is not running; the SDK retries/);
+  assert.match(warnings[0].msg, /^dingtalk stream: opening a connection via .* failed: the DingTalk skill is not running; the SDK retries/);
   assert.equal(ingress.state().openFailures, 3);
   assert.ok(!logger.lines.some((l) => l.msg.includes('the-secret')));
   assert.ok(bodies.made.every((b) => b.every((byte) => byte === 0)), 'refused bodies are zeroed too');
@@ -234,4 +248,52 @@ test('the adapter client gives the SDK no secret; a retired client never connect
   c.retire();
   assert.equal(c.retired, true);
   await c.connect(); // a retired client never connects
+});
+
+test('a connection closed by the server: the SDK reconnects and the adapter says after how long', { timeout: 30_000 }, async (t) => {
+  const gw = await fakeStreamGateway();
+  t.after(() => gw.close());
+  const logger = recordingLogger();
+  const ingress = startStreamIngress({ sdk: await loadStreamSdk(), clientId: 'k', openUrl: `${gw.base}/v1.0/gateway/connections/open`, openBody: openBodies('k', 's').body, logger, deliver: () => {} });
+  t.after(() => ingress.stop());
+  const first = await waitFor(() => gw.sockets[0], { what: 'connection 1' });
+  await waitFor(() => logger.lines.some((l) => /^dingtalk stream: connected \(app k, /.test(l.msg)), { what: 'the connected line' });
+  first.ws.close(1011, 'server restart');
+  await waitFor(() => gw.sockets[1], { what: 'the SDK reconnect', timeoutMs: 10_000 });
+  await waitFor(() => logger.lines.some((l) => /^dingtalk stream: reconnected after \d+ ms \(app k, ws:\/\/127\.0\.0\.1:\d+\/connect, connection #1\)$/.test(l.msg)), { what: 'the reconnected line' });
+  assert.ok(logger.lines.some((l) => l.level === 'warn' && l.msg === 'dingtalk stream: connection #1 closed (code 1011, server restart); the SDK reconnects'), JSON.stringify(logger.lines));
+  assert.equal(ingress.state().reconnects, 1);
+});
+
+test('WSS through a company CA: refused without network.ca_file (the log line names the host and the fix), connected with it, also through HTTPS_PROXY', { timeout: 60_000 }, async (t) => {
+  const pki = companyPki();
+  const gw = await fakeStreamGateway({ tls: pki });
+  t.after(() => gw.close());
+  const sdk = await loadStreamSdk();
+  const start = (network, logger) => startStreamIngress({ sdk, clientId: 'k', openUrl: `${gw.base}/v1.0/gateway/connections/open`, openBody: openBodies('k', 's').body, logger, deliver: () => {}, network });
+
+  const refusedLog = recordingLogger();
+  const refused = start(createNetwork({ env: {} }), refusedLog);
+  const warn = await waitFor(() => refusedLog.lines.find((l) => l.level === 'warn' && /WebSocket/.test(l.msg)), { what: 'the certificate warning' });
+  refused.stop();
+  assert.match(warn.msg, /^dingtalk stream: the WebSocket to wss:\/\/localhost:\d+\/connect failed: the certificate of localhost:\d+ is not trusted \(UNABLE_TO_GET_ISSUER_CERT_LOCALLY\): add your company's CA with network\.ca_file in the manifest, or NODE_EXTRA_CA_CERTS; the SDK retries$/);
+  assert.equal(gw.sockets.length, 0);
+  assert.ok(!refusedLog.lines.some((l) => /connected \(/.test(l.msg)));
+
+  const okLog = recordingLogger();
+  const accepted = start(createNetwork({ caFile: pki.rootPem, env: {} }), okLog);
+  t.after(() => accepted.stop());
+  await waitFor(() => gw.sockets.length === 1, { what: 'the WSS connection with the CA file' });
+  await waitFor(() => okLog.lines.some((l) => /^dingtalk stream: connected \(app k, wss:\/\/localhost:\d+\/connect, connection #1\)$/.test(l.msg)), { what: 'the connected line' });
+  accepted.stop();
+
+  // HTTPS_PROXY: the WebSocket goes through the proxy (a CONNECT tunnel, TLS end to end with the
+  // CA file); the open POST here is plain http: and HTTP_PROXY is unset, so it goes direct
+  const proxy = await connectProxy();
+  t.after(() => proxy.close());
+  const proxied = start(createNetwork({ caFile: pki.rootPem, env: { HTTPS_PROXY: proxy.url } }), recordingLogger());
+  t.after(() => proxied.stop());
+  await waitFor(() => gw.sockets.length === 2, { what: 'the WSS connection through the proxy' });
+  assert.equal(proxy.tunnels.length, 1, JSON.stringify(proxy.tunnels));
+  assert.match(proxy.tunnels[0], /^localhost:\d+$/);
 });

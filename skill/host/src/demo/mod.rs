@@ -27,7 +27,7 @@ use openclaw_skill_abi::Skill;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::host_manifest::{IngressSettings, ManifestFile};
+use crate::host_manifest::{HostSettings, ManifestFile};
 use crate::ingress::{self, Dispatcher};
 use crate::metrics::Metrics;
 use display::Display;
@@ -113,8 +113,8 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
     let signals = runtime.spawn(watch_signals(signals, interrupt.clone()));
     let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
-    let settings = manifest.ingress()?;
     let skill = crate::plugin::start_skill(&manifest, &library)?;
+    let settings = manifest.host_settings(&skill.plugin())?;
     let mut display = Display::new(args.plain);
     intro(
         &display,
@@ -219,7 +219,7 @@ impl Demo<'_> {
     /// Starts the ingress, plays the script, shuts down, prints the summary.
     async fn play(
         &self,
-        settings: IngressSettings,
+        settings: HostSettings,
         display: &mut Display,
         interrupt: &CancellationToken,
     ) -> Result<Finish> {

@@ -1,14 +1,14 @@
-//! What the host itself reads from `openclaw-skill.yaml`: where the plugin library is, and
-//! (for ingress, `ingress.rs`) the DingTalk credentials and `ingress:` settings. Full validation
-//! is the plugin's job (`check_manifest`); this view ignores keys it does not use.
+//! The manifest file as the host handles it: its text and path (handed to the plugin, which
+//! owns the schema), where the plugin library is, and (`settings.rs`) the host settings the
+//! plugin resolves from it.
 
-mod ingress;
+mod settings;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use ingress::{IngressMode, IngressSettings};
+pub use settings::{HostSettings, IngressMode, NetworkSettings};
 
 /// The manifest file, read once.
 pub struct ManifestFile {
@@ -71,12 +71,5 @@ impl ManifestFile {
             crate::plugin::LIBRARY_ENV
         );
         Ok(Some(self.dir.join(library)))
-    }
-}
-
-impl ManifestFile {
-    /// The ingress settings (interpolating `${VAR}` from the environment).
-    pub fn ingress(&self) -> Result<IngressSettings> {
-        ingress::parse(&self.text, &self.path)
     }
 }

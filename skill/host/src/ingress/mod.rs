@@ -2,12 +2,13 @@
 //! event to the skill, and follow its reply for logs and metrics; at shutdown let the skill
 //! finalize its cards within the deadline.
 
-mod app_credentials;
 mod dispatch;
 mod event;
 mod follow;
 mod frames;
 mod http;
+mod network;
+mod plugin_rules;
 mod stream;
 
 use std::sync::Arc;
@@ -21,29 +22,30 @@ pub use dispatch::Dispatcher;
 #[cfg(feature = "demo")]
 pub use follow::{NoteKind, ReplyNote};
 
-use crate::host_manifest::{IngressMode, IngressSettings};
+use crate::host_manifest::{HostSettings, IngressMode};
 use crate::metrics::Metrics;
 
 /// Receives events the way `ingress.mode` says (Stream mode or HTTP callbacks) and hands them to
 /// `dispatcher` until `intake` is cancelled or a fatal ingress error (refused credentials, a
 /// listen address in use). Does not shut the skill down: see [`finish`].
 pub async fn serve(
-    settings: &IngressSettings,
+    settings: &HostSettings,
     dispatcher: Dispatcher,
     metrics: Arc<Metrics>,
     intake: CancellationToken,
 ) -> Result<()> {
-    match settings.mode {
+    match settings.ingress.mode {
         IngressMode::Stream => {
             let config = stream::StreamConfig {
-                open: app_credentials::open_request(settings)?,
+                open: plugin_rules::open_request(settings, dispatcher.skill())?,
                 client_id: settings.app_key.clone(),
-                silence: Duration::from_millis(settings.stream.silence_timeout_ms),
+                silence: Duration::from_millis(settings.ingress.stream.silence_timeout_ms),
+                network: network::Network::from_settings(&settings.network)?,
             };
             stream::run(config, dispatcher, metrics, intake).await
         }
         IngressMode::Http => {
-            let http = &settings.http;
+            let http = &settings.ingress.http;
             let config = http::HttpConfig {
                 listen: http.listen.clone(),
                 path: http.path.clone(),
@@ -53,7 +55,7 @@ pub async fn serve(
                     max_connections: http.max_connections,
                 },
             };
-            let gate = app_credentials::callback_gate(settings, dispatcher.skill().clone());
+            let gate = plugin_rules::PluginGate::shared(dispatcher.skill().clone(), settings);
             http::run(&config, gate, dispatcher, metrics, intake).await
         }
     }

@@ -9,7 +9,7 @@ use openclaw_skill_abi::Skill;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::host_manifest::IngressSettings;
+use crate::host_manifest::HostSettings;
 use crate::ingress::{self, Dispatcher};
 use crate::metrics::{self, Metrics};
 use crate::runtime::shutdown_signal;
@@ -25,13 +25,13 @@ pub struct Options {
 
 /// Receives DingTalk events until SIGINT/SIGTERM (or a fatal ingress error), then shuts the skill
 /// down gracefully. Returns `Ok` after a signal.
-pub async fn run(settings: IngressSettings, skill: Arc<Skill>, options: Options) -> Result<()> {
+pub async fn run(settings: HostSettings, skill: Arc<Skill>, options: Options) -> Result<()> {
     let metrics = Metrics::new();
     let stop_metrics = CancellationToken::new();
     let metrics_listen = options
         .metrics_listen
         .clone()
-        .or_else(|| settings.metrics_listen.clone());
+        .or_else(|| settings.ingress.metrics_listen.clone());
     let metrics_task = match metrics_listen {
         Some(addr) => {
             let listener = TcpListener::bind(&addr)

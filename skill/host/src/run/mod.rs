@@ -66,7 +66,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                     .shutdown(deadline)
                     .map_err(|e| anyhow::anyhow!("{}", e.message))
             }),
-        EventSource::Dingtalk => match manifest.ingress() {
+        EventSource::Dingtalk => match manifest.host_settings(&skill.plugin()) {
             Ok(settings) => {
                 let options = dingtalk::Options {
                     shutdown_deadline: deadline,

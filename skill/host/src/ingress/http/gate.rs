@@ -1,6 +1,6 @@
 //! The callback gate: the one interface through which the HTTP ingress has callbacks checked
-//! and handed to the skill. The host's own gate checks DingTalk's signature and refuses replays
-//! (`signed.rs`); a gate backed by the plugin can take its place without touching the server.
+//! and handed to the skill. The gate the host runs asks the plugin, which owns DingTalk's
+//! signature rules (`ingress/plugin_rules.rs`); tests may put another one in its place.
 
 use std::borrow::Cow;
 

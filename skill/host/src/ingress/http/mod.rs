@@ -4,16 +4,13 @@
 //! read timeout (`ingress.http.read_timeout_ms`: a client that does not send a whole request
 //! head in time, or keeps an idle connection, is disconnected) serves the route (`route.rs`:
 //! limits, the gate's checks, the handler). Callbacks are checked and handed to the skill through
-//! one [`CallbackGate`] (`gate.rs`); the host's own is [`SignedCallbacks`] (`signed.rs`).
+//! one [`CallbackGate`] (`gate.rs`), which asks the plugin (`ingress/plugin_rules.rs`).
 
 mod answer;
 mod gate;
 mod refusal_log;
 mod refusals;
-mod replay;
 mod route;
-mod signature;
-mod signed;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,9 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-pub use gate::CallbackGate;
+pub use gate::{CallbackGate, CallbackRefusal, Rejected};
 pub use route::Limits;
-pub use signed::SignedCallbacks;
 
 use super::dispatch::Dispatcher;
 use crate::metrics::Metrics;

@@ -200,7 +200,7 @@ impl Manager {
         })?;
         check_endpoint(&url, self.plain_ws_allowed).map_err(ConnectError::Other)?;
         url.query_pairs_mut().append_pair("ticket", &ticket.ticket);
-        let ws = open_socket(&url)
+        let ws = open_socket(&url, self.opener.ws_connector())
             .await
             .map_err(|e| ConnectError::Other(format!("WebSocket {shown}: {e}")))?;
         let no = self.next_no;

@@ -11,6 +11,7 @@
 mod liveness;
 mod manager;
 mod open;
+mod proxy;
 mod reconnect;
 mod session;
 mod socket;
@@ -42,6 +43,8 @@ pub struct StreamConfig {
     /// A socket silent for longer than this is dead (`ingress.stream.silence_timeout_ms`; at
     /// least 300 ms).
     pub silence: Duration,
+    /// Extra CAs for `connections/open` and the WebSocket.
+    pub network: super::network::Network,
 }
 
 /// Serves Stream mode until `intake` is cancelled. Fails only when DingTalk refuses the
@@ -67,7 +70,11 @@ pub async fn run(
         silence,
         app_key: config.client_id.clone(),
     };
-    Manager::new(Opener::new(config.open)?, serving, plain_ws_allowed)
-        .serve()
-        .await
+    Manager::new(
+        Opener::new(config.open, config.network)?,
+        serving,
+        plain_ws_allowed,
+    )
+    .serve()
+    .await
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
+use super::super::network::Network;
 use crate::neterr;
 use crate::secret::Secret;
 
@@ -54,18 +55,29 @@ pub struct Ticket {
 pub struct Opener {
     http: reqwest::Client,
     request: OpenRequest,
+    network: Network,
 }
 
 impl Opener {
     /// An opener for `request`. No redirects: the body carries the app secret, and it goes to
     /// the request's URL only.
-    pub fn new(request: OpenRequest) -> anyhow::Result<Opener> {
-        let http = reqwest::Client::builder()
+    pub fn new(request: OpenRequest, network: Network) -> anyhow::Result<Opener> {
+        let http = network
+            .http_client()
             .timeout(OPEN_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
-        Ok(Opener { http, request })
+        Ok(Opener {
+            http,
+            request,
+            network,
+        })
+    }
+
+    /// The TLS connector for the WebSocket this opener's tickets are for.
+    pub fn ws_connector(&self) -> Option<tokio_tungstenite::Connector> {
+        self.network.ws_connector()
     }
 
     /// Asks for an endpoint and a ticket.

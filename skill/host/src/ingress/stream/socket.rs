@@ -1,7 +1,9 @@
-//! Dialing the Stream WebSocket: which endpoints are acceptable, then DNS, TCP, TLS and the
-//! WebSocket handshake within one deadline, each failure saying which step failed.
+//! Dialing the Stream WebSocket: which endpoints are acceptable, then DNS and TCP (or a tunnel
+//! through the proxy `HTTPS_PROXY` names, `proxy.rs`), TLS and the WebSocket handshake within one
+//! deadline, each failure saying which step failed.
 
 use std::time::Duration;
+use tokio_tungstenite::Connector;
 
 use reqwest::Url;
 use tokio::time::Instant;
@@ -44,7 +46,8 @@ pub fn check_endpoint(endpoint: &Url, plain_ws_allowed: bool) -> Result<(), Stri
 
 /// DNS, TCP, then the TLS and WebSocket handshakes, within [`HANDSHAKE_TIMEOUT`]; each failure
 /// says which step failed and why (the ticket in `url` is never shown).
-pub async fn open_socket(url: &Url) -> Result<Ws, String> {
+/// `connector` is the TLS connector to use (`None`: the system's roots).
+pub async fn open_socket(url: &Url, connector: Option<Connector>) -> Result<Ws, String> {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     let late = |step: String| {
         format!(
@@ -55,6 +58,13 @@ pub async fn open_socket(url: &Url) -> Result<Ws, String> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| format!("no port for scheme {}", url.scheme()))?;
+    if let Some(proxy) = super::proxy::from_env(url) {
+        let host = url.host_str().ok_or("the endpoint has no host")?;
+        let socket = tokio::time::timeout_at(deadline, super::proxy::tunnel(&proxy, host, port))
+            .await
+            .map_err(|_| late(format!("the proxy tunnel to {}", neterr::target(url))))??;
+        return handshake(url, socket, connector, deadline, late).await;
+    }
     let addrs: Vec<std::net::SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![(ip, port).into()],
         Some(url::Host::Ipv6(ip)) => vec![(ip, port).into()],
@@ -86,8 +96,19 @@ pub async fn open_socket(url: &Url) -> Result<Ws, String> {
             failures.join("; ")
         });
     };
+    handshake(url, socket, connector, deadline, late).await
+}
+
+/// TLS (for `wss://`) and the WebSocket handshake over an open socket, by `deadline`.
+async fn handshake(
+    url: &Url,
+    socket: tokio::net::TcpStream,
+    connector: Option<Connector>,
+    deadline: Instant,
+    late: impl Fn(String) -> String,
+) -> Result<Ws, String> {
     let handshake =
-        tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, None);
+        tokio_tungstenite::client_async_tls_with_config(url.as_str(), socket, None, connector);
     let (ws, _) = tokio::time::timeout_at(deadline, handshake)
         .await
         .map_err(|_| late(format!("the handshake with {}", neterr::target(url))))?
@@ -149,7 +170,11 @@ mod tests {
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = dead.local_addr().unwrap().port();
         drop(dead);
-        let Err(e) = open_socket(&url(&format!("ws://127.0.0.1:{port}/connect?ticket=T0P"))).await
+        let Err(e) = open_socket(
+            &url(&format!("ws://127.0.0.1:{port}/connect?ticket=T0P")),
+            None,
+        )
+        .await
         else {
             panic!("connected to a closed port")
         };
