@@ -1,6 +1,7 @@
 //! `openclaw-skill check`: find and load the plugin, have it validate the manifest, print what
 //! was loaded.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -16,7 +17,11 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     let plugin = plugin::load(&located)?;
     let summary = plugin
         .check_manifest(&manifest.text, &manifest.path)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        .map_err(|e| {
+            let count = e.message.lines().count();
+            let problems = if count == 1 { "problem" } else { "problems" };
+            anyhow::anyhow!("{count} {problems} in the manifest:\n{}", e.message)
+        })?;
     let mut summary: serde_json::Value =
         serde_json::from_str(&summary).context("plugin summary is not JSON")?;
     // The plugin names the library of its manifest's view (next to the manifest); this is
@@ -26,19 +31,23 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     }
     // URLs with credentials in them (`https://user:pass@…`) are shown without those.
     redact::json(&mut summary);
-    println!(
-        "plugin:   {} {} (skill ABI v{})",
+    let text = format!(
+        "plugin:   {} {} (skill ABI v{})\nlibrary:  {} ({})\nskill:    {} {}\nmanifest: {} is valid\n{}\n",
         plugin.name(),
         plugin.version(),
-        plugin.abi_version()
-    );
-    println!("library:  {} ({})", located.path.display(), located.how);
-    println!(
-        "skill:    {} {}",
+        plugin.abi_version(),
+        located.path.display(),
+        located.how,
         summary["name"].as_str().unwrap_or("?"),
-        summary["version"].as_str().unwrap_or("?")
+        summary["version"].as_str().unwrap_or("?"),
+        manifest.path.display(),
+        serde_json::to_string_pretty(&summary)?
     );
-    println!("manifest: {} is valid", manifest.path.display());
-    println!("{}", serde_json::to_string_pretty(&summary)?);
+    // A reader that stops early (`check … | head`) is not an error.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
     Ok(())
 }
