@@ -160,7 +160,10 @@ fn init_writes_a_manifest_that_check_accepts_once_the_variables_are_set() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(
-            stderr.contains(&format!("{} problems in the manifest:", INIT_VARIABLES.len())),
+            stderr.contains(&format!(
+                "{} problems in the manifest:",
+                INIT_VARIABLES.len()
+            )),
             "{stderr}"
         );
         for var in INIT_VARIABLES {
