@@ -7,8 +7,6 @@ use std::path::Path;
 
 use reqwest::{Certificate, ClientBuilder};
 
-use crate::manifest::Manifest;
-
 /// The certificates of a PEM file, or a one-line reason naming the file and the problem.
 pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<Certificate>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -30,10 +28,10 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    /// From `network.ca_file` (read now: a bad file is an error naming it).
-    pub(crate) fn from_manifest(manifest: &Manifest) -> Result<Network, String> {
-        let extra_roots = match manifest.ca_file() {
-            Some(file) => read_ca_file(&file).map_err(|e| format!("network.ca_file: {e}"))?,
+    /// From `network.ca_file`, resolved (read now: a bad file is an error naming it).
+    pub(crate) fn from_ca_file(ca_file: Option<&Path>) -> Result<Network, String> {
+        let extra_roots = match ca_file {
+            Some(file) => read_ca_file(file).map_err(|e| format!("network.ca_file: {e}"))?,
             None => Vec::new(),
         };
         Ok(Network { extra_roots })

@@ -75,8 +75,8 @@ impl Skill {
     /// cards a crashed process left in flight.
     pub fn start(manifest: Manifest) -> Result<Skill, SkillError> {
         let _guard = runtime().enter();
-        let network =
-            Network::from_manifest(&manifest).map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
+        let network = Network::from_ca_file(manifest.ca_file().as_deref())
+            .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let calls = Arc::new(CallStats::default());
         let state_dir = manifest.state_dir();
         let journal = Journal::open(&state_dir).map_err(|e| {
