@@ -209,7 +209,9 @@ pub(super) async fn answer(
             },
         },
     };
+    // A fixed target: operators filter on it, whatever the module layout.
     log::info!(
+        target: "openclaw_dingtalk::reply",
         "reply msg={} conv={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
         msg.msg_id,
         msg.conversation_id,

@@ -547,7 +547,7 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
     // The plugin's line per reply, in order: three answers and the `/new` notice.
     let replies: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains(" openclaw_dingtalk::reply::") && l.contains(" calls="))
+        .filter(|l| l.contains(" openclaw_dingtalk::reply") && l.contains(" calls="))
         .collect();
     assert_eq!(replies.len(), 4, "{context}");
     assert!(replies[0].contains(" calls=11 token=1 "), "{context}");

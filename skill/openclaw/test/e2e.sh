@@ -193,7 +193,7 @@ else
 	fail "no refusal line in the gateway log"
 fi
 if grep -q 'openclaw-dingtalk: \[skill\] skill e2e-bot 1.0 ready' "$GW_LOG" &&
-	grep -q 'openclaw-dingtalk: \[conversation::reply\] reply .*conv=cidE2eSignedOk.* outcome=finished' "$GW_LOG"; then
+	grep -q 'openclaw-dingtalk: \[reply\] reply .*conv=cidE2eSignedOk.* outcome=finished' "$GW_LOG"; then
 	ok "the skill library's own log records (pulled with next_log) are in the gateway log"
 else
 	fail "the skill library's ready / reply lines are not in the gateway log"

@@ -185,7 +185,7 @@ test('full mode: route + service; signed callbacks end as finished cards; refusa
   assert.deepEqual(await ok.json(), { success: true });
   const card = await waitFor(async () => (await emulatorCards(peers.emulator.url)).find((c) => c.open_space_id.endsWith('cidPluginOk') && c.state === 'Finished'), { what: 'a finished card' });
   assert.equal(card.param_map.content.trim(), 't1 t2 t3 t4 t5 t6 t7 t8');
-  await waitFor(() => f.logger.lines.some((l) => l.level === 'info' && /^openclaw-dingtalk: \[conversation::reply\] reply .*conv=cidPluginOk.* outcome=finished/.test(l.msg)), { what: 'the reply line' });
+  await waitFor(() => f.logger.lines.some((l) => l.level === 'info' && /^openclaw-dingtalk: \[reply\] reply .*conv=cidPluginOk.* outcome=finished/.test(l.msg)), { what: 'the reply line' });
 
   // refused by the .so, with its status and reason; none reaches the skill or DingTalk
   const cardsBefore = (await emulatorCards(peers.emulator.url)).length;
