@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 /// Cases per property: 2,000 in a normal run; the soak (`scripts/soak.sh`) sets
 /// `OCDT_PROPTEST_CASES` and runs the properties again and again for minutes.
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let cases = std::env::var("OCDT_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -32,23 +32,41 @@ pub(super) unsafe extern "C" fn stream_open_request(
     unsafe { report(result, out_error) }
 }
 
-/// Splits a callback outcome into the plain result and the refusal to hand out.
-fn refusal(result: Result<(), CallbackError>) -> (Result<(), SkillError>, Option<OcRefusal>) {
-    match result {
-        Ok(()) => (Ok(()), None),
-        Err(CallbackError::Skill(e)) => (Err(e), None),
-        Err(CallbackError::Refused(Refused {
+/// The error a refused or failed callback reports; a refusal also goes to `refused`, for the
+/// host's `out_refusal`.
+fn callback_error(e: CallbackError, refused: &mut Option<OcRefusal>) -> SkillError {
+    match e {
+        CallbackError::Skill(e) => e,
+        CallbackError::Refused(Refused {
             http_status,
             kind,
             reason,
-        })) => (
-            Err(SkillError::new(OcStatus::REFUSED, reason)),
-            Some(OcRefusal {
+        }) => {
+            *refused = Some(OcRefusal {
                 http_status: u32::from(http_status),
                 kind: OcStr::borrow(kind),
-            }),
-        ),
+            });
+            SkillError::new(OcStatus::REFUSED, reason)
+        }
     }
+}
+
+/// As [`report`], also handing a refusal to `out_refusal`.
+///
+/// # Safety
+/// `out_refusal` and `out_error` must each be null or writable.
+unsafe fn report_refusal(
+    result: Result<(), SkillError>,
+    refused: Option<OcRefusal>,
+    out_refusal: *mut OcRefusal,
+    out_error: *mut OcOwnedStr,
+) -> OcStatus {
+    if let Some(refusal) = refused {
+        // SAFETY: forwarded to the caller.
+        unsafe { put(out_refusal, refusal) };
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { report(result, out_error) }
 }
 
 /// See [`openclaw_skill_abi::OcSkillVTable::verify_callback`].
@@ -67,16 +85,12 @@ pub(super) unsafe extern "C" fn verify_callback(
         let hosted = unsafe { hosted(skill) }?;
         // SAFETY: the caller keeps the headers readable for the call.
         let headers = unsafe { arg(headers_json, "headers_json") }?;
-        let (result, refusal) = refusal(hosted.verify_callback(headers));
-        refused = refusal;
-        result
+        hosted
+            .verify_callback(headers)
+            .map_err(|e| callback_error(e, &mut refused))
     });
-    if let Some(refusal) = refused {
-        // SAFETY: the caller passes a null or writable `out_refusal`.
-        unsafe { put(out_refusal, refusal) };
-    }
-    // SAFETY: the caller passes a null or writable `out_error`.
-    unsafe { report(result, out_error) }
+    // SAFETY: the caller passes null or writable `out_refusal` and `out_error`.
+    unsafe { report_refusal(result, refused, out_refusal, out_error) }
 }
 
 /// See [`openclaw_skill_abi::OcSkillVTable::handle_callback`].
@@ -101,24 +115,14 @@ pub(super) unsafe extern "C" fn handle_callback(
         let headers = unsafe { arg(headers_json, "headers_json") }?;
         // SAFETY: the caller keeps the body readable for the call.
         let body = unsafe { arg(body, "body") }?;
-        match hosted.handle_callback(headers, body) {
-            Ok(reply) => {
-                let state = StreamState::for_event(reply, body);
-                // SAFETY: checked non-null above; the caller passes a writable `out_stream`.
-                unsafe { out_stream.write(state.into_handle()) };
-            }
-            Err(e) => {
-                let (result, refusal) = refusal(Err(e));
-                refused = refusal;
-                return result;
-            }
-        }
+        let reply = hosted
+            .handle_callback(headers, body)
+            .map_err(|e| callback_error(e, &mut refused))?;
+        let state = StreamState::for_event(reply, body);
+        // SAFETY: checked non-null above; the caller passes a writable `out_stream`.
+        unsafe { out_stream.write(state.into_handle()) };
         Ok(())
     });
-    if let Some(refusal) = refused {
-        // SAFETY: the caller passes a null or writable `out_refusal`.
-        unsafe { put(out_refusal, refusal) };
-    }
-    // SAFETY: the caller passes a null or writable `out_error`.
-    unsafe { report(result, out_error) }
+    // SAFETY: the caller passes null or writable `out_refusal` and `out_error`.
+    unsafe { report_refusal(result, refused, out_refusal, out_error) }
 }

@@ -221,16 +221,10 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-
-        fn cases() -> u32 {
-            std::env::var("OCDT_PROPTEST_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(2_000)
-        }
+        use crate::properties::config;
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+            #![proptest_config(config())]
 
             #[test]
             fn arbitrary_headers_never_panic(

@@ -14,6 +14,8 @@ mod logger;
 mod metrics;
 mod neterr;
 mod plugin;
+#[cfg(test)]
+mod proptest_config;
 mod redact;
 mod run;
 mod runtime;

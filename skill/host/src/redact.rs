@@ -267,14 +267,6 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    /// 2,000 cases per property; the soak (`scripts/soak.sh`) sets `OCDT_PROPTEST_CASES`.
-    fn cases() -> u32 {
-        std::env::var("OCDT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2_000)
-    }
-
     /// Text made of the pieces the redactor looks for.
     fn pieces() -> impl Strategy<Value = String> {
         let piece = prop_oneof![
@@ -299,7 +291,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+        #![proptest_config(crate::proptest_config::config())]
 
         #[test]
         fn redaction_is_idempotent(text in prop_oneof![pieces(), ".*"]) {

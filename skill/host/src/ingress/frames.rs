@@ -233,15 +233,6 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    /// Cases per property (reported in the README).
-    /// 2,000 cases per property; the soak (`scripts/soak.sh`) sets `OCDT_PROPTEST_CASES`.
-    fn cases() -> u32 {
-        std::env::var("OCDT_PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2_000)
-    }
-
     fn frame_value() -> impl Strategy<Value = Value> {
         let key = prop_oneof![
             Just("specVersion"),
@@ -282,7 +273,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+        #![proptest_config(crate::proptest_config::config())]
 
         #[test]
         fn structured_frames_never_panic(v in frame_value()) {
