@@ -159,6 +159,12 @@ pub fn callback_headers(app_secret: &str, timestamp_ms: i64) -> Vec<(String, Str
     ]
 }
 
+/// The `conversationId` of the one-to-one chat between the robot and `staff_id`, as the emulator
+/// puts it in that user's robot messages (stable for a user).
+pub fn direct_conversation_id(staff_id: &str) -> String {
+    format!("cid{}", &hash_b64(&format!("dm:{staff_id}"))[..22])
+}
+
 /// The corp id the emulated app belongs to.
 const CORP_ID: &str = "dingemulatorcorp0001";
 
@@ -174,13 +180,7 @@ pub(crate) fn build_bot_message(shared: &Shared, spec: MessageSpec) -> Value {
             conversation_id,
             title,
         } => (conversation_id.clone(), Some(title.clone())),
-        Chat::Direct => (
-            format!(
-                "cid{}",
-                &hash_b64(&format!("dm:{}", spec.sender.staff_id))[..22]
-            ),
-            None,
-        ),
+        Chat::Direct => (direct_conversation_id(&spec.sender.staff_id), None),
     };
     let webhook = shared.session_webhook_until(&conversation_id, expires);
     let mut m = Map::new();
