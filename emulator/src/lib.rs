@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod manifest;
 pub mod replay;
 
+mod bounded;
 mod clock;
 mod http;
 mod notify;

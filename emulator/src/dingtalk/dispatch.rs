@@ -144,7 +144,7 @@ async fn process(
     }
     // The ambiguous failure: whatever was done stays done, the client only sees a 504.
     if reply.status == 200 {
-        shared.lock().applied_timeouts.push(call.seq);
+        shared.lock().push_applied_timeout(call.seq);
     }
     ApiError::gateway_timeout().into()
 }

@@ -97,7 +97,7 @@ impl DingTalkEmulator {
 
     /// Every DingTalk call so far, in arrival order (control calls excluded).
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.lock().calls.clone()
+        self.shared.calls()
     }
 
     /// Every card instance, in creation order.
@@ -112,7 +112,7 @@ impl DingTalkEmulator {
 
     /// Plain messages accepted so far: session-webhook posts and robot-API sends.
     pub fn sent_messages(&self) -> Vec<SentMessage> {
-        self.shared.lock().messages.clone()
+        self.shared.sent_messages()
     }
 
     /// The configured app's metered calls this month (Beijing calendar month), as counted for
