@@ -141,7 +141,9 @@ async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Respon
         Ok(r) => r,
         Err(rejection) => return reject(&app, record, rejection),
     };
-    let admission = app.sessions.admit(&request.session_key);
+    let admission = app
+        .sessions
+        .admit(&request.session_key, request.ephemeral_session);
     let session_key = Some(request.session_key.clone());
     let seq = app.recorder.push(GatewayRequest {
         session_key,

@@ -82,11 +82,14 @@ impl FakeGateway {
 
     /// Starts on `addr`, which must be a loopback address (anything else is `InvalidInput`).
     pub async fn start_on(addr: SocketAddr, config: FakeGatewayConfig) -> std::io::Result<Self> {
-        let recorder = Arc::new(Recorder::new(config.record_path.as_deref())?);
+        let recorder = Arc::new(Recorder::new(
+            config.record_path.as_deref(),
+            config.record_limit,
+        )?);
         let app = Arc::new(App {
+            sessions: Sessions::new(config.record_limit),
             config,
             recorder,
-            sessions: Sessions::default(),
             key_disabled_until: Mutex::new(None),
         });
         let router = Router::new()
