@@ -2,7 +2,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /__emulator/calls` | `[Call…]` |
+//! | `GET /__emulator/calls` | `[Call…]` (`seq`, `at_ms` arrival, `took_ms` until the answer, `kind`, …) |
 //! | `GET /__emulator/cards` | `[Card…]` |
 //! | `GET /__emulator/messages` | `[SentMessage…]` |
 //! | `GET /__emulator/applied-timeouts` | `[seq…]`: calls applied, then answered 504 |
