@@ -4,7 +4,8 @@
 //! framing byte for byte, the pre-stream error table, sessions keyed by `x-openclaw-session-key` / `user`
 //! with history, the new-session concurrency caveat, and upstream failures reported in-stream with HTTP 200.
 //! Upstream mode is an OpenAI-compatible model server ("Fake upstream model" there). What is said is chosen
-//! by trigger words in the user messages (see `script`). Every request is recorded
+//! by trigger words in the user messages (see `script`), or, for a failure, queued for the next request with
+//! [`FakeGateway::fail_next`]. Every request is recorded
 //! ([`FakeGateway::requests`]); probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
 
 mod config;
@@ -22,6 +23,7 @@ mod upstream_flow;
 mod v8json;
 
 use std::{
+    collections::VecDeque,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -31,6 +33,7 @@ use axum::Router;
 
 pub use config::{FakeGatewayConfig, GatewayMode};
 pub use record::{GatewayRequest, RequestOutcome};
+pub use script::ScriptedFailure;
 
 use crate::http::HttpServer;
 use record::Recorder;
@@ -43,9 +46,19 @@ pub(crate) struct App {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) sessions: Sessions,
     key_disabled_until: Mutex<Option<Instant>>,
+    /// Failures queued by [`FakeGateway::fail_next`], oldest first.
+    queued_failures: Mutex<VecDeque<ScriptedFailure>>,
 }
 
 impl App {
+    /// Takes the oldest failure queued by [`FakeGateway::fail_next`] for the request at hand.
+    pub(crate) fn take_queued_failure(&self) -> Option<ScriptedFailure> {
+        self.queued_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
     /// True within `upstream_key_cooldown` after a `FAIL401`.
     pub(crate) fn upstream_key_disabled(&self) -> bool {
         let until = *self
@@ -91,6 +104,7 @@ impl FakeGateway {
             config,
             recorder,
             key_disabled_until: Mutex::new(None),
+            queued_failures: Mutex::default(),
         });
         let router = Router::new()
             .fallback(handler::handle)
@@ -115,6 +129,18 @@ impl FakeGateway {
     /// The configuration it runs with.
     pub fn config(&self) -> &FakeGatewayConfig {
         &self.app.config
+    }
+
+    /// Makes a future request fail as `failure`'s trigger word would, whatever its text says. Each call
+    /// queues one failure for one request; queued failures go to the next chat requests in arrival order.
+    /// A request takes one once it is valid (past the pre-stream 4xx checks) and, in gateway mode, admitted
+    /// to its session (the new-session race's `internal error` takes none). Thread-safe.
+    pub fn fail_next(&self, failure: ScriptedFailure) {
+        self.app
+            .queued_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(failure);
     }
 
     /// Every recorded request, in order.
