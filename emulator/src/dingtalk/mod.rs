@@ -151,6 +151,15 @@ impl DingTalkEmulator {
         self.shared.expire_session_webhooks();
     }
 
+    /// A change feed for observers (e.g. a web page pushing live updates): the value is a version number
+    /// that is bumped after every change to the records, so `changed().await` wakes on new calls (and with
+    /// them changed cards, sent messages and applied timeouts, which only change inside a call), Stream
+    /// frames and connections. Several changes may show as one (the channel keeps only the latest value);
+    /// read the records after waking. `changed()` fails once the emulator is gone. Any thread or task.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.feed.subscribe()
+    }
+
     /// Waits until `pred(calls)` holds, re-checking after every recorded call; false on timeout.
     pub async fn wait_for(&self, pred: impl Fn(&[Call]) -> bool, timeout: Duration) -> bool {
         self.shared

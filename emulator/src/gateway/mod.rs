@@ -148,6 +148,13 @@ impl FakeGateway {
         self.app.recorder.all()
     }
 
+    /// A change feed for observers: a version number bumped after every change to
+    /// [`requests`](Self::requests) (a new request, each token written, the outcome). Several changes may
+    /// show as one; read the records after waking. `changed()` fails once the gateway is gone.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.app.recorder.feed.subscribe()
+    }
+
     /// Waits until `pred(requests)` holds, re-checking after every change; false on timeout.
     pub async fn wait_for(
         &self,

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
-use crate::common::{error_code, Dt, WAIT};
+use crate::common::{changed, error_code, Dt, WAIT};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -440,4 +440,34 @@ async fn record_limit_bounds_frames_pushes_tickets_and_closed_connections() {
     assert!(connections[0].is_open());
     assert_eq!(connections.last().unwrap().id, 61);
     drop(ws);
+}
+
+#[tokio::test]
+async fn the_change_feed_wakes_on_stream_frames_and_connections() {
+    let dt = Dt::start(config(quiet())).await;
+    let mut rx = dt.emu.subscribe_changes();
+    let mut ws = connect(&dt).await;
+    // connections/open is a call; the connection itself is a change of its own.
+    assert!(
+        dt.emu
+            .wait_until(|e| e.stream_connections().len() == 1, WAIT)
+            .await
+    );
+    rx.borrow_and_update();
+    dt.emu
+        .push_bot_message(MessageSpec::group_text("cidFeed==", "推送"));
+    changed(&mut rx).await;
+    assert_eq!(dt.emu.stream_frames().len(), 1, "the callback frame");
+    let frame = next_frame(&mut ws).await;
+    ws.send(ack(&frame)).await.unwrap();
+    changed(&mut rx).await;
+    assert!(dt.emu.wait_for_frames(|f| f.len() == 2, WAIT).await);
+    drop(ws);
+    changed(&mut rx).await;
+    assert!(
+        dt.emu
+            .wait_until(|e| !e.stream_connections()[0].is_open(), WAIT)
+            .await,
+        "the close is a change too"
+    );
 }

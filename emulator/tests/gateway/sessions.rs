@@ -197,3 +197,14 @@ async fn record_limit_keeps_the_newest_requests_and_the_turn_count() {
         "the newest is the last one sent"
     );
 }
+
+#[tokio::test]
+async fn the_change_feed_wakes_on_requests() {
+    let g = Gw::fast().await;
+    let mut rx = g.gw.subscribe_changes();
+    let waiter = tokio::spawn(async move {
+        crate::common::changed(&mut rx).await;
+    });
+    g.ask("dingtalk:订阅", "你好").await;
+    waiter.await.unwrap();
+}
