@@ -143,7 +143,7 @@ impl FakeGateway {
             .push_back(failure);
     }
 
-    /// Every recorded request, in order.
+    /// Every recorded request (the newest [`record_limit`](FakeGatewayConfig::record_limit) ones), in order.
     pub fn requests(&self) -> Vec<GatewayRequest> {
         self.app.recorder.all()
     }

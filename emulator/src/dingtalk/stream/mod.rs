@@ -553,12 +553,14 @@ impl DingTalkEmulator {
         freeze(&self.shared)
     }
 
-    /// Every Stream frame so far, in order.
+    /// Every Stream frame so far (the newest [`record_limit`](super::EmulatorConfig::record_limit) ones),
+    /// in order.
     pub fn stream_frames(&self) -> Vec<StreamFrame> {
         control::frames(&self.shared)
     }
 
-    /// Every Stream connection so far, in opening order.
+    /// Every Stream connection so far (open ones, and the newest closed ones within
+    /// [`record_limit`](super::EmulatorConfig::record_limit)), in opening order.
     pub fn stream_connections(&self) -> Vec<StreamConnection> {
         control::connections(&self.shared)
     }
