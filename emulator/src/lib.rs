@@ -7,6 +7,7 @@
 //! * [`event`]: realistic inbound robot-message payloads and HTTP-callback signing.
 //! * [`manifest`]: [`manifest::TestManifest`], the builder of every test manifest (`openclaw-skill.yaml`).
 //! * [`replay`]: a raw TCP server that replays captured HTTP responses byte for byte.
+//! * [`render`]: card and robot-message markdown to HTML, as DingTalk shows it.
 //!
 //! Every server binds to a loopback address only (see [`dingtalk::DingTalkEmulator::start_on`]).
 #![deny(unsafe_code)]
@@ -15,8 +16,10 @@ pub mod dingtalk;
 pub mod event;
 pub mod gateway;
 pub mod manifest;
+pub mod render;
 pub mod replay;
 
+mod bounded;
 mod clock;
 mod http;
 mod notify;

@@ -16,6 +16,11 @@ impl ChangeFeed {
         }
     }
 
+    /// A receiver of the version number (its current value counts as seen).
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+
     /// Signals that the records changed.
     pub(crate) fn bump(&self) {
         self.tx.send_modify(|v| *v = v.wrapping_add(1));
@@ -27,7 +32,7 @@ impl ChangeFeed {
         mut check: impl FnMut() -> bool,
         timeout: Duration,
     ) -> bool {
-        let mut rx = self.tx.subscribe();
+        let mut rx = self.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             rx.borrow_and_update();

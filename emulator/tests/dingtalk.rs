@@ -12,6 +12,8 @@ mod events;
 mod limits;
 #[path = "dingtalk/real_limits.rs"]
 mod real_limits;
+#[path = "dingtalk/record_limit.rs"]
+mod record_limit;
 #[path = "dingtalk/robot.rs"]
 mod robot;
 #[path = "dingtalk/stream.rs"]

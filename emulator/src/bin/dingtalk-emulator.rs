@@ -73,6 +73,10 @@ struct Args {
     /// Stream mode: lifetime of a connection ticket in seconds (default 90).
     #[arg(long)]
     stream_ticket_ttl_secs: Option<u64>,
+    /// Keep only the newest N calls, cards, messages, frames, … (see `EmulatorConfig::record_limit`).
+    /// Default: keep everything.
+    #[arg(long)]
+    record_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -147,6 +151,7 @@ fn config(args: Args) -> EmulatorConfig {
     if let Some(s) = args.stream_ticket_ttl_secs {
         c.stream.ticket_ttl = Duration::from_secs(s);
     }
+    c.record_limit = args.record_limit;
     c
 }
 

@@ -40,6 +40,10 @@ struct Args {
     /// Gateway mode: how long a `FAIL401` disables the upstream key, in ms (default 60000; 0 = off).
     #[arg(long)]
     upstream_key_cooldown_ms: Option<u64>,
+    /// Keep only the newest N requests and N turns per session (see `FakeGatewayConfig::record_limit`);
+    /// the `--record` file still gets every request. Default: keep everything.
+    #[arg(long)]
+    record_limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,6 +59,7 @@ fn config(args: Args) -> FakeGatewayConfig {
             Mode::Upstream => GatewayMode::Upstream,
         },
         record_path: args.record,
+        record_limit: args.record_limit,
         ..FakeGatewayConfig::default()
     };
     if args.no_auth {

@@ -2,45 +2,60 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::Card;
+use super::{Card, CardState};
+use crate::bounded::BoundedMap;
 
-/// All card instances.
+/// All card instances (at most [`record_limit`](super::EmulatorConfig::record_limit) of them).
 #[derive(Debug, Default)]
 pub(crate) struct CardStore {
-    cards: Vec<Card>,
-    index: HashMap<String, usize>,
+    cards: BoundedMap<String, Card>,
     guids: HashMap<String, HashSet<String>>,
 }
 
 impl CardStore {
+    /// A store keeping at most `limit` cards (`None`: all).
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Self {
+            cards: BoundedMap::new(limit),
+            guids: HashMap::new(),
+        }
+    }
+
     /// True when `out_track_id` is taken.
     pub(crate) fn contains(&self, out_track_id: &str) -> bool {
-        self.index.contains_key(out_track_id)
+        self.cards.contains_key(out_track_id)
     }
 
     /// A card by `outTrackId`.
     pub(crate) fn get(&self, out_track_id: &str) -> Option<&Card> {
-        self.index.get(out_track_id).map(|&i| &self.cards[i])
+        self.cards.get(out_track_id)
     }
 
     /// A card by `outTrackId`, for changing it.
     pub(crate) fn get_mut(&mut self, out_track_id: &str) -> Option<&mut Card> {
-        self.index.get(out_track_id).map(|&i| &mut self.cards[i])
+        self.cards.get_mut(out_track_id)
     }
 
-    /// Adds a new card (callers check [`CardStore::contains`] first; a duplicate is ignored).
+    /// Adds a new card (callers check [`CardStore::contains`] first; a duplicate is ignored). Over the
+    /// limit, the oldest finished or failed card is evicted, or the oldest card when all are in progress
+    /// (never the new one), with its applied `guid`s.
     pub(crate) fn insert(&mut self, card: Card) {
         if self.contains(&card.out_track_id) {
             return;
         }
-        self.index
-            .insert(card.out_track_id.clone(), self.cards.len());
-        self.cards.push(card);
+        let evicted = self
+            .cards
+            .insert_evicting(card.out_track_id.clone(), card, |c| {
+                matches!(c.state, CardState::Finished | CardState::Failed)
+            });
+        for (out_track_id, _) in evicted {
+            self.guids.remove(&out_track_id);
+        }
     }
 
     /// Every card in creation order.
     pub(crate) fn all(&self) -> Vec<Card> {
-        self.cards.clone()
+        self.cards.values().cloned().collect()
     }
 
     /// True when a streaming `guid` was already applied to a card (a retry of an applied call).

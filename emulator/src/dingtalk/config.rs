@@ -46,6 +46,15 @@ pub struct EmulatorConfig {
     pub session_webhook_ttl: Duration,
     /// Stream mode (WebSocket) behaviour.
     pub stream: StreamConfig,
+    /// Keeps the records of a long session bounded: with `Some(n)` (an `n` of 0 counts as 1) the emulator
+    /// keeps only the newest `n` [`calls`](super::DingTalkEmulator::calls), sent messages, stream frames and
+    /// [`applied_timeouts`](super::DingTalkEmulator::applied_timeouts), and at most `n` cards (a finished or
+    /// failed card is evicted before one still in progress), session webhooks (the oldest issued go; a
+    /// reply uses its webhook within seconds), pushed robot messages awaiting or past their ACK, unanswered
+    /// pings, unused and used Stream tickets, and closed Stream connections. An evicted card or webhook is
+    /// unknown from then on (a card call gets the card-not-found error, a post errcode
+    /// [`SESSION_INVALID_ERRCODE`](super::SESSION_INVALID_ERRCODE)). Default `None`: everything is kept.
+    pub record_limit: Option<usize>,
 }
 
 /// The template id of the default published AI-card template.
@@ -74,6 +83,7 @@ impl Default for EmulatorConfig {
             monthly_call_quota: None,
             session_webhook_ttl: Duration::from_secs(90 * 60),
             stream: StreamConfig::default(),
+            record_limit: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /__emulator/calls` | `[Call…]` |
+//! | `GET /__emulator/calls` | `[Call…]` (`seq`, `at_ms` arrival, `took_ms` until the answer, `kind`, …) |
 //! | `GET /__emulator/cards` | `[Card…]` |
 //! | `GET /__emulator/messages` | `[SentMessage…]` |
 //! | `GET /__emulator/applied-timeouts` | `[seq…]`: calls applied, then answered 504 |
@@ -42,9 +42,9 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
         .unwrap_or_default();
     let ok = || Json(json!({ "ok": true })).into_response();
     match (parts.method.as_str(), parts.uri.path()) {
-        ("GET", "/__emulator/calls") => Json(shared.lock().calls.clone()).into_response(),
+        ("GET", "/__emulator/calls") => Json(shared.calls()).into_response(),
         ("GET", "/__emulator/cards") => Json(shared.lock().cards.all()).into_response(),
-        ("GET", "/__emulator/messages") => Json(shared.lock().messages.clone()).into_response(),
+        ("GET", "/__emulator/messages") => Json(shared.sent_messages()).into_response(),
         ("GET", "/__emulator/applied-timeouts") => Json(shared.applied_timeouts()).into_response(),
         ("GET", "/__emulator/monthly-calls") => {
             Json(json!({ "calls": shared.monthly_calls() })).into_response()

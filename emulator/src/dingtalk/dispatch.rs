@@ -51,6 +51,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let mut call = Call {
         seq,
         at_ms,
+        took_ms: 0,
         kind,
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -66,6 +67,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let reply = process(&shared, &parts, &input, &query, &mut call).await;
     call.status = reply.status;
     call.error_code = reply.error_code.clone();
+    call.took_ms = shared.clock.now_ms().saturating_sub(at_ms);
     log::debug!(
         "dingtalk emulator: {} {} -> {}",
         call.method,
@@ -144,7 +146,7 @@ async fn process(
     }
     // The ambiguous failure: whatever was done stays done, the client only sees a 504.
     if reply.status == 200 {
-        shared.lock().applied_timeouts.push(call.seq);
+        shared.lock().push_applied_timeout(call.seq);
     }
     ApiError::gateway_timeout().into()
 }

@@ -10,7 +10,9 @@
 //! Pipeline per call (see `dispatch`): unknown API → 404 `InvalidAction.NotFound`; a queued [`Fault`];
 //! token check; monthly quota; flow control; permission scope; parameter validation; apply. Every call is
 //! recorded ([`DingTalkEmulator::calls`]), including rejected ones; a rejected or faulted call is not
-//! applied, except an applied timeout (see [`DingTalkEmulator::applied_timeouts`]).
+//! applied, except an applied timeout (see [`DingTalkEmulator::applied_timeouts`]). The records keep
+//! everything unless [`EmulatorConfig::record_limit`] bounds them for a long session; observers can follow
+//! them with [`DingTalkEmulator::subscribe_changes`].
 //!
 //! Stream mode (docs/dingtalk-events.md, "Stream mode") lives on the same server:
 //! `POST /v1.0/gateway/connections/open` and the WebSocket `/connect?ticket=…`; see
@@ -95,12 +97,13 @@ impl DingTalkEmulator {
         &self.shared.config
     }
 
-    /// Every DingTalk call so far, in arrival order (control calls excluded).
+    /// Every DingTalk call so far (the newest [`record_limit`](EmulatorConfig::record_limit) ones), in
+    /// arrival order (control calls excluded).
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.lock().calls.clone()
+        self.shared.calls()
     }
 
-    /// Every card instance, in creation order.
+    /// Every card instance (at most [`record_limit`](EmulatorConfig::record_limit)), in creation order.
     pub fn cards(&self) -> Vec<Card> {
         self.shared.lock().cards.all()
     }
@@ -110,9 +113,10 @@ impl DingTalkEmulator {
         self.shared.lock().cards.get(out_track_id).cloned()
     }
 
-    /// Plain messages accepted so far: session-webhook posts and robot-API sends.
+    /// Plain messages accepted so far (the newest [`record_limit`](EmulatorConfig::record_limit) ones):
+    /// session-webhook posts and robot-API sends.
     pub fn sent_messages(&self) -> Vec<SentMessage> {
-        self.shared.lock().messages.clone()
+        self.shared.sent_messages()
     }
 
     /// The configured app's metered calls this month (Beijing calendar month), as counted for
@@ -125,7 +129,8 @@ impl DingTalkEmulator {
     /// The `seq` of every call that was handled and applied but answered HTTP 504 (an
     /// [`FaultResponse::AppliedGatewayTimeout`] fault or [`EmulatorConfig::applied_timeout_every`]), in
     /// arrival order. Such calls are recorded in [`calls`](Self::calls) with status 504 like any timeout;
-    /// a 504 whose `seq` is not listed here was not applied.
+    /// a 504 whose `seq` is not listed here was not applied. With a [`record_limit`](EmulatorConfig::record_limit)
+    /// the newest ones are kept, which covers every applied call still in [`calls`](Self::calls).
     pub fn applied_timeouts(&self) -> Vec<u64> {
         self.shared.applied_timeouts()
     }
@@ -149,6 +154,15 @@ impl DingTalkEmulator {
     /// Expires every issued session webhook (posts then get errcode [`SESSION_INVALID_ERRCODE`]).
     pub fn expire_session_webhooks(&self) {
         self.shared.expire_session_webhooks();
+    }
+
+    /// A change feed for observers (e.g. a web page pushing live updates): the value is a version number
+    /// that is bumped after every change to the records, so `changed().await` wakes on new calls (and with
+    /// them changed cards, sent messages and applied timeouts, which only change inside a call), Stream
+    /// frames and connections. Several changes may show as one (the channel keeps only the latest value);
+    /// read the records after waking. `changed()` fails once the emulator is gone. Any thread or task.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.feed.subscribe()
     }
 
     /// Waits until `pred(calls)` holds, re-checking after every recorded call; false on timeout.

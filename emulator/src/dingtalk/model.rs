@@ -49,6 +49,10 @@ pub struct Call {
     pub seq: u64,
     /// Arrival time in ms since the emulator started.
     pub at_ms: u64,
+    /// Milliseconds from the request's arrival to its answer (an injected
+    /// [`Latency`](super::FaultResponse::Latency) included). 0 in records from before this field.
+    #[serde(default)]
+    pub took_ms: u64,
     /// The API addressed.
     pub kind: ApiKind,
     /// HTTP method.

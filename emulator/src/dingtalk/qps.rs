@@ -16,6 +16,11 @@ use super::{
 };
 use crate::clock::format_beijing;
 
+/// Per-budget counters of the current window. Budgets are keyed by the app a call names (the token
+/// endpoints name any app before the credentials are checked), so past this many budgets the stale ones
+/// (of an earlier window, equivalent to none) are dropped.
+const PRUNE_AT: usize = 256;
+
 /// Per-budget counters of the current window.
 #[derive(Debug, Default)]
 pub(crate) struct QpsLimiter {
@@ -47,9 +52,13 @@ impl QpsLimiter {
     /// Counts one call at `at_ms`; false when the budget of this window is used up.
     fn admit(&mut self, app: &str, api: Option<ApiKind>, limit: u32, at_ms: u64) -> bool {
         let index = at_ms / 1000;
+        let key = (app.to_string(), api);
+        if self.windows.len() >= PRUNE_AT && !self.windows.contains_key(&key) {
+            self.windows.retain(|_, w| w.index == index);
+        }
         let window = self
             .windows
-            .entry((app.to_string(), api))
+            .entry(key)
             .or_insert(Window { index, count: 0 });
         if window.index != index {
             *window = Window { index, count: 0 };
@@ -107,5 +116,19 @@ mod tests {
             "other API has its own budget"
         );
         assert!(l.admit("a", None, 2, 1000), "new window");
+    }
+
+    #[test]
+    fn stale_budgets_are_dropped() {
+        let mut l = QpsLimiter::default();
+        let n = 10 * PRUNE_AT as u64;
+        for i in 0..n {
+            assert!(l.admit(&format!("app{i}"), None, 1, i * 1000));
+        }
+        assert!(l.windows.len() <= PRUNE_AT, "{}", l.windows.len());
+        assert!(
+            !l.admit(&format!("app{}", n - 1), None, 1, (n - 1) * 1000),
+            "the current window's budget is kept"
+        );
     }
 }

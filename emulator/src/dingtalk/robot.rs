@@ -69,7 +69,7 @@ pub(crate) fn send_by_session(
         ),
         _ => return Reply::legacy(400105, "不支持的消息类型", Map::new()),
     };
-    inner.messages.push(SentMessage {
+    inner.push_message(SentMessage {
         at_ms,
         via: ApiKind::SessionWebhook,
         target: conversation,
@@ -97,7 +97,7 @@ pub(crate) fn group_send(
         ));
     }
     let (msg_key, title, text) = message(body)?;
-    inner.messages.push(SentMessage {
+    inner.push_message(SentMessage {
         at_ms,
         via: ApiKind::GroupSend,
         target: conversation.to_string(),
@@ -139,7 +139,7 @@ pub(crate) fn oto_send(
     let ids = ids
         .ok_or_else(|| ApiError::param("invalidParameter.userIds.invalid", "userIds is invalid"))?;
     let (msg_key, title, text) = message(body)?;
-    inner.messages.push(SentMessage {
+    inner.push_message(SentMessage {
         at_ms,
         via: ApiKind::OtoSend,
         target: ids.join(","),

@@ -1,12 +1,15 @@
 //! The emulator's shared state: configuration, clock, and everything recorded so far.
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::{
+    collections::VecDeque,
+    sync::{Mutex, MutexGuard, OnceLock},
+};
 
 use super::{
     cards::CardStore, fault::FaultQueue, qps::QpsLimiter, quota::MonthlyCalls, stream::StreamState,
     tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
 };
-use crate::{clock::Clock, notify::ChangeFeed};
+use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
 /// State shared by the handle and the request handlers.
 #[derive(Debug)]
@@ -21,13 +24,17 @@ pub(crate) struct Shared {
     pub(crate) feed: ChangeFeed,
 }
 
-/// Mutable state, behind one lock (handlers never await while holding it).
-#[derive(Debug, Default)]
+/// Mutable state, behind one lock (handlers never await while holding it). The record lists and stores
+/// are bounded by [`EmulatorConfig::record_limit`].
+#[derive(Debug)]
 pub(crate) struct Inner {
+    /// [`EmulatorConfig::record_limit`].
+    limit: Option<usize>,
     next_seq: u64,
-    pub(crate) calls: Vec<Call>,
+    /// Kept sorted by `seq`.
+    pub(crate) calls: VecDeque<Call>,
     pub(crate) cards: CardStore,
-    pub(crate) messages: Vec<SentMessage>,
+    pub(crate) messages: VecDeque<SentMessage>,
     pub(crate) tokens: TokenStore,
     pub(crate) webhooks: WebhookStore,
     pub(crate) faults: FaultQueue,
@@ -38,17 +45,47 @@ pub(crate) struct Inner {
     /// Card calls that reached their handler, for `applied_timeout_every`.
     pub(crate) card_calls: u64,
     /// `seq` of every call that was applied and then answered 504, in arrival order.
-    pub(crate) applied_timeouts: Vec<u64>,
+    pub(crate) applied_timeouts: VecDeque<u64>,
+}
+
+impl Inner {
+    fn new(limit: Option<usize>) -> Self {
+        Self {
+            limit,
+            next_seq: 0,
+            calls: VecDeque::new(),
+            cards: CardStore::new(limit),
+            messages: VecDeque::new(),
+            tokens: TokenStore::default(),
+            webhooks: WebhookStore::new(limit),
+            faults: FaultQueue::default(),
+            qps: QpsLimiter::default(),
+            stream: StreamState::new(limit),
+            monthly: MonthlyCalls::default(),
+            card_calls: 0,
+            applied_timeouts: VecDeque::new(),
+        }
+    }
+
+    /// Records an accepted message (the oldest beyond the limit go).
+    pub(crate) fn push_message(&mut self, message: SentMessage) {
+        bounded::push(&mut self.messages, message, self.limit);
+    }
+
+    /// Notes that call `seq` was applied and then answered 504.
+    pub(crate) fn push_applied_timeout(&mut self, seq: u64) {
+        bounded::push(&mut self.applied_timeouts, seq, self.limit);
+    }
 }
 
 impl Shared {
     pub(crate) fn new(config: EmulatorConfig) -> Self {
         Self {
+            inner: Mutex::new(Inner::new(config.record_limit)),
             config,
             clock: Clock::start(),
             base_url: OnceLock::new(),
             runtime: OnceLock::new(),
-            inner: Mutex::new(Inner::default()),
             feed: ChangeFeed::new(),
         }
     }
@@ -67,14 +104,26 @@ impl Shared {
         inner.next_seq
     }
 
-    /// Stores a finished call (kept in arrival order) and wakes waiters.
+    /// Stores a finished call (kept in arrival order; the oldest beyond the limit go) and wakes waiters.
     pub(crate) fn record(&self, call: Call) {
         {
             let mut inner = self.lock();
             let at = inner.calls.partition_point(|c| c.seq < call.seq);
             inner.calls.insert(at, call);
+            let limit = bounded::effective(inner.limit);
+            bounded::trim_front(&mut inner.calls, limit);
         }
         self.feed.bump();
+    }
+
+    /// The recorded calls, in arrival order.
+    pub(crate) fn calls(&self) -> Vec<Call> {
+        self.lock().calls.iter().cloned().collect()
+    }
+
+    /// The accepted plain messages, in order.
+    pub(crate) fn sent_messages(&self) -> Vec<SentMessage> {
+        self.lock().messages.iter().cloned().collect()
     }
 
     /// The base URL (empty before the listener is bound).
@@ -119,7 +168,7 @@ impl Shared {
 
     /// `seq`s of the calls that were applied and then answered 504.
     pub(crate) fn applied_timeouts(&self) -> Vec<u64> {
-        self.lock().applied_timeouts.clone()
+        self.lock().applied_timeouts.iter().copied().collect()
     }
 
     /// Queues a fault.

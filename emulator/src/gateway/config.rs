@@ -24,6 +24,12 @@ pub struct FakeGatewayConfig {
     /// for this long, as the real gateway disables the provider key for about a minute
     /// (docs/gateway.md, "In-stream errors"). Default 60 s; zero turns it off.
     pub upstream_key_cooldown: Duration,
+    /// Keeps the records of a long session bounded: with `Some(n)` (an `n` of 0 counts as 1) only the
+    /// newest `n` [`requests`](super::FakeGateway::requests) are kept, and each session's history keeps its
+    /// newest `n` turns (the turn count in replies goes on counting). Sessions without a key (no
+    /// `x-openclaw-session-key`, no `user`: a fresh random session per request) are forgotten once their
+    /// request ends. The JSONL record file still gets every request. Default `None`: everything is kept.
+    pub record_limit: Option<usize>,
 }
 
 impl Default for FakeGatewayConfig {
@@ -36,6 +42,7 @@ impl Default for FakeGatewayConfig {
             failure_silence: Duration::from_secs(1),
             record_path: None,
             upstream_key_cooldown: Duration::from_secs(60),
+            record_limit: None,
         }
     }
 }

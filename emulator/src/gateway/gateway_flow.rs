@@ -25,7 +25,7 @@ use super::{
     reject::{add_gateway_headers, json_response},
     reply_text::default_reply,
     request::ChatRequest,
-    script::{Failure, Script},
+    script::{Script, ScriptedFailure},
     session::{Admission, Turn},
     sse::{self, Framer, Usage},
     stream::{truncated_json, Disconnected, Sink},
@@ -64,17 +64,17 @@ impl Job {
             return Some(Outcome::Error(KEY_DISABLED, "api_error"));
         }
         match self.script.failure? {
-            Failure::Fail500 => Some(Outcome::SilenceThen(0, "upstream provider error")),
-            Failure::FailMid => Some(Outcome::SilenceThen(2, "upstream provider timeout")),
-            Failure::Fail401 => {
+            ScriptedFailure::Fail500 => Some(Outcome::SilenceThen(0, "upstream provider error")),
+            ScriptedFailure::FailMid => Some(Outcome::SilenceThen(2, "upstream provider timeout")),
+            ScriptedFailure::Fail401 => {
                 self.app.disable_upstream_key();
                 Some(Outcome::Error(
                     "401 bad upstream key",
                     "authentication_error",
                 ))
             }
-            Failure::Silent => Some(Outcome::Silent),
-            Failure::Cut => Some(Outcome::Cut),
+            ScriptedFailure::Silent => Some(Outcome::Silent),
+            ScriptedFailure::Cut => Some(Outcome::Cut),
         }
     }
 
@@ -193,7 +193,7 @@ pub(crate) async fn json(job: Job) -> (Response, RequestOutcome) {
         &text,
         Usage::new(job.request.prompt_words, tokens.len() as u64),
     );
-    if job.script.failure == Some(Failure::Cut) {
+    if job.script.failure == Some(ScriptedFailure::Cut) {
         let response = truncated_json(job.app.recorder.clone(), job.seq, body);
         return (
             response,

@@ -141,7 +141,9 @@ async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Respon
         Ok(r) => r,
         Err(rejection) => return reject(&app, record, rejection),
     };
-    let admission = app.sessions.admit(&request.session_key);
+    let admission = app
+        .sessions
+        .admit(&request.session_key, request.ephemeral_session);
     let session_key = Some(request.session_key.clone());
     let seq = app.recorder.push(GatewayRequest {
         session_key,
@@ -150,7 +152,10 @@ async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Respon
     });
     let framer = Framer::new(&request.model, false);
     let stream = request.stream;
-    let script = Script::parse(&request.user_texts);
+    let mut script = Script::parse(&request.user_texts);
+    if admission.is_some() {
+        script.failure = app.take_queued_failure().or(script.failure);
+    }
     let job = Job {
         app: app.clone(),
         seq,
@@ -170,7 +175,8 @@ async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Respon
 
 async fn upstream(app: Arc<App>, record: GatewayRequest) -> Response {
     let request = parse_upstream(&record.body);
-    let script = Script::parse(&request.user_texts);
+    let mut script = Script::parse(&request.user_texts);
+    script.failure = app.take_queued_failure().or(script.failure);
     if let Some((status, response)) = upstream_flow::early_failure(&script) {
         app.recorder.push(GatewayRequest {
             status,

@@ -4,7 +4,8 @@
 //! framing byte for byte, the pre-stream error table, sessions keyed by `x-openclaw-session-key` / `user`
 //! with history, the new-session concurrency caveat, and upstream failures reported in-stream with HTTP 200.
 //! Upstream mode is an OpenAI-compatible model server ("Fake upstream model" there). What is said is chosen
-//! by trigger words in the user messages (see `script`). Every request is recorded
+//! by trigger words in the user messages (see `script`), or, for a failure, queued for the next request with
+//! [`FakeGateway::fail_next`]. Every request is recorded
 //! ([`FakeGateway::requests`]); probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
 
 mod config;
@@ -22,6 +23,7 @@ mod upstream_flow;
 mod v8json;
 
 use std::{
+    collections::VecDeque,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -31,6 +33,7 @@ use axum::Router;
 
 pub use config::{FakeGatewayConfig, GatewayMode};
 pub use record::{GatewayRequest, RequestOutcome};
+pub use script::ScriptedFailure;
 
 use crate::http::HttpServer;
 use record::Recorder;
@@ -43,9 +46,19 @@ pub(crate) struct App {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) sessions: Sessions,
     key_disabled_until: Mutex<Option<Instant>>,
+    /// Failures queued by [`FakeGateway::fail_next`], oldest first.
+    queued_failures: Mutex<VecDeque<ScriptedFailure>>,
 }
 
 impl App {
+    /// Takes the oldest failure queued by [`FakeGateway::fail_next`] for the request at hand.
+    pub(crate) fn take_queued_failure(&self) -> Option<ScriptedFailure> {
+        self.queued_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
     /// True within `upstream_key_cooldown` after a `FAIL401`.
     pub(crate) fn upstream_key_disabled(&self) -> bool {
         let until = *self
@@ -82,12 +95,16 @@ impl FakeGateway {
 
     /// Starts on `addr`, which must be a loopback address (anything else is `InvalidInput`).
     pub async fn start_on(addr: SocketAddr, config: FakeGatewayConfig) -> std::io::Result<Self> {
-        let recorder = Arc::new(Recorder::new(config.record_path.as_deref())?);
+        let recorder = Arc::new(Recorder::new(
+            config.record_path.as_deref(),
+            config.record_limit,
+        )?);
         let app = Arc::new(App {
+            sessions: Sessions::new(config.record_limit),
             config,
             recorder,
-            sessions: Sessions::default(),
             key_disabled_until: Mutex::new(None),
+            queued_failures: Mutex::default(),
         });
         let router = Router::new()
             .fallback(handler::handle)
@@ -114,9 +131,28 @@ impl FakeGateway {
         &self.app.config
     }
 
-    /// Every recorded request, in order.
+    /// Makes a future request fail as `failure`'s trigger word would, whatever its text says. Each call
+    /// queues one failure for one request; queued failures go to the next chat requests in arrival order.
+    /// A request takes one once it is valid (past the pre-stream 4xx checks) and, in gateway mode, admitted
+    /// to its session (the new-session race's `internal error` takes none). Thread-safe.
+    pub fn fail_next(&self, failure: ScriptedFailure) {
+        self.app
+            .queued_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(failure);
+    }
+
+    /// Every recorded request (the newest [`record_limit`](FakeGatewayConfig::record_limit) ones), in order.
     pub fn requests(&self) -> Vec<GatewayRequest> {
         self.app.recorder.all()
+    }
+
+    /// A change feed for observers: a version number bumped after every change to
+    /// [`requests`](Self::requests) (a new request, each token written, the outcome). Several changes may
+    /// show as one; read the records after waking. `changed()` fails once the gateway is gone.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.app.recorder.feed.subscribe()
     }
 
     /// Waits until `pred(requests)` holds, re-checking after every change; false on timeout.

@@ -1,7 +1,7 @@
 //! What the fake gateway received and how each request ended.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     fs::{File, OpenOptions},
     io::Write,
     path::Path,
@@ -11,7 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{clock::Clock, notify::ChangeFeed};
+use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
 /// One request to the fake gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,17 +50,33 @@ pub enum RequestOutcome {
     ClientDisconnected,
 }
 
-/// Thread-safe request log with change notification and an optional JSONL mirror.
+/// Thread-safe request log with change notification and an optional JSONL mirror; keeps the newest
+/// `record_limit` records (the file gets all).
 #[derive(Debug)]
 pub(crate) struct Recorder {
     pub(crate) clock: Clock,
-    records: Mutex<Vec<GatewayRequest>>,
+    records: Mutex<Records>,
     pub(crate) feed: ChangeFeed,
     file: Option<Mutex<File>>,
 }
 
+/// The kept records (sorted by `seq`) and the newest `seq` handed out.
+#[derive(Debug)]
+struct Records {
+    limit: Option<usize>,
+    last_seq: u64,
+    list: VecDeque<GatewayRequest>,
+}
+
+impl Records {
+    fn get_mut(&mut self, seq: u64) -> Option<&mut GatewayRequest> {
+        let i = self.list.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        self.list.get_mut(i)
+    }
+}
+
 impl Recorder {
-    pub(crate) fn new(record_path: Option<&Path>) -> std::io::Result<Self> {
+    pub(crate) fn new(record_path: Option<&Path>, limit: Option<usize>) -> std::io::Result<Self> {
         let file = match record_path {
             Some(path) => Some(Mutex::new(
                 OpenOptions::new().create(true).append(true).open(path)?,
@@ -69,13 +85,17 @@ impl Recorder {
         };
         Ok(Self {
             clock: Clock::start(),
-            records: Mutex::new(Vec::new()),
+            records: Mutex::new(Records {
+                limit,
+                last_seq: 0,
+                list: VecDeque::new(),
+            }),
             feed: ChangeFeed::new(),
             file,
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<GatewayRequest>> {
+    fn lock(&self) -> MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -83,10 +103,12 @@ impl Recorder {
     pub(crate) fn push(&self, mut record: GatewayRequest) -> u64 {
         let (seq, line) = {
             let mut records = self.lock();
-            record.seq = records.len() as u64 + 1;
+            records.last_seq += 1;
+            record.seq = records.last_seq;
             let line = serde_json::to_string(&record).unwrap_or_default();
             let seq = record.seq;
-            records.push(record);
+            let limit = records.limit;
+            bounded::push(&mut records.list, record, limit);
             (seq, line)
         };
         if let Some(file) = &self.file {
@@ -99,9 +121,9 @@ impl Recorder {
         seq
     }
 
-    /// Changes a record and wakes waiters.
+    /// Changes a record (unless it was evicted already) and wakes waiters.
     pub(crate) fn update(&self, seq: u64, change: impl FnOnce(&mut GatewayRequest)) {
-        if let Some(record) = self.lock().iter_mut().find(|r| r.seq == seq) {
+        if let Some(record) = self.lock().get_mut(seq) {
             change(record);
         }
         self.feed.bump();
@@ -124,7 +146,7 @@ impl Recorder {
 
     /// All records in order.
     pub(crate) fn all(&self) -> Vec<GatewayRequest> {
-        self.lock().clone()
+        self.lock().list.iter().cloned().collect()
     }
 
     /// Waits until `pred(records)` holds; false on timeout.

@@ -95,6 +95,8 @@ pub(crate) struct ChatRequest {
     pub(crate) model: String,
     /// The internal session key.
     pub(crate) session_key: String,
+    /// The session key is a fresh random one (the request named no session nor `user`).
+    pub(crate) ephemeral_session: bool,
     pub(crate) stream: bool,
     pub(crate) include_usage: bool,
     pub(crate) user_texts: Vec<String>,
@@ -126,6 +128,7 @@ pub(crate) fn parse_gateway(
         .unwrap_or("openclaw")
         .to_string();
     let agent = resolve_agent(config, &model, header(headers, "x-openclaw-agent-id"))?;
+    let mut ephemeral_session = false;
     let session_key = match header(headers, "x-openclaw-session-key") {
         Some(key) => {
             let lower = key.to_ascii_lowercase();
@@ -146,7 +149,10 @@ pub(crate) fn parse_gateway(
             .filter(|u| !u.is_empty())
         {
             Some(user) => format!("agent:{agent}:openai-user:{user}"),
-            None => format!("agent:{agent}:openai:{}", uuid::Uuid::new_v4()),
+            None => {
+                ephemeral_session = true;
+                format!("agent:{agent}:openai:{}", uuid::Uuid::new_v4())
+            }
         },
     };
     let messages = messages(body);
@@ -159,6 +165,7 @@ pub(crate) fn parse_gateway(
     Ok(ChatRequest {
         model,
         session_key,
+        ephemeral_session,
         stream: body.get("stream").is_some_and(truthy),
         include_usage: body
             .pointer("/stream_options/include_usage")

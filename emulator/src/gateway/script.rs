@@ -26,25 +26,29 @@ const MAX_LONG_CHARS: u64 = 1_000_000;
 const MAX_TEXT_BYTES: u64 = 3_000_000;
 const MAX_PACE_MS: u64 = 600_000;
 
-/// A scripted failure.
+/// A scripted failure: what a failure trigger word does, chosen by the text or queued with
+/// [`FakeGateway::fail_next`](super::FakeGateway::fail_next). What each does depends on the mode (see the
+/// module docs of `gateway`; docs/gateway.md, "In-stream errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// `FAIL500`.
+pub enum ScriptedFailure {
+    /// `FAIL500`: gateway mode, `failure_silence` then the in-stream `upstream provider error`; upstream
+    /// mode, HTTP 500.
     Fail500,
-    /// `FAILMID`.
+    /// `FAILMID`: gateway mode, two tokens, `failure_silence`, then `upstream provider timeout`; upstream
+    /// mode, two tokens then a cut connection.
     FailMid,
-    /// `FAIL401`.
+    /// `FAIL401`: gateway mode, `401 bad upstream key` and the upstream-key cooldown; upstream mode, HTTP 401.
     Fail401,
-    /// `SILENT`.
+    /// `SILENT`: the role chunk, then nothing until the client goes away.
     Silent,
-    /// `CUT`.
+    /// `CUT`: two tokens, then the connection is closed without `[DONE]`.
     Cut,
 }
 
 /// The triggers found in a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Script {
-    pub(crate) failure: Option<Failure>,
+    pub(crate) failure: Option<ScriptedFailure>,
     tokens: Option<u64>,
     long: Option<u64>,
     zh: Option<u64>,
@@ -60,11 +64,11 @@ impl Script {
         let word = |w: &str| texts.iter().any(|t| find_word(t, w));
         let number = |p: &str| texts.iter().find_map(|t| find_number(t, p));
         let failure = [
-            ("FAIL401", Failure::Fail401),
-            ("FAIL500", Failure::Fail500),
-            ("FAILMID", Failure::FailMid),
-            ("CUT", Failure::Cut),
-            ("SILENT", Failure::Silent),
+            ("FAIL401", ScriptedFailure::Fail401),
+            ("FAIL500", ScriptedFailure::Fail500),
+            ("FAILMID", ScriptedFailure::FailMid),
+            ("CUT", ScriptedFailure::Cut),
+            ("SILENT", ScriptedFailure::Silent),
         ]
         .into_iter()
         .find_map(|(w, f)| word(w).then_some(f));
@@ -143,11 +147,17 @@ mod tests {
 
     #[test]
     fn triggers_are_whole_words() {
-        assert_eq!(script("please FAIL500 now").failure, Some(Failure::Fail500));
+        assert_eq!(
+            script("please FAIL500 now").failure,
+            Some(ScriptedFailure::Fail500)
+        );
         assert_eq!(script("FAIL5000").failure, None);
         assert_eq!(script("NO_SILENT_REPLY").failure, None);
-        assert_eq!(script("(CUT)").failure, Some(Failure::Cut));
-        assert_eq!(script("FAIL500 FAIL401").failure, Some(Failure::Fail401));
+        assert_eq!(script("(CUT)").failure, Some(ScriptedFailure::Cut));
+        assert_eq!(
+            script("FAIL500 FAIL401").failure,
+            Some(ScriptedFailure::Fail401)
+        );
         assert!(script("REASON.").reason);
     }
 

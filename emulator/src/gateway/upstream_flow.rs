@@ -17,7 +17,7 @@ use super::{
     reject::json_response,
     reply_text::default_reply,
     request::UpstreamRequest,
-    script::{Failure, Script},
+    script::{Script, ScriptedFailure},
     sse::{self, Framer, Usage},
     stream::{truncated_json, Disconnected, Sink},
     App, RequestOutcome,
@@ -50,13 +50,13 @@ impl UpstreamJob {
 /// The HTTP error answer of `FAIL500` / `FAIL401`, if scripted.
 pub(crate) fn early_failure(script: &Script) -> Option<(u16, Response)> {
     let (status, message, kind, code) = match script.failure? {
-        Failure::Fail500 => (
+        ScriptedFailure::Fail500 => (
             500,
             "The server had an error while processing your request.",
             "server_error",
             None,
         ),
-        Failure::Fail401 => (
+        ScriptedFailure::Fail401 => (
             401,
             "bad upstream key",
             "invalid_request_error",
@@ -80,13 +80,13 @@ async fn run_stream(job: &UpstreamJob, sink: Sink) -> Result<RequestOutcome, Dis
     sink.send(f.role(true)).await?;
     let tokens = job.tokens();
     match job.script.failure {
-        Some(Failure::FailMid | Failure::Cut) => {
+        Some(ScriptedFailure::FailMid | ScriptedFailure::Cut) => {
             emit(&sink, job, &tokens[..2.min(tokens.len())]).await?;
             sink.pause(job.interval()).await?;
             sink.cut().await;
             return Ok(RequestOutcome::FailedInStream("connection cut".into()));
         }
-        Some(Failure::Silent) => {
+        Some(ScriptedFailure::Silent) => {
             sink.closed().await;
             return Err(Disconnected);
         }
@@ -115,7 +115,7 @@ async fn emit(sink: &Sink, job: &UpstreamJob, tokens: &[String]) -> Result<(), D
 
 /// Answers without streaming.
 pub(crate) async fn json(job: UpstreamJob) -> (Response, RequestOutcome) {
-    if job.script.failure == Some(Failure::Silent) {
+    if job.script.failure == Some(ScriptedFailure::Silent) {
         std::future::pending::<()>().await;
     }
     let tokens = job.tokens();
@@ -126,7 +126,10 @@ pub(crate) async fn json(job: UpstreamJob) -> (Response, RequestOutcome) {
     let body = job
         .framer
         .completion(&tokens.concat(), job.usage(tokens.len()));
-    if matches!(job.script.failure, Some(Failure::FailMid | Failure::Cut)) {
+    if matches!(
+        job.script.failure,
+        Some(ScriptedFailure::FailMid | ScriptedFailure::Cut)
+    ) {
         let response = truncated_json(job.app.recorder.clone(), job.seq, body);
         return (
             response,

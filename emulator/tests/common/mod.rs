@@ -138,3 +138,11 @@ pub fn error_code(status: u16, body: &Value, expected_status: u16) -> String {
     assert!(body["message"].is_string(), "message in {body}");
     body["code"].as_str().expect("code").to_string()
 }
+
+/// Waits for the next change of a change feed (fails the test after [`WAIT`]) and marks it seen.
+pub async fn changed(rx: &mut tokio::sync::watch::Receiver<u64>) {
+    tokio::time::timeout(WAIT, rx.changed())
+        .await
+        .expect("a change in time")
+        .expect("the server is alive");
+}

@@ -3,7 +3,7 @@ use std::time::Duration;
 use openclaw_dingtalk_emulator::dingtalk::{ApiKind, Call, Card, EmulatorConfig, SentMessage};
 use serde_json::{json, Value};
 
-use crate::common::{error_code, Dt, WAIT};
+use crate::common::{changed, error_code, Dt, WAIT};
 
 #[tokio::test]
 async fn control_api_serves_records_and_takes_commands() {
@@ -157,4 +157,38 @@ async fn wait_for_wakes_on_new_calls_and_times_out() {
     });
     assert_eq!(dt.create_card("w").await.0, 200);
     assert!(waiter.await.unwrap());
+}
+
+#[tokio::test]
+async fn the_change_feed_wakes_on_calls_cards_and_messages() {
+    let dt = Dt::start(EmulatorConfig::default()).await;
+    let mut rx = dt.emu.subscribe_changes();
+    assert!(!rx.has_changed().unwrap(), "nothing new since subscribing");
+
+    assert_eq!(dt.create_card("订阅卡片").await.0, 200);
+    changed(&mut rx).await;
+    assert_eq!(dt.emu.cards().len(), 1);
+
+    assert_eq!(dt.stream("订阅卡片", "g1", "流式内容", false).await.0, 200);
+    changed(&mut rx).await;
+    assert_eq!(dt.emu.card("订阅卡片").unwrap().text("content"), "流式内容");
+
+    let (url, _) = dt.emu.new_session_webhook("cidFeed==");
+    let sent = dt
+        .http
+        .post(url)
+        .json(&json!({"msgtype": "text", "text": {"content": "你好"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    changed(&mut rx).await;
+    assert_eq!(dt.emu.sent_messages().len(), 1);
+
+    // A waiting observer is woken by a call made while it waits.
+    let waiter = tokio::spawn(async move {
+        changed(&mut rx).await;
+    });
+    assert_eq!(dt.create_card("另一张").await.0, 200);
+    waiter.await.unwrap();
 }

@@ -192,6 +192,21 @@ async fn latency_fault_delays_then_handles_normally() {
     ));
     let started = std::time::Instant::now();
     assert_eq!(dt.create_card("slow").await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(150));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(150));
     assert!(dt.emu.card("slow").is_some());
+
+    assert_eq!(dt.create_card("fast").await.0, 200);
+    let calls = dt.emu.calls();
+    let (slow, fast) = (&calls[1], &calls[2]);
+    assert!(
+        slow.took_ms >= 150 && u128::from(slow.took_ms) <= elapsed.as_millis(),
+        "took_ms counts the injected latency: {}",
+        slow.took_ms
+    );
+    assert!(
+        fast.at_ms >= slow.at_ms + slow.took_ms,
+        "at_ms stays the arrival"
+    );
+    assert!(fast.took_ms < 150, "an undelayed call: {} ms", fast.took_ms);
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
-use crate::common::{error_code, Dt, WAIT};
+use crate::common::{changed, error_code, Dt, WAIT};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -365,4 +365,109 @@ async fn control_api_pushes_disconnects_and_lists_frames() {
         )
         .await;
     assert_eq!(conns.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn record_limit_bounds_frames_pushes_tickets_and_closed_connections() {
+    let dt = Dt::start(EmulatorConfig {
+        record_limit: Some(50),
+        qps_limit: None,
+        ..config(quiet())
+    })
+    .await;
+    let mut ws = connect(&dt).await;
+    let mut last = String::new();
+    for i in 0..500 {
+        last = dt
+            .emu
+            .push_bot_message(MessageSpec::group_text("cidStream==", &format!("第{i}条")));
+        let frame = next_frame(&mut ws).await;
+        ws.send(ack(&frame)).await.unwrap();
+    }
+    assert!(
+        dt.emu
+            .wait_for_frames(
+                |f| f.last().is_some_and(
+                    |f| f.kind == FrameKind::Ack && f.msg_id.as_deref() == Some(last.as_str())
+                ),
+                WAIT
+            )
+            .await
+    );
+    let frames = dt.emu.stream_frames();
+    let seqs: Vec<u64> = frames.iter().map(|f| f.seq).collect();
+    assert_eq!(
+        seqs,
+        (951..=1000).collect::<Vec<u64>>(),
+        "the newest frames"
+    );
+    assert!(
+        frames.iter().all(|f| f.problems.is_empty()),
+        "ACKs of kept pushes still match"
+    );
+
+    // Tickets: the oldest unused one is forgotten.
+    let (endpoint, first_ticket) = open(&dt).await;
+    for _ in 0..60 {
+        open(&dt).await;
+    }
+    let stale = tokio_tungstenite::connect_async(format!("{endpoint}?ticket={first_ticket}")).await;
+    assert!(
+        matches!(&stale, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401),
+        "{stale:?}"
+    );
+
+    // Connections: closed ones go, the open one stays.
+    for _ in 0..60 {
+        let mut other = connect(&dt).await;
+        other.close(None).await.unwrap();
+        let id = dt.emu.stream_connections().last().unwrap().id;
+        assert!(
+            dt.emu
+                .wait_until(
+                    |e| e
+                        .stream_connections()
+                        .iter()
+                        .all(|c| c.id != id || !c.is_open()),
+                    WAIT
+                )
+                .await
+        );
+    }
+    let connections = dt.emu.stream_connections();
+    assert_eq!(connections.len(), 50);
+    assert_eq!(connections[0].id, 1);
+    assert!(connections[0].is_open());
+    assert_eq!(connections.last().unwrap().id, 61);
+    drop(ws);
+}
+
+#[tokio::test]
+async fn the_change_feed_wakes_on_stream_frames_and_connections() {
+    let dt = Dt::start(config(quiet())).await;
+    let mut rx = dt.emu.subscribe_changes();
+    let mut ws = connect(&dt).await;
+    // connections/open is a call; the connection itself is a change of its own.
+    assert!(
+        dt.emu
+            .wait_until(|e| e.stream_connections().len() == 1, WAIT)
+            .await
+    );
+    rx.borrow_and_update();
+    dt.emu
+        .push_bot_message(MessageSpec::group_text("cidFeed==", "推送"));
+    changed(&mut rx).await;
+    assert_eq!(dt.emu.stream_frames().len(), 1, "the callback frame");
+    let frame = next_frame(&mut ws).await;
+    ws.send(ack(&frame)).await.unwrap();
+    changed(&mut rx).await;
+    assert!(dt.emu.wait_for_frames(|f| f.len() == 2, WAIT).await);
+    drop(ws);
+    changed(&mut rx).await;
+    assert!(
+        dt.emu
+            .wait_until(|e| !e.stream_connections()[0].is_open(), WAIT)
+            .await,
+        "the close is a change too"
+    );
 }

@@ -1,4 +1,6 @@
-use openclaw_dingtalk_emulator::gateway::RequestOutcome;
+use std::time::Duration;
+
+use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, RequestOutcome};
 use serde_json::json;
 
 use crate::{common::WAIT, content, events, Gw};
@@ -143,4 +145,66 @@ async fn client_disconnect_is_recorded_and_stops_production() {
         g.gw.wait_for(|r| r[2].outcome == RequestOutcome::ClientDisconnected, WAIT)
             .await
     );
+}
+
+#[tokio::test]
+async fn record_limit_keeps_the_newest_requests_and_the_turn_count() {
+    let g = Gw::start(FakeGatewayConfig {
+        token_interval: Duration::ZERO,
+        record_limit: Some(50),
+        ..FakeGatewayConfig::default()
+    })
+    .await;
+    for i in 0..499 {
+        // Not streamed: one write per answer keeps 500 requests quick.
+        let body = json!({"model": "openclaw/default", "user": "dingtalk:长会话",
+                          "messages": [{"role": "user", "content": format!("第{i}问 TOKENS:1")}]});
+        let answer: serde_json::Value = g
+            .post()
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["choices"][0]["message"]["content"], "t1 ");
+    }
+    let last = content(&g.ask("dingtalk:长会话", "最后一问").await);
+    assert!(
+        last.ends_with("You said: 最后一问. Turn 500."),
+        "turns go on counting past the kept history: {last}"
+    );
+    assert!(
+        g.gw.wait_for(
+            |r| r
+                .last()
+                .is_some_and(|r| r.outcome == RequestOutcome::Completed),
+            WAIT
+        )
+        .await
+    );
+    let requests = g.gw.requests();
+    assert_eq!(requests.len(), 50);
+    let seqs: Vec<u64> = requests.iter().map(|r| r.seq).collect();
+    assert_eq!(
+        seqs,
+        (451..=500).collect::<Vec<u64>>(),
+        "the newest requests"
+    );
+    assert_eq!(
+        requests[49].body["messages"][0]["content"], "最后一问",
+        "the newest is the last one sent"
+    );
+}
+
+#[tokio::test]
+async fn the_change_feed_wakes_on_requests() {
+    let g = Gw::fast().await;
+    let mut rx = g.gw.subscribe_changes();
+    let waiter = tokio::spawn(async move {
+        crate::common::changed(&mut rx).await;
+    });
+    g.ask("dingtalk:订阅", "你好").await;
+    waiter.await.unwrap();
 }

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, RequestOutcome};
+use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, RequestOutcome, ScriptedFailure};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -298,4 +298,72 @@ async fn non_streaming_gets_the_completion_json() {
         resp.json::<Value>().await.unwrap(),
         json!({"error": {"message": "upstream provider error", "type": "api_error"}})
     );
+}
+
+/// Streams one request; returns the bytes received and whether the body ended with a transport error.
+async fn stream_until_end(g: &Gw, text: &str) -> (String, bool) {
+    let body = json!({"stream": true, "user": "dingtalk:一次性故障", "messages": [{"role": "user", "content": text}]});
+    let mut resp = g.post().json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut received = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(bytes)) => received.extend_from_slice(&bytes),
+            Ok(None) => return (String::from_utf8(received).unwrap(), false),
+            Err(_) => return (String::from_utf8(received).unwrap(), true),
+        }
+    }
+}
+
+#[tokio::test]
+async fn fail_next_cuts_one_request_whatever_its_text() {
+    let g = Gw::fast().await;
+    g.gw.fail_next(ScriptedFailure::Cut);
+    let (text, failed) = stream_until_end(&g, "你好").await;
+    assert!(failed, "cut mid-stream, as with the CUT trigger");
+    assert!(!text.contains("[DONE]"));
+    assert_eq!(content(&text), "Hello from");
+    assert!(
+        g.gw.wait_for(
+            |r| r.first().is_some_and(
+                |r| r.outcome == RequestOutcome::FailedInStream("connection cut".into())
+            ),
+            WAIT
+        )
+        .await
+    );
+
+    let (text, failed) = stream_until_end(&g, "再问一次").await;
+    assert!(!failed && text.ends_with("data: [DONE]\n\n"));
+    assert!(
+        content(&text).ends_with("You said: 再问一次. Turn 1."),
+        "the next request is answered normally: {text}"
+    );
+}
+
+#[tokio::test]
+async fn fail_next_queues_one_failure_per_call_in_order() {
+    let g = Gw::fast().await;
+    g.gw.fail_next(ScriptedFailure::Fail500);
+    g.gw.fail_next(ScriptedFailure::FailMid);
+    let mut errors = Vec::new();
+    for _ in 0..2 {
+        let (text, failed) = stream_until_end(&g, "普通的问题").await;
+        assert!(!failed);
+        let error = json_events(&text).iter().find_map(|e| {
+            e.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        errors.push(error);
+    }
+    assert_eq!(
+        errors,
+        [
+            Some("upstream provider error".to_string()),
+            Some("upstream provider timeout".to_string())
+        ]
+    );
+    let (text, _) = stream_until_end(&g, "普通的问题").await;
+    assert!(content(&text).ends_with("Turn 1."), "{text}");
 }

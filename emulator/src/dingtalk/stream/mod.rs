@@ -26,7 +26,7 @@ mod session;
 mod tickets;
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     sync::{Arc, Weak},
     time::Duration,
 };
@@ -42,7 +42,10 @@ pub(crate) use open::connections_open;
 pub(crate) use session::upgrade;
 
 use super::{state::Shared, DingTalkEmulator};
-use crate::event::{build_bot_message, MessageSpec};
+use crate::{
+    bounded::{self, BoundedMap},
+    event::{build_bot_message, MessageSpec},
+};
 use frames::FrameHeaders;
 use tickets::{Ticket, TicketStore};
 
@@ -83,21 +86,42 @@ struct Push {
     deliveries: u32,
 }
 
-/// Stream-mode state (inside the emulator's one lock).
+/// Stream-mode state (inside the emulator's one lock). Every record and store is bounded by
+/// [`record_limit`](super::EmulatorConfig::record_limit) except `live` (the open sockets) and `waiting`
+/// (a subset of `pushes`).
 #[derive(Debug, Default)]
 pub(crate) struct StreamState {
+    limit: Option<usize>,
     pub(crate) tickets: TicketStore,
-    connections: Vec<StreamConnection>,
+    /// By id; closed ones are evicted over the limit, open ones never.
+    connections: BTreeMap<u64, StreamConnection>,
+    /// The id of the newest connection.
+    last_connection: u64,
     live: BTreeMap<u64, Live>,
-    frames: Vec<StreamFrame>,
-    pushes: HashMap<String, Push>,
+    frames: VecDeque<StreamFrame>,
+    /// The `seq` of the newest frame.
+    last_frame: u64,
+    /// Pushed messages by `messageId`; ACKed ones (or past their last redelivery) are evicted first.
+    pushes: BoundedMap<String, Push>,
     waiting: VecDeque<String>,
-    pings: HashMap<String, String>,
+    /// Pings awaiting their reply: `messageId` → `data`.
+    pings: BoundedMap<String, String>,
     /// Connection and timer tasks; they hold only a `Weak` of the emulator and end with it.
     tasks: JoinSet<()>,
 }
 
 impl StreamState {
+    /// Empty state whose records keep at most `limit` entries (`None`: all).
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Self {
+            limit,
+            tickets: TicketStore::new(limit),
+            pushes: BoundedMap::new(limit),
+            pings: BoundedMap::new(limit),
+            ..Self::default()
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
@@ -109,9 +133,9 @@ impl StreamState {
         msg_id: Option<String>,
         text: String,
     ) -> &mut StreamFrame {
-        let seq = self.frames.len() as u64 + 1;
-        self.frames.push(StreamFrame {
-            seq,
+        self.last_frame += 1;
+        let frame = StreamFrame {
+            seq: self.last_frame,
             at_ms,
             connection,
             direction,
@@ -122,14 +146,45 @@ impl StreamState {
             ack_lost: false,
             problems: Vec::new(),
             text,
-        });
-        let last = self.frames.len() - 1;
-        &mut self.frames[last]
+        };
+        bounded::push(&mut self.frames, frame, self.limit)
     }
 
     fn connection_mut(&mut self, id: u64) -> Option<&mut StreamConnection> {
-        self.connections
-            .get_mut(usize::try_from(id).ok()?.checked_sub(1)?)
+        self.connections.get_mut(&id)
+    }
+
+    /// Drops the oldest closed connections beyond the limit.
+    fn trim_connections(&mut self) {
+        let Some(limit) = bounded::effective(self.limit) else {
+            return;
+        };
+        while self.connections.len() > limit {
+            let Some(id) = self
+                .connections
+                .values()
+                .find(|c| !c.is_open())
+                .map(|c| c.id)
+            else {
+                break;
+            };
+            self.connections.remove(&id);
+        }
+    }
+
+    /// Adds a pushed message; over the limit the oldest settled push goes (ACKed, or delivered with no
+    /// redelivery to come), or else the oldest, and no longer waits for a connection.
+    fn add_push(&mut self, message_id: String, push: Push, config: &StreamConfig) {
+        let last_delivery = match config.redelivery_after {
+            Some(_) => config.max_redeliveries.saturating_add(1),
+            None => 1,
+        };
+        let evicted = self.pushes.insert_evicting(message_id, push, |p| {
+            p.acked || p.deliveries >= last_delivery
+        });
+        for (message_id, _) in evicted {
+            self.waiting.retain(|m| *m != message_id);
+        }
     }
 }
 
@@ -181,7 +236,7 @@ pub(crate) fn push(shared: &Arc<Shared>, spec: MessageSpec, options: PushOptions
         .unwrap_or_default()
         .to_owned();
     let message_id = frames::new_message_id(shared.clock.epoch_now());
-    shared.lock().stream.pushes.insert(
+    shared.lock().stream.add_push(
         message_id.clone(),
         Push {
             msg_id: msg_id.clone(),
@@ -190,6 +245,7 @@ pub(crate) fn push(shared: &Arc<Shared>, spec: MessageSpec, options: PushOptions
             acked: false,
             deliveries: 0,
         },
+        &shared.config.stream,
     );
     deliver(shared, &message_id, false);
     PushReceipt { msg_id, message_id }
@@ -285,8 +341,9 @@ fn connection_opened(
     let (id, waiting) = {
         let mut inner = shared.lock();
         let st = &mut inner.stream;
-        let id = st.connections.len() as u64 + 1;
-        st.connections.push(StreamConnection {
+        st.last_connection += 1;
+        let id = st.last_connection;
+        let connection = StreamConnection {
             id,
             connection_id: connection_id.clone(),
             app_key: ticket.app_key,
@@ -295,7 +352,9 @@ fn connection_opened(
             disconnect_sent_at_ms: None,
             closed_at_ms: None,
             closed_by: None,
-        });
+        };
+        st.connections.insert(id, connection);
+        st.trim_connections();
         st.live.insert(
             id,
             Live {
@@ -459,6 +518,7 @@ fn connection_closed(shared: &Shared, id: u64, by: Closer) {
                 c.closed_by = Some(by);
             }
         }
+        st.trim_connections();
     }
     shared.feed.bump();
 }
@@ -493,14 +553,16 @@ impl DingTalkEmulator {
         freeze(&self.shared)
     }
 
-    /// Every Stream frame so far, in order.
+    /// Every Stream frame so far (the newest [`record_limit`](super::EmulatorConfig::record_limit) ones),
+    /// in order.
     pub fn stream_frames(&self) -> Vec<StreamFrame> {
-        self.shared.lock().stream.frames.clone()
+        control::frames(&self.shared)
     }
 
-    /// Every Stream connection so far, in opening order.
+    /// Every Stream connection so far (open ones, and the newest closed ones within
+    /// [`record_limit`](super::EmulatorConfig::record_limit)), in opening order.
     pub fn stream_connections(&self) -> Vec<StreamConnection> {
-        self.shared.lock().stream.connections.clone()
+        control::connections(&self.shared)
     }
 
     /// Waits until `pred(frames)` holds, re-checking after every change; false on timeout.
@@ -572,11 +634,11 @@ pub(crate) mod control {
 
     /// `GET /__emulator/stream/frames`.
     pub(crate) fn frames(shared: &Shared) -> Vec<StreamFrame> {
-        shared.lock().stream.frames.clone()
+        shared.lock().stream.frames.iter().cloned().collect()
     }
 
     /// `GET /__emulator/stream/connections`.
     pub(crate) fn connections(shared: &Shared) -> Vec<StreamConnection> {
-        shared.lock().stream.connections.clone()
+        shared.lock().stream.connections.values().cloned().collect()
     }
 }

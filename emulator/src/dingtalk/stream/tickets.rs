@@ -1,9 +1,8 @@
 //! Connection tickets: issued by `connections/open`, single-use, valid for a limited time
 //! (90 s at DingTalk, docs/dingtalk-events.md, "Tickets").
 
-use std::collections::{HashMap, HashSet};
-
 use super::Subscription;
+use crate::bounded::BoundedMap;
 
 /// A ticket that was issued and not yet used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +37,23 @@ impl TicketError {
     }
 }
 
-/// Issued tickets.
+/// Issued tickets: at most [`record_limit`](crate::dingtalk::EmulatorConfig::record_limit) unused and as
+/// many used ones (the oldest go; an evicted ticket is then unknown).
 #[derive(Debug, Default)]
 pub(crate) struct TicketStore {
-    open: HashMap<String, Ticket>,
-    used: HashSet<String>,
+    open: BoundedMap<String, Ticket>,
+    used: BoundedMap<String, ()>,
 }
 
 impl TicketStore {
+    /// A store keeping at most `limit` unused and `limit` used tickets (`None`: all).
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Self {
+            open: BoundedMap::new(limit),
+            used: BoundedMap::new(limit),
+        }
+    }
+
     /// Issues a new ticket.
     pub(crate) fn issue(&mut self, ticket: Ticket) -> String {
         let value = uuid::Uuid::new_v4().to_string();
@@ -60,11 +68,11 @@ impl TicketStore {
         now_ms: u64,
         ttl_ms: u64,
     ) -> Result<Ticket, TicketError> {
-        if self.used.contains(value) {
+        if self.used.contains_key(value) {
             return Err(TicketError::Used);
         }
         let ticket = self.open.remove(value).ok_or(TicketError::Unknown)?;
-        self.used.insert(value.to_owned());
+        self.used.insert(value.to_owned(), ());
         if now_ms.saturating_sub(ticket.issued_at_ms) > ttl_ms {
             return Err(TicketError::Expired);
         }
