@@ -15,6 +15,7 @@ mod record;
 mod script;
 mod step;
 mod summary;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -78,6 +79,8 @@ pub struct DemoArgs {
     /// without it only warnings and errors are logged.
     #[arg(long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub web: web::WebArgs,
 }
 
 impl DemoArgs {
@@ -93,6 +96,9 @@ impl DemoArgs {
 
 /// Runs the demo; exit status 0 when it played to the end, 130 after Ctrl-C.
 pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
+    if args.web.web {
+        return web::run(&args);
+    }
     let library = crate::plugin::locate(args.library.as_deref(), None)?;
     let gateway = GatewayChoice {
         url: args.gateway.clone(),
@@ -111,7 +117,7 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         Signals::install()?
     };
     let signals = runtime.spawn(watch_signals(signals, interrupt.clone()));
-    let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms))?;
+    let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms, None))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let skill = crate::plugin::start_skill(&manifest, &library)?;
     let settings = manifest.host_settings(&skill.plugin())?;

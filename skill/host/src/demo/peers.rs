@@ -44,15 +44,24 @@ pub struct Peers {
 impl Peers {
     /// Starts the emulator and the fake gateway (unless `gateway.url` is set) on 127.0.0.1 with
     /// ephemeral ports and writes the manifest (`card_update_interval_ms` = `interval_ms`).
-    pub async fn start(gateway: &GatewayChoice, interval_ms: u64) -> Result<Peers> {
-        let emulator = DingTalkEmulator::start(EmulatorConfig::default())
-            .await
-            .context("cannot start the DingTalk emulator on 127.0.0.1")?;
+    /// `record_limit` bounds what both keep (calls, cards, requests…) for a long session.
+    pub async fn start(
+        gateway: &GatewayChoice,
+        interval_ms: u64,
+        record_limit: Option<usize>,
+    ) -> Result<Peers> {
+        let emulator = DingTalkEmulator::start(EmulatorConfig {
+            record_limit,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .context("cannot start the DingTalk emulator on 127.0.0.1")?;
         let fake_gateway = match gateway.url {
             Some(_) => None,
             None => Some(
                 FakeGateway::start(FakeGatewayConfig {
                     token: Some(FAKE_GATEWAY_TOKEN.into()),
+                    record_limit,
                     ..FakeGatewayConfig::default()
                 })
                 .await

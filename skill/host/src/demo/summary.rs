@@ -270,6 +270,7 @@ mod tests {
         Call {
             seq,
             at_ms: seq,
+            took_ms: 0,
             kind,
             method: "POST".into(),
             path: "/".into(),

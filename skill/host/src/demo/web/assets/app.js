@@ -158,12 +158,9 @@
     }));
   }
 
+  // The user of a 1:1 chat (the server names it in `conv.user`).
   function directUser(s, conv) {
-    const users = s.users || [];
-    const id = conv.staff_id || conv.sender || conv.user;
-    return users.find((u) => u.staff_id === id) || users.find((u) => u.nick === conv.title) ||
-      users.find((u) => String(conv.title).includes(u.nick)) ||
-      users.find((u) => (s.items || []).some((it) => it.type === 'user' && it.sender === u.nick)) || null;
+    return (s.users || []).find((u) => u.staff_id === conv.user) || null;
   }
 
   function renderHeader(s, conv, changed) {
