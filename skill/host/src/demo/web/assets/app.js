@@ -448,7 +448,7 @@
       }
       if (limit > 0) {
         out.push(`<line x1="${X0}" x2="${X1}" y1="${y(limit)}" y2="${y(limit)}" stroke="#d9363e" stroke-width="1.3" stroke-dasharray="5 3"/>`,
-          `<text class="limit-label" x="${X1 - 2}" y="${y(limit) - 4}" text-anchor="end">DingTalk limit ${limit}/s</text>`);
+          `<text class="limit-label" x="${X1 - 2}" y="${y(limit) - 4}" text-anchor="end">DingTalk limit ${limit}/s per API</text>`);
       }
       out.push(`<line x1="${X0}" x2="${X1}" y1="${Y1}" y2="${Y1}" stroke="#c9cdd4"/>`,
         `<text x="${X0}" y="${Y1 + 14}">-60s</text>`, `<text x="${(X0 + X1) / 2}" y="${Y1 + 14}" text-anchor="middle">-30s</text>`,
