@@ -17,7 +17,7 @@
     '<path d="M19 14.5l1 2.5 2.5 1-2.5 1-1 2.5-1-2.5-2.5-1 2.5-1z" fill="#2f7bff"/></svg>';
   const PALETTE = ['#2b6de5', '#c2410c', '#0f7b55', '#b42318', '#7c4ddb', '#0e7490', '#be185d', '#4b5563'];
   const CARD_STATE = { processing: '思考中', typing: '输入中', finished: '已完成', failed: '生成失败' };
-  const REPLY_LABEL = { events: '收到事件', replied: '已回复', finished: '完成', failed: '失败' };
+  const REPLY_LABEL = { events: '收到事件', replied: '普通消息回复', finished: '完成', failed: '失败' };
   const DESCEND = /^(P|UL|OL|LI|BLOCKQUOTE|TABLE|THEAD|TBODY|TR|TD|TH|PRE|CODE|H[1-6])$/;
 
   const cur = { conversation: '', card: '' }; // what the EventSource asks for
@@ -370,7 +370,10 @@
       (limited ? ` · 403 ×${limited}` : '') + (failed ? ` · 失败 ×${failed}` : '') +
       (cur.card === tl.card ? '' : ' · 点击卡片可切换');
     cap.title = String(tl.card);
-    const created = num(tl.created_ms);
+    // The origin: the card's creation, or its first call when that came earlier (a card
+    // creation refused with 403 is retried before the card exists).
+    let created = num(tl.created_ms);
+    for (const c of calls) created = Math.min(created, num(c.at_ms));
     let end = 1000;
     for (const c of calls) end = Math.max(end, num(c.at_ms) - created + num(c.took_ms));
     const step = end > 20000 ? 5000 : end > 5000 ? 1000 : 500;
