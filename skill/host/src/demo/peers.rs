@@ -26,6 +26,15 @@ pub struct GatewayChoice {
     pub model: String,
 }
 
+/// How many records of each kind the peers keep in a long session.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordLimits {
+    /// The emulator's calls, cards, messages, Stream frames (each kind).
+    pub dingtalk: usize,
+    /// The fake gateway's requests (each with every token it sent) and turns per session.
+    pub gateway: usize,
+}
+
 /// The running peers and the manifest that points at them.
 pub struct Peers {
     /// The DingTalk emulator (OpenAPI and Stream mode).
@@ -44,14 +53,14 @@ pub struct Peers {
 impl Peers {
     /// Starts the emulator and the fake gateway (unless `gateway.url` is set) on 127.0.0.1 with
     /// ephemeral ports and writes the manifest (`card_update_interval_ms` = `interval_ms`).
-    /// `record_limit` bounds what both keep (calls, cards, requests…) for a long session.
+    /// `limits` bound what both keep for a long session (unbounded when `None`).
     pub async fn start(
         gateway: &GatewayChoice,
         interval_ms: u64,
-        record_limit: Option<usize>,
+        limits: Option<RecordLimits>,
     ) -> Result<Peers> {
         let emulator = DingTalkEmulator::start(EmulatorConfig {
-            record_limit,
+            record_limit: limits.map(|l| l.dingtalk),
             ..EmulatorConfig::default()
         })
         .await
@@ -61,7 +70,7 @@ impl Peers {
             None => Some(
                 FakeGateway::start(FakeGatewayConfig {
                     token: Some(FAKE_GATEWAY_TOKEN.into()),
-                    record_limit,
+                    record_limit: limits.map(|l| l.gateway),
                     ..FakeGatewayConfig::default()
                 })
                 .await

@@ -24,15 +24,20 @@ use anyhow::{Context, Result};
 use openclaw_skill_abi::Skill;
 use tokio_util::sync::CancellationToken;
 
-use super::peers::{GatewayChoice, Peers};
+use super::peers::{GatewayChoice, Peers, RecordLimits};
 use super::DemoArgs;
 use crate::host_manifest::ManifestFile;
 use crate::ingress::{self, Dispatcher};
 use crate::metrics::Metrics;
 
-/// Records the emulator and the fake gateway keep (calls, cards, messages, frames, requests):
-/// enough for the page's history and the last minutes of calls, small enough to stay flat.
-pub const RECORD_LIMIT: usize = 2000;
+/// Records the emulator and the fake gateway keep. The emulator's records are the page's
+/// history: 250 cards (each with its update history) and 250 calls cover the newest cards of
+/// the busy conversations and the last minute of calls at a message every few seconds. The
+/// fake gateway's requests are not shown; a few suffice.
+pub const RECORD_LIMITS: RecordLimits = RecordLimits {
+    dingtalk: 250,
+    gateway: 20,
+};
 /// How long the Stream connection may take to open.
 const CONNECT_LIMIT: Duration = Duration::from_secs(15);
 /// How long the skill may take to finalize replies in flight at Ctrl-C.
@@ -69,7 +74,11 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
         model: args.model.clone(),
     };
     let runtime = crate::runtime::runtime()?;
-    let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms, Some(RECORD_LIMIT)))?;
+    let peers = runtime.block_on(Peers::start(
+        &gateway,
+        args.interval_ms,
+        Some(RECORD_LIMITS),
+    ))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let skill = crate::plugin::start_skill(&manifest, &library)?;
     let settings = manifest.host_settings(&skill.plugin())?;

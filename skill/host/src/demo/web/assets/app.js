@@ -17,7 +17,12 @@
     '<path d="M19 14.5l1 2.5 2.5 1-2.5 1-1 2.5-1-2.5-2.5-1 2.5-1z" fill="#2f7bff"/></svg>';
   const PALETTE = ['#2b6de5', '#c2410c', '#0f7b55', '#b42318', '#7c4ddb', '#0e7490', '#be185d', '#4b5563'];
   const CARD_STATE = { processing: '思考中', typing: '输入中', finished: '已完成', failed: '生成失败' };
-  const REPLY_LABEL = { events: '收到事件', replied: '普通消息回复', finished: '完成', failed: '失败' };
+  // The plugin's reply counters (its `info`): events, then one counter per reply outcome.
+  const REPLY_LABEL = {
+    events: '收到事件', in_flight: '进行中', finished: '完成', degraded: '降级为普通消息', failed: '失败',
+    stopped: '已停止', interrupted: '被中断', incomplete: '不完整', undelivered: '未送达', stuck: '未能结束',
+    replied: '普通消息回复', skipped: '跳过', busy: '繁忙拒绝', recovered_cards: '恢复的卡片',
+  };
   const DESCEND = /^(P|UL|OL|LI|BLOCKQUOTE|TABLE|THEAD|TBODY|TR|TD|TH|PRE|CODE|H[1-6])$/;
 
   const cur = { conversation: '', card: '' }; // what the EventSource asks for
@@ -235,6 +240,9 @@
     }
     markSelectedCard();
     $('msg-empty').hidden = items.length > 0 || !conv;
+    $('msg-empty').textContent = conv && conv.kind === 'direct'
+      ? '还没有消息。单聊中的每条消息都会送达机器人，机器人会用 AI 卡片流式回答。'
+      : '还没有消息。发送一条 @OpenClaw 助理 的消息，机器人会用 AI 卡片流式回答。';
     if (atBottom) box.scrollTop = box.scrollHeight;
     forceBottom = false;
   }
