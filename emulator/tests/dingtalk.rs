@@ -8,6 +8,8 @@ mod cards;
 mod control;
 #[path = "dingtalk/events.rs"]
 mod events;
+#[path = "dingtalk/files.rs"]
+mod files;
 #[path = "dingtalk/limits.rs"]
 mod limits;
 #[path = "dingtalk/real_limits.rs"]

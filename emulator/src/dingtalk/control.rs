@@ -17,6 +17,7 @@
 //! | `POST /__emulator/stream/freeze` | `{"connections": n}` |
 //! | `GET /__emulator/stream/frames` | `[StreamFrame…]` |
 //! | `GET /__emulator/stream/connections` | `[StreamConnection…]` |
+//! | `POST /__emulator/files {"name","contentType","base64"}` | `{"downloadCode"}`: a file a user sends (see [`add_file`](super::DingTalkEmulator::add_file)) |
 //!
 //! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
 //! and not subject to tokens, faults or flow control. Records use the Rust field names (snake_case).
@@ -32,12 +33,15 @@ use std::{sync::Arc, time::Duration};
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 
-use super::{state::Shared, stream, Fault, PushOptions};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+
+use super::{files, state::Shared, stream, Fault, PushOptions};
 use crate::event::{build_bot_message, MessageSpec};
 
 /// Serves one control request.
 pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> Response {
-    let bytes = axum::body::to_bytes(body, 1024 * 1024)
+    // Large enough for a base64 file of the upload limit (20 MB).
+    let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await
         .unwrap_or_default();
     let ok = || Json(json!({ "ok": true })).into_response();
@@ -106,6 +110,16 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
         ("GET", "/__emulator/stream/frames") => {
             Json(stream::control::frames(shared)).into_response()
         }
+        ("POST", "/__emulator/files") => match parse::<AddFile>(&bytes) {
+            Ok(f) => match B64.decode(f.base64.as_bytes()) {
+                Ok(data) => {
+                    Json(json!({ "downloadCode": files::add(shared, &f.content_type, data) }))
+                        .into_response()
+                }
+                Err(e) => bad_request(&format!("base64: {e}")),
+            },
+            Err(e) => *e,
+        },
         ("GET", "/__emulator/stream/connections") => {
             Json(stream::control::connections(shared)).into_response()
         }
@@ -124,6 +138,16 @@ struct StreamPush {
     spec: MessageSpec,
     #[serde(flatten)]
     options: PushOptions,
+}
+
+/// `POST /__emulator/files`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddFile {
+    #[allow(dead_code)]
+    name: String,
+    content_type: String,
+    base64: String,
 }
 
 /// `POST /__emulator/stream/disconnect`.

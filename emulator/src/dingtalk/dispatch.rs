@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{
     card_create, card_update, control,
     fault::FaultResponse,
-    qps, quota,
+    files, qps, quota,
     reply::{new_request_id, ApiError, Reply},
     robot, route,
     state::Shared,
@@ -36,6 +36,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let kind = route::classify(&parts.method, parts.uri.path());
     if kind == ApiKind::Control {
         return control::handle(&shared, &parts, body).await;
+    }
+    if kind == ApiKind::MessageFileGet {
+        return files::serve(&shared, parts).await;
     }
     let at_ms = shared.clock.now_ms();
     let seq = shared.next_seq();
@@ -107,7 +110,7 @@ async fn read_input(parts: &Parts, body: Body) -> Input {
     }
 }
 
-fn query_object(uri: &Uri) -> Value {
+pub(crate) fn query_object(uri: &Uri) -> Value {
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri)
         .map(|q| q.0)
         .unwrap_or_default();
@@ -253,6 +256,7 @@ fn authorized(
         ApiKind::UpdateCardInstance => card_update::update_instance(shared, &mut inner, now, body),
         ApiKind::GroupSend => robot::group_send(shared, &mut inner, now, body),
         ApiKind::OtoSend => robot::oto_send(shared, &mut inner, now, body),
+        ApiKind::MessageFileDownload => files::download_url(shared, &mut inner, call.at_ms, body),
         _ => Err(ApiError::not_found()),
     };
     Ok(result.map_or_else(Reply::from, Reply::ok))

@@ -14,6 +14,9 @@
 //! everything unless [`EmulatorConfig::record_limit`] bounds them for a long session; observers can follow
 //! them with [`DingTalkEmulator::subscribe_changes`].
 //!
+//! Files users send to the robot (`add_file` → `downloadCode` → `POST /v1.0/robot/messageFiles/download` →
+//! a temporary OSS-style URL on the same server) are described in `files`.
+//!
 //! Stream mode (docs/dingtalk-events.md, "Stream mode") lives on the same server:
 //! `POST /v1.0/gateway/connections/open` and the WebSocket `/connect?ticket=…`; see
 //! [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`] and
@@ -26,6 +29,7 @@ mod config;
 mod control;
 mod dispatch;
 mod fault;
+mod files;
 mod model;
 mod params;
 mod qps;
@@ -42,7 +46,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 
-pub use config::{EmulatorConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
+pub use config::{EmulatorConfig, MediaConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
 pub use fault::{Fault, FaultResponse};
 pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
 pub use robot::SESSION_INVALID_ERRCODE;

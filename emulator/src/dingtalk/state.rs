@@ -6,8 +6,9 @@ use std::{
 };
 
 use super::{
-    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, quota::MonthlyCalls, stream::StreamState,
-    tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
+    cards::CardStore, fault::FaultQueue, files::FileStore, qps::QpsLimiter, quota::MonthlyCalls,
+    stream::StreamState, tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig,
+    SentMessage,
 };
 use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
@@ -42,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) stream: StreamState,
     /// Metered calls per app and month (see `quota`).
     pub(crate) monthly: MonthlyCalls,
+    /// Files users sent, by `downloadCode` (see `files`).
+    pub(crate) files: FileStore,
     /// Card calls that reached their handler, for `applied_timeout_every`.
     pub(crate) card_calls: u64,
     /// `seq` of every call that was applied and then answered 504, in arrival order.
@@ -62,6 +65,7 @@ impl Inner {
             qps: QpsLimiter::default(),
             stream: StreamState::new(limit),
             monthly: MonthlyCalls::default(),
+            files: FileStore::new(limit),
             card_calls: 0,
             applied_timeouts: VecDeque::new(),
         }
