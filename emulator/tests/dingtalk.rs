@@ -12,6 +12,8 @@ mod events;
 mod files;
 #[path = "dingtalk/limits.rs"]
 mod limits;
+#[path = "dingtalk/media.rs"]
+mod media;
 #[path = "dingtalk/real_limits.rs"]
 mod real_limits;
 #[path = "dingtalk/record_limit.rs"]

@@ -17,6 +17,8 @@
 //! | `POST /__emulator/stream/freeze` | `{"connections": n}` |
 //! | `GET /__emulator/stream/frames` | `[StreamFrame…]` |
 //! | `GET /__emulator/stream/connections` | `[StreamConnection…]` |
+//! | `GET /__emulator/media` | `[Media…]`: uploads (`POST /media/upload`) |
+//! | `GET /__emulator/media/<media_id>` | the uploaded bytes, with the part's `Content-Type` (404 if unknown) |
 //! | `POST /__emulator/files {"name","contentType","base64"}` | `{"downloadCode"}`: a file a user sends (see [`add_file`](super::DingTalkEmulator::add_file)) |
 //!
 //! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
@@ -109,6 +111,20 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
         }
         ("GET", "/__emulator/stream/frames") => {
             Json(stream::control::frames(shared)).into_response()
+        }
+        ("GET", "/__emulator/media") => Json(shared.lock().media.all()).into_response(),
+        ("GET", path) if path.starts_with("/__emulator/media/") => {
+            let id = &path["/__emulator/media/".len()..];
+            match shared.lock().media.content(id) {
+                Some((content_type, bytes)) => {
+                    ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+                }
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "error": "unknown media_id" })),
+                )
+                    .into_response(),
+            }
         }
         ("POST", "/__emulator/files") => match parse::<AddFile>(&bytes) {
             Ok(f) => match B64.decode(f.base64.as_bytes()) {

@@ -15,7 +15,8 @@
 //! them with [`DingTalkEmulator::subscribe_changes`].
 //!
 //! Files users send to the robot (`add_file` → `downloadCode` → `POST /v1.0/robot/messageFiles/download` →
-//! a temporary OSS-style URL on the same server) are described in `files`.
+//! a temporary OSS-style URL on the same server) are described in `files`; media the app uploads
+//! (`POST /media/upload`, oapi) in `media`.
 //!
 //! Stream mode (docs/dingtalk-events.md, "Stream mode") lives on the same server:
 //! `POST /v1.0/gateway/connections/open` and the WebSocket `/connect?ticket=…`; see
@@ -30,6 +31,7 @@ mod control;
 mod dispatch;
 mod fault;
 mod files;
+mod media;
 mod model;
 mod params;
 mod qps;
@@ -48,6 +50,7 @@ use axum::Router;
 
 pub use config::{EmulatorConfig, MediaConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
 pub use fault::{Fault, FaultResponse};
+pub use media::Media;
 pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
 pub use robot::SESSION_INVALID_ERRCODE;
 pub use stream::{

@@ -6,9 +6,9 @@ use std::{
 };
 
 use super::{
-    cards::CardStore, fault::FaultQueue, files::FileStore, qps::QpsLimiter, quota::MonthlyCalls,
-    stream::StreamState, tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig,
-    SentMessage,
+    cards::CardStore, fault::FaultQueue, files::FileStore, media::MediaStore, qps::QpsLimiter,
+    quota::MonthlyCalls, stream::StreamState, tokens::TokenStore, webhooks::WebhookStore, Call,
+    EmulatorConfig, SentMessage,
 };
 use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) monthly: MonthlyCalls,
     /// Files users sent, by `downloadCode` (see `files`).
     pub(crate) files: FileStore,
+    /// Media uploaded with `POST /media/upload` (see `media`).
+    pub(crate) media: MediaStore,
     /// Card calls that reached their handler, for `applied_timeout_every`.
     pub(crate) card_calls: u64,
     /// `seq` of every call that was applied and then answered 504, in arrival order.
@@ -66,6 +68,7 @@ impl Inner {
             stream: StreamState::new(limit),
             monthly: MonthlyCalls::default(),
             files: FileStore::new(limit),
+            media: MediaStore::new(limit),
             card_calls: 0,
             applied_timeouts: VecDeque::new(),
         }
