@@ -199,6 +199,17 @@ pub fn callback_signature(app_secret: &str, timestamp_ms: i64) -> String {
     B64.encode(mac.finalize().into_bytes())
 }
 
+/// `Base64(HmacSHA256(key = apiSecret, message = timestamp_ms as decimal text))`: the
+/// `x-ddpaas-signature` header of an HTTP-mode *card* callback, sent with `x-ddpaas-signature-timestamp`
+/// when the route was registered with an `apiSecret` (open.dingtalk.com "事件回调" `event-callback-card`,
+/// "回调签名验证"; its `calcSignature(apiSecret, ts)`).
+pub fn card_callback_signature(api_secret: &str, timestamp_ms: i64) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(api_secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(timestamp_ms.to_string().as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
 /// The headers DingTalk sends with an HTTP-mode callback: `content-type`, `timestamp`, `sign`.
 pub fn callback_headers(app_secret: &str, timestamp_ms: i64) -> Vec<(String, String)> {
     vec![

@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "dingtalk/card_callbacks.rs"]
+mod card_callbacks;
 #[path = "dingtalk/cards.rs"]
 mod cards;
 #[path = "dingtalk/control.rs"]

@@ -19,6 +19,9 @@
 //! | `GET /__emulator/stream/connections` | `[StreamConnection…]` |
 //! | `GET /__emulator/media` | `[Media…]`: uploads (`POST /media/upload`) |
 //! | `GET /__emulator/media/<media_id>` | the uploaded bytes, with the part's `Content-Type` (404 if unknown) |
+//! | `POST /__emulator/cards/press {"outTrackId","userId","actionId","params"?}` | a [`PressReceipt`](super::PressReceipt), or 400 `{"error"}` (see [`press_card`](super::DingTalkEmulator::press_card)) |
+//! | `GET /__emulator/card-presses` | `[CardPress…]` |
+//! | `GET /__emulator/card-callback-routes` | `[CardCallbackRoute…]` |
 //! | `POST /__emulator/files {"name","contentType","base64"}` | `{"downloadCode"}`: a file a user sends (see [`add_file`](super::DingTalkEmulator::add_file)) |
 //!
 //! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
@@ -37,7 +40,7 @@ use serde_json::{json, Value};
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 
-use super::{files, state::Shared, stream, Fault, PushOptions};
+use super::{card_callbacks, files, state::Shared, stream, Fault, PushOptions};
 use crate::event::{build_bot_message, MessageSpec};
 
 /// Serves one control request.
@@ -126,6 +129,31 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
                     .into_response(),
             }
         }
+        ("POST", "/__emulator/cards/press") => match parse::<Press>(&bytes) {
+            Ok(p) => match card_callbacks::press(
+                shared,
+                &p.out_track_id,
+                &p.user_id,
+                &p.action_id,
+                p.params,
+            ) {
+                Ok(receipt) => Json(receipt).into_response(),
+                Err(e) => bad_request(&e.to_string()),
+            },
+            Err(e) => *e,
+        },
+        ("GET", "/__emulator/card-presses") => {
+            Json(shared.lock().presses.iter().cloned().collect::<Vec<_>>()).into_response()
+        }
+        ("GET", "/__emulator/card-callback-routes") => Json(
+            shared
+                .lock()
+                .card_routes
+                .values()
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
         ("POST", "/__emulator/files") => match parse::<AddFile>(&bytes) {
             Ok(f) => match B64.decode(f.base64.as_bytes()) {
                 Ok(data) => {
@@ -154,6 +182,17 @@ struct StreamPush {
     spec: MessageSpec,
     #[serde(flatten)]
     options: PushOptions,
+}
+
+/// `POST /__emulator/cards/press`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Press {
+    out_track_id: String,
+    user_id: String,
+    action_id: String,
+    #[serde(default)]
+    params: Value,
 }
 
 /// `POST /__emulator/files`.

@@ -12,7 +12,7 @@ use axum::{
 use serde_json::{Map, Value};
 
 use super::{
-    card_create, card_update, control,
+    card_callbacks, card_create, card_update, control,
     fault::FaultResponse,
     files, media, qps, quota,
     reply::{new_request_id, ApiError, Reply},
@@ -282,6 +282,7 @@ fn authorized(
         ApiKind::GroupSend => robot::group_send(shared, &mut inner, now, body),
         ApiKind::OtoSend => robot::oto_send(shared, &mut inner, now, body),
         ApiKind::MessageFileDownload => files::download_url(shared, &mut inner, call.at_ms, body),
+        ApiKind::RegisterCardCallback => card_callbacks::register(&mut inner, call.at_ms, body),
         _ => Err(ApiError::not_found()),
     };
     Ok(result.map_or_else(Reply::from, Reply::ok))

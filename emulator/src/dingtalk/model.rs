@@ -150,7 +150,8 @@ pub struct CardUpdate {
     pub finalize: bool,
     /// The update failed the card (`isError`, or `flowStatus` "5").
     pub error: bool,
-    /// [`ApiKind::StreamingUpdate`] or [`ApiKind::UpdateCardInstance`].
+    /// [`ApiKind::StreamingUpdate`], [`ApiKind::UpdateCardInstance`], or [`ApiKind::CardCallback`] for
+    /// data from the answer to a card callback.
     pub via: ApiKind,
 }
 
