@@ -53,7 +53,11 @@ The DingTalk emulator and a fake OpenClaw gateway start on 127.0.0.1; a scripted
 goes through the real plugin and the real Stream-mode ingress, and the terminal shows each AI \
 Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
 --gateway names another host. Ctrl-C stops the demo: the reply in flight is finalized, the \
-summary printed, and the exit status is 130.")]
+summary printed, and the exit status is 130.
+
+With --web the same peers serve the DingTalk simulator page instead (http://127.0.0.1:8765/ by \
+default): chat with the robot in groups and 1:1 chats, watch the AI Cards and their DingTalk calls, \
+inject faults. It runs until Ctrl-C (exit status 0); see docs/simulator.md.")]
 pub struct DemoArgs {
     /// Plugin library [default: $OPENCLAW_DINGTALK_LIBRARY, the install prefix's
     /// lib/openclaw-dingtalk/, next to openclaw-skill (docs/deploy.md)].
