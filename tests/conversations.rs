@@ -307,9 +307,12 @@ fn the_allowlist_refuses_others_with_a_clear_answer() {
 }
 
 #[test]
-fn a_picture_gets_a_polite_reply_and_audio_uses_its_recognition() {
+fn a_picture_for_a_text_only_model_gets_a_polite_reply_and_audio_uses_its_recognition() {
     let h = Harness::start("conv-types");
-    let skill = h.skill(&plugin());
+    let skill = h.skill_with(
+        &plugin(),
+        &h.manifest().set("attachments.images", false).to_yaml(),
+    );
     let mut pic = MessageSpec::group_text("cidTypes", "");
     pic.content = Content::Picture;
     let replied = collect(
@@ -324,6 +327,10 @@ fn a_picture_gets_a_polite_reply_and_audio_uses_its_recognition() {
     let webhook = h.dingtalk.sent_messages();
     assert_eq!(webhook.len(), 1);
     assert_eq!(webhook[0].via, ApiKind::SessionWebhook);
+    assert!(
+        h.gateway.requests().is_empty() && h.dingtalk.cards().is_empty(),
+        "the picture went nowhere else"
+    );
 
     let mut audio = MessageSpec::group_text("cidTypes", "");
     audio.content = Content::Audio {
