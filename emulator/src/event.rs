@@ -61,14 +61,32 @@ pub enum Content {
         /// The ASR text plugins use as the user's words.
         recognition: String,
     },
-    /// `msgtype` picture: `content {downloadCode}`.
+    /// `msgtype` picture: `content {downloadCode}` with an invented code (it names no file: downloading it
+    /// is refused as unknown).
     Picture,
+    /// `msgtype` picture whose `downloadCode` names a file registered with
+    /// [`DingTalkEmulator::add_file`].
+    PictureCode(String),
     /// `msgtype` video: `content {downloadCode}`.
     Video,
-    /// `msgtype` file: `content {downloadCode, fileName, spaceId, fileId}`.
+    /// `msgtype` file: `content {downloadCode, fileName, spaceId, fileId}` with an invented code.
     File {
         /// `fileName`.
         name: String,
+    },
+    /// `msgtype` file whose `downloadCode` names a file registered with [`DingTalkEmulator::add_file`].
+    FileCode {
+        /// `fileName`.
+        name: String,
+        /// The code [`DingTalkEmulator::add_file`] returned.
+        download_code: String,
+    },
+    /// `msgtype` text quoting an earlier message (`text.isReplyMsg` + `text.repliedMsg`, see [`Quoted`]).
+    Reply {
+        /// The user's own text.
+        text: String,
+        /// What is quoted.
+        quoted: Quoted,
     },
     /// `msgtype` richText: `content {richText:[…]}`.
     RichText(Vec<RichPart>),
@@ -81,13 +99,47 @@ pub enum Content {
 pub enum RichPart {
     /// `{"text":…}`.
     Text(String),
-    /// `{"type":"picture","downloadCode":…}`.
+    /// `{"type":"picture","downloadCode":…}` with an invented code.
     Picture,
+    /// `{"type":"picture","downloadCode":…}` with a code from [`DingTalkEmulator::add_file`].
+    PictureCode(String),
     /// `{"type":"at","atName":…,"atUserId":…}`.
     At {
         /// `atName`.
         name: String,
     },
+}
+
+/// The quoted message of a [`Content::Reply`]: `text.repliedMsg {msgType, msgId, senderId, createdAt,
+/// content}` in the shapes DingTalk uses per type (the payloads captured in @soimy/dingtalk's tests,
+/// `tests/unit/message-utils.test.ts`; docs/dingtalk-events.md, "Quoted messages"). A `download_code` of
+/// `None` invents one (unknown to `messageFiles/download`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Quoted {
+    /// `msgType` text: `content {content}` (as [`MessageSpec::quoted_text`]).
+    Text(String),
+    /// `msgType` picture: `content {downloadCode}`.
+    Picture {
+        /// The picture's code (e.g. from [`DingTalkEmulator::add_file`]).
+        #[serde(default)]
+        download_code: Option<String>,
+    },
+    /// `msgType` file: `content {spaceId, fileName, downloadCode, fileId}`.
+    File {
+        /// `fileName`.
+        name: String,
+        /// The file's code.
+        #[serde(default)]
+        download_code: Option<String>,
+    },
+    /// `msgType` richText: `content {richText:[…]}`, whose parts use the quote form
+    /// `{"msgType":"text","content":…}` / `{"msgType":"picture","downloadCode":…}` (an @mention is a text
+    /// part `@name`), not the `type`/`text` form of a live rich-text message.
+    RichText(Vec<RichPart>),
+    /// A quote DingTalk reports without content (older clients, quoted files and videos):
+    /// `repliedMsg {msgType:"unknownMsgType", msgId, createdAt}` plus the message's top-level
+    /// `originalMsgId`.
+    Unknown,
 }
 
 /// Everything needed to build one inbound message.
@@ -144,6 +196,17 @@ pub fn callback_signature(app_secret: &str, timestamp_ms: i64) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(app_secret.as_bytes())
         .expect("HMAC takes any key length");
     mac.update(format!("{timestamp_ms}\n{app_secret}").as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// `Base64(HmacSHA256(key = apiSecret, message = timestamp_ms as decimal text))`: the
+/// `x-ddpaas-signature` header of an HTTP-mode *card* callback, sent with `x-ddpaas-signature-timestamp`
+/// when the route was registered with an `apiSecret` (open.dingtalk.com "事件回调" `event-callback-card`,
+/// "回调签名验证"; its `calcSignature(apiSecret, ts)`).
+pub fn card_callback_signature(api_secret: &str, timestamp_ms: i64) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(api_secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(timestamp_ms.to_string().as_bytes());
     B64.encode(mac.finalize().into_bytes())
 }
 
@@ -264,11 +327,32 @@ fn insert_content(
             "audio",
             json!({ "downloadCode": download_code(), "recognition": recognition }),
         ),
+        Content::Reply { text, quoted } => {
+            let shown = if in_group {
+                format!(" {text}")
+            } else {
+                text.clone()
+            };
+            let replied = replied_msg(m, quoted, bot_id, created);
+            m.insert(
+                "text".into(),
+                json!({ "content": shown, "isReplyMsg": true, "repliedMsg": replied }),
+            );
+            return m.extend([("msgtype".into(), "text".into())]);
+        }
         Content::Picture => ("picture", json!({ "downloadCode": download_code() })),
+        Content::PictureCode(code) => ("picture", json!({ "downloadCode": code })),
         Content::Video => ("video", json!({ "downloadCode": download_code() })),
         Content::File { name } => (
             "file",
             json!({ "downloadCode": download_code(), "fileName": name, "spaceId": "2100000001", "fileId": random_b64() }),
+        ),
+        Content::FileCode {
+            name,
+            download_code,
+        } => (
+            "file",
+            json!({ "downloadCode": download_code, "fileName": name, "spaceId": "2100000001", "fileId": random_b64() }),
         ),
         Content::RichText(parts) => {
             let items: Vec<Value> = parts
@@ -276,6 +360,7 @@ fn insert_content(
                 .map(|p| match p {
                     RichPart::Text(t) => json!({ "text": t }),
                     RichPart::Picture => json!({ "type": "picture", "downloadCode": download_code() }),
+                    RichPart::PictureCode(code) => json!({ "type": "picture", "downloadCode": code }),
                     RichPart::At { name } => {
                         json!({ "type": "at", "atName": name, "atUserId": lwcp_id(&format!("user:{name}")) })
                     }
@@ -290,6 +375,56 @@ fn insert_content(
     };
     m.insert("msgtype".into(), msgtype.into());
     m.insert("content".into(), content);
+}
+
+/// The `repliedMsg` of a quote (and, for [`Quoted::Unknown`], the top-level `originalMsgId`).
+fn replied_msg(
+    m: &mut Map<String, Value>,
+    quoted: &Quoted,
+    sender_id: &str,
+    created: i64,
+) -> Value {
+    let msg_id = format!("msg{}", random_b64());
+    let created_at = created - 60_000;
+    let (msg_type, content) = match quoted {
+        Quoted::Text(text) => ("text", json!({ "content": text })),
+        Quoted::Picture { download_code } => (
+            "picture",
+            json!({ "downloadCode": download_code.clone().unwrap_or_else(self::download_code) }),
+        ),
+        Quoted::File {
+            name,
+            download_code,
+        } => (
+            "file",
+            json!({ "spaceId": "2100000001", "fileName": name,
+                    "downloadCode": download_code.clone().unwrap_or_else(self::download_code),
+                    "fileId": random_b64() }),
+        ),
+        Quoted::RichText(parts) => {
+            let items: Vec<Value> = parts
+                .iter()
+                .map(|p| match p {
+                    RichPart::Text(t) => json!({ "msgType": "text", "content": t }),
+                    RichPart::Picture => {
+                        json!({ "msgType": "picture", "downloadCode": download_code() })
+                    }
+                    RichPart::PictureCode(code) => {
+                        json!({ "msgType": "picture", "downloadCode": code })
+                    }
+                    RichPart::At { name } => {
+                        json!({ "msgType": "text", "content": format!("@{name}") })
+                    }
+                })
+                .collect();
+            ("richText", json!({ "richText": items }))
+        }
+        Quoted::Unknown => {
+            m.insert("originalMsgId".into(), msg_id.clone().into());
+            return json!({ "msgType": "unknownMsgType", "msgId": msg_id, "createdAt": created_at });
+        }
+    };
+    json!({ "msgType": msg_type, "msgId": msg_id, "senderId": sender_id, "createdAt": created_at, "content": content })
 }
 
 /// An encrypted-looking, stable id: `$:LWCP_v1:$<base64>`.

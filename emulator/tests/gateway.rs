@@ -4,6 +4,8 @@ mod common;
 
 #[path = "gateway/errors.rs"]
 mod errors;
+#[path = "gateway/images.rs"]
+mod images;
 #[path = "gateway/sessions.rs"]
 mod sessions;
 #[path = "gateway/stream.rs"]

@@ -1,11 +1,13 @@
 //! Creating and delivering cards: `createAndDeliver`, and the two-step `instances` + `instances/deliver`
-//! (docs/dingtalk.md, "AI Cards"; the two-step form in docs/dingtalk-events.md, "Card calls").
+//! (docs/dingtalk.md, "AI Cards"; the two-step form in docs/dingtalk-events.md, "Card calls"). Both create
+//! calls take `callbackType` / `callbackRouteKey` (see `card_callbacks`).
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
 use super::{
+    card_callbacks::parse_setting,
     params::{card_param_map, optional_object, optional_str, required_str},
     reply::ApiError,
     state::{Inner, Shared},
@@ -28,6 +30,7 @@ pub(crate) fn create_and_deliver(
     check_template(shared, template_id)?;
     let spaces = parse_open_space_id(open_space_id)?;
     let params = card_param_map(body, shared.config.max_card_value_bytes)?.unwrap_or_default();
+    let callback = parse_setting(body)?;
     let results = deliver_results(shared, body, &spaces)?;
     if inner.cards.contains(out_track_id) {
         return Err(card_already_exists());
@@ -36,6 +39,9 @@ pub(crate) fn create_and_deliver(
     card.open_space_id = open_space_id.to_string();
     card.delivered = results.iter().any(|r| r["success"] == true);
     inner.cards.insert(card);
+    if let Some(setting) = callback {
+        inner.cards.set_callback(out_track_id, setting);
+    }
     Ok(
         json!({ "success": true, "result": { "outTrackId": out_track_id, "deliverResults": results } }),
     )
@@ -55,12 +61,16 @@ pub(crate) fn create(
         parse_open_space_id(space)?;
     }
     let params = card_param_map(body, shared.config.max_card_value_bytes)?.unwrap_or_default();
+    let callback = parse_setting(body)?;
     if inner.cards.contains(out_track_id) {
         return Err(card_already_exists());
     }
     inner
         .cards
         .insert(new_card(out_track_id, template_id, params, at_ms));
+    if let Some(setting) = callback {
+        inner.cards.set_callback(out_track_id, setting);
+    }
     Ok(json!({ "success": true, "result": out_track_id }))
 }
 

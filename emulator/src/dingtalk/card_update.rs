@@ -133,9 +133,22 @@ pub(crate) fn update_instance(
         .cards
         .get_mut(out_track_id)
         .ok_or_else(card_not_found)?;
-    let Some(map) = map else {
-        return success();
-    };
+    if let Some(map) = map {
+        apply_map(card, map, by_key, at_ms, ApiKind::UpdateCardInstance);
+    }
+    success()
+}
+
+/// Applies a `cardParamMap` to a card: merged by key or replacing all data, a `flowStatus` setting the
+/// state, every value recorded as a [`CardUpdate`] `via` the given kind (shared by `PUT instances` and the
+/// answers to card callbacks).
+pub(crate) fn apply_map(
+    card: &mut super::Card,
+    map: std::collections::BTreeMap<String, String>,
+    by_key: bool,
+    at_ms: u64,
+    via: ApiKind,
+) {
     let state = map
         .get("flowStatus")
         .and_then(|v| CardState::from_flow_status(v));
@@ -151,7 +164,7 @@ pub(crate) fn update_instance(
             content,
             finalize,
             error,
-            via: ApiKind::UpdateCardInstance,
+            via,
         });
     }
     if by_key {
@@ -162,7 +175,6 @@ pub(crate) fn update_instance(
     if let Some(state) = state {
         card.state = state;
     }
-    success()
 }
 
 fn is_markdown_key(shared: &Shared, template_id: &str, key: &str) -> bool {

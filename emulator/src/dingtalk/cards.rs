@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Card, CardState};
+use super::{card_callbacks::CardCallbackSetting, Card, CardState};
 use crate::bounded::BoundedMap;
 
 /// All card instances (at most [`record_limit`](super::EmulatorConfig::record_limit) of them).
@@ -10,6 +10,8 @@ use crate::bounded::BoundedMap;
 pub(crate) struct CardStore {
     cards: BoundedMap<String, Card>,
     guids: HashMap<String, HashSet<String>>,
+    /// `callbackType` / `callbackRouteKey` of interactive cards.
+    callbacks: HashMap<String, CardCallbackSetting>,
 }
 
 impl CardStore {
@@ -18,6 +20,7 @@ impl CardStore {
         Self {
             cards: BoundedMap::new(limit),
             guids: HashMap::new(),
+            callbacks: HashMap::new(),
         }
     }
 
@@ -50,7 +53,20 @@ impl CardStore {
             });
         for (out_track_id, _) in evicted {
             self.guids.remove(&out_track_id);
+            self.callbacks.remove(&out_track_id);
         }
+    }
+
+    /// Notes how an existing card reports presses.
+    pub(crate) fn set_callback(&mut self, out_track_id: &str, setting: CardCallbackSetting) {
+        if self.contains(out_track_id) {
+            self.callbacks.insert(out_track_id.to_string(), setting);
+        }
+    }
+
+    /// How a card reports presses (`None`: it was created without `callbackType`).
+    pub(crate) fn callback(&self, out_track_id: &str) -> Option<&CardCallbackSetting> {
+        self.callbacks.get(out_track_id)
     }
 
     /// Every card in creation order.

@@ -46,6 +46,12 @@ pub struct EmulatorConfig {
     pub session_webhook_ttl: Duration,
     /// Stream mode (WebSocket) behaviour.
     pub stream: StreamConfig,
+    /// Files users send and media the app uploads: URL lifetime and upload limits.
+    pub media: MediaConfig,
+    /// How long an HTTP-mode card callback may take before the emulator gives up on it (and applies no
+    /// card update from its answer). Default 2 s: DingTalk's card-callback guide ("事件回调", open.dingtalk.com
+    /// `event-callback-card`) asks for an answer "在 2 秒内".
+    pub card_callback_timeout: Duration,
     /// Keeps the records of a long session bounded: with `Some(n)` (an `n` of 0 counts as 1) the emulator
     /// keeps only the newest `n` [`calls`](super::DingTalkEmulator::calls), sent messages, stream frames and
     /// [`applied_timeouts`](super::DingTalkEmulator::applied_timeouts), and at most `n` cards (a finished or
@@ -55,6 +61,38 @@ pub struct EmulatorConfig {
     /// unknown from then on (a card call gets the card-not-found error, a post errcode
     /// [`SESSION_INVALID_ERRCODE`](super::SESSION_INVALID_ERRCODE)). Default `None`: everything is kept.
     pub record_limit: Option<usize>,
+}
+
+/// Limits of the file and media APIs.
+///
+/// Upload limits are DingTalk's ("上传媒体文件", open.dingtalk.com `upload-media-files`): image ≤ 20 MB
+/// (jpg, gif, png, bmp), voice ≤ 2 MB (amr, mp3, wav), video ≤ 20 MB (mp4), file ≤ 20 MB (doc, docx, xls,
+/// xlsx, ppt, pptx, zip, pdf, rar). "MB" is read strictly as 10^6 bytes (the page does not say which).
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Lifetime of a `downloadUrl` from `messageFiles/download`. Default 60 s (DingTalk publishes none;
+    /// a short one catches clients that keep URLs instead of fetching at once).
+    pub download_url_ttl: Duration,
+    /// Largest `type=image` upload, in bytes. Default 20 000 000.
+    pub max_image_bytes: usize,
+    /// Largest `type=voice` upload. Default 2 000 000.
+    pub max_voice_bytes: usize,
+    /// Largest `type=video` upload. Default 20 000 000.
+    pub max_video_bytes: usize,
+    /// Largest `type=file` upload. Default 20 000 000.
+    pub max_file_bytes: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            download_url_ttl: super::files::DEFAULT_URL_TTL,
+            max_image_bytes: 20_000_000,
+            max_voice_bytes: 2_000_000,
+            max_video_bytes: 20_000_000,
+            max_file_bytes: 20_000_000,
+        }
+    }
 }
 
 /// The template id of the default published AI-card template.
@@ -75,6 +113,7 @@ impl Default for EmulatorConfig {
                 "Card.Instance.Write",
                 "Card.Streaming.Write",
                 "qyapi_robot_sendmsg",
+                "qyapi_base",
             ]
             .map(String::from)
             .to_vec(),
@@ -83,6 +122,8 @@ impl Default for EmulatorConfig {
             monthly_call_quota: None,
             session_webhook_ttl: Duration::from_secs(90 * 60),
             stream: StreamConfig::default(),
+            media: MediaConfig::default(),
+            card_callback_timeout: Duration::from_secs(2),
             record_limit: None,
         }
     }

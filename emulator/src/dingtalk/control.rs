@@ -17,6 +17,12 @@
 //! | `POST /__emulator/stream/freeze` | `{"connections": n}` |
 //! | `GET /__emulator/stream/frames` | `[StreamFrame…]` |
 //! | `GET /__emulator/stream/connections` | `[StreamConnection…]` |
+//! | `GET /__emulator/media` | `[Media…]`: uploads (`POST /media/upload`) |
+//! | `GET /__emulator/media/<media_id>` | the uploaded bytes, with the part's `Content-Type` (404 if unknown) |
+//! | `POST /__emulator/cards/press {"outTrackId","userId","actionId","params"?}` | a [`PressReceipt`](super::PressReceipt), or 400 `{"error"}` (see [`press_card`](super::DingTalkEmulator::press_card)) |
+//! | `GET /__emulator/card-presses` | `[CardPress…]` |
+//! | `GET /__emulator/card-callback-routes` | `[CardCallbackRoute…]` |
+//! | `POST /__emulator/files {"name","contentType","base64"}` | `{"downloadCode"}`: a file a user sends (see [`add_file`](super::DingTalkEmulator::add_file)) |
 //!
 //! Control requests are not DingTalk calls: they are excluded from [`calls`](super::DingTalkEmulator::calls)
 //! and not subject to tokens, faults or flow control. Records use the Rust field names (snake_case).
@@ -32,12 +38,15 @@ use std::{sync::Arc, time::Duration};
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 
-use super::{state::Shared, stream, Fault, PushOptions};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+
+use super::{card_callbacks, files, state::Shared, stream, Fault, PushOptions};
 use crate::event::{build_bot_message, MessageSpec};
 
 /// Serves one control request.
 pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> Response {
-    let bytes = axum::body::to_bytes(body, 1024 * 1024)
+    // Large enough for a base64 file of the upload limit (20 MB).
+    let bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await
         .unwrap_or_default();
     let ok = || Json(json!({ "ok": true })).into_response();
@@ -106,6 +115,55 @@ pub(crate) async fn handle(shared: &Arc<Shared>, parts: &Parts, body: Body) -> R
         ("GET", "/__emulator/stream/frames") => {
             Json(stream::control::frames(shared)).into_response()
         }
+        ("GET", "/__emulator/media") => Json(shared.lock().media.all()).into_response(),
+        ("GET", path) if path.starts_with("/__emulator/media/") => {
+            let id = &path["/__emulator/media/".len()..];
+            match shared.lock().media.content(id) {
+                Some((content_type, bytes)) => {
+                    ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+                }
+                None => (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({ "error": "unknown media_id" })),
+                )
+                    .into_response(),
+            }
+        }
+        ("POST", "/__emulator/cards/press") => match parse::<Press>(&bytes) {
+            Ok(p) => match card_callbacks::press(
+                shared,
+                &p.out_track_id,
+                &p.user_id,
+                &p.action_id,
+                p.params,
+            ) {
+                Ok(receipt) => Json(receipt).into_response(),
+                Err(e) => bad_request(&e.to_string()),
+            },
+            Err(e) => *e,
+        },
+        ("GET", "/__emulator/card-presses") => {
+            Json(shared.lock().presses.iter().cloned().collect::<Vec<_>>()).into_response()
+        }
+        ("GET", "/__emulator/card-callback-routes") => Json(
+            shared
+                .lock()
+                .card_routes
+                .values()
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        ("POST", "/__emulator/files") => match parse::<AddFile>(&bytes) {
+            Ok(f) => match B64.decode(f.base64.as_bytes()) {
+                Ok(data) => {
+                    Json(json!({ "downloadCode": files::add(shared, &f.content_type, data) }))
+                        .into_response()
+                }
+                Err(e) => bad_request(&format!("base64: {e}")),
+            },
+            Err(e) => *e,
+        },
         ("GET", "/__emulator/stream/connections") => {
             Json(stream::control::connections(shared)).into_response()
         }
@@ -124,6 +182,27 @@ struct StreamPush {
     spec: MessageSpec,
     #[serde(flatten)]
     options: PushOptions,
+}
+
+/// `POST /__emulator/cards/press`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Press {
+    out_track_id: String,
+    user_id: String,
+    action_id: String,
+    #[serde(default)]
+    params: Value,
+}
+
+/// `POST /__emulator/files`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddFile {
+    #[allow(dead_code)]
+    name: String,
+    content_type: String,
+    base64: String,
 }
 
 /// `POST /__emulator/stream/disconnect`.

@@ -12,9 +12,9 @@ use axum::{
 use serde_json::{Map, Value};
 
 use super::{
-    card_create, card_update, control,
+    card_callbacks, card_create, card_update, control,
     fault::FaultResponse,
-    qps, quota,
+    files, media, qps, quota,
     reply::{new_request_id, ApiError, Reply},
     robot, route,
     state::Shared,
@@ -37,12 +37,16 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     if kind == ApiKind::Control {
         return control::handle(&shared, &parts, body).await;
     }
+    if kind == ApiKind::MessageFileGet {
+        return files::serve(&shared, parts).await;
+    }
     let at_ms = shared.clock.now_ms();
     let seq = shared.next_seq();
     let request_id = new_request_id();
     let query = query_object(&parts.uri);
-    let input = read_input(&parts, body).await;
+    let input = read_input(&parts, body, kind).await;
     let recorded = match (&input, parts.method.as_str()) {
+        (Input::Upload(upload), _) => upload.summary(&query),
         (_, "GET") => query.clone(),
         (Input::Json(v), _) => v.clone(),
         (Input::Text(t), _) => Value::String(t.clone()),
@@ -83,6 +87,8 @@ enum Input {
     Json(Value),
     Text(String),
     Unreadable,
+    /// The multipart body of `POST /media/upload`.
+    Upload(media::Upload),
 }
 
 impl Input {
@@ -94,7 +100,23 @@ impl Input {
     }
 }
 
-async fn read_input(parts: &Parts, body: Body) -> Input {
+/// Largest `POST /media/upload` body read (an upload over it is answered errcode 40006).
+const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+async fn read_input(parts: &Parts, body: Body, kind: ApiKind) -> Input {
+    if kind == ApiKind::MediaUpload {
+        let content_type = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        return Input::Upload(match axum::body::to_bytes(body, MAX_UPLOAD_BYTES).await {
+            Ok(bytes) => media::read(content_type, bytes).await,
+            Err(_) => media::Upload {
+                too_large: true,
+                ..media::Upload::default()
+            },
+        });
+    }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return Input::Unreadable;
     };
@@ -107,7 +129,7 @@ async fn read_input(parts: &Parts, body: Body) -> Input {
     }
 }
 
-fn query_object(uri: &Uri) -> Value {
+pub(crate) fn query_object(uri: &Uri) -> Value {
     let pairs = Query::<Vec<(String, String)>>::try_from_uri(uri)
         .map(|q| q.0)
         .unwrap_or_default();
@@ -173,6 +195,12 @@ fn handle_call(
         ApiKind::LegacyAccessToken => {
             tokens::legacy_token(shared, call.at_ms, query, &mut call.app_key)
         }
+        ApiKind::MediaUpload => match input {
+            Input::Upload(upload) => {
+                media::upload(shared, call.at_ms, query, upload, &mut call.app_key)
+            }
+            _ => Reply::legacy(41005, "缺少多媒体文件数据", Map::new()),
+        },
         ApiKind::SessionWebhook => {
             let body = match input {
                 Input::Json(v) => v,
@@ -253,6 +281,8 @@ fn authorized(
         ApiKind::UpdateCardInstance => card_update::update_instance(shared, &mut inner, now, body),
         ApiKind::GroupSend => robot::group_send(shared, &mut inner, now, body),
         ApiKind::OtoSend => robot::oto_send(shared, &mut inner, now, body),
+        ApiKind::MessageFileDownload => files::download_url(shared, &mut inner, call.at_ms, body),
+        ApiKind::RegisterCardCallback => card_callbacks::register(&mut inner, call.at_ms, body),
         _ => Err(ApiError::not_found()),
     };
     Ok(result.map_or_else(Reply::from, Reply::ok))

@@ -10,7 +10,8 @@ use super::ApiKind;
 /// `{"api":null,"response":{"Latency":300},"count":1}` (latency in milliseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
-    /// The API it applies to; `None` = any API except the token endpoints.
+    /// The API it applies to; `None` = any API except the token endpoints and the file storage
+    /// ([`ApiKind::MessageFileGet`], which takes only faults that name it).
     pub api: Option<ApiKind>,
     /// What the faulted call gets.
     pub response: FaultResponse,
@@ -31,7 +32,7 @@ impl Fault {
     fn matches(&self, kind: ApiKind) -> bool {
         match self.api {
             Some(api) => api == kind,
-            None => !kind.is_token(),
+            None => !kind.is_token() && kind != ApiKind::MessageFileGet,
         }
     }
 }

@@ -14,11 +14,17 @@
 //! everything unless [`EmulatorConfig::record_limit`] bounds them for a long session; observers can follow
 //! them with [`DingTalkEmulator::subscribe_changes`].
 //!
+//! Files users send to the robot (`add_file` → `downloadCode` → `POST /v1.0/robot/messageFiles/download` →
+//! a temporary OSS-style URL on the same server) are described in `files`; media the app uploads
+//! (`POST /media/upload`, oapi) in `media`; presses of card buttons ([`DingTalkEmulator::press_card`],
+//! Stream and HTTP callbacks, `POST /v1.0/card/callbacks/register`) in `card_callbacks`.
+//!
 //! Stream mode (docs/dingtalk-events.md, "Stream mode") lives on the same server:
 //! `POST /v1.0/gateway/connections/open` and the WebSocket `/connect?ticket=…`; see
 //! [`DingTalkEmulator::push_bot_message`], [`DingTalkEmulator::disconnect_all`] and
 //! [`DingTalkEmulator::stream_frames`].
 
+mod card_callbacks;
 mod card_create;
 mod card_update;
 mod cards;
@@ -26,6 +32,8 @@ mod config;
 mod control;
 mod dispatch;
 mod fault;
+mod files;
+mod media;
 mod model;
 mod params;
 mod qps;
@@ -42,13 +50,17 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 
-pub use config::{EmulatorConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
+pub use card_callbacks::{
+    CallbackMode, CardCallbackRoute, CardPress, PressError, PressReceipt, PressStatus,
+};
+pub use config::{EmulatorConfig, MediaConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
 pub use fault::{Fault, FaultResponse};
+pub use media::Media;
 pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
 pub use robot::SESSION_INVALID_ERRCODE;
 pub use stream::{
     Closer, FrameDirection, FrameKind, PushOptions, PushReceipt, StreamConfig, StreamConnection,
-    StreamFrame, Subscription, BOT_MESSAGE_TOPIC,
+    StreamFrame, Subscription, BOT_MESSAGE_TOPIC, CARD_CALLBACK_TOPIC,
 };
 
 use crate::http::HttpServer;

@@ -29,6 +29,17 @@ pub enum ApiKind {
     OtoSend,
     /// `POST /v1.0/gateway/connections/open` (Stream mode: credentials → WebSocket endpoint + ticket).
     StreamConnectionOpen,
+    /// `POST /v1.0/robot/messageFiles/download` (a user's file: `downloadCode` → temporary URL).
+    MessageFileDownload,
+    /// `GET` on a temporary file URL (the storage, not an OpenAPI call: no token, not metered).
+    MessageFileGet,
+    /// `POST /media/upload?access_token=…&type=…` (oapi, multipart): upload → `media_id`.
+    MediaUpload,
+    /// `POST /v1.0/card/callbacks/register` (HTTP-mode card callbacks: route key → URL).
+    RegisterCardCallback,
+    /// Not a request: a card callback (a pressed button) whose answer updated the card. Used as
+    /// [`CardUpdate::via`] only.
+    CardCallback,
     /// The emulator's own `/__emulator/*` control API (never recorded as a call).
     Control,
     /// Anything else (answered 404 `InvalidAction.NotFound`).
@@ -139,7 +150,8 @@ pub struct CardUpdate {
     pub finalize: bool,
     /// The update failed the card (`isError`, or `flowStatus` "5").
     pub error: bool,
-    /// [`ApiKind::StreamingUpdate`] or [`ApiKind::UpdateCardInstance`].
+    /// [`ApiKind::StreamingUpdate`], [`ApiKind::UpdateCardInstance`], or [`ApiKind::CardCallback`] for
+    /// data from the answer to a card callback.
     pub via: ApiKind,
 }
 

@@ -28,6 +28,11 @@ impl ApiError {
         }
     }
 
+    /// `code: message`, for records.
+    pub(crate) fn describe(&self) -> String {
+        format!("{}: {}", self.code, self.message)
+    }
+
     /// HTTP 400 with a `param.*` style code.
     pub(crate) fn param(code: &str, message: impl Into<String>) -> Self {
         Self::new(400, code, message)

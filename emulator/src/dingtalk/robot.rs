@@ -152,7 +152,8 @@ pub(crate) fn oto_send(
     )
 }
 
-fn check_robot_code(shared: &Shared, body: &Value) -> Result<(), ApiError> {
+/// `robotCode` must be the app's: `invalidParameter.robotCode.empty` / `.invalid` otherwise.
+pub(crate) fn check_robot_code(shared: &Shared, body: &Value) -> Result<(), ApiError> {
     match optional_str(body, "robotCode")? {
         None | Some("") => Err(ApiError::param(
             "invalidParameter.robotCode.empty",

@@ -28,6 +28,10 @@ pub(crate) fn classify(method: &Method, path: &str) -> ApiKind {
         ("POST", "/v1.0/robot/groupMessages/send") => ApiKind::GroupSend,
         ("POST", "/v1.0/robot/oToMessages/batchSend") => ApiKind::OtoSend,
         ("POST", "/v1.0/gateway/connections/open") => ApiKind::StreamConnectionOpen,
+        ("POST", "/v1.0/robot/messageFiles/download") => ApiKind::MessageFileDownload,
+        ("POST", "/media/upload") => ApiKind::MediaUpload,
+        ("POST", "/v1.0/card/callbacks/register") => ApiKind::RegisterCardCallback,
+        (_, p) if p.starts_with(super::files::OSS_PREFIX) => ApiKind::MessageFileGet,
         _ => ApiKind::Unknown,
     }
 }
@@ -38,9 +42,13 @@ pub(crate) fn required_scope(kind: ApiKind) -> Option<&'static str> {
         ApiKind::CreateAndDeliver
         | ApiKind::CreateCard
         | ApiKind::DeliverCard
-        | ApiKind::UpdateCardInstance => Some("Card.Instance.Write"),
+        | ApiKind::UpdateCardInstance
+        | ApiKind::RegisterCardCallback => Some("Card.Instance.Write"),
         ApiKind::StreamingUpdate => Some("Card.Streaming.Write"),
-        ApiKind::GroupSend | ApiKind::OtoSend => Some("qyapi_robot_sendmsg"),
+        ApiKind::GroupSend | ApiKind::OtoSend | ApiKind::MessageFileDownload => {
+            Some("qyapi_robot_sendmsg")
+        }
+        ApiKind::MediaUpload => Some("qyapi_base"),
         _ => None,
     }
 }

@@ -6,8 +6,17 @@ use std::{
 };
 
 use super::{
-    cards::CardStore, fault::FaultQueue, qps::QpsLimiter, quota::MonthlyCalls, stream::StreamState,
-    tokens::TokenStore, webhooks::WebhookStore, Call, EmulatorConfig, SentMessage,
+    card_callbacks::{CardCallbackRoute, CardPress},
+    cards::CardStore,
+    fault::FaultQueue,
+    files::FileStore,
+    media::MediaStore,
+    qps::QpsLimiter,
+    quota::MonthlyCalls,
+    stream::StreamState,
+    tokens::TokenStore,
+    webhooks::WebhookStore,
+    Call, EmulatorConfig, SentMessage,
 };
 use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
@@ -42,6 +51,16 @@ pub(crate) struct Inner {
     pub(crate) stream: StreamState,
     /// Metered calls per app and month (see `quota`).
     pub(crate) monthly: MonthlyCalls,
+    /// Files users sent, by `downloadCode` (see `files`).
+    pub(crate) files: FileStore,
+    /// Media uploaded with `POST /media/upload` (see `media`).
+    pub(crate) media: MediaStore,
+    /// HTTP card-callback routes by `callbackRouteKey` (app configuration: not bounded).
+    pub(crate) card_routes: std::collections::BTreeMap<String, CardCallbackRoute>,
+    /// Card presses, oldest first.
+    pub(crate) presses: VecDeque<CardPress>,
+    /// The `seq` of the newest press.
+    pub(crate) next_press: u64,
     /// Card calls that reached their handler, for `applied_timeout_every`.
     pub(crate) card_calls: u64,
     /// `seq` of every call that was applied and then answered 504, in arrival order.
@@ -62,9 +81,19 @@ impl Inner {
             qps: QpsLimiter::default(),
             stream: StreamState::new(limit),
             monthly: MonthlyCalls::default(),
+            files: FileStore::new(limit),
+            media: MediaStore::new(limit),
+            card_routes: std::collections::BTreeMap::new(),
+            presses: VecDeque::new(),
+            next_press: 0,
             card_calls: 0,
             applied_timeouts: VecDeque::new(),
         }
+    }
+
+    /// [`EmulatorConfig::record_limit`].
+    pub(crate) fn limit(&self) -> Option<usize> {
+        self.limit
     }
 
     /// Records an accepted message (the oldest beyond the limit go).

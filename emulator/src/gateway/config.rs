@@ -30,6 +30,10 @@ pub struct FakeGatewayConfig {
     /// `x-openclaw-session-key`, no `user`: a fresh random session per request) are forgotten once their
     /// request ends. The JSONL record file still gets every request. Default `None`: everything is kept.
     pub record_limit: Option<usize>,
+    /// Gateway mode: accept `image_url` parts with `http(s)` URLs (fetched by the fake), like the
+    /// gateway's `gateway.http.endpoints.chatCompletions.images.allowUrl`. Default `false`, the gateway's
+    /// default: only `data:` URLs; any other URL refuses the request (see `images`).
+    pub allow_image_urls: bool,
 }
 
 impl Default for FakeGatewayConfig {
@@ -43,6 +47,7 @@ impl Default for FakeGatewayConfig {
             record_path: None,
             upstream_key_cooldown: Duration::from_secs(60),
             record_limit: None,
+            allow_image_urls: false,
         }
     }
 }

@@ -78,13 +78,15 @@ impl Job {
         }
     }
 
+    /// The scripted tokens, after a sentence describing the request's images (if any).
     fn tokens(&self, admission: &Admission) -> Vec<String> {
-        self.script.tokens(|| {
+        let tokens = self.script.tokens(|| {
             default_reply(
                 self.request.last_user_text(),
                 admission.completed_turns() + 1,
             )
-        })
+        });
+        super::images::with_description(&self.request.images, tokens)
     }
 }
 

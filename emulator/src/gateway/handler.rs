@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::{
     gateway_flow::{self, Job},
+    images,
     reject::Rejection,
     request::{authorized, parse_gateway, parse_upstream},
     script::Script,
@@ -46,6 +47,7 @@ pub(crate) async fn handle(State(app): State<Arc<App>>, request: Request) -> Res
         status: 0,
         outcome: RequestOutcome::InProgress,
         emitted_tokens: Vec::new(),
+        images: Vec::new(),
     };
     let body = match read_json(&app, &parts, body).await {
         Ok(body) => body,
@@ -137,10 +139,22 @@ fn reject(app: &App, record: GatewayRequest, rejection: Rejection) -> Response {
 }
 
 async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Response {
-    let request = match parse_gateway(&app.config, &parts.headers, &record.body) {
+    let mut request = match parse_gateway(&app.config, &parts.headers, &record.body) {
         Ok(r) => r,
         Err(rejection) => return reject(&app, record, rejection),
     };
+    request.images = match images::resolve(&record.body, app.config.allow_image_urls).await {
+        Ok(images) => images,
+        Err(()) => return reject(&app, record, Rejection::invalid(images::INVALID_IMAGE)),
+    };
+    if !request.images.is_empty() && request.last_user_text().is_empty() {
+        match request.user_texts.last_mut() {
+            Some(last) => *last = images::IMAGE_ONLY_USER_MESSAGE.into(),
+            None => request
+                .user_texts
+                .push(images::IMAGE_ONLY_USER_MESSAGE.into()),
+        }
+    }
     let admission = app
         .sessions
         .admit(&request.session_key, request.ephemeral_session);
@@ -148,6 +162,7 @@ async fn gateway(app: Arc<App>, parts: &Parts, record: GatewayRequest) -> Respon
     let seq = app.recorder.push(GatewayRequest {
         session_key,
         status: 200,
+        images: request.images.clone(),
         ..record
     });
     let framer = Framer::new(&request.model, false);
@@ -187,6 +202,7 @@ async fn upstream(app: Arc<App>, record: GatewayRequest) -> Response {
     }
     let seq = app.recorder.push(GatewayRequest {
         status: 200,
+        images: request.images.clone(),
         ..record
     });
     let framer = Framer::new(&request.model, true);

@@ -5,12 +5,15 @@
 //! with history, the new-session concurrency caveat, and upstream failures reported in-stream with HTTP 200.
 //! Upstream mode is an OpenAI-compatible model server ("Fake upstream model" there). What is said is chosen
 //! by trigger words in the user messages (see `script`), or, for a failure, queued for the next request with
-//! [`FakeGateway::fail_next`]. Every request is recorded
+//! [`FakeGateway::fail_next`]. Images (`image_url` parts of the active user turn) are accepted and refused
+//! exactly as the gateway does (see `images`), recorded ([`GatewayRequest::images`]), and described in a
+//! first sentence of the answer (`I received 1 image: image/png, 12 345 bytes.`). Every request is recorded
 //! ([`FakeGateway::requests`]); probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
 
 mod config;
 mod gateway_flow;
 mod handler;
+mod images;
 mod record;
 mod reject;
 mod reply_text;
@@ -32,6 +35,7 @@ use std::{
 use axum::Router;
 
 pub use config::{FakeGatewayConfig, GatewayMode};
+pub use images::{ImagePart, ImageUrlKind};
 pub use record::{GatewayRequest, RequestOutcome};
 pub use script::ScriptedFailure;
 

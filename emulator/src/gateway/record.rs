@@ -11,6 +11,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use super::images::ImagePart;
 use crate::{bounded, clock::Clock, notify::ChangeFeed};
 
 /// One request to the fake gateway.
@@ -33,6 +34,10 @@ pub struct GatewayRequest {
     pub outcome: RequestOutcome,
     /// Content tokens written, with their time in ms since the server started.
     pub emitted_tokens: Vec<(u64, String)>,
+    /// The images of the request's active user turn (as the gateway resolves them; empty for refused
+    /// requests).
+    #[serde(default)]
+    pub images: Vec<ImagePart>,
 }
 
 /// How a request ended.

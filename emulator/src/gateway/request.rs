@@ -102,6 +102,8 @@ pub(crate) struct ChatRequest {
     pub(crate) user_texts: Vec<String>,
     /// Rough prompt size for the usage numbers (words in all messages).
     pub(crate) prompt_words: u64,
+    /// The active user turn's images (set once they are resolved).
+    pub(crate) images: Vec<super::images::ImagePart>,
 }
 
 impl ChatRequest {
@@ -176,6 +178,7 @@ pub(crate) fn parse_gateway(
             .map(|m| m.text.split_whitespace().count() as u64)
             .sum::<u64>()
             .max(1),
+        images: Vec::new(),
     })
 }
 
@@ -240,6 +243,8 @@ pub(crate) struct UpstreamRequest {
     pub(crate) echo_text: String,
     pub(crate) assistant_turns: usize,
     pub(crate) prompt_words: u64,
+    /// The images of the current turn that parse (upstream mode refuses nothing).
+    pub(crate) images: Vec<super::images::ImagePart>,
 }
 
 /// Upstream mode: any model id is accepted; the body only needs to be a JSON object.
@@ -267,6 +272,7 @@ pub(crate) fn parse_upstream(body: &Value) -> UpstreamRequest {
             .map(|m| m.text.split_whitespace().count() as u64)
             .sum::<u64>()
             .max(1),
+        images: super::images::lenient(body),
     }
 }
 

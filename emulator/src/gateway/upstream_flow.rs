@@ -37,9 +37,12 @@ impl UpstreamJob {
         self.script.interval(self.app.config.token_interval)
     }
 
+    /// The scripted tokens, after a sentence describing the current turn's images (if any).
     fn tokens(&self) -> Vec<String> {
-        self.script
-            .tokens(|| default_reply(&self.request.echo_text, self.request.assistant_turns + 1))
+        let tokens = self
+            .script
+            .tokens(|| default_reply(&self.request.echo_text, self.request.assistant_turns + 1));
+        super::images::with_description(&self.request.images, tokens)
     }
 
     fn usage(&self, completion_tokens: usize) -> Usage {

@@ -146,3 +146,18 @@ pub async fn changed(rx: &mut tokio::sync::watch::Receiver<u64>) {
         .expect("a change in time")
         .expect("the server is alive");
 }
+
+/// Serves `bytes` with `content_type` at a loopback URL (for tests that fetch images); returns the URL.
+pub async fn serve_bytes(content_type: &'static str, bytes: Vec<u8>) -> String {
+    let app = axum::Router::new().route(
+        "/image",
+        axum::routing::get(move || {
+            let bytes = bytes.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, content_type)], bytes) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/image", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}

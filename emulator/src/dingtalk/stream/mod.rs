@@ -13,9 +13,13 @@
 //!   [`StreamConfig::redelivery_after`] (60 s, docs/dingtalk-events.md, "Redelivery and duplicates") is
 //!   delivered again, up to [`StreamConfig::max_redeliveries`] times.
 //!
+//! * Card callbacks (a pressed button, see `card_callbacks`) go out the same way on topic
+//!   [`CARD_CALLBACK_TOPIC`], only to connections that subscribed to it (`CALLBACK`
+//!   `/v1.0/card/instances/callback`), with the same ACK and redelivery rules.
+//!
 //! Emulator choices where DingTalk is silent: a push goes to the most recently opened connection that
-//! subscribed to robot messages and has not been told to disconnect; with no such connection it waits for
-//! the next one. A bad ticket on `/connect` is HTTP 401 `{"code":"invalidTicket"}`. Every frame in both
+//! subscribed (`CALLBACK`) to its topic and has not been told to disconnect; with no such connection it
+//! waits for the next one that subscribes. A bad ticket on `/connect` is HTTP 401 `{"code":"invalidTicket"}`. Every frame in both
 //! directions is recorded ([`DingTalkEmulator::stream_frames`]), with the departures of client frames from
 //! the documented shape.
 
@@ -52,6 +56,10 @@ use tickets::{Ticket, TicketStore};
 /// The topic of robot messages (docs/dingtalk-events.md, "Opening a connection").
 pub const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
 
+/// The topic of card callbacks (docs/dingtalk.md §5.7; the SDKs' `TOPIC_CARD` /
+/// `Card_Callback_Router_Topic`).
+pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
+
 /// The path of the WebSocket endpoint.
 pub(crate) const CONNECT_PATH: &str = "/connect";
 
@@ -71,15 +79,20 @@ pub(crate) enum Command {
 struct Live {
     tx: mpsc::UnboundedSender<Command>,
     connection_id: String,
-    bot: bool,
+    /// The `CALLBACK` topics it subscribed to.
+    topics: Vec<String>,
     disconnecting: bool,
     frozen: bool,
 }
 
-/// A pushed robot message.
+/// A pushed callback: a robot message or a card callback (a pressed button).
 #[derive(Debug)]
 struct Push {
-    msg_id: String,
+    topic: &'static str,
+    /// A robot message's `msgId`.
+    msg_id: Option<String>,
+    /// A card callback's press (see `card_callbacks`).
+    press: Option<u64>,
     data: String,
     lose_acks: u32,
     acked: bool,
@@ -239,7 +252,9 @@ pub(crate) fn push(shared: &Arc<Shared>, spec: MessageSpec, options: PushOptions
     shared.lock().stream.add_push(
         message_id.clone(),
         Push {
-            msg_id: msg_id.clone(),
+            topic: BOT_MESSAGE_TOPIC,
+            msg_id: Some(msg_id.clone()),
+            press: None,
             data: payload.to_string(),
             lose_acks: options.lose_acks,
             acked: false,
@@ -251,7 +266,29 @@ pub(crate) fn push(shared: &Arc<Shared>, spec: MessageSpec, options: PushOptions
     PushReceipt { msg_id, message_id }
 }
 
-/// Sends a pushed message on the best connection, or queues it until one opens.
+/// Pushes a card callback on [`CARD_CALLBACK_TOPIC`] (see `card_callbacks`); returns the frame's
+/// `messageId`.
+pub(crate) fn push_card_callback(shared: &Arc<Shared>, press: u64, data: String) -> String {
+    let message_id = frames::new_message_id(shared.clock.epoch_now());
+    shared.lock().stream.add_push(
+        message_id.clone(),
+        Push {
+            topic: CARD_CALLBACK_TOPIC,
+            msg_id: None,
+            press: Some(press),
+            data,
+            lose_acks: 0,
+            acked: false,
+            deliveries: 0,
+        },
+        &shared.config.stream,
+    );
+    deliver(shared, &message_id, false);
+    message_id
+}
+
+/// Sends a pushed callback on the newest connection subscribed to its topic, or queues it until one
+/// opens.
 fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
     let now = shared.clock.now_ms();
     let epoch = shared.clock.epoch_now();
@@ -265,15 +302,16 @@ fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
     if push.acked {
         return;
     }
+    let topic = push.topic;
     let target = st
         .live
         .iter()
         .rev()
-        .find(|(_, l)| l.bot && !l.disconnecting && !l.frozen)
+        .find(|(_, l)| l.topics.iter().any(|t| t == topic) && !l.disconnecting && !l.frozen)
         .map(|(id, l)| (*id, l.connection_id.clone(), l.tx.clone()));
     let sent = target.and_then(|(id, connection_id, tx)| {
         let headers = Shared::frame_headers(&app_id, &connection_id, message_id, epoch);
-        let text = frames::callback(BOT_MESSAGE_TOPIC, headers, &push.data);
+        let text = frames::callback(topic, headers, &push.data);
         tx.send(Command::Send(text.clone()))
             .ok()
             .map(|()| (id, text))
@@ -289,13 +327,18 @@ fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
     };
     push.deliveries += 1;
     let (n, msg_id) = (push.deliveries, push.msg_id.clone());
+    let kind = if push.press.is_some() {
+        FrameKind::CardCallback
+    } else {
+        FrameKind::Callback
+    };
     let frame = st.record(
         now,
         connection,
         FrameDirection::ToClient,
-        FrameKind::Callback,
+        kind,
         Some(message_id.to_owned()),
-        Some(msg_id),
+        msg_id,
         text,
     );
     frame.redelivery = redelivery;
@@ -334,10 +377,12 @@ fn connection_opened(
 ) -> (u64, String) {
     let now = shared.clock.now_ms();
     let connection_id = uuid::Uuid::new_v4().simple().to_string();
-    let bot = ticket
+    let topics: Vec<String> = ticket
         .subscriptions
         .iter()
-        .any(|s| s.kind == "CALLBACK" && s.topic == BOT_MESSAGE_TOPIC);
+        .filter(|s| s.kind == "CALLBACK")
+        .map(|s| s.topic.clone())
+        .collect();
     let (id, waiting) = {
         let mut inner = shared.lock();
         let st = &mut inner.stream;
@@ -360,16 +405,17 @@ fn connection_opened(
             Live {
                 tx,
                 connection_id: connection_id.clone(),
-                bot,
+                topics: topics.clone(),
                 disconnecting: false,
                 frozen: false,
             },
         );
-        let waiting: Vec<String> = if bot {
-            st.waiting.drain(..).collect()
-        } else {
-            Vec::new()
-        };
+        let (waiting, other): (Vec<String>, Vec<String>) = st.waiting.drain(..).partition(|m| {
+            st.pushes
+                .get(m)
+                .is_some_and(|p| topics.iter().any(|t| t == p.topic))
+        });
+        st.waiting.extend(other);
         (id, waiting)
     };
     shared.feed.bump();
@@ -387,6 +433,8 @@ fn client_frame(shared: &Shared, connection: u64, text: &str) {
     let mut inner = shared.lock();
     let st = &mut inner.stream;
     let mut ack_lost = false;
+    // A card callback ACKed for the first time: its press and the ACK's `data`.
+    let mut card_ack: Option<(u64, Option<String>)> = None;
     let (kind, msg_id) = match reply.message_id.as_deref() {
         Some(mid) if st.pushes.contains_key(mid) => {
             if reply.code != Some(200) {
@@ -397,11 +445,18 @@ fn client_frame(shared: &Shared, connection: u64, text: &str) {
                     p.lose_acks -= 1;
                     ack_lost = true;
                 } else if problems.is_empty() {
+                    if let (Some(press), false) = (p.press, p.acked) {
+                        card_ack = Some((press, reply.data.clone()));
+                    }
                     p.acked = true;
                 }
-                p.msg_id.clone()
+                (p.msg_id.clone(), p.press.is_some())
             });
-            (FrameKind::Ack, push)
+            match push {
+                Some((msg_id, true)) => (FrameKind::CardAck, msg_id),
+                Some((msg_id, false)) => (FrameKind::Ack, msg_id),
+                None => (FrameKind::Ack, None),
+            }
         }
         Some(mid) => match st.pings.remove(mid) {
             Some(data) => {
@@ -431,6 +486,9 @@ fn client_frame(shared: &Shared, connection: u64, text: &str) {
     );
     frame.problems = problems;
     frame.ack_lost = ack_lost;
+    if let Some((press, data)) = card_ack {
+        super::card_callbacks::stream_acked(shared, &mut inner, press, data.as_deref(), now);
+    }
     drop(inner);
     shared.feed.bump();
 }

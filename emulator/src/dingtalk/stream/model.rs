@@ -72,6 +72,11 @@ pub enum FrameKind {
     Pong,
     /// A client frame that answers nothing the server sent (or is unreadable).
     Unmatched,
+    /// A `CALLBACK` frame carrying a card callback (a pressed button, topic
+    /// `/v1.0/card/instances/callback`).
+    CardCallback,
+    /// The client's ACK of a card callback (its `data` may update the card).
+    CardAck,
 }
 
 /// One frame on one connection.
@@ -89,7 +94,7 @@ pub struct StreamFrame {
     pub kind: FrameKind,
     /// `headers.messageId` (of the frame, or of the frame an answer refers to).
     pub message_id: Option<String>,
-    /// For callbacks and their ACKs: the robot message's `msgId`.
+    /// For robot-message callbacks and their ACKs: the message's `msgId` (`None` for card callbacks).
     pub msg_id: Option<String>,
     /// A callback sent again because no ACK came in time.
     pub redelivery: bool,

@@ -34,7 +34,10 @@ pub fn kind_name(kind: ApiKind) -> &'static str {
         ApiKind::SessionWebhook => "webhook",
         ApiKind::GroupSend | ApiKind::OtoSend => "robot send",
         ApiKind::StreamConnectionOpen => "stream-connection-open",
-        ApiKind::Control | ApiKind::Unknown => "other",
+        ApiKind::MessageFileDownload | ApiKind::MessageFileGet => "file download",
+        ApiKind::MediaUpload => "media upload",
+        ApiKind::RegisterCardCallback => "card callback route",
+        ApiKind::CardCallback | ApiKind::Control | ApiKind::Unknown => "other",
     }
 }
 

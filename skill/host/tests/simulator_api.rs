@@ -1,0 +1,330 @@
+#![cfg(feature = "demo")]
+//! `openclaw-skill demo --web` as a process, through its HTTP API only (no browser): with a
+//! gateway named by `--gateway` and its token from `OPENCLAW_API_KEY`, a typed message becomes a
+//! finished AI Card in the page's state; 1:1 chats get their own cards; bad requests are
+//! refused with the reason; SIGTERM ends the run cleanly. The browser test is `simulator.rs`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use serde_json::{json, Value};
+use support::plugin_path;
+
+/// Upper bound of every wait (each returns as soon as its condition holds).
+const LIMIT: Duration = Duration::from_secs(60);
+/// How often the page's state is read while waiting for a card.
+const POLL: Duration = Duration::from_millis(50);
+/// The gateway token the test hands over through the environment.
+const KEY: &str = "simulator-api-key-5f1e";
+
+/// A running `openclaw-skill demo --web --port 0`.
+struct Simulator {
+    child: Child,
+    url: String,
+    stdout: mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    http: reqwest::blocking::Client,
+}
+
+impl Simulator {
+    /// Starts it against `gateway`, with the token in `OPENCLAW_API_KEY`, and waits for its URL.
+    fn start(gateway: &str) -> Simulator {
+        let library = plugin_path();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-skill"))
+            .args(["demo", "--web", "--port", "0", "--gateway", gateway])
+            .arg("--library")
+            .arg(&library)
+            .env_remove("RUST_LOG")
+            .env("OPENCLAW_API_KEY", KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn openclaw-skill");
+        let (tx, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut err = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut text);
+            text
+        });
+        let url = loop {
+            match stdout.recv_timeout(LIMIT) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("simulator: ") {
+                        break url.to_owned();
+                    }
+                }
+                Err(e) => panic!("no `simulator: URL` line: {e}"),
+            }
+        };
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Simulator {
+            child,
+            url,
+            stdout,
+            stderr: Some(stderr),
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// POSTs `body`; returns the status and the JSON answer.
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().expect("a JSON answer"))
+    }
+
+    /// The state of conversation `id`.
+    fn state(&self, id: &str) -> Value {
+        self.get(&format!("api/state?conversation={}", urlencode(id)))
+    }
+
+    /// Waits until conversation `id` shows `n` cards and none is in progress; returns them.
+    fn wait_cards(&self, id: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let state = self.state(id);
+            let cards: Vec<Value> = state["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|i| i["type"] == "card")
+                .cloned()
+                .collect();
+            let ended = cards
+                .iter()
+                .all(|c| c["state"] == "finished" || c["state"] == "failed");
+            if cards.len() == n && ended {
+                return cards;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "conversation {id}: wanted {n} ended cards, the page shows {state:#}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// SIGTERM, then the exit status and stderr.
+    fn stop(mut self) -> (Option<i32>, String, Vec<String>) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -TERM failed");
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(POLL);
+        };
+        let stdout: Vec<String> = self.stdout.try_iter().collect();
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().expect("stderr reader"))
+            .unwrap_or_default();
+        (status.and_then(|s| s.code()), stderr, stdout)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A fake OpenClaw gateway that wants [`KEY`], on its own runtime (kept alive by the caller).
+fn gateway() -> (tokio::runtime::Runtime, FakeGateway) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gateway = rt
+        .block_on(FakeGateway::start(FakeGatewayConfig {
+            token: Some(KEY.into()),
+            ..FakeGatewayConfig::default()
+        }))
+        .expect("fake gateway");
+    (rt, gateway)
+}
+
+#[test]
+fn with_a_gateway_url_a_typed_message_becomes_a_finished_card_and_the_token_stays_out() {
+    let (_rt, gateway) = gateway();
+    let sim = Simulator::start(&gateway.base_url());
+    let state = sim.get("api/state");
+    let group = state["selected"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned();
+    assert!(
+        state["app"]["gateway"]
+            .as_str()
+            .is_some_and(|g| g.contains("real gateway")),
+        "{state:#}"
+    );
+    // A real gateway cannot be told to cut an answer: the button is off and the API says why.
+    let cut = state["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .find(|f| f["id"] == "gateway_cut")
+        .expect("gateway_cut listed");
+    assert_eq!(cut["available"], false);
+    let (status, answer) = sim.post("api/faults", json!({"fault": "gateway_cut"}));
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("--gateway"));
+
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": group, "sender": "016650100000001", "text": "你好，请介绍一下自己", "mention": true}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["delivered"], true);
+    let cards = sim.wait_cards(&group, 1);
+    assert_eq!(cards[0]["state"], "finished");
+    let html = cards[0]["html"].as_str().unwrap();
+    assert!(
+        html.contains("Hello from the fake gateway. You said: ")
+            && html.contains("你好，请介绍一下自己"),
+        "{html}"
+    );
+    // The gateway saw the token from the environment.
+    assert_eq!(gateway.requests().len(), 1);
+
+    let (code, stderr, stdout) = sim.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(KEY) && !stdout.iter().any(|l| l.contains(KEY)),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_one_to_one_chat_gets_its_own_cards_and_bad_requests_say_what_is_wrong() {
+    let (_rt, gateway) = gateway();
+    let sim = Simulator::start(&gateway.base_url());
+    let (status, added) = sim.post(
+        "api/conversations",
+        json!({"kind": "direct", "sender": "016650100000002"}),
+    );
+    assert_eq!(status, 200, "{added}");
+    let direct = added["id"].as_str().unwrap().to_owned();
+    // Opening it again gives the same chat.
+    let (_, again) = sim.post(
+        "api/conversations",
+        json!({"kind": "direct", "sender": "016650100000002"}),
+    );
+    assert_eq!(again["id"], direct.as_str());
+
+    // In a 1:1 the message reaches the robot without a mention, and is written by its user.
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": direct, "sender": "016650123456789", "text": "单聊里的问题", "mention": false}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["delivered"], true);
+    let cards = sim.wait_cards(&direct, 1);
+    assert!(cards[0]["html"].as_str().unwrap().contains("单聊里的问题"));
+    let state = sim.state(&direct);
+    let typed = state["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "user")
+        .expect("the typed message");
+    assert_eq!(typed["sender"], "李娜");
+    // The group did not get that card.
+    let groups: Vec<String> = state["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "group")
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    for group in &groups {
+        assert!(sim.state(group)["items"].as_array().unwrap().is_empty());
+    }
+
+    for (path, body, reason) in [
+        (
+            "api/messages",
+            json!({"conversation": direct, "text": "   "}),
+            "empty",
+        ),
+        (
+            "api/messages",
+            json!({"conversation": "cidNoSuchGroup==", "text": "你好"}),
+            "unknown conversation",
+        ),
+        (
+            "api/messages",
+            json!({"conversation": direct, "sender": "nobody", "text": "你好"}),
+            "unknown sender",
+        ),
+        (
+            "api/messages",
+            json!({"conversation": direct, "text": "长".repeat(3000)}),
+            "bytes",
+        ),
+        ("api/faults", json!({"fault": "meteor"}), "unknown fault"),
+        (
+            "api/conversations",
+            json!({"kind": "group", "title": "群".repeat(41)}),
+            "1 to 40 characters",
+        ),
+        ("api/messages", json!({"text": "缺少会话"}), "conversation"),
+    ] {
+        let (status, answer) = sim.post(path, body.clone());
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{path} {body}: {error}");
+    }
+    let (code, stderr, _) = sim.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+}
