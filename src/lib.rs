@@ -3,10 +3,12 @@
 //!
 //! The flow, one module each: [`ingress`] (what hosts ask about DingTalk's delivery) →
 //! [`event`] (the robot message) → [`conversation`] (queues, sessions, stop) → [`reply`] (the
-//! reply pipeline) → [`gateway`] (the OpenClaw SSE stream) → [`card`] (card-sync) →
-//! [`dingtalk`] (the OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a
+//! reply pipeline, which has [`attachments`] fetch and read the message's pictures and files)
+//! → [`gateway`] (the OpenClaw SSE stream) → [`card`] (card-sync) → [`dingtalk`] (the
+//! OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a
 //! host's handle holds; `ffi` is the C boundary, the only module allowed `unsafe` code.
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
+pub(crate) mod attachments;
 #[doc(hidden)]
 pub mod bench_support;
 pub(crate) mod card;

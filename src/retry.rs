@@ -71,6 +71,10 @@ pub(crate) const DINGTALK_RATE_LIMITED_PAUSE: Duration = Duration::from_millis(2
 /// Attempts of one markdown message of a reply (the fallback when there is no card).
 pub(crate) const MARKDOWN_REPLY_ATTEMPTS: u32 = 4;
 
+/// Attempts of asking DingTalk for the download link of a user's picture or file (all of
+/// them within `attachments.download_timeout_ms`).
+pub(crate) const FILE_LINK_ATTEMPTS: u32 = 3;
+
 /// How long a card's final update (and its `flowStatus` update) is retried.
 pub(crate) const FINAL_UPDATE_DEADLINE: Duration = Duration::from_secs(60);
 

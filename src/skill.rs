@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::attachments::Attachments;
 use crate::card::{recover_leftovers, CardContext, CardPlan, Journal};
 use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
 use crate::dingtalk::{CallStats, DingTalkClient};
@@ -96,6 +97,8 @@ impl Skill {
         );
         let gateway = GatewayClient::new(&manifest.gateway, &network)
             .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
+        let attachments = Attachments::new(&manifest.attachments, &network, dingtalk.clone())
+            .map_err(|e| SkillError::new(OcStatus::INTERNAL, e))?;
         let cards = Arc::new(CardContext::new(
             dingtalk.clone(),
             journal,
@@ -117,6 +120,8 @@ impl Skill {
                 cards: manifest.streaming.enabled,
                 card_template_id: manifest.dingtalk.card_template_id.clone(),
                 card_create_timeout_ms: manifest.streaming.card_create_timeout_ms,
+                images: manifest.attachments.images,
+                files: manifest.attachments.files,
             },
             sessions: Sessions::load(
                 state_dir.join("sessions.json"),
@@ -133,6 +138,7 @@ impl Skill {
             ),
             gateway,
             cards,
+            attachments,
             dingtalk,
             counters: ReplyCounters::default(),
             shutdown: CancellationToken::new(),

@@ -406,7 +406,8 @@ fn a_foreign_session_webhook_is_never_called() {
     let mut event = h
         .dingtalk
         .bot_message(MessageSpec::group_text("cidForeign", ""));
-    event["msgtype"] = "picture".into();
+    // A video cannot be forwarded: its polite reply would go through the session webhook.
+    event["msgtype"] = "video".into();
     event["content"] = serde_json::json!({"downloadCode": "x"});
     event["sessionWebhook"] =
         format!("{}/robot/sendBySession?session=evil", trap.base_url()).into();

@@ -307,23 +307,27 @@ fn the_allowlist_refuses_others_with_a_clear_answer() {
 }
 
 #[test]
-fn a_picture_gets_a_polite_reply_and_audio_uses_its_recognition() {
+fn a_video_gets_a_polite_reply_and_audio_uses_its_recognition() {
     let h = Harness::start("conv-types");
     let skill = h.skill(&plugin());
-    let mut pic = MessageSpec::group_text("cidTypes", "");
-    pic.content = Content::Picture;
+    let mut video = MessageSpec::group_text("cidTypes", "");
+    video.content = Content::Video;
     let replied = collect(
         skill
-            .handle_event(&h.dingtalk.bot_message(pic).to_string())
+            .handle_event(&h.dingtalk.bot_message(video).to_string())
             .unwrap(),
     );
     assert!(
-        matches!(replied.as_slice(), [Ok(Chunk::Replied(t))] if t.contains("文字")),
+        matches!(replied.as_slice(), [Ok(Chunk::Replied(t))] if t.contains("文字、语音、图片和文件")),
         "{replied:?}"
     );
     let webhook = h.dingtalk.sent_messages();
     assert_eq!(webhook.len(), 1);
     assert_eq!(webhook[0].via, ApiKind::SessionWebhook);
+    assert!(
+        h.gateway.requests().is_empty() && h.dingtalk.cards().is_empty(),
+        "the video went nowhere else"
+    );
 
     let mut audio = MessageSpec::group_text("cidTypes", "");
     audio.content = Content::Audio {

@@ -1,7 +1,7 @@
 //! The DingTalk OpenAPI client, the last step of the flow
 //! `event → conversation → reply → gateway stream → card-sync → DingTalk client`: access
 //! token, AI Card create / stream / data, plain replies through the session webhook or the
-//! robot send APIs (`docs/dingtalk.md`).
+//! robot send APIs (`docs/dingtalk.md`), and the download links of users' files ([`files`]).
 //!
 //! Every call ([`call`]) waits for its slot in the budget ([`budget`]: one learned rate per
 //! API, priorities), is counted in [`CallStats`] and against the monthly quota ([`quota`]),
@@ -14,6 +14,7 @@ mod caller;
 mod cards;
 mod client;
 mod error;
+mod files;
 mod messages;
 mod quota;
 mod retry;

@@ -17,17 +17,20 @@ pub enum CallKind {
     SessionWebhook = 4,
     /// Robot send APIs (group / 1:1).
     RobotSend = 5,
+    /// `POST /v1.0/robot/messageFiles/download`: a user's picture or file → temporary URL.
+    FileDownload = 6,
 }
 
 impl CallKind {
     /// All kinds, in index order.
-    pub const ALL: [CallKind; 6] = [
+    pub const ALL: [CallKind; 7] = [
         CallKind::Token,
         CallKind::CreateCard,
         CallKind::StreamingUpdate,
         CallKind::UpdateInstance,
         CallKind::SessionWebhook,
         CallKind::RobotSend,
+        CallKind::FileDownload,
     ];
 
     /// Short name used in logs and `info`.
@@ -39,6 +42,7 @@ impl CallKind {
             CallKind::UpdateInstance => "instance",
             CallKind::SessionWebhook => "webhook",
             CallKind::RobotSend => "robot_send",
+            CallKind::FileDownload => "download",
         }
     }
 }
@@ -46,7 +50,7 @@ impl CallKind {
 /// Call counters. Threads: any (atomics).
 #[derive(Debug, Default)]
 pub struct CallStats {
-    by_kind: [AtomicU64; 6],
+    by_kind: [AtomicU64; CallKind::ALL.len()],
     qps_limited: AtomicU64,
     failed: AtomicU64,
 }

@@ -14,6 +14,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 
 use super::error::{Deadline, GatewayError};
 use super::events::{parse_event_data, GatewayEvent};
+use super::message::UserMessage;
 use crate::manifest::GatewayConfig;
 use crate::retry::{before, GATEWAY};
 use crate::secret::Secret;
@@ -25,8 +26,8 @@ pub struct ChatRequest {
     pub session_key: String,
     /// Optional system text (the manifest's preamble).
     pub system: Option<String>,
-    /// The new user message only.
-    pub user_message: String,
+    /// The new user message only: its text and pictures.
+    pub user_message: UserMessage,
 }
 
 /// A cheap-to-clone client. Threads: any.
@@ -133,8 +134,9 @@ impl GatewayClient {
         request: &ChatRequest,
         deadline: Instant,
     ) -> Result<reqwest::Response, GatewayError> {
+        let body = self.body(request);
         let mut retry = 0;
-        (|| self.open_once(request, deadline))
+        (|| self.open_once(request, &body, deadline))
             .retry(GATEWAY.retries(Some(self.retries as usize)))
             .when(GatewayError::is_retryable)
             .adjust(|_, pause| before(Some(deadline), pause?))
@@ -147,29 +149,36 @@ impl GatewayClient {
             .await
     }
 
+    /// The request body: the optional system text and the user message (`docs/gateway.md`,
+    /// "Request").
+    fn body(&self, request: &ChatRequest) -> Value {
+        let mut messages = Vec::new();
+        if let Some(system) = request.system.as_deref().filter(|s| !s.is_empty()) {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        messages.push(json!({"role": "user", "content": request.user_message.content()}));
+        let mut body = json!({"model": self.model, "stream": true, "messages": messages});
+        if self.include_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        body
+    }
+
     /// One attempt: the request under the first-byte deadline; an error status is typed
     /// with the gateway's own message.
     async fn open_once(
         &self,
         request: &ChatRequest,
+        body: &Value,
         deadline: Instant,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut messages = Vec::new();
-        if let Some(system) = request.system.as_deref().filter(|s| !s.is_empty()) {
-            messages.push(json!({"role": "system", "content": system}));
-        }
-        messages.push(json!({"role": "user", "content": request.user_message}));
-        let mut body = json!({"model": self.model, "stream": true, "messages": messages});
-        if self.include_usage {
-            body["stream_options"] = json!({"include_usage": true});
-        }
         let mut builder = self
             .http
             .post(&self.url)
             .header("x-openclaw-session-key", &request.session_key)
             .header("x-openclaw-message-channel", "dingtalk")
             .header(reqwest::header::ACCEPT, "text/event-stream")
-            .json(&body);
+            .json(body);
         if !self.token.is_empty() {
             builder = builder.bearer_auth(self.token.expose());
         }
@@ -212,4 +221,50 @@ impl GatewayClient {
 fn error_message(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
     v.get("error")?.get("message")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::ImagePart;
+    use crate::manifest::GatewayConfig;
+
+    #[test]
+    fn a_request_with_a_picture_has_the_preamble_then_the_text_and_image_parts() {
+        let config = GatewayConfig {
+            endpoint: "http://127.0.0.1:18789".into(),
+            auth_token: Secret::new("t"),
+            model: "openclaw/main".into(),
+            include_usage: true,
+            connect_timeout_ms: 1_000,
+            first_byte_timeout_ms: 1_000,
+            idle_timeout_ms: 1_000,
+            total_timeout_ms: 1_000,
+            retries: 0,
+        };
+        let client = GatewayClient::new(&config, &Default::default()).unwrap();
+        let request = ChatRequest {
+            session_key: "dingtalk:dm:16650698".into(),
+            system: Some("请用中文回答。".into()),
+            user_message: UserMessage {
+                text: "[DingTalk 1:1 | 小张]\n[图片]".into(),
+                images: vec![ImagePart::new("image/gif", b"GIF89a")],
+            },
+        };
+        assert_eq!(
+            client.body(&request),
+            json!({
+                "model": "openclaw/main",
+                "stream": true,
+                "messages": [
+                    {"role": "system", "content": "请用中文回答。"},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "[DingTalk 1:1 | 小张]\n[图片]"},
+                        {"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lGODlh"}},
+                    ]},
+                ],
+                "stream_options": {"include_usage": true},
+            })
+        );
+    }
 }

@@ -262,6 +262,7 @@ impl Manifest {
         }
         self.validate_addresses(&mut err);
         self.validate_access(&mut err);
+        self.validate_attachments(&mut err);
         problems
     }
 
@@ -295,6 +296,53 @@ impl Manifest {
             err(
                 "conversation.access.policy",
                 "allowlist with neither allowed_senders nor allowed_groups admits nobody: list who may talk to the robot, or use `policy: open`",
+            );
+        }
+    }
+
+    /// `attachments:` limits, each in its range, and a picture limit the download limit can
+    /// reach.
+    fn validate_attachments(&self, err: &mut impl FnMut(&str, &str)) {
+        const MIB: u64 = 1024 * 1024;
+        let a = &self.attachments;
+        let ranges = [
+            (
+                "attachments.max_download_bytes",
+                a.max_download_bytes,
+                1024,
+                100 * MIB,
+            ),
+            (
+                "attachments.download_timeout_ms",
+                a.download_timeout_ms,
+                1_000,
+                300_000,
+            ),
+            (
+                "attachments.max_image_bytes",
+                a.max_image_bytes,
+                1024,
+                20 * MIB,
+            ),
+            (
+                "attachments.max_file_text_bytes",
+                a.max_file_text_bytes,
+                1024,
+                MIB,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if value < min || value > max {
+                err(key, &format!("{value} is out of range ({min}..={max})"));
+            }
+        }
+        if a.max_image_bytes > a.max_download_bytes {
+            err(
+                "attachments.max_image_bytes",
+                &format!(
+                    "{} exceeds attachments.max_download_bytes ({}): no picture that large is ever downloaded",
+                    a.max_image_bytes, a.max_download_bytes
+                ),
             );
         }
     }
@@ -370,6 +418,14 @@ impl Manifest {
                 "dedup_capacity": self.conversation.dedup_capacity,
                 "max_queued": self.conversation.max_queued,
                 "sender_messages_per_minute": self.conversation.sender_messages_per_minute,
+            },
+            "attachments": {
+                "images": self.attachments.images,
+                "files": self.attachments.files,
+                "max_download_bytes": self.attachments.max_download_bytes,
+                "download_timeout_ms": self.attachments.download_timeout_ms,
+                "max_image_bytes": self.attachments.max_image_bytes,
+                "max_file_text_bytes": self.attachments.max_file_text_bytes,
             },
             "ingress": {
                 "mode": self.ingress.mode,

@@ -30,6 +30,9 @@ pub struct Manifest {
     /// Conversations, sessions and access.
     #[serde(default)]
     pub conversation: ConversationConfig,
+    /// Pictures and files users send: whether they are read, and the limits.
+    #[serde(default)]
+    pub attachments: AttachmentsConfig,
     /// How the host receives DingTalk events (read by hosts; validated here).
     #[serde(default)]
     pub ingress: IngressConfig,
@@ -213,6 +216,53 @@ impl Default for ConversationConfig {
             max_queued: default_max_queued(),
             sender_messages_per_minute: default_sender_rate(),
             busy_message: default_busy_message(),
+        }
+    }
+}
+
+/// `attachments:`: pictures and files users send (or quote). Pictures go to the gateway as
+/// image parts of the user message; text files go into the text; other files are named to
+/// the model and the card says what was not read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Send pictures to the model. Turn off for a text-only model: a lone picture then gets
+    /// the polite "text only" reply, and a picture inside rich text stays a `[图片]`
+    /// placeholder. Default true.
+    #[serde(default = "yes")]
+    pub images: bool,
+    /// Read files (text files into the prompt, others named as not read). Off: a file gets
+    /// the polite "text only" reply. Default true.
+    #[serde(default = "yes")]
+    pub files: bool,
+    /// Largest picture or file downloaded; the download stops reading past it. Default
+    /// 20 MiB (20 971 520 bytes).
+    #[serde(default = "default_max_download")]
+    pub max_download_bytes: u64,
+    /// Deadline for fetching one picture or file (the download link from DingTalk and the
+    /// download itself); a late one is left out and the reply goes on. Default 15 000 ms.
+    #[serde(default = "default_download_timeout")]
+    pub download_timeout_ms: u64,
+    /// Largest picture sent to the gateway (the gateway's own default cap is 10 MiB per
+    /// picture, 20 MiB per request body). Default 5 MiB (5 242 880 bytes).
+    #[serde(default = "default_max_image")]
+    pub max_image_bytes: u64,
+    /// Most text of one file put into the prompt, in UTF-8 bytes; the rest is cut at a
+    /// character boundary and the model is told how much was left out. Default 64 KiB
+    /// (65 536 bytes).
+    #[serde(default = "default_max_file_text")]
+    pub max_file_text_bytes: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            images: true,
+            files: true,
+            max_download_bytes: default_max_download(),
+            download_timeout_ms: default_download_timeout(),
+            max_image_bytes: default_max_image(),
+            max_file_text_bytes: default_max_file_text(),
         }
     }
 }
@@ -413,6 +463,18 @@ fn default_sender_rate() -> u32 {
 fn default_busy_message() -> String {
     "正在回答之前的问题，请稍后再发。(Still answering your earlier messages; please wait a moment.)"
         .into()
+}
+fn default_max_download() -> u64 {
+    20 * 1024 * 1024
+}
+fn default_download_timeout() -> u64 {
+    15_000
+}
+fn default_max_image() -> u64 {
+    5 * 1024 * 1024
+}
+fn default_max_file_text() -> u64 {
+    64 * 1024
 }
 fn default_dedup_capacity() -> usize {
     10_000

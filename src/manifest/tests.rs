@@ -207,3 +207,52 @@ fn an_unwritable_state_dir_is_reported_by_the_environment_check() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn attachments_work_out_of_the_box() {
+    let a = load(MINIMAL).unwrap().attachments;
+    assert!(a.images && a.files);
+    assert_eq!(a.max_download_bytes, 20 * 1024 * 1024);
+    assert_eq!(a.download_timeout_ms, 15_000);
+    assert_eq!(a.max_image_bytes, 5 * 1024 * 1024);
+    assert_eq!(a.max_file_text_bytes, 64 * 1024);
+    let m = load(&format!("{MINIMAL}attachments:\n  images: false\n")).unwrap();
+    assert!(!m.attachments.images && m.attachments.files);
+    assert_eq!(m.summary()["attachments"]["images"], false);
+}
+
+#[test]
+fn bad_attachment_limits_are_named_with_key_and_line() {
+    let text = format!(
+        "{MINIMAL}attachments:\n  images: 可以\n  max_download_bytes: 2048\n  download_timeout_ms: 50\n  max_image_bytes: 4096\n  max_file_text_bytes: 0\n  pdf: true\n"
+    );
+    let err = load(&text).unwrap_err();
+    let shown = err.to_string();
+    for (key, line, says) in [
+        ("attachments.images", 9, "invalid type"),
+        ("attachments.pdf", 14, "unknown field"),
+        (
+            "attachments.download_timeout_ms",
+            11,
+            "50 is out of range (1000..=300000)",
+        ),
+        (
+            "attachments.max_file_text_bytes",
+            13,
+            "0 is out of range (1024..=1048576)",
+        ),
+        (
+            "attachments.max_image_bytes",
+            12,
+            "exceeds attachments.max_download_bytes (2048)",
+        ),
+    ] {
+        assert!(
+            err.problems.iter().any(|p| p.key.as_deref() == Some(key)
+                && p.line == Some(line)
+                && p.message.contains(says)),
+            "{key} (line {line}) {says}:\n{shown}"
+        );
+    }
+    assert_eq!(err.problems.len(), 5, "{shown}");
+}

@@ -1,7 +1,8 @@
 //! The model answer: the card is created at once, while the reply waits for its turn in the
-//! conversation and streams the gateway's answer into card-sync and to the host; then the
-//! card is finalized (or the answer goes out as markdown messages) and the reply's outcome
-//! is logged and counted.
+//! conversation (and fetches the message's pictures and files meanwhile) and streams the
+//! gateway's answer into card-sync and to the host; a line under the answer names what was
+//! not read; then the card is finalized (or the answer goes out as markdown messages) and
+//! the reply's outcome is logged and counted.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use super::fallback::send_as_messages;
 use super::host_chunks::HostChunks;
 use super::live_card::LiveCard;
 use super::outcome::{Delivery, ModelEnd, Outcome};
+use super::plan::Question;
 use super::prompt;
 use super::target::card_space;
 use crate::card::{CardEnd, CardSync};
@@ -35,13 +37,13 @@ enum Ending {
     Shutdown,
 }
 
-/// Answers `text` (the user's message `msg`) in `conversation` once `turn` comes, ending
-/// the host's stream with exactly one terminal chunk.
+/// Answers `question` (the user's message `msg`) in `conversation` once `turn` comes,
+/// ending the host's stream with exactly one terminal chunk.
 pub(super) async fn answer(
     deps: &ReplyDeps,
     msg: &BotMessage,
     conversation: &str,
-    text: &str,
+    question: &Question,
     mut turn: Turn,
     tx: &UnboundedSender<Chunk>,
 ) {
@@ -76,24 +78,38 @@ pub(super) async fn answer(
     let settings = &deps.settings;
     let mut answer_text = String::new();
     let mut usage: Option<Usage> = None;
+    // Shown under the answer when a picture or file was not (fully) read.
+    let mut unread_note = None;
     let ending = {
-        let wait = turn.wait();
-        tokio::pin!(wait);
-        let my_turn = loop {
+        // The pictures and files are fetched while the reply waits for its turn.
+        let ready = async {
+            let fetched =
+                deps.attachments
+                    .prepare(&msg.msg_id, conversation, &stats, &question.attachments);
+            tokio::join!(turn.wait(), fetched).1
+        };
+        tokio::pin!(ready);
+        let prepared = loop {
             tokio::select! {
                 biased;
-                _ = stop.cancelled() => break false,
-                _ = deps.shutdown.cancelled() => break false,
+                _ = stop.cancelled() => break None,
+                _ = deps.shutdown.cancelled() => break None,
                 event = card.next_event() => card.on_event(event, &mut out, settings),
-                () = &mut wait => break true,
+                prepared = &mut ready => break Some(prepared),
             }
         };
-        match my_turn {
-            false if deps.shutdown.is_cancelled() => Ending::Shutdown,
-            false => Ending::Stopped,
-            true => {
-                let request =
-                    prompt::request(settings, deps.sessions.session_key(conversation), msg, text);
+        match prepared {
+            None if deps.shutdown.is_cancelled() => Ending::Shutdown,
+            None => Ending::Stopped,
+            Some(prepared) => {
+                unread_note = prepared.card_note();
+                let request = prompt::request(
+                    settings,
+                    deps.sessions.session_key(conversation),
+                    msg,
+                    &question.text,
+                    prepared,
+                );
                 let mut stream = std::pin::pin!(deps.gateway.stream_chat(request));
                 loop {
                     tokio::select! {
@@ -121,6 +137,11 @@ pub(super) async fn answer(
             }
         }
     };
+    if let Some(note) = unread_note {
+        card.push_answer(&note);
+        answer_text.push_str(&note);
+        out.send(Chunk::Delta(note));
+    }
     turn.slot().unregister(stop_id);
     drop(turn);
     // The answer may have ended before card creation did: wait for it (card-sync gives up

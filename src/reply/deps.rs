@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::ReplyCounters;
+use crate::attachments::Attachments;
 use crate::card::CardContext;
 use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
 use crate::dingtalk::DingTalkClient;
@@ -28,6 +29,10 @@ pub(crate) struct ReplySettings {
     pub(crate) card_template_id: String,
     /// `streaming.card_create_timeout_ms`, named when card creation gives up.
     pub(crate) card_create_timeout_ms: u64,
+    /// `attachments.images`: pictures go to the model.
+    pub(crate) images: bool,
+    /// `attachments.files`: files are read.
+    pub(crate) files: bool,
 }
 
 /// Everything a reply task uses. Shared by all reply tasks (`Arc`); threads: any.
@@ -48,6 +53,8 @@ pub(crate) struct ReplyDeps {
     pub(crate) cards: Arc<CardContext>,
     /// The DingTalk client, for plain replies and markdown fallbacks.
     pub(crate) dingtalk: Arc<DingTalkClient>,
+    /// Fetches and reads the pictures and files of a message.
+    pub(crate) attachments: Attachments,
     /// What the pipeline counts, for `info`.
     pub(crate) counters: ReplyCounters,
     /// Cancelled by `shutdown` near its deadline: replies still running finalize as

@@ -43,7 +43,9 @@ pub(crate) async fn run(
     tx: UnboundedSender<Chunk>,
 ) {
     #[cfg(feature = "test-hooks")]
-    if let crate::event::Content::Text(t) = &msg.content {
+    if let crate::event::Content::Text(t) | crate::event::Content::Media { text: t, .. } =
+        &msg.content
+    {
         crate::test_hooks::check(t, crate::test_hooks::Hook::ReplyTask);
     }
     let deps = &*deps;
@@ -79,7 +81,8 @@ pub(crate) async fn run(
                 "event msg={} type {msgtype} cannot be forwarded",
                 msg.msg_id
             );
-            notice::plain_reply(deps, &msg, notice::UNSUPPORTED, "unsupported", &tx).await;
+            let text = notice::unsupported(&deps.settings);
+            notice::plain_reply(deps, &msg, text, "unsupported", &tx).await;
         }
         Plan::NewSession(conversation) => {
             deps.sessions.renew(&conversation);
@@ -96,8 +99,8 @@ pub(crate) async fn run(
         }
         Plan::Answer {
             conversation,
-            text,
+            question,
             turn,
-        } => answer::answer(deps, &msg, &conversation, &text, turn, &tx).await,
+        } => answer::answer(deps, &msg, &conversation, &question, turn, &tx).await,
     }
 }

@@ -7,14 +7,22 @@ use std::sync::atomic::Ordering::Relaxed;
 use openclaw_skill_abi::Chunk;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::deps::ReplyDeps;
+use super::deps::{ReplyDeps, ReplySettings};
 use super::target::reply_target;
 use crate::conversation::NOTICE_PERIOD;
 use crate::dingtalk::{CallStats, Caller, Priority};
 use crate::event::BotMessage;
 
-/// The answer to a message type that cannot be forwarded.
-pub(super) const UNSUPPORTED: &str = "暂时只能处理文字和语音消息，请用文字描述你的问题。(I can only read text and voice messages for now — please type your question.)";
+/// The answer to a message that cannot be forwarded, naming what can (pictures and files
+/// as `attachments:` allows).
+pub(super) fn unsupported(settings: &ReplySettings) -> &'static str {
+    match (settings.images, settings.files) {
+        (true, true) => "暂时只能处理文字、语音、图片和文件消息，请用文字描述你的问题。(I can only read text, voice, pictures and files for now — please type your question.)",
+        (true, false) => "暂时只能处理文字、语音和图片消息，请用文字描述你的问题。(I can only read text, voice and pictures for now — please type your question.)",
+        (false, true) => "暂时只能处理文字、语音和文件消息，请用文字描述你的问题。(I can only read text, voice and files for now — please type your question.)",
+        (false, false) => "暂时只能处理文字和语音消息，请用文字描述你的问题。(I can only read text and voice messages for now — please type your question.)",
+    }
+}
 /// The answer to `/new`.
 pub(super) const NEW_SESSION: &str = "已开始新会话。(Started a new conversation.)";
 /// The answer to `/stop` when a reply was stopped.

@@ -64,6 +64,8 @@ dingtalk:
 streaming:
   enabled: true
   card_update_interval_ms: 300            # at most one update of a card per 300 ms
+# attachments:                            # pictures and files users send (docs/manifest.md)
+#   images: false                         # for a text-only model: a picture gets a polite reply
 ";
 
 /// `ingress:` for Stream mode.

@@ -71,18 +71,18 @@ fn stream_message_ends_in_a_finished_card() {
     let metrics_url = host.logged_url("metrics listening on ");
     env.wait_connections(1);
 
-    // A message the skill cannot forward first: answered with a plain reply, and the
-    // connection serves on.
-    let picture = env.dt.push_bot_message(MessageSpec {
-        content: Content::Picture,
-        ..MessageSpec::group_text("cidPicture==", "")
+    // A message the skill cannot forward first (a video): answered with a plain reply, and
+    // the connection serves on.
+    let video = env.dt.push_bot_message(MessageSpec {
+        content: Content::Video,
+        ..MessageSpec::group_text("cidVideo==", "")
     });
     let msg = env
         .dt
         .push_bot_message(MessageSpec::group_text("cidStreamA==", "TOKENS:12 PACE:20"));
     let card = env.wait_card_finished("cidStreamA==");
     assert_eq!(card.text("content").trim_end(), tokens(12));
-    env.wait("a plain reply to the picture", |e| {
+    env.wait("a plain reply to the video", |e| {
         !e.sent_messages().is_empty()
     });
     // Pings were answered with their data (checked by the emulator).
@@ -92,7 +92,7 @@ fn stream_message_ends_in_a_finished_card() {
 
     let frames = env.dt.stream_frames();
     assert_client_frames_well_formed(&frames);
-    for id in [&picture, &msg] {
+    for id in [&video, &msg] {
         assert_eq!(callbacks_of(&frames, id).len(), 1, "delivered once");
         assert_eq!(acks_of(&frames, id).len(), 1, "ACKed once");
     }
@@ -108,8 +108,8 @@ fn stream_message_ends_in_a_finished_card() {
     });
     assert!(line.contains("conv=cidStreamA=="), "{line}");
     assert!(line.contains("first_card_ms="), "{line}");
-    host.wait_log("picture event line", |m| {
-        m.contains(&picture) && m.contains("outcome=replied")
+    host.wait_log("video event line", |m| {
+        m.contains(&video) && m.contains("outcome=replied")
     });
     let text = env.get_text(&metrics_url);
     assert_eq!(

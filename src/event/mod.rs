@@ -1,9 +1,16 @@
 //! The DingTalk robot message, where the flow
 //! `event → conversation → reply → gateway stream → card-sync → DingTalk client` starts: the
 //! Stream frame's `data`, or an HTTP callback body (`docs/dingtalk-events.md`, "Inbound robot
-//! message"). Parsing never panics; a malformed event is an error naming the field.
+//! message"). Parsing never panics; a malformed event is an error naming the field. What a
+//! message says is in [`content`] (text, pictures, files), what it quoted in [`quote`].
+
+mod content;
+mod quote;
 
 use serde_json::{Map, Value};
+
+pub use content::{Attachment, AttachmentKind, Content};
+pub use quote::Quote;
 
 /// Why an event could not be read. Names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,18 +51,6 @@ pub struct Sender {
     pub nick: String,
 }
 
-/// What the user said, as far as it can be forwarded to a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
-    /// Text for the model (from text, richText, markdown, or audio's speech recognition).
-    Text(String),
-    /// A message type that cannot be forwarded (picture, video, file, …).
-    Unsupported {
-        /// The DingTalk `msgtype`.
-        msgtype: String,
-    },
-}
-
 /// One inbound robot message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotMessage {
@@ -69,8 +64,8 @@ pub struct BotMessage {
     pub sender: Sender,
     /// What was said.
     pub content: Content,
-    /// Text of the quoted message, when the user replied to one.
-    pub quoted: Option<String>,
+    /// The quoted message, when the user replied to one.
+    pub quoted: Option<Quote>,
     /// `sessionWebhook` and its expiry (epoch ms), for plain replies.
     pub session_webhook: Option<SessionWebhook>,
     /// Robot code from the event, if present.
@@ -137,7 +132,7 @@ impl BotMessage {
             nick: opt_str(obj, "senderNick").unwrap_or_default(),
         };
         let msgtype = req_str(obj, "msgtype")?;
-        let content = parse_content(obj, &msgtype)?;
+        let content = content::parse_content(obj, &msgtype)?;
         let session_webhook = opt_str(obj, "sessionWebhook")
             .filter(|u| !u.is_empty())
             .map(|url| SessionWebhook {
@@ -153,7 +148,7 @@ impl BotMessage {
             chat,
             sender,
             content,
-            quoted: quoted_text(obj),
+            quoted: quote::parse(obj),
             session_webhook,
             robot_code: opt_str(obj, "robotCode"),
         })
@@ -197,97 +192,6 @@ fn content_object(obj: &Map<String, Value>) -> Option<Map<String, Value>> {
     }
 }
 
-fn parse_content(obj: &Map<String, Value>, msgtype: &str) -> Result<Content, EventError> {
-    let missing = |field: &str| EventError::Field {
-        field: field.into(),
-        problem: "is missing",
-    };
-    let text = match msgtype {
-        "text" => obj
-            .get("text")
-            .and_then(|t| t.get("content"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| missing("text.content"))?
-            .to_owned(),
-        "markdown" => obj
-            .get("markdown")
-            .and_then(|m| m.get("text"))
-            .or_else(|| obj.get("content").and_then(|c| c.get("text")))
-            .and_then(Value::as_str)
-            .ok_or_else(|| missing("markdown.text"))?
-            .to_owned(),
-        "audio" => content_object(obj)
-            .and_then(|c| {
-                c.get("recognition")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .filter(|r| !r.trim().is_empty())
-            .ok_or_else(|| missing("content.recognition"))?,
-        "richText" => {
-            let content = content_object(obj).ok_or_else(|| missing("content"))?;
-            let parts = content
-                .get("richText")
-                .and_then(Value::as_array)
-                .ok_or_else(|| missing("content.richText"))?;
-            rich_text(parts)
-        }
-        other => {
-            return Ok(Content::Unsupported {
-                msgtype: other.to_owned(),
-            })
-        }
-    };
-    let text = text.trim().to_owned();
-    if text.is_empty() {
-        return Ok(Content::Unsupported {
-            msgtype: msgtype.to_owned(),
-        });
-    }
-    Ok(Content::Text(text))
-}
-
-fn rich_text(parts: &[Value]) -> String {
-    let mut out = String::new();
-    for part in parts {
-        if let Some(t) = part.get("text").and_then(Value::as_str) {
-            out.push_str(t);
-        } else {
-            match part.get("type").and_then(Value::as_str) {
-                Some("picture") => out.push_str("[图片]"),
-                Some("at") => {
-                    if let Some(name) = part.get("atName").and_then(Value::as_str) {
-                        out.push('@');
-                        out.push_str(name);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-fn quoted_text(obj: &Map<String, Value>) -> Option<String> {
-    let text = obj.get("text")?;
-    if !text
-        .get("isReplyMsg")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return None;
-    }
-    let replied = text.get("repliedMsg")?;
-    let content = replied.get("content")?;
-    let quoted = content
-        .get("content")
-        .or_else(|| content.get("text"))
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())?;
-    Some(quoted.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -311,7 +215,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn base(extra: Value) -> String {
+    /// The official example event with `extra` fields replaced.
+    pub(super) fn base(extra: Value) -> String {
         let mut v = json!({
             "conversationId":"cidAsXSBLnA==","chatbotUserId":"$:LWCP_v1:$bot","msgId":"msgLICYe==",
             "senderNick":"用户","isAdmin":true,"senderStaffId":"16650698","sessionWebhookExpiredTime":1690367502152i64,
@@ -340,29 +245,18 @@ mod tests {
     }
 
     #[test]
-    fn audio_uses_the_recognition_and_rich_text_is_joined() {
+    fn audio_uses_the_recognition_and_markdown_its_text() {
         let m = BotMessage::parse(&base(
             json!({"msgtype":"audio","content":{"downloadCode":"x","recognition":"你好"}}),
         ))
         .unwrap();
         assert_eq!(m.content, Content::Text("你好".into()));
-        let m = BotMessage::parse(&base(json!({"msgtype":"richText","content":{"richText":[{"text":"看 "},{"type":"picture","downloadCode":"d"},{"text":" 这个"}]}}))).unwrap();
-        assert_eq!(m.content, Content::Text("看 [图片] 这个".into()));
-    }
-
-    #[test]
-    fn pictures_and_files_are_unsupported_not_errors() {
-        for t in ["picture", "video", "file", "interactiveCard"] {
-            let m = BotMessage::parse(&base(json!({"msgtype":t,"content":{"downloadCode":"x"}})))
-                .unwrap();
-            assert_eq!(m.content, Content::Unsupported { msgtype: t.into() });
-        }
-    }
-
-    #[test]
-    fn quoted_text_is_extracted() {
-        let m = BotMessage::parse(&base(json!({"text":{"content":" 解释一下","isReplyMsg":true,"repliedMsg":{"msgType":"text","content":{"content":"原始消息"}}}}))).unwrap();
-        assert_eq!(m.quoted.as_deref(), Some("原始消息"));
+        let m = BotMessage::parse(&base(
+            json!({"msgtype":"markdown","markdown":{"title":"t","text":"# 标题"}}),
+        ))
+        .unwrap();
+        assert_eq!(m.content, Content::Text("# 标题".into()));
+        assert_eq!(m.quoted, None);
     }
 
     #[test]
