@@ -88,6 +88,20 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
+    /// The gateway the plugin talks to: `--gateway` with its token (`--gateway-token`, else
+    /// `$OPENCLAW_API_KEY`), or the built-in fake.
+    pub fn gateway_choice(&self) -> GatewayChoice {
+        GatewayChoice {
+            url: self.gateway.clone(),
+            token: self.gateway_token.clone().or_else(|| {
+                self.gateway
+                    .as_ref()
+                    .and_then(|_| std::env::var("OPENCLAW_API_KEY").ok())
+            }),
+            model: self.model.clone(),
+        }
+    }
+
     /// The logger level during the demo: warnings only, unless `--verbose`.
     pub fn log_level<'a>(&self, verbose_level: &'a str) -> &'a str {
         if self.verbose {
@@ -104,15 +118,7 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         return web::run(&args);
     }
     let library = crate::plugin::locate(args.library.as_deref(), None)?;
-    let gateway = GatewayChoice {
-        url: args.gateway.clone(),
-        token: args.gateway_token.clone().or_else(|| {
-            args.gateway
-                .as_ref()
-                .and_then(|_| std::env::var("OPENCLAW_API_KEY").ok())
-        }),
-        model: args.model.clone(),
-    };
+    let gateway = args.gateway_choice();
     let runtime = crate::runtime::runtime()?;
     let interrupt = CancellationToken::new();
     // Installed before the temporary directory exists, so no signal finds it unhandled.

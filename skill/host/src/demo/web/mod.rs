@@ -24,7 +24,7 @@ use anyhow::{Context, Result};
 use openclaw_skill_abi::Skill;
 use tokio_util::sync::CancellationToken;
 
-use super::peers::{GatewayChoice, Peers, RecordLimits};
+use super::peers::{Peers, RecordLimits};
 use super::DemoArgs;
 use crate::host_manifest::ManifestFile;
 use crate::ingress::{self, Dispatcher};
@@ -64,15 +64,7 @@ pub struct WebArgs {
 /// Runs the simulator until SIGINT / SIGTERM; exit status 0 after a clean shutdown.
 pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let library = crate::plugin::locate(args.library.as_deref(), None)?;
-    let gateway = GatewayChoice {
-        url: args.gateway.clone(),
-        token: args.gateway_token.clone().or_else(|| {
-            args.gateway
-                .as_ref()
-                .and_then(|_| std::env::var("OPENCLAW_API_KEY").ok())
-        }),
-        model: args.model.clone(),
-    };
+    let gateway = args.gateway_choice();
     let runtime = crate::runtime::runtime()?;
     let peers = runtime.block_on(Peers::start(
         &gateway,
