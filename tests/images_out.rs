@@ -5,8 +5,10 @@
 mod common;
 
 use common::{card_of, collect, plugin, Harness};
-use openclaw_dingtalk_emulator::dingtalk::{ApiKind, CardState, Fault, FaultResponse};
-use openclaw_dingtalk_emulator::gateway::chart_png;
+use openclaw_dingtalk_emulator::dingtalk::{
+    ApiKind, CardState, EmulatorConfig, Fault, FaultResponse, MediaConfig,
+};
+use openclaw_dingtalk_emulator::gateway::{chart_png, FakeGatewayConfig};
 use openclaw_skill_abi::Chunk;
 use sha2::{Digest, Sha256};
 
@@ -91,6 +93,43 @@ fn a_failed_upload_leaves_a_note_and_the_card_still_finishes() {
         "这是本季度的销售图表：\n\n[图片未能上传 (image could not be uploaded): 上传失败]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片未能上传 (image could not be uploaded): 上传失败]"
     );
     assert_eq!(uploads(&h), [500, 500, 500]);
+    assert!(h.dingtalk.media().is_empty());
+    assert_no_data_url_sent(&h);
+}
+
+#[test]
+fn an_image_dingtalk_refuses_is_not_retried_and_leaves_the_note() {
+    // This DingTalk takes images of at most 64 bytes: the 104-byte chart is refused (errcode 40006).
+    let dt = EmulatorConfig {
+        media: MediaConfig {
+            max_image_bytes: 64,
+            ..MediaConfig::default()
+        },
+        ..EmulatorConfig::default()
+    };
+    let h = Harness::start_with("images-refused", dt, FakeGatewayConfig::default());
+    let skill = h.skill(&plugin());
+    let event = h.group_text("cidChartRefused", "画一张本季度销售图表 CHART");
+    let chunks = collect(skill.handle_event(&event).unwrap());
+    assert!(
+        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
+        "{chunks:?}"
+    );
+    let card = h.wait_card_final(&card_of(&chunks));
+    assert_eq!(card.state, CardState::Finished);
+    assert_eq!(
+        card.text("content"),
+        "这是本季度的销售图表：\n\n[图片未能上传 (image could not be uploaded): 上传失败]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片未能上传 (image could not be uploaded): 上传失败]"
+    );
+    // One attempt for both copies: a refusal is not retried, nor tried again for the same image.
+    let refused: Vec<_> = h
+        .dingtalk
+        .calls()
+        .into_iter()
+        .filter(|c| c.kind == ApiKind::MediaUpload)
+        .map(|c| c.error_code)
+        .collect();
+    assert_eq!(refused, [Some("40006".to_owned())]);
     assert!(h.dingtalk.media().is_empty());
     assert_no_data_url_sent(&h);
 }

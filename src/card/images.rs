@@ -11,8 +11,9 @@
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
-/// The largest image DingTalk's media upload accepts (type `image`: 20 MB).
-pub(crate) const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+/// The largest image DingTalk's media upload accepts (type `image`: "20MB", read as the smaller
+/// 20 000 000 bytes).
+pub(crate) const MAX_IMAGE_BYTES: usize = 20_000_000;
 /// Longest alt text of an image (longer text after `![` is not an image).
 const MAX_ALT_BYTES: usize = 512;
 /// Shown instead of a data image when uploading images is turned off.
@@ -66,7 +67,7 @@ impl Refusal {
     /// The note the card shows instead of the image.
     pub(crate) fn note(&self) -> String {
         let why = match self {
-            Refusal::TooLarge => format!("超过 {} MB", MAX_IMAGE_BYTES / (1024 * 1024)),
+            Refusal::TooLarge => format!("超过 {} MB", MAX_IMAGE_BYTES / 1_000_000),
             Refusal::Unsupported(mime) => format!("不支持的类型 {mime}"),
             Refusal::Invalid => "图片数据无效".to_owned(),
             Refusal::Incomplete => "图片数据不完整".to_owned(),
