@@ -86,6 +86,7 @@ pub(super) async fn answer(
         priority: Priority::Create,
         conversation,
     };
+    // What `show` needs, borrowed anew each time (the loop below borrows the card in between).
     macro_rules! shown_ctx {
         () => {
             Shown {
