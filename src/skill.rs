@@ -122,6 +122,7 @@ impl Skill {
                 card_create_timeout_ms: manifest.streaming.card_create_timeout_ms,
                 images: manifest.attachments.images,
                 files: manifest.attachments.files,
+                upload_images: manifest.streaming.upload_images,
             },
             sessions: Sessions::load(
                 state_dir.join("sessions.json"),

@@ -2,11 +2,12 @@
 //! `event → conversation → reply → gateway stream → card-sync → DingTalk client` that turns a
 //! growing answer into card updates: card-sync ([`sync`]) schedules the rate-limited
 //! updates of one reply, [`layout`] decides what each card shows (card [`markdown`], size
-//! limits, follow-up cards), [`finalize`] ends a card, [`recovery`] ends cards left in
+//! limits, follow-up cards), [`images`] finds the answer's data images (uploaded, shown by media id), [`finalize`] ends a card, [`recovery`] ends cards left in
 //! flight, recorded in the crash [`journal`]. [`context`] is what all card-sync tasks share.
 
 mod context;
 mod finalize;
+pub(crate) mod images;
 mod journal;
 mod layout;
 pub(crate) mod markdown;

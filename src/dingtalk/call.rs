@@ -76,7 +76,7 @@ impl DingTalkClient {
 
     /// The access token: cached, or fetched with the app key and secret (refused
     /// credentials are typed as such).
-    async fn token(&self, caller: &Caller<'_>) -> Result<Secret, DingTalkError> {
+    pub(super) async fn token(&self, caller: &Caller<'_>) -> Result<Secret, DingTalkError> {
         self.tokens
             .get(|| async {
                 let url = format!("{}/v1.0/oauth2/accessToken", self.api_base);

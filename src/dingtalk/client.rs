@@ -26,6 +26,8 @@ pub(crate) struct DingTalkClient {
     pub(super) http: reqwest::Client,
     /// `dingtalk.api_base_url`, without a trailing `/`.
     pub(super) api_base: String,
+    /// `dingtalk.oapi_base_url`, without a trailing `/` (legacy APIs: media upload).
+    pub(super) oapi_base: String,
     /// Origins a session webhook may be on (`oapi_base_url`, `api_base_url`).
     pub(super) webhook_origins: Vec<String>,
     /// `dingtalk.app_key`.
@@ -79,6 +81,7 @@ impl DingTalkClient {
         Ok(DingTalkClient {
             http,
             api_base: config.api_base_url.trim_end_matches('/').to_owned(),
+            oapi_base: config.oapi_base_url.trim_end_matches('/').to_owned(),
             webhook_origins,
             app_key: config.app_key.clone(),
             app_secret: config.app_secret.clone(),

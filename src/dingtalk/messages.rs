@@ -13,7 +13,7 @@ use super::transport::origin;
 
 /// How a session-webhook answer reads: HTTP 200 with `errcode` 0 is success; other
 /// `errcode`s are business errors (90020: the monthly quota).
-fn classify_webhook(status: u16, body: &str) -> Result<Value, DingTalkError> {
+pub(super) fn classify_webhook(status: u16, body: &str) -> Result<Value, DingTalkError> {
     if status != 200 {
         return Err(DingTalkError::from_response(status, body));
     }

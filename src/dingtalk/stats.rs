@@ -19,11 +19,13 @@ pub enum CallKind {
     RobotSend = 5,
     /// `POST /v1.0/robot/messageFiles/download`: a user's picture or file → temporary URL.
     FileDownload = 6,
+    /// `POST <oapi>/media/upload?type=image`: an image of the answer → media id for the card.
+    MediaUpload = 7,
 }
 
 impl CallKind {
     /// All kinds, in index order.
-    pub const ALL: [CallKind; 7] = [
+    pub const ALL: [CallKind; 8] = [
         CallKind::Token,
         CallKind::CreateCard,
         CallKind::StreamingUpdate,
@@ -31,6 +33,7 @@ impl CallKind {
         CallKind::SessionWebhook,
         CallKind::RobotSend,
         CallKind::FileDownload,
+        CallKind::MediaUpload,
     ];
 
     /// Short name used in logs and `info`.
@@ -43,6 +46,7 @@ impl CallKind {
             CallKind::SessionWebhook => "webhook",
             CallKind::RobotSend => "robot_send",
             CallKind::FileDownload => "download",
+            CallKind::MediaUpload => "media",
         }
     }
 }

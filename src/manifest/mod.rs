@@ -407,6 +407,7 @@ impl Manifest {
                 "card_max_bytes": self.streaming.card_max_bytes,
                 "card_create_timeout_ms": self.streaming.card_create_timeout_ms,
                 "show_reasoning": self.streaming.show_reasoning,
+                "upload_images": self.streaming.upload_images,
             },
             "conversation": {
                 "per_sender_sessions": self.conversation.per_sender_sessions,

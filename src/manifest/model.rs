@@ -157,6 +157,11 @@ pub struct StreamingConfig {
     /// Show the model's reasoning above the answer in the card. Default false.
     #[serde(default)]
     pub show_reasoning: bool,
+    /// Upload the `data:` images of the answer (`![alt](data:image/png;base64,…)`) to DingTalk
+    /// and show them in the card by their media id; when false they are replaced by a note.
+    /// Default true.
+    #[serde(default = "yes")]
+    pub upload_images: bool,
 }
 
 impl Default for StreamingConfig {
@@ -168,6 +173,7 @@ impl Default for StreamingConfig {
             card_create_timeout_ms: default_create_timeout(),
             card_max_chars: None,
             show_reasoning: false,
+            upload_images: true,
         }
     }
 }

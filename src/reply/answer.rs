@@ -15,14 +15,16 @@ use tokio_util::sync::CancellationToken;
 use super::deps::ReplyDeps;
 use super::fallback::send_as_messages;
 use super::host_chunks::HostChunks;
+use super::images::AnswerImages;
 use super::live_card::LiveCard;
 use super::outcome::{Delivery, ModelEnd, Outcome};
 use super::plan::Question;
 use super::prompt;
 use super::target::card_space;
+use crate::card::images::Piece;
 use crate::card::{CardEnd, CardSync};
 use crate::conversation::Turn;
-use crate::dingtalk::CallStats;
+use crate::dingtalk::{CallStats, Caller, Priority};
 use crate::event::BotMessage;
 use crate::gateway::{GatewayError, GatewayEvent};
 
@@ -76,7 +78,27 @@ pub(super) async fn answer(
     }
 
     let settings = &deps.settings;
+    // What the card shows of the answer (its data images by media id or as notes).
     let mut answer_text = String::new();
+    let mut images = AnswerImages::new(settings.upload_images);
+    let caller = Caller {
+        stats: &stats,
+        priority: Priority::Create,
+        conversation,
+    };
+    // What `show` needs, borrowed anew each time (the loop below borrows the card in between).
+    macro_rules! shown_ctx {
+        () => {
+            Shown {
+                deps,
+                caller: &caller,
+                stop: &stop,
+                card: &mut card,
+                out: &mut out,
+                answer_text: &mut answer_text,
+            }
+        };
+    }
     let mut usage: Option<Usage> = None;
     // Shown under the answer when a picture or file was not (fully) read.
     let mut unread_note = None;
@@ -120,9 +142,12 @@ pub(super) async fn answer(
                         item = stream.next() => match item {
                             None => break Ending::Done,
                             Some(Ok(GatewayEvent::Delta(t))) => {
-                                card.push_answer(&t);
-                                answer_text.push_str(&t);
+                                let pieces = images.push(&t);
                                 out.send(Chunk::Delta(t));
+                                let shown = show(pieces, &mut images, &mut shown_ctx!()).await;
+                                if let Some(ending) = shown {
+                                    break ending;
+                                }
                             }
                             Some(Ok(GatewayEvent::Reasoning(t))) => {
                                 card.push_reasoning(&t);
@@ -137,6 +162,9 @@ pub(super) async fn answer(
             }
         }
     };
+    // Text held back as a possible image is shown now; an image cut off becomes a note.
+    let pieces = images.finish();
+    let _ = show(pieces, &mut images, &mut shown_ctx!()).await;
     if let Some(note) = unread_note {
         card.push_answer(&note);
         answer_text.push_str(&note);
@@ -252,4 +280,45 @@ pub(super) async fn answer(
     );
     out.release(None);
     let _ = tx.send(terminal);
+}
+
+/// What showing the answer's pieces touches.
+struct Shown<'a, 'b> {
+    deps: &'a ReplyDeps,
+    caller: &'a Caller<'a>,
+    stop: &'a CancellationToken,
+    card: &'a mut LiveCard,
+    out: &'a mut HostChunks<'b>,
+    answer_text: &'a mut String,
+}
+
+/// Shows `pieces` in the card, in order: text as it is, each image once uploaded (or as its
+/// note). While an image uploads, the card's events are handled and a stop or the shutdown
+/// ends the answer (answered as the [`Ending`]).
+async fn show(
+    pieces: Vec<Piece>,
+    images: &mut AnswerImages,
+    s: &mut Shown<'_, '_>,
+) -> Option<Ending> {
+    for piece in pieces {
+        let text = match piece {
+            Piece::Text(t) => t,
+            Piece::Image(found) => {
+                let upload = images.show(&s.deps.dingtalk, s.caller, found);
+                tokio::pin!(upload);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = s.stop.cancelled() => return Some(Ending::Stopped),
+                        _ = s.deps.shutdown.cancelled() => return Some(Ending::Shutdown),
+                        event = s.card.next_event() => s.card.on_event(event, s.out, &s.deps.settings),
+                        text = &mut upload => break text,
+                    }
+                }
+            }
+        };
+        s.card.push_answer(&text);
+        s.answer_text.push_str(&text);
+    }
+    None
 }

@@ -33,6 +33,8 @@ pub(crate) struct ReplySettings {
     pub(crate) images: bool,
     /// `attachments.files`: files are read.
     pub(crate) files: bool,
+    /// `streaming.upload_images`: the answer's data images are uploaded and shown by media id.
+    pub(crate) upload_images: bool,
 }
 
 /// Everything a reply task uses. Shared by all reply tasks (`Arc`); threads: any.

@@ -5,8 +5,8 @@
 //! [`plan()`] classifies an event on the thread that received it (dedup, access, flood
 //! control, commands, the conversation's queue); [`run`] carries the plan out on the plugin
 //! runtime: a notice or plain reply (`notice`), or the model's answer (`answer`) streamed
-//! from the gateway into an AI Card (`live_card`) and to the host (`host_chunks`), with
-//! markdown messages as the fallback (`fallback`). Everything the pipeline uses comes in one
+//! from the gateway into an AI Card (`live_card`, its data images uploaded by `images`) and
+//! to the host (`host_chunks`), with markdown messages as the fallback (`fallback`). Everything the pipeline uses comes in one
 //! [`ReplyDeps`], built by [`crate::skill`].
 
 mod answer;
@@ -14,6 +14,7 @@ mod counters;
 mod deps;
 mod fallback;
 mod host_chunks;
+mod images;
 mod live_card;
 mod notice;
 mod outcome;

@@ -163,6 +163,7 @@ mod tests {
             card_create_timeout_ms: 1_000,
             images,
             files,
+            upload_images: true,
         }
     }
 

@@ -10,6 +10,7 @@
 //! first sentence of the answer (`I received 1 image: image/png, 12 345 bytes.`). Every request is recorded
 //! ([`FakeGateway::requests`]); probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
 
+mod chart;
 mod config;
 mod gateway_flow;
 mod handler;
@@ -34,6 +35,7 @@ use std::{
 
 use axum::Router;
 
+pub use chart::chart_png;
 pub use config::{FakeGatewayConfig, GatewayMode};
 pub use images::{ImagePart, ImageUrlKind};
 pub use record::{GatewayRequest, RequestOutcome};

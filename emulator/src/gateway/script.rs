@@ -13,12 +13,13 @@
 //! | `MIXED:<bytes>` | Chinese + English + a markdown table + a fenced code block per section, that many UTF-8 bytes (≤, within 3), 4-character tokens |
 //! | `PACE:<ms>` | pause before each token |
 //! | `SLOW` | 1000 ms per token (unless `PACE` is given) |
+//! | `CHART` | a small PNG bar chart as a markdown `data:` image between Chinese sentences, and the same image again at the end ([`chart_png`](super::chart_png)), 4-character tokens (the base64 is split across many chunks) |
 //! | `REASON` | three `reasoning_content` deltas before the content |
 //! | `FAIL500`, `FAILMID`, `FAIL401`, `SILENT`, `CUT` | failures (meaning depends on the mode) |
 
 use std::time::Duration;
 
-use super::reply_text;
+use super::{chart, reply_text};
 
 /// Upper bounds so a trigger cannot make the fake allocate without limit.
 const MAX_TOKENS: u64 = 100_000;
@@ -55,6 +56,7 @@ pub(crate) struct Script {
     mixed: Option<u64>,
     pace: Option<u64>,
     slow: bool,
+    chart: bool,
     pub(crate) reason: bool,
 }
 
@@ -80,6 +82,7 @@ impl Script {
             mixed: number("MIXED:").map(|n| n.min(MAX_TEXT_BYTES)),
             pace: number("PACE:").map(|n| n.min(MAX_PACE_MS)),
             slow: word("SLOW"),
+            chart: word("CHART"),
             reason: word("REASON"),
         }
     }
@@ -93,9 +96,12 @@ impl Script {
         }
     }
 
-    /// The content tokens: `LONG`, else `ZH`, else `MIXED`, else `TOKENS`, else the default text split
-    /// into words.
+    /// The content tokens: `CHART`, else `LONG`, else `ZH`, else `MIXED`, else `TOKENS`, else the
+    /// default text split into words.
     pub(crate) fn tokens(&self, default_text: impl FnOnce() -> String) -> Vec<String> {
+        if self.chart {
+            return reply_text::chunk_chars(&chart::chart_text(), 4);
+        }
         if let Some(chars) = self.long {
             return reply_text::chunk_chars(&reply_text::long_text(chars as usize), 4);
         }
@@ -159,6 +165,15 @@ mod tests {
             Some(ScriptedFailure::Fail401)
         );
         assert!(script("REASON.").reason);
+    }
+
+    #[test]
+    fn chart_streams_a_data_image_in_many_small_tokens() {
+        let tokens = script("画个图 CHART").tokens(String::new);
+        assert!(tokens.len() > 40, "{} tokens", tokens.len());
+        assert!(tokens.iter().all(|t| t.chars().count() <= 4));
+        assert_eq!(tokens.concat(), chart::chart_text());
+        assert!(!script("CHARTS").chart);
     }
 
     #[test]
