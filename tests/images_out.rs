@@ -26,6 +26,25 @@ fn assert_no_data_url_sent(h: &Harness) {
     }
 }
 
+/// Asks for the fake gateway's `CHART` answer in group `conversation`; checks the host's stream
+/// ended `Finished` and returns the card once DingTalk holds its final state.
+fn ask_for_chart(
+    h: &Harness,
+    skill: &openclaw_skill_abi::Skill,
+    conversation: &str,
+) -> openclaw_dingtalk_emulator::dingtalk::Card {
+    let event = h.group_text(conversation, "画一张本季度销售图表 CHART");
+    let chunks = collect(skill.handle_event(&event).unwrap());
+    assert!(
+        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
+        "{chunks:?}"
+    );
+    h.wait_card_final(&card_of(&chunks))
+}
+
+/// The card text when neither copy of the chart could be uploaded.
+const NOT_UPLOADED: &str = "这是本季度的销售图表：\n\n[图片未能上传 (image could not be uploaded): 上传失败]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片未能上传 (image could not be uploaded): 上传失败]";
+
 fn uploads(h: &Harness) -> Vec<u16> {
     h.dingtalk
         .calls()
@@ -39,13 +58,7 @@ fn uploads(h: &Harness) -> Vec<u16> {
 fn a_chart_is_uploaded_once_and_the_card_shows_it_by_media_id() {
     let h = Harness::start("images-chart");
     let skill = h.skill(&plugin());
-    let event = h.group_text("cidChart", "画一张本季度销售图表 CHART");
-    let chunks = collect(skill.handle_event(&event).unwrap());
-    assert!(
-        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-        "{chunks:?}"
-    );
-    let card = h.wait_card_final(&card_of(&chunks));
+    let card = ask_for_chart(&h, &skill, "cidChart");
     assert_eq!(card.state, CardState::Finished);
 
     // The answer shows the same chart twice: one upload.
@@ -80,18 +93,9 @@ fn a_failed_upload_leaves_a_note_and_the_card_still_finishes() {
         FaultResponse::ServerError,
         10,
     ));
-    let event = h.group_text("cidChartFails", "画一张本季度销售图表 CHART");
-    let chunks = collect(skill.handle_event(&event).unwrap());
-    assert!(
-        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-        "{chunks:?}"
-    );
-    let card = h.wait_card_final(&card_of(&chunks));
+    let card = ask_for_chart(&h, &skill, "cidChartFails");
     assert_eq!(card.state, CardState::Finished);
-    assert_eq!(
-        card.text("content"),
-        "这是本季度的销售图表：\n\n[图片未能上传 (image could not be uploaded): 上传失败]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片未能上传 (image could not be uploaded): 上传失败]"
-    );
+    assert_eq!(card.text("content"), NOT_UPLOADED);
     assert_eq!(uploads(&h), [500, 500, 500]);
     assert!(h.dingtalk.media().is_empty());
     assert_no_data_url_sent(&h);
@@ -109,18 +113,9 @@ fn an_image_dingtalk_refuses_is_not_retried_and_leaves_the_note() {
     };
     let h = Harness::start_with("images-refused", dt, FakeGatewayConfig::default());
     let skill = h.skill(&plugin());
-    let event = h.group_text("cidChartRefused", "画一张本季度销售图表 CHART");
-    let chunks = collect(skill.handle_event(&event).unwrap());
-    assert!(
-        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-        "{chunks:?}"
-    );
-    let card = h.wait_card_final(&card_of(&chunks));
+    let card = ask_for_chart(&h, &skill, "cidChartRefused");
     assert_eq!(card.state, CardState::Finished);
-    assert_eq!(
-        card.text("content"),
-        "这是本季度的销售图表：\n\n[图片未能上传 (image could not be uploaded): 上传失败]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片未能上传 (image could not be uploaded): 上传失败]"
-    );
+    assert_eq!(card.text("content"), NOT_UPLOADED);
     // One attempt for both copies: a refusal is not retried, nor tried again for the same image.
     let refused: Vec<_> = h
         .dingtalk
@@ -139,13 +134,7 @@ fn with_upload_images_off_the_card_names_the_image_without_uploading_it() {
     let h = Harness::start("images-off");
     let manifest = h.manifest().set("streaming.upload_images", false).to_yaml();
     let skill = h.skill_with(&plugin(), &manifest);
-    let event = h.group_text("cidChartOff", "画一张本季度销售图表 CHART");
-    let chunks = collect(skill.handle_event(&event).unwrap());
-    assert!(
-        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-        "{chunks:?}"
-    );
-    let card = h.wait_card_final(&card_of(&chunks));
+    let card = ask_for_chart(&h, &skill, "cidChartOff");
     assert_eq!(
         card.text("content"),
         "这是本季度的销售图表：\n\n[图片 (image) not shown]\n\n第四季度增长最快，其次是第二季度。\n\n再看一次同一张图：[图片 (image) not shown]"

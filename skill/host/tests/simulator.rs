@@ -543,24 +543,24 @@ async fn find(client: &Client, css: &str) -> Element {
 
 /// Waits (bounded, polling the DOM) for an element matching `css`.
 async fn wait_css(client: &Client, what: &str, css: &str) -> Element {
-    client
-        .wait()
-        .at_most(WAIT)
-        .every(POLL)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("timed out waiting for {what} ({css}): {e}"))
+    wait_for(client, what, Locator::Css(css)).await
 }
 
 /// Waits (bounded, polling the DOM) for an element matching `xpath`.
 async fn wait_xpath(client: &Client, what: &str, xpath: &str) -> Element {
+    wait_for(client, what, Locator::XPath(xpath)).await
+}
+
+/// Waits (bounded, polling the DOM) for an element `locator` finds.
+async fn wait_for(client: &Client, what: &str, locator: Locator<'_>) -> Element {
+    let shown = format!("{locator:?}");
     client
         .wait()
         .at_most(WAIT)
         .every(POLL)
-        .for_element(Locator::XPath(xpath))
+        .for_element(locator)
         .await
-        .unwrap_or_else(|e| panic!("timed out waiting for {what} ({xpath}): {e}"))
+        .unwrap_or_else(|e| panic!("timed out waiting for {what} ({shown}): {e}"))
 }
 
 /// Waits (bounded, polling the DOM) until `script` returns `true`.
