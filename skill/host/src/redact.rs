@@ -45,9 +45,11 @@ pub const SECRET_PARAMS: [&str; 14] = [
 /// `scheme://userinfo@host`, and the values of [`SECRET_PARAMS`] (in running text only when
 /// the value is not a count).
 pub fn urls(text: &str) -> Cow<'_, str> {
-    match userinfo(text) {
-        Cow::Borrowed(text) => params(text),
-        Cow::Owned(text) => Cow::Owned(params(&text).into_owned()),
+    // Parameters first: a redacted value can no longer hide an `@` behind a `?` it contained
+    // (`://token=?&@`), so a second pass finds nothing more (idempotent).
+    match params(text) {
+        Cow::Borrowed(text) => userinfo(text),
+        Cow::Owned(text) => Cow::Owned(userinfo(&text).into_owned()),
     }
 }
 
@@ -164,6 +166,15 @@ pub fn json(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redacted_value_that_held_a_query_mark_does_not_change_on_a_second_pass() {
+        // Found by the idempotence property: the `?` inside the value ended the authority
+        // before redaction, and the `@` after it became userinfo only afterwards.
+        let once = urls("://token=?&@").into_owned();
+        assert_eq!(once, "://***@");
+        assert_eq!(urls(&once), once);
+    }
 
     #[test]
     fn userinfo_is_redacted_wherever_a_url_appears() {
