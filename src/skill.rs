@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::attachments::Attachments;
 use crate::card::{recover_leftovers, CardCallbacks, CardContext, CardPlan, Journal};
-use crate::conversation::{Conversations, Dedup, FloodControl, Sessions, StoppableCards};
+use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, StoppableCards};
 use crate::dingtalk::{CallStats, Caller, DingTalkClient, Priority, Retry};
 use crate::event::{BotMessage, CardPress};
 use crate::gateway::GatewayClient;
@@ -130,6 +130,7 @@ impl Skill {
                 state_dir.join("sessions.json"),
                 manifest.conversation.per_sender_sessions,
             ),
+            routes: Routes::new(manifest.routes.clone(), manifest.dingtalk.app_key.clone()),
             conversations: Conversations::default(),
             stoppable: StoppableCards::default(),
             flood: FloodControl::new(

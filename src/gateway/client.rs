@@ -24,6 +24,8 @@ use crate::secret::Secret;
 pub struct ChatRequest {
     /// Stable per-conversation session key (`x-openclaw-session-key`); the gateway keeps the history.
     pub session_key: String,
+    /// The agent target (`model`) when not `gateway.model` (a route's).
+    pub model: Option<String>,
     /// Optional system text (the manifest's preamble).
     pub system: Option<String>,
     /// The new user message only: its text and pictures.
@@ -157,7 +159,8 @@ impl GatewayClient {
             messages.push(json!({"role": "system", "content": system}));
         }
         messages.push(json!({"role": "user", "content": request.user_message.content()}));
-        let mut body = json!({"model": self.model, "stream": true, "messages": messages});
+        let model = request.model.as_deref().unwrap_or(&self.model);
+        let mut body = json!({"model": model, "stream": true, "messages": messages});
         if self.include_usage {
             body["stream_options"] = json!({"include_usage": true});
         }
@@ -245,6 +248,7 @@ mod tests {
         let client = GatewayClient::new(&config, &Default::default()).unwrap();
         let request = ChatRequest {
             session_key: "dingtalk:dm:16650698".into(),
+            model: None,
             system: Some("请用中文回答。".into()),
             user_message: UserMessage {
                 text: "[DingTalk 1:1 | 小张]\n[图片]".into(),
@@ -266,5 +270,28 @@ mod tests {
                 "stream_options": {"include_usage": true},
             })
         );
+    }
+
+    #[test]
+    fn a_route_s_agent_replaces_gateway_model() {
+        let config = GatewayConfig {
+            endpoint: "http://127.0.0.1:1".into(),
+            auth_token: Default::default(),
+            model: "openclaw/main".into(),
+            include_usage: false,
+            connect_timeout_ms: 1_000,
+            first_byte_timeout_ms: 1_000,
+            idle_timeout_ms: 1_000,
+            total_timeout_ms: 1_000,
+            retries: 0,
+        };
+        let client = GatewayClient::new(&config, &Default::default()).unwrap();
+        let request = ChatRequest {
+            session_key: "dingtalk:group:cid1".into(),
+            model: Some("openclaw/hr".into()),
+            system: None,
+            user_message: "年假怎么算".into(),
+        };
+        assert_eq!(client.body(&request)["model"], "openclaw/hr");
     }
 }

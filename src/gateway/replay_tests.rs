@@ -32,6 +32,7 @@ fn config(endpoint: &str) -> GatewayConfig {
 fn request() -> ChatRequest {
     ChatRequest {
         session_key: "dingtalk:group:cidT".into(),
+        model: None,
         system: None,
         user_message: "hi".into(),
     }

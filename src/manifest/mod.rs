@@ -8,6 +8,7 @@
 
 mod model;
 mod problems;
+mod routes;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -116,8 +117,7 @@ impl Manifest {
             }
             _ => err("gateway.endpoint", "must be an http:// or https:// URL"),
         }
-        if !self.gateway.model.starts_with("openclaw") && !self.gateway.model.starts_with("agent:")
-        {
+        if !valid_model(&self.gateway.model) {
             err(
                 "gateway.model",
                 "must name an OpenClaw agent target: `openclaw`, `openclaw/<agentId>` or `agent:<agentId>`",
@@ -272,6 +272,7 @@ impl Manifest {
         self.validate_addresses(&mut err);
         self.validate_access(&mut err);
         self.validate_attachments(&mut err);
+        problems.extend(routes::problems(self, text));
         problems
     }
 
@@ -446,6 +447,16 @@ impl Manifest {
                 "max_queued": self.conversation.max_queued,
                 "sender_messages_per_minute": self.conversation.sender_messages_per_minute,
             },
+            "routes": self.routes.iter().map(|r| serde_json::json!({
+                "name": r.name,
+                "model": r.model.as_deref().unwrap_or(&self.gateway.model),
+                "keyword": r.when.keyword,
+                "chat": r.when.chat,
+                "apps": r.when.apps.as_ref().map(Vec::len),
+                "conversations": r.when.conversations.as_ref().map(Vec::len),
+                "senders": r.when.senders.as_ref().map(Vec::len),
+                "preamble": r.preamble.is_some(),
+            })).collect::<Vec<_>>(),
             "attachments": {
                 "images": self.attachments.images,
                 "files": self.attachments.files,
@@ -473,6 +484,12 @@ impl Manifest {
             "state_dir": self.state_dir().display().to_string(),
         })
     }
+}
+
+/// Whether `model` names an OpenClaw agent target (`openclaw`, `openclaw/<agentId>`,
+/// `agent:<agentId>`).
+fn valid_model(model: &str) -> bool {
+    model.starts_with("openclaw") || model.starts_with("agent:")
 }
 
 /// Why a well-formed `gateway.endpoint` URL is still not the gateway's base URL.

@@ -33,6 +33,11 @@ pub struct Manifest {
     /// Pictures and files users send: whether they are read, and the limits.
     #[serde(default)]
     pub attachments: AttachmentsConfig,
+    /// Ordered rules that send a message to a gateway agent other than `gateway.model` (and
+    /// with another preamble); the first that matches wins, a message no rule matches uses
+    /// `gateway.model`. Default none.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
     /// How the host receives DingTalk events (read by hosts; validated here).
     #[serde(default)]
     pub ingress: IngressConfig,
@@ -47,6 +52,57 @@ pub struct Manifest {
     /// The manifest's directory (set by the loader, not a key).
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+/// One `routes:` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The route's name, for log lines and `info` (unique).
+    pub name: String,
+    /// What a message must be for the route to take it (every condition given must hold;
+    /// none given: every message).
+    #[serde(default, rename = "match")]
+    pub when: RouteMatch,
+    /// The agent target sent as `model`. Default `gateway.model`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// System text sent with the message instead of `conversation.preamble`. Default
+    /// `conversation.preamble`.
+    #[serde(default)]
+    pub preamble: Option<String>,
+}
+
+/// `routes[].match:` (all given conditions must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteMatch {
+    /// A leading keyword, e.g. `/hr`: the message's text must start with it, followed by a
+    /// space or the end; it is stripped before the text goes to the model.
+    #[serde(default)]
+    pub keyword: Option<String>,
+    /// The DingTalk apps (app keys) whose messages match.
+    #[serde(default)]
+    pub apps: Option<Vec<String>>,
+    /// The conversations (`cid…`) whose messages match.
+    #[serde(default)]
+    pub conversations: Option<Vec<String>>,
+    /// `group` or `direct` (1:1).
+    #[serde(default)]
+    pub chat: Option<ChatKind>,
+    /// The senders (staff ids) whose messages match.
+    #[serde(default)]
+    pub senders: Option<Vec<String>>,
+}
+
+/// A kind of chat (`routes[].match.chat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    /// A group chat.
+    Group,
+    /// A 1:1 chat with the robot.
+    Direct,
 }
 
 /// `gateway:`

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use openclaw_skill_abi::manifest_text::{line_of_key, InterpolationError};
+use openclaw_skill_abi::manifest_text::{key_path_at_line, line_of_key, InterpolationError};
 
 /// One problem of the manifest. Never contains secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,42 @@ impl Problem {
         Problem {
             line: key.as_deref().and_then(|k| line_of_key(text, k)),
             key,
+            message: message.to_string(),
+        }
+    }
+
+    /// A problem of `key` inside item `index` (0-based) of the block list `list` (e.g.
+    /// `routes`), named `list[index].key` and located at that item's `key` line (or at the
+    /// item's first line when the key is not written).
+    pub fn in_item(
+        text: &str,
+        list: &str,
+        index: usize,
+        key: &str,
+        message: impl fmt::Display,
+    ) -> Problem {
+        let lines: Vec<&str> = text.lines().collect();
+        let in_list = |i: usize| {
+            key_path_at_line(text, i).is_some_and(|p| p.starts_with(&format!("{list}.")))
+        };
+        let starts: Vec<usize> = (0..lines.len())
+            .filter(|&i| in_list(i) && lines[i].trim_start().starts_with("- "))
+            .collect();
+        let line = starts.get(index).map(|&start| {
+            let end = starts.get(index + 1).copied().unwrap_or(lines.len());
+            let wanted = format!("{list}.{key}");
+            (start..end)
+                .find(|&i| key_path_at_line(text, i).as_deref() == Some(&wanted))
+                .unwrap_or(start)
+                + 1
+        });
+        Problem {
+            key: Some(if key.is_empty() {
+                format!("{list}[{index}]")
+            } else {
+                format!("{list}[{index}].{key}")
+            }),
+            line,
             message: message.to_string(),
         }
     }

@@ -277,3 +277,33 @@ fn an_unknown_stop_button_style_is_refused_with_the_choices() {
     assert!(err.contains("dingtalk.card_stop_button"), "{err}");
     assert!(err.contains("msg_buttons"), "{err}");
 }
+
+#[test]
+fn routes_load_in_order_with_their_conditions() {
+    let text = format!(
+        "{MINIMAL}routes:\n  - name: hr\n    match:\n      keyword: /hr\n    model: openclaw/hr\n    preamble: 你是人事助手。\n  - name: oncall\n    match:\n      chat: group\n      conversations: [cid-值班群]\n    model: agent:oncall\n"
+    );
+    let m = load(&text).unwrap();
+    assert_eq!(m.routes.len(), 2);
+    assert_eq!(m.routes[0].when.keyword.as_deref(), Some("/hr"));
+    assert_eq!(m.routes[1].when.chat, Some(ChatKind::Group));
+    assert_eq!(m.summary()["routes"][1]["model"], "agent:oncall");
+}
+
+#[test]
+fn malformed_and_unreachable_routes_are_reported_with_their_item_and_line() {
+    let text = format!(
+        "{MINIMAL}routes:\n  - name: all\n    model: openclaw/general\n  - name: hr\n    match:\n      keyword: /hr\n    model: gpt-4\n  - name: hr\n    match:\n      senders: []\n  - name: 别的应用\n    match:\n      apps: [dingother]\n      keyword: 人 事\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    for expected in [
+        "routes[1] (line 11): route `hr` can never match: routes[0] (`all`)",
+        "routes[1].model (line 14): must name an OpenClaw agent target",
+        "routes[2].name (line 15): `hr` is the name of an earlier route",
+        "routes[2].match.senders (line 17): is an empty list",
+        "routes[3].match.keyword (line 21): `人 事` must be one word",
+        "routes[3].match.apps (line 20): names no app of this manifest (dingtalk.app_key is `k`)",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+}

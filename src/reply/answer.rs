@@ -23,7 +23,7 @@ use super::prompt;
 use super::target::card_space;
 use crate::card::images::Piece;
 use crate::card::{CardEnd, CardSync};
-use crate::conversation::{CardOwner, Turn};
+use crate::conversation::{CardOwner, RouteChoice, Turn};
 use crate::dingtalk::{CallStats, Caller, Priority};
 use crate::event::BotMessage;
 use crate::gateway::{GatewayError, GatewayEvent};
@@ -39,12 +39,13 @@ enum Ending {
     Shutdown,
 }
 
-/// Answers `question` (the user's message `msg`) in `conversation` once `turn` comes,
+/// Answers `question` (the user's message `msg`) in `conversation` through `route` once `turn` comes,
 /// ending the host's stream with exactly one terminal chunk.
 pub(super) async fn answer(
     deps: &ReplyDeps,
     msg: &BotMessage,
     conversation: &str,
+    route: &RouteChoice,
     question: &Question,
     mut turn: Turn,
     tx: &UnboundedSender<Chunk>,
@@ -134,6 +135,7 @@ pub(super) async fn answer(
                 unread_note = prepared.card_note();
                 let request = prompt::request(
                     settings,
+                    route,
                     deps.sessions.session_key(conversation),
                     msg,
                     &question.text,
@@ -270,9 +272,10 @@ pub(super) async fn answer(
     // A fixed target: operators filter on it, whatever the module layout.
     log::info!(
         target: "openclaw_dingtalk::reply",
-        "reply msg={} conv={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
+        "reply msg={} conv={} route={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
         msg.msg_id,
         msg.conversation_id,
+        route.name,
         outcome.name(),
         match &terminal {
             Chunk::Failed { kind, message } => format!(" failure={kind:?} reason=\"{message}\""),

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::counters::ReplyCounters;
 use crate::attachments::Attachments;
 use crate::card::CardContext;
-use crate::conversation::{Conversations, Dedup, FloodControl, Sessions, StoppableCards};
+use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, StoppableCards};
 use crate::dingtalk::DingTalkClient;
 use crate::gateway::GatewayClient;
 use crate::manifest::AccessConfig;
@@ -43,6 +43,8 @@ pub(crate) struct ReplyDeps {
     pub(crate) settings: ReplySettings,
     /// Session keys (which gateway session a conversation talks to).
     pub(crate) sessions: Sessions,
+    /// Which agent (and preamble) answers a message.
+    pub(crate) routes: Routes,
     /// Conversation queues and stop tokens.
     pub(crate) conversations: Conversations,
     /// The cards of replies in flight, for their stop buttons.

@@ -103,8 +103,9 @@ pub(crate) async fn run(
         }
         Plan::Answer {
             conversation,
+            route,
             question,
             turn,
-        } => answer::answer(deps, &msg, &conversation, &question, turn, &tx).await,
+        } => answer::answer(deps, &msg, &conversation, &route, &question, turn, &tx).await,
     }
 }

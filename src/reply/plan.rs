@@ -3,7 +3,7 @@
 //! first step of the reply pipeline.
 
 use super::deps::{ReplyDeps, ReplySettings};
-use crate::conversation::{Command, Turn};
+use crate::conversation::{Command, RouteChoice, Turn};
 use crate::event::{Attachment, BotMessage, Chat, Content, Quote};
 use crate::manifest::{AccessConfig, AccessPolicy};
 
@@ -28,6 +28,8 @@ pub(crate) enum Plan {
     Answer {
         /// Conversation key.
         conversation: String,
+        /// Which agent answers.
+        route: RouteChoice,
         /// What the user asks.
         question: Question,
         /// This reply's place in the queue.
@@ -80,11 +82,15 @@ pub(crate) fn plan(deps: &ReplyDeps, msg: &BotMessage) -> Plan {
             .conversations
             .try_enter(&conversation, deps.flood.max_queued())
         {
-            Some(turn) => Plan::Answer {
-                conversation,
-                question,
-                turn,
-            },
+            Some(turn) => {
+                let (route, text) = deps.routes.choose(msg, &question.text);
+                Plan::Answer {
+                    conversation,
+                    route,
+                    question: Question { text, ..question },
+                    turn,
+                }
+            }
             None => Plan::Busy {
                 reason: "conversation queue full (conversation.max_queued)",
             },

@@ -4,21 +4,25 @@
 
 use super::deps::ReplySettings;
 use crate::attachments::Prepared;
+use crate::conversation::RouteChoice;
 use crate::event::{BotMessage, Chat, Quote};
 use crate::gateway::{ChatRequest, UserMessage};
 
 /// The gateway request for `text`, the user's message `msg` with its attachments
-/// `prepared`, in the session `session_key`.
+/// `prepared`, in the session `session_key`, to the agent and with the preamble of `route`.
 pub(super) fn request(
     settings: &ReplySettings,
+    route: &RouteChoice,
     session_key: String,
     msg: &BotMessage,
     text: &str,
     prepared: Prepared,
 ) -> ChatRequest {
+    let preamble = route.preamble.as_ref().unwrap_or(&settings.preamble);
     ChatRequest {
         session_key,
-        system: Some(settings.preamble.clone()).filter(|p| !p.is_empty()),
+        model: route.model.clone(),
+        system: Some(preamble.clone()).filter(|p| !p.is_empty()),
         user_message: UserMessage {
             text: user_text(msg, text, &prepared.blocks),
             images: prepared.images,

@@ -58,6 +58,12 @@ pub fn quiet_stream() -> StreamConfig {
 impl Env {
     /// Starts the peers with the given Stream behaviour.
     pub fn start(name: &str, stream: StreamConfig) -> Env {
+        Env::start_with(name, stream, FakeGatewayConfig::default())
+    }
+
+    /// Starts the peers with the given Stream behaviour and fake gateway settings (e.g. its
+    /// agents).
+    pub fn start_with(name: &str, stream: StreamConfig, gateway: FakeGatewayConfig) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -71,9 +77,7 @@ impl Env {
                 })
                 .await
                 .expect("emulator"),
-                FakeGateway::start(FakeGatewayConfig::default())
-                    .await
-                    .expect("fake gateway"),
+                FakeGateway::start(gateway).await.expect("fake gateway"),
             )
         });
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
