@@ -310,6 +310,19 @@ typedef struct OcSkillVTable {
   OcStatus (*next_log)(uint32_t timeout_ms, struct OcLogRecord *out_record);
   // Releases a string the plugin handed out. The empty string is accepted.
   void (*string_free)(struct OcOwnedStr s);
+  // Answers a prompt the robot posts on its own, with no inbound message, into a new AI
+  // Card of a group or a 1:1 chat (`openclaw-skill send`).
+  //
+  // `request_json` (borrowed for the call) is `{"group": "cid…"}` or `{"user": "staffId"}`
+  // with `"prompt"`, and optionally `"route"` (a route's name) and `"label"` (who asks, for
+  // the model and the logs). On `OC_STATUS_OK` `*out_stream` (required) receives the
+  // reply's chunk stream as for `handle_event`. Errors: `OC_STATUS_INVALID_ARGUMENT` (the
+  // text names the field, or the unknown route and the routes there are),
+  // `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
+  OcStatus (*post_prompt)(const OcSkill *skill,
+                          struct OcStr request_json,
+                          OcChunkStream **out_stream,
+                          struct OcOwnedStr *out_error);
 } OcSkillVTable;
 
 #endif  /* OPENCLAW_SKILL_H */

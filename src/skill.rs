@@ -17,7 +17,7 @@ use crate::attachments::Attachments;
 use crate::card::{recover_leftovers, CardCallbacks, CardContext, CardPlan, Journal};
 use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, StoppableCards};
 use crate::dingtalk::{CallStats, Caller, DingTalkClient, Priority, Retry};
-use crate::event::{BotMessage, CardPress};
+use crate::event::{BotMessage, CardPress, ProactivePrompt};
 use crate::gateway::GatewayClient;
 use crate::ingress::card_callbacks;
 use crate::manifest::Manifest;
@@ -299,6 +299,27 @@ impl Skill {
         Ok(rx)
     }
 
+    /// Answers a proactive prompt (JSON, see [`ProactivePrompt::parse`]) into a new card of
+    /// its target and returns the reply's chunk stream at once.
+    pub fn post(&self, request_json: &str) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
+        if !self.inner.accepting.load(Relaxed) {
+            return Err(SkillError::new(
+                OcStatus::SHUTTING_DOWN,
+                "the skill is shutting down",
+            ));
+        }
+        let prompt = ProactivePrompt::parse(request_json)
+            .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e.to_string()))?;
+        let post = reply::plan_post(&self.inner.replies, &prompt)
+            .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.inner.tasks.spawn_on(
+            reply::post(self.inner.replies.clone(), post, tx),
+            runtime().handle(),
+        );
+        Ok(rx)
+    }
+
     /// Stops intake, lets replies in flight finish (and the recovery of cards an earlier
     /// process left, if it still runs), and at about 80 % of `deadline` interrupts the rest
     /// (their cards are finalized as interrupted; unrecovered cards stay in the journal).
@@ -344,6 +365,7 @@ impl Skill {
             "skipped": c.skipped.load(Relaxed),
             "busy": c.busy.load(Relaxed),
             "recovered_cards": c.recovered.load(Relaxed),
+            "posts": c.posts.load(Relaxed),
             "in_flight": self.inner.tasks.len(),
             "stoppable_cards": deps.stoppable.in_flight(),
         });

@@ -5,8 +5,14 @@
 //! A new entry is written durably (it is what lets the next start find the card); rewrites
 //! with the text shown are atomic but not flushed to disk, so after a power loss the card is
 //! finalized with slightly older text, after a process crash with the latest.
+//!
+//! Several processes may share a `state_dir` (a running host and `openclaw-skill send`):
+//! each names itself in its entries and holds an exclusive lock on `<owner>.owner` for its
+//! life, so a start finalizes only the cards of processes that are gone.
 
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +27,32 @@ pub struct JournalEntry {
     pub text: String,
     /// Creation time, epoch ms.
     pub created_at_ms: u64,
+    /// The process that wrote it (set by [`Journal::write`]; empty in older entries).
+    #[serde(default)]
+    pub owner: String,
+}
+
+/// This process's claim on its entries: the locked `<owner>.owner` file, removed (and
+/// unlocked) when the last handle of the journal goes.
+#[derive(Debug)]
+struct OwnerLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Drop for OwnerLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The journal directory. Threads: any (each card has its own file).
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
+    /// This process's id in its entries.
+    owner: String,
+    _lock: Arc<OwnerLock>,
 }
 
 impl Journal {
@@ -38,7 +64,40 @@ impl Journal {
         if stale > 0 {
             log::info!("card journal: removed {stale} temporary file(s) left by a crash");
         }
-        Ok(Journal { dir })
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let path = dir.join(format!("{owner}.owner"));
+        let file = File::create(&path)?;
+        file.try_lock().map_err(|e| match e {
+            TryLockError::Error(e) => e,
+            TryLockError::WouldBlock => std::io::Error::other("a fresh owner file is locked"),
+        })?;
+        Ok(Journal {
+            dir,
+            owner,
+            _lock: Arc::new(OwnerLock { path, _file: file }),
+        })
+    }
+
+    /// Whether the process `owner` still runs (it holds the lock on its owner file). A gone
+    /// owner's file is removed.
+    fn alive(&self, owner: &str) -> bool {
+        if owner.is_empty() {
+            return false;
+        }
+        if owner == self.owner {
+            return true;
+        }
+        let path = self.dir.join(format!("{owner}.owner"));
+        let Ok(file) = File::open(&path) else {
+            return false;
+        };
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) => true,
+            _ => {
+                let _ = std::fs::remove_file(&path);
+                false
+            }
+        }
     }
 
     fn path(&self, card_id: &str) -> PathBuf {
@@ -58,7 +117,11 @@ impl Journal {
     /// Records (or rewrites) an entry atomically; a new entry (no text yet) durably.
     pub fn write(&self, entry: &JournalEntry) {
         let path = self.path(&entry.card_id);
-        let result = serde_json::to_vec(entry)
+        let entry = JournalEntry {
+            owner: self.owner.clone(),
+            ..entry.clone()
+        };
+        let result = serde_json::to_vec(&entry)
             .map_err(std::io::Error::other)
             .and_then(|bytes| crate::durable::replace(&path, &bytes, entry.text.is_empty()));
         if let Err(e) = result {
@@ -82,8 +145,9 @@ impl Journal {
         let _ = std::fs::remove_file(self.path(card_id));
     }
 
-    /// Cards left in flight (by a crash), oldest first. An unreadable entry is moved aside
-    /// once (`*.json.corrupt`) with one log line.
+    /// Cards left in flight by processes that are gone (a crash), oldest first; the cards of
+    /// running processes (this one, another sharing the `state_dir`) are theirs. An
+    /// unreadable entry is moved aside once (`*.json.corrupt`) with one log line.
     pub fn leftovers(&self) -> Vec<JournalEntry> {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return Vec::new();
@@ -105,6 +169,7 @@ impl Journal {
                     }
                 }
             })
+            .filter(|e: &JournalEntry| !self.alive(&e.owner))
             .collect();
         entries.sort_by_key(|e| e.created_at_ms);
         entries
@@ -124,9 +189,31 @@ mod tests {
             content_key: "content".into(),
             text: "半句".into(),
             created_at_ms: 1,
+            owner: String::new(),
         };
         journal.write(&entry);
-        assert_eq!(Journal::open(&dir).unwrap().leftovers(), vec![entry]);
+        let other = Journal::open(&dir).unwrap();
+        assert!(
+            other.leftovers().is_empty(),
+            "the card of a running process is not a leftover"
+        );
+        assert!(journal.leftovers().is_empty(), "nor of this one");
+        let owner = journal.owner.clone();
+        drop(journal);
+        let found = other.leftovers();
+        assert_eq!(found.len(), 1, "its process is gone");
+        assert_eq!(
+            found[0],
+            JournalEntry {
+                owner: owner.clone(),
+                ..entry
+            }
+        );
+        assert!(
+            !dir.join(format!("cards/{owner}.owner")).exists(),
+            "a gone owner's file is removed"
+        );
+        let journal = other;
         journal.remove("card_1");
         assert!(journal.leftovers().is_empty());
         std::fs::write(dir.join("cards/card_2.json"), "{half").unwrap();

@@ -476,6 +476,7 @@ impl Run {
             content_key: self.ctx.plan.content_key.clone(),
             text: text.to_owned(),
             created_at_ms: self.created_at_ms,
+            owner: String::new(),
         });
     }
 

@@ -17,6 +17,6 @@ pub(crate) use command::Command;
 pub(crate) use dedup::Dedup;
 pub(crate) use flood::{FloodControl, NOTICE_PERIOD};
 pub(crate) use queue::{Conversations, Turn};
-pub(crate) use route::{RouteChoice, Routes};
+pub(crate) use route::{RouteChoice, Routes, DEFAULT_ROUTE};
 pub(crate) use session::Sessions;
 pub(crate) use stoppable::{CardOwner, PressVerdict, ReplyCards, StoppableCards};

@@ -55,6 +55,33 @@ impl Routes {
         (choice, text.to_owned())
     }
 
+    /// The route named `name` (a proactive prompt's), [`DEFAULT_ROUTE`] included; `None` when
+    /// no route has that name.
+    pub fn by_name(&self, name: &str) -> Option<RouteChoice> {
+        if name == DEFAULT_ROUTE {
+            return Some(RouteChoice {
+                name: DEFAULT_ROUTE.to_owned(),
+                model: None,
+                preamble: None,
+            });
+        }
+        self.routes
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| RouteChoice {
+                name: r.name.clone(),
+                model: r.model.clone(),
+                preamble: r.preamble.clone(),
+            })
+    }
+
+    /// The names of the routes, for an error naming the choices.
+    pub fn names(&self) -> Vec<&str> {
+        std::iter::once(DEFAULT_ROUTE)
+            .chain(self.routes.iter().map(|r| r.name.as_str()))
+            .collect()
+    }
+
     /// The text left for the model when every condition of `when` holds for `msg`.
     fn matches(&self, when: &RouteMatch, msg: &BotMessage, text: &str) -> Option<String> {
         let listed = |list: &Option<Vec<String>>, value: Option<&str>| match list {

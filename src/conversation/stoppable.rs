@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 pub struct CardOwner {
     /// The conversation key (for log lines).
     pub conversation: String,
-    /// The asker's staff id (the `userId` of a press); `None` when the event had none.
+    /// The asker's staff id (the `userId` of a press); `None` when nobody asked (a card the
+    /// robot posts on its own) or the event had none: then anyone in the chat may stop it.
     pub asker: Option<String>,
     /// A group chat (where only the asker may stop the reply) or a 1:1 chat (anyone, that is
     /// the one person in it).
@@ -70,7 +71,8 @@ impl StoppableCards {
         let Some(owner) = owner else {
             return PressVerdict::NotInFlight;
         };
-        if owner.group && owner.asker.as_deref() != Some(user) {
+        // Nobody asked for a card the robot posted on its own: anyone in the chat may stop it.
+        if owner.group && owner.asker.as_deref().is_some_and(|asker| asker != user) {
             return PressVerdict::NotTheAsker {
                 conversation: owner.conversation,
             };

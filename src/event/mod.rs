@@ -3,16 +3,19 @@
 //! Stream frame's `data`, or an HTTP callback body (`docs/dingtalk-events.md`, "Inbound robot
 //! message"). Parsing never panics; a malformed event is an error naming the field. What a
 //! message says is in [`content`] (text, pictures, files), what it quoted in [`quote`]. A
-//! press of a card's button arrives the same way ([`card_press`]).
+//! press of a card's button arrives the same way ([`card_press`]); a prompt the robot answers
+//! on its own becomes a message from the robot ([`proactive`]).
 
 mod card_press;
 mod content;
+mod proactive;
 mod quote;
 
 use serde_json::{Map, Value};
 
 pub use card_press::CardPress;
 pub use content::{Attachment, AttachmentKind, Content};
+pub use proactive::{ProactivePrompt, ROBOT_SENDER};
 pub use quote::Quote;
 
 /// Why an event could not be read. Names the field.

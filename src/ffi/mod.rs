@@ -4,7 +4,7 @@
 //!
 //! - [`vtable`]: `openclaw_skill_vtable_v2`, the C entry point, and the vtable it returns;
 //! - [`manifest`]: `check_manifest`, `host_settings` (no skill needed);
-//! - [`skill`]: `init`, `handle_event`, `info`, `shutdown`, `skill_free`, `string_free`;
+//! - [`skill`]: `init`, `handle_event`, `post_prompt`, `info`, `shutdown`, `skill_free`, `string_free`;
 //! - [`callback`]: `stream_open_request`, `verify_callback`, `handle_callback`;
 //! - [`stream`]: the chunk stream handle, `next_chunk`, `stream_free`;
 //! - [`logs`]: `set_log_level`, `next_log`;

@@ -77,6 +77,32 @@ pub(super) unsafe extern "C" fn handle_event(
     unsafe { report(result, out_error) }
 }
 
+/// See [`openclaw_skill_abi::OcSkillVTable::post_prompt`].
+///
+/// # Safety
+/// `skill` a live handle; `request_json` readable for the call; `out_stream` writable;
+/// `out_error` null or writable.
+pub(super) unsafe extern "C" fn post_prompt(
+    skill: *const OcSkill,
+    request_json: OcStr,
+    out_stream: *mut *mut OcChunkStream,
+    out_error: *mut OcOwnedStr,
+) -> OcStatus {
+    let result = guard(|| {
+        // SAFETY: the caller passes a live handle.
+        let hosted = unsafe { hosted(skill) }?;
+        required(out_stream, "out_stream")?;
+        // SAFETY: the caller keeps the request readable for the call.
+        let json = unsafe { arg(request_json, "request_json") }?;
+        let state = StreamState::for_event(hosted.skill.post(json)?, json);
+        // SAFETY: checked non-null above; the caller passes a writable `out_stream`.
+        unsafe { out_stream.write(state.into_handle()) };
+        Ok(())
+    });
+    // SAFETY: the caller passes a null or writable `out_error`.
+    unsafe { report(result, out_error) }
+}
+
 /// See [`openclaw_skill_abi::OcSkillVTable::info`].
 ///
 /// # Safety

@@ -45,6 +45,7 @@ static VTABLE: StaticVTable = StaticVTable(OcSkillVTable {
     set_log_level: logs::set_log_level,
     next_log: logs::next_log,
     string_free: skill::string_free,
+    post_prompt: skill::post_prompt,
 });
 
 /// Returns the skill's function table (a static, valid for the life of the process; the

@@ -25,7 +25,7 @@ use crate::card::images::Piece;
 use crate::card::{CardEnd, CardSync};
 use crate::conversation::{CardOwner, RouteChoice, Turn};
 use crate::dingtalk::{CallStats, Caller, Priority};
-use crate::event::BotMessage;
+use crate::event::{BotMessage, ROBOT_SENDER};
 use crate::gateway::{GatewayError, GatewayEvent};
 
 /// Shown on the card of a reply the skill's shutdown interrupted.
@@ -67,7 +67,11 @@ pub(super) async fn answer(
                 );
                 let owner = CardOwner {
                     conversation: conversation.to_owned(),
-                    asker: msg.sender.staff_id.clone(),
+                    asker: msg
+                        .sender
+                        .staff_id
+                        .clone()
+                        .filter(|_| msg.sender.id != ROBOT_SENDER),
                     group: msg.is_group(),
                     stop: stop.clone(),
                 };

@@ -19,4 +19,6 @@ pub(crate) struct ReplyCounters {
     pub(crate) busy: AtomicU64,
     /// Cards an earlier process left in flight, finalized by the recovery at start.
     pub(crate) recovered: AtomicU64,
+    /// Proactive prompts (`send`, schedules) answered into new cards.
+    pub(crate) posts: AtomicU64,
 }

@@ -21,6 +21,7 @@ mod notice;
 mod outcome;
 mod plan;
 mod press;
+mod proactive;
 mod prompt;
 mod target;
 
@@ -35,8 +36,30 @@ pub(crate) use deps::{ReplyDeps, ReplySettings};
 pub(crate) use outcome::Outcome;
 pub(crate) use plan::{plan, Plan};
 pub(crate) use press::press;
+pub(crate) use proactive::plan_post;
 
 use crate::event::BotMessage;
+
+/// Answers a proactive prompt planned by [`plan_post`] into a new card of its target; the
+/// stream `tx` ends with exactly one terminal chunk. Runs as its own task on the plugin runtime.
+pub(crate) async fn post(deps: Arc<ReplyDeps>, post: proactive::Post, tx: UnboundedSender<Chunk>) {
+    let proactive::Post {
+        msg,
+        conversation,
+        route,
+        question,
+        turn,
+    } = post;
+    log::info!(
+        "post msg={} conv={} route={}: {} asks for a new card",
+        msg.msg_id,
+        msg.conversation_id,
+        route.name,
+        msg.sender.nick
+    );
+    deps.counters.posts.fetch_add(1, Relaxed);
+    answer::answer(&deps, &msg, &conversation, &route, &question, turn, &tx).await;
+}
 
 /// Carries out `plan` for `msg`; every path ends the stream `tx` with exactly one terminal
 /// chunk. Runs as its own task on the plugin runtime.

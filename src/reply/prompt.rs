@@ -5,7 +5,7 @@
 use super::deps::ReplySettings;
 use crate::attachments::Prepared;
 use crate::conversation::RouteChoice;
-use crate::event::{BotMessage, Chat, Quote};
+use crate::event::{BotMessage, Chat, Quote, ROBOT_SENDER};
 use crate::gateway::{ChatRequest, UserMessage};
 
 /// The gateway request for `text`, the user's message `msg` with its attachments
@@ -34,6 +34,11 @@ pub(super) fn request(
 /// read or attachment not read.
 fn user_text(msg: &BotMessage, text: &str, blocks: &[String]) -> String {
     let mut out = match &msg.chat {
+        _ if msg.sender.id == ROBOT_SENDER => format!(
+            "[DingTalk {} | the robot posts this on its own ({}); nobody asked in the chat]\n",
+            if msg.is_group() { "group" } else { "1:1" },
+            msg.sender.nick
+        ),
         Chat::Group { title } => format!("[DingTalk group \"{title}\" | {}]\n", msg.sender.nick),
         Chat::Direct => format!("[DingTalk 1:1 | {}]\n", msg.sender.nick),
     };

@@ -35,7 +35,7 @@ pub use records::{OcChunk, OcChunkStream, OcLogRecord, OcRefusal, OcSkill, OcUsa
 pub use root_module::{SkillMod, SkillModRef};
 pub use secret::Secret;
 pub use strings::{OcOwnedStr, OcStr};
-pub use vtable::{OcSkillVTable, OC_SKILL_ABI_VERSION};
+pub use vtable::{OcSkillVTable, OC_SKILL_ABI_VERSION, OC_SKILL_VTABLE_V2_BASE_SIZE};
 
 /// The abi_stable version strings of this contract crate, for plugins and test fixtures.
 pub const CONTRACT_VERSION_STRINGS: abi_stable::sabi_types::VersionStrings =

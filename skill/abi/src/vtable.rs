@@ -179,4 +179,25 @@ pub struct OcSkillVTable {
 
     /// Releases a string the plugin handed out. The empty string is accepted.
     pub string_free: unsafe extern "C" fn(s: OcOwnedStr),
+
+    // Appended fields: a host checks that `struct_size` covers a field before it calls it.
+    /// Answers a prompt the robot posts on its own, with no inbound message, into a new AI
+    /// Card of a group or a 1:1 chat (`openclaw-skill send`).
+    ///
+    /// `request_json` (borrowed for the call) is `{"group": "cid…"}` or `{"user": "staffId"}`
+    /// with `"prompt"`, and optionally `"route"` (a route's name) and `"label"` (who asks, for
+    /// the model and the logs). On `OC_STATUS_OK` `*out_stream` (required) receives the
+    /// reply's chunk stream as for `handle_event`. Errors: `OC_STATUS_INVALID_ARGUMENT` (the
+    /// text names the field, or the unknown route and the routes there are),
+    /// `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
+    pub post_prompt: unsafe extern "C" fn(
+        skill: *const OcSkill,
+        request_json: OcStr,
+        out_stream: *mut *mut OcChunkStream,
+        out_error: *mut OcOwnedStr,
+    ) -> OcStatus,
 }
+
+/// `struct_size` of the first v2 vtables, which end with `string_free`: a plugin must offer
+/// at least these; fields after it are used only when `struct_size` covers them.
+pub const OC_SKILL_VTABLE_V2_BASE_SIZE: usize = std::mem::offset_of!(OcSkillVTable, post_prompt);

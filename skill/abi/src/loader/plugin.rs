@@ -12,7 +12,7 @@ use crate::codes::OcStatus;
 use crate::records::OcSkill;
 use crate::root_module::SkillModRef;
 use crate::strings::{OcOwnedStr, OcStr};
-use crate::vtable::{OcSkillVTable, OC_SKILL_ABI_VERSION};
+use crate::vtable::{OcSkillVTable, OC_SKILL_ABI_VERSION, OC_SKILL_VTABLE_V2_BASE_SIZE};
 
 /// The C entry symbol of this ABI version.
 const ENTRY_SYMBOL: &[u8] = b"openclaw_skill_vtable_v2\0";
@@ -71,7 +71,7 @@ impl Plugin {
     fn from_module(module: SkillModRef, path: &Path) -> Result<Plugin, LoadError> {
         let vtable = (module.c_vtable())();
         if vtable.abi_version != OC_SKILL_ABI_VERSION
-            || (vtable.struct_size as usize) < std::mem::size_of::<OcSkillVTable>()
+            || (vtable.struct_size as usize) < OC_SKILL_VTABLE_V2_BASE_SIZE
         {
             return Err(LoadError::plain(format!(
                 "plugin {} speaks skill ABI v{} (vtable of {} bytes), this host speaks ABI v{OC_SKILL_ABI_VERSION}",

@@ -67,6 +67,34 @@ impl Skill {
         self.stream(stream)
     }
 
+    /// Answers a prompt the robot posts on its own (`request_json` as described on
+    /// [`OcSkillVTable::post_prompt`](crate::OcSkillVTable::post_prompt)) and returns its
+    /// reply stream. A plugin built before the entry existed gets an error saying so.
+    pub fn post_prompt(&self, request_json: &str) -> Result<ChunkStream, PluginError> {
+        let vtable = self.plugin.vtable;
+        let needed = std::mem::offset_of!(crate::OcSkillVTable, post_prompt)
+            + std::mem::size_of_val(&vtable.post_prompt);
+        if (vtable.struct_size as usize) < needed {
+            return Err(PluginError::internal(
+                "this plugin predates post_prompt (proactive cards): install the plugin built with this host",
+            ));
+        }
+        let mut stream: *mut OcChunkStream = std::ptr::null_mut();
+        let mut error = OcOwnedStr::empty();
+        // SAFETY: live handle; `struct_size` covers the field (checked above); the request
+        // text outlives the call; out pointers are locals.
+        let status = unsafe {
+            (vtable.post_prompt)(
+                self.handle.as_ptr(),
+                OcStr::borrow(request_json),
+                &mut stream,
+                &mut error,
+            )
+        };
+        self.plugin.result(status, error)?;
+        self.stream(stream)
+    }
+
     /// The Stream-mode `connections/open` request body (it carries the app secret).
     pub fn stream_open_request(&self) -> Result<Secret, PluginError> {
         let mut body = OcOwnedStr::empty();

@@ -1,0 +1,53 @@
+//! A prompt the robot answers on its own (`openclaw-skill send`, a schedule): planned like a
+//! user's message (a place in the target conversation's queue, a route) and answered by the
+//! same pipeline into a new card of the target, delivered with the robot code.
+
+use super::deps::ReplyDeps;
+use super::plan::Question;
+use crate::conversation::{RouteChoice, Turn};
+use crate::event::{BotMessage, ProactivePrompt};
+
+/// A proactive prompt, ready for [`super::answer`].
+pub(crate) struct Post {
+    /// The message the pipeline answers (from the robot, in the target's chat).
+    pub(crate) msg: BotMessage,
+    /// The target's conversation key.
+    pub(crate) conversation: String,
+    /// The agent that answers.
+    pub(crate) route: RouteChoice,
+    /// The prompt.
+    pub(crate) question: Question,
+    /// Its place in the conversation's queue (a post always queues: it waits behind the
+    /// conversation's replies instead of being refused as busy).
+    pub(crate) turn: Turn,
+}
+
+/// Plans `prompt`; `Err` names an unknown route and the routes there are.
+pub(crate) fn plan_post(deps: &ReplyDeps, prompt: &ProactivePrompt) -> Result<Post, String> {
+    let route = match &prompt.route {
+        None => deps.routes.by_name(crate::conversation::DEFAULT_ROUTE),
+        Some(name) => deps.routes.by_name(name),
+    }
+    .ok_or_else(|| {
+        format!(
+            "no route named `{}` (routes: {})",
+            prompt.route.as_deref().unwrap_or_default(),
+            deps.routes.names().join(", ")
+        )
+    })?;
+    let conversation = prompt.conversation_key();
+    let turn = deps
+        .conversations
+        .try_enter(&conversation, usize::MAX)
+        .ok_or_else(|| "the conversation's queue is full".to_owned())?;
+    Ok(Post {
+        msg: prompt.message(),
+        conversation,
+        route,
+        question: Question {
+            text: prompt.prompt.clone(),
+            attachments: Vec::new(),
+        },
+        turn,
+    })
+}
