@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use openclaw_dingtalk_emulator::dingtalk::{DingTalkEmulator, EmulatorConfig, DEFAULT_TEMPLATE_ID};
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig, ImageDescription};
 
 /// The fake gateway's token (it is only ever on loopback).
 const FAKE_GATEWAY_TOKEN: &str = "fake-gateway-token";
@@ -71,6 +71,8 @@ impl Peers {
                 FakeGateway::start(FakeGatewayConfig {
                     token: Some(FAKE_GATEWAY_TOKEN.into()),
                     record_limit: limits.map(|l| l.gateway),
+                    // The demo's people write Chinese: say what was seen in pictures in Chinese.
+                    image_description: ImageDescription::Chinese,
                     ..FakeGatewayConfig::default()
                 })
                 .await
