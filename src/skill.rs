@@ -14,11 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::attachments::Attachments;
-use crate::card::{recover_leftovers, CardContext, CardPlan, Journal};
-use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
-use crate::dingtalk::{CallStats, DingTalkClient};
-use crate::event::BotMessage;
+use crate::card::{recover_leftovers, CardCallbacks, CardContext, CardPlan, Journal};
+use crate::conversation::{Conversations, Dedup, FloodControl, Sessions, StoppableCards};
+use crate::dingtalk::{CallStats, Caller, DingTalkClient, Priority, Retry};
+use crate::event::{BotMessage, CardPress};
 use crate::gateway::GatewayClient;
+use crate::ingress::card_callbacks;
 use crate::manifest::Manifest;
 use crate::network::Network;
 use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
@@ -110,6 +111,7 @@ impl Skill {
                 create_deadline: Duration::from_millis(manifest.streaming.card_create_timeout_ms),
                 show_reasoning: manifest.streaming.show_reasoning,
                 flow_status: manifest.dingtalk.card_flow_status,
+                stop_button: card_callbacks::stop_button(&manifest),
             },
         ));
         let replies = Arc::new(ReplyDeps {
@@ -129,6 +131,7 @@ impl Skill {
                 manifest.conversation.per_sender_sessions,
             ),
             conversations: Conversations::default(),
+            stoppable: StoppableCards::default(),
             flood: FloodControl::new(
                 manifest.conversation.sender_messages_per_minute,
                 manifest.conversation.max_queued,
@@ -154,9 +157,10 @@ impl Skill {
         });
         let skill = Skill { inner };
         skill.start_housekeeping();
+        skill.register_card_callbacks();
         let leftovers = skill.inner.replies.cards.journal.leftovers();
         log::info!(
-            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms{}",
+            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms, stop button {}{}",
             skill.inner.manifest.name,
             skill.inner.manifest.version,
             skill.inner.manifest.gateway.endpoint,
@@ -164,6 +168,7 @@ impl Skill {
             skill.inner.manifest.dingtalk.app_key,
             skill.inner.manifest.dingtalk.api_qps,
             skill.inner.manifest.streaming.card_update_interval_ms,
+            stop_button_note(&skill.inner.manifest),
             if leftovers.is_empty() {
                 String::new()
             } else {
@@ -192,6 +197,47 @@ impl Skill {
         Ok(skill)
     }
 
+    /// HTTP mode with a stop button: registers `ingress.http.card_callback_url` as the route
+    /// of the cards' button presses, in the background, retrying every minute until DingTalk
+    /// takes it (meanwhile a press does not reach the plugin; `/stop` still works).
+    fn register_card_callbacks(&self) {
+        let manifest = &self.inner.manifest;
+        let (CardCallbacks::Http { route_key }, Some(url)) = (
+            &self.inner.replies.cards.plan.stop_button.callbacks,
+            manifest.ingress.http.card_callback_url.clone(),
+        ) else {
+            return;
+        };
+        let route_key = route_key.clone();
+        let secret = card_callbacks::api_secret(&manifest.dingtalk.app_secret);
+        let deps = self.inner.replies.clone();
+        runtime().spawn(async move {
+            let stats = CallStats::default();
+            let caller = Caller {
+                stats: &stats,
+                priority: Priority::Create,
+                conversation: "-",
+            };
+            loop {
+                let retry = Retry::for_at_most("card callback registration", Duration::from_secs(30));
+                let result = retry
+                    .run(|| deps.dingtalk.register_card_callbacks(&caller, &route_key, &url, &secret))
+                    .await;
+                match result {
+                    Ok(()) => {
+                        log::info!("card callbacks: DingTalk posts stop-button presses to {url} (callbackRouteKey {route_key})");
+                        return;
+                    }
+                    Err(e) => log::error!("card callbacks: registering {url} failed: {e}; the stop button does nothing until it succeeds (retrying in 60 s; /stop still works)"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    () = deps.shutdown.cancelled() => return,
+                }
+            }
+        });
+    }
+
     /// Every few seconds: saves learned DingTalk rates and the month's call count (when they
     /// changed, on a blocking thread) and forgets idle senders of the flood control.
     fn start_housekeeping(&self) {
@@ -212,8 +258,9 @@ impl Skill {
         });
     }
 
-    /// Accepts one raw DingTalk event and returns its chunk stream at once. The reply runs
-    /// on the plugin runtime whether or not the receiver is read or kept.
+    /// Accepts one raw DingTalk event (a robot message, or a card callback: a press of a
+    /// card's stop button) and returns its chunk stream at once. The reply runs on the plugin
+    /// runtime whether or not the receiver is read or kept.
     pub fn handle_event(
         &self,
         event_json: &str,
@@ -224,9 +271,23 @@ impl Skill {
                 "the skill is shutting down",
             ));
         }
-        let message = BotMessage::parse(event_json)
-            .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e.to_string()))?;
+        let invalid = |e: crate::event::EventError| {
+            SkillError::new(OcStatus::INVALID_ARGUMENT, e.to_string())
+        };
         let replies = &self.inner.replies;
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(event_json) {
+            if CardPress::is_card_callback(&value) {
+                let press = CardPress::parse(&value).map_err(invalid)?;
+                let (tx, rx) = mpsc::unbounded_channel();
+                let deps = replies.clone();
+                self.inner.tasks.spawn_on(
+                    async move { reply::press(&deps, press, tx).await },
+                    runtime().handle(),
+                );
+                return Ok(rx);
+            }
+        }
+        let message = BotMessage::parse(event_json).map_err(invalid)?;
         replies.counters.events.fetch_add(1, Relaxed);
         let plan = reply::plan(replies, &message);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -283,6 +344,7 @@ impl Skill {
             "busy": c.busy.load(Relaxed),
             "recovered_cards": c.recovered.load(Relaxed),
             "in_flight": self.inner.tasks.len(),
+            "stoppable_cards": deps.stoppable.in_flight(),
         });
         for outcome in Outcome::ALL {
             replies[outcome.name()] = c.outcomes.count(outcome).into();
@@ -296,5 +358,21 @@ impl Skill {
             "card_staleness": deps.cards.staleness.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
+    }
+}
+
+/// How the ready line names the stop button.
+fn stop_button_note(manifest: &Manifest) -> String {
+    use crate::manifest::{IngressMode, StopButtonStyle};
+    match manifest.stop_button_style() {
+        StopButtonStyle::MsgButtons => "msg_buttons".into(),
+        StopButtonStyle::StopAction => "stop_action".into(),
+        StopButtonStyle::None
+            if manifest.ingress.mode == IngressMode::Http
+                && manifest.ingress.http.card_callback_url.is_none() =>
+        {
+            "none (set ingress.http.card_callback_url for one; cards say to send /stop)".into()
+        }
+        StopButtonStyle::None => "none (cards say to send /stop)".into(),
     }
 }

@@ -164,6 +164,7 @@ pub struct DingTalk {
     pub app_qps: Option<u32>,
     pub monthly_call_quota: Option<u64>,
     pub card_flow_status: Option<bool>,
+    pub card_stop_button: Option<Text>,
 }
 
 impl Default for Text {
@@ -224,6 +225,7 @@ pub struct HttpIngress {
     pub signature_window_secs: Option<u64>,
     pub read_timeout_ms: Option<u64>,
     pub max_connections: Option<u64>,
+    pub card_callback_url: Option<Text>,
 }
 
 /// `ingress.stream:`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::journal::Journal;
 use super::staleness::Staleness;
+use super::stop_button::StopButton;
 use crate::dingtalk::DingTalkClient;
 
 /// Smallest size limit card-sync lowers itself to after DingTalk refused a value as too large.
@@ -29,6 +30,8 @@ pub(crate) struct CardPlan {
     pub(crate) show_reasoning: bool,
     /// Set the `flowStatus` variable when the card ends (one more call).
     pub(crate) flow_status: bool,
+    /// The stop button (or the `/stop` line) while the answer streams.
+    pub(crate) stop_button: StopButton,
 }
 
 /// Shared context of every card-sync task (behind an `Arc`; threads: any).

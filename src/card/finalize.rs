@@ -1,6 +1,7 @@
 //! Finalizing a card: the last streaming update with the whole text (`isFinalize`, plus
-//! `isError` when the reply failed) and, with `card_flow_status`, the `flowStatus`
-//! variable; the card's journal entry goes once DingTalk accepted it.
+//! `isError` when the reply failed), then one data update with, as configured, the
+//! `flowStatus` variable and the variables that hide the stop button; the card's journal
+//! entry goes once DingTalk accepted it.
 
 use serde_json::{json, Map, Value};
 
@@ -27,7 +28,8 @@ enum Streamed {
 }
 
 /// Finalizes one card: one streaming update with the whole text and `isFinalize` (plus
-/// `isError` when failed), then, with `card_flow_status`, the `flowStatus` variable. Each
+/// `isError` when failed), then, with `card_flow_status` or a stop button, one data update
+/// (`flowStatus`, the button hidden). Each
 /// is retried with a fresh `guid` for up to a minute. A retry refused after an attempt that
 /// may have been applied means the card was already final: success. When the streaming API
 /// refuses the final update, the data update carries the text too, so the card still ends.
@@ -72,9 +74,13 @@ pub(super) async fn finalize_card(
     if let Err(e) = &streamed {
         log::error!("card {card}: the final update was refused: {e}");
     }
-    let status = if ctx.plan.flow_status || streamed.is_err() {
+    let button = &ctx.plan.stop_button;
+    let status = if ctx.plan.flow_status || button.shown() || streamed.is_err() {
         let mut params = Map::new();
-        params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
+        if ctx.plan.flow_status || streamed.is_err() {
+            params.insert("flowStatus".into(), json!(if failed { "5" } else { "3" }));
+        }
+        button.add_hidden(&mut params);
         if streamed.is_err() {
             params.insert(key.clone(), Value::String(text.to_owned()));
         }

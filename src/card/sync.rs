@@ -291,13 +291,20 @@ impl Run {
         };
         let caller = self.caller(priority);
         let sent_at = std::sync::Mutex::new(Instant::now());
+        // Under the text, while it streams: how to stop it, when the card has no button (and
+        // the line fits).
+        let hint = self.ctx.plan.stop_button.streaming_hint();
         // Journal first: after a crash the recovered text is never behind what was shown.
         let render = || {
             *sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
             let d = rx.borrow();
             let text = self.layout.part(&d.answer, &d.reasoning).text;
             self.journal_text(&text);
-            text
+            if text.len() + hint.len() <= self.layout.max_bytes {
+                text + hint
+            } else {
+                text
+            }
         };
         let result = self
             .ctx
@@ -311,8 +318,11 @@ impl Run {
             )
             .await;
         match result {
-            Ok(text) => {
+            Ok(mut text) => {
                 self.report.first_visible.get_or_insert_with(Instant::now);
+                if !hint.is_empty() && text.ends_with(hint) {
+                    text.truncate(text.len() - hint.len());
+                }
                 self.shown = text;
                 self.record_staleness();
             }
@@ -404,16 +414,22 @@ impl Run {
         if self.ctx.plan.flow_status {
             params.insert("flowStatus".into(), json!("1"));
         }
+        self.ctx.plan.stop_button.add_shown(&mut params);
         let caller = self.caller(Priority::Create);
         let retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
-        let (client, card, template_id, space) = (
-            &self.ctx.client,
-            &self.card,
-            &self.ctx.plan.template_id,
-            &self.space,
-        );
+        let (client, card, plan, space) = (&self.ctx.client, &self.card, &self.ctx.plan, &self.space);
+        let callbacks = &plan.stop_button.callbacks;
         let result = retry
-            .run(|| client.create_and_deliver(&caller, card, template_id, space, &params))
+            .run(|| {
+                client.create_and_deliver(
+                    &caller,
+                    card,
+                    &plan.template_id,
+                    space,
+                    &params,
+                    callbacks,
+                )
+            })
             .await;
         match result {
             Ok(()) => {

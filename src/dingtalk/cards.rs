@@ -1,5 +1,5 @@
-//! AI Card calls: `createAndDeliver`, `PUT /v1.0/card/streaming`, `PUT /v1.0/card/instances`
-//! (`docs/dingtalk.md`, "AI Cards").
+//! AI Card calls: `createAndDeliver`, `PUT /v1.0/card/streaming`, `PUT /v1.0/card/instances`,
+//! and the registration of the card-callback route (`docs/dingtalk.md`, "AI Cards").
 
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -10,9 +10,12 @@ use super::error::DingTalkError;
 use super::stats::CallKind;
 use super::streaming::{streaming_body, StreamEnd};
 use super::targets::CardSpace;
+use crate::card::CardCallbacks;
+use crate::secret::Secret;
 
 impl DingTalkClient {
-    /// Creates an AI Card and delivers it to `space` in one call. `param.cardAlreadyExist`
+    /// Creates an AI Card and delivers it to `space` in one call, its button presses
+    /// reported as `callbacks` says. `param.cardAlreadyExist`
     /// counts as success: the `outTrackId` is ours and fresh, so an earlier attempt that
     /// looked failed (504, timeout) created it.
     pub async fn create_and_deliver(
@@ -22,14 +25,15 @@ impl DingTalkClient {
         template_id: &str,
         space: &CardSpace,
         params: &Map<String, Value>,
+        callbacks: &CardCallbacks,
     ) -> Result<(), DingTalkError> {
         let mut body = json!({
             "cardTemplateId": template_id,
             "outTrackId": out_track_id,
             "cardData": {"cardParamMap": params},
-            "callbackType": "STREAM",
             "userIdType": 1,
         });
+        callbacks.add_to(&mut body);
         match space {
             CardSpace::Group(cid) => {
                 body["openSpaceId"] = json!(format!("dtv1.card//IM_GROUP.{cid}"));
@@ -106,6 +110,34 @@ impl DingTalkClient {
         )
         .await?;
         Ok(sent.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// `POST /v1.0/card/callbacks/register`: DingTalk posts the presses of cards created with
+    /// `callbackRouteKey = route_key` to `url`, signed with `api_secret`. Replaces an earlier
+    /// registration of the key (`forceUpdate`).
+    pub async fn register_card_callbacks(
+        &self,
+        caller: &Caller<'_>,
+        route_key: &str,
+        url: &str,
+        api_secret: &Secret,
+    ) -> Result<(), DingTalkError> {
+        self.api(
+            CallKind::CallbackRegister,
+            Method::POST,
+            "/v1.0/card/callbacks/register",
+            caller,
+            &|| {
+                json!({
+                    "callbackRouteKey": route_key,
+                    "callbackUrl": url,
+                    "apiSecret": api_secret.expose(),
+                    "forceUpdate": true,
+                })
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// `PUT /v1.0/card/instances`, merging `params` into the card data by key.

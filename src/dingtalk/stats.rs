@@ -21,11 +21,13 @@ pub enum CallKind {
     FileDownload = 6,
     /// `POST <oapi>/media/upload?type=image`: an image of the answer → media id for the card.
     MediaUpload = 7,
+    /// `POST /v1.0/card/callbacks/register`: where DingTalk posts card button presses (HTTP mode).
+    CallbackRegister = 8,
 }
 
 impl CallKind {
     /// All kinds, in index order.
-    pub const ALL: [CallKind; 8] = [
+    pub const ALL: [CallKind; 9] = [
         CallKind::Token,
         CallKind::CreateCard,
         CallKind::StreamingUpdate,
@@ -34,6 +36,7 @@ impl CallKind {
         CallKind::RobotSend,
         CallKind::FileDownload,
         CallKind::MediaUpload,
+        CallKind::CallbackRegister,
     ];
 
     /// Short name used in logs and `info`.
@@ -47,6 +50,7 @@ impl CallKind {
             CallKind::RobotSend => "robot_send",
             CallKind::FileDownload => "download",
             CallKind::MediaUpload => "media",
+            CallKind::CallbackRegister => "callback_register",
         }
     }
 }

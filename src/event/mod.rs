@@ -2,13 +2,16 @@
 //! `event → conversation → reply → gateway stream → card-sync → DingTalk client` starts: the
 //! Stream frame's `data`, or an HTTP callback body (`docs/dingtalk-events.md`, "Inbound robot
 //! message"). Parsing never panics; a malformed event is an error naming the field. What a
-//! message says is in [`content`] (text, pictures, files), what it quoted in [`quote`].
+//! message says is in [`content`] (text, pictures, files), what it quoted in [`quote`]. A
+//! press of a card's button arrives the same way ([`card_press`]).
 
+mod card_press;
 mod content;
 mod quote;
 
 use serde_json::{Map, Value};
 
+pub use card_press::CardPress;
 pub use content::{Attachment, AttachmentKind, Content};
 pub use quote::Quote;
 

@@ -4,11 +4,13 @@
 //! - [`host_settings`] (`settings.rs`): the manifest's ingress settings, resolved, for the host;
 //! - [`stream_open_body`] (`stream_open.rs`): the Stream-mode `connections/open` request;
 //! - [`CallbackGate`]: whether an HTTP callback is genuine: its signature and timestamp window
-//!   (`signature.rs`) and that it is not a replay (`replay.rs`). See
+//!   (`signature.rs`; a card callback's own signature: [`card_callbacks`]) and that it is not a
+//!   replay (`replay.rs`). See
 //!   `docs/dingtalk-events.md` ("HTTP callbacks").
 //!
 //! What arrives then goes on to [`crate::event`].
 
+pub(crate) mod card_callbacks;
 mod replay;
 mod settings;
 mod signature;
@@ -40,6 +42,8 @@ pub(crate) struct Refused {
 /// Checks HTTP callbacks for one app: signature, timestamp window, replays. Threads: any.
 pub(crate) struct CallbackGate {
     app_secret: Secret,
+    /// The `apiSecret` of the card-callback route (`card_callbacks::api_secret`).
+    card_secret: Secret,
     window_ms: i64,
     replay: Arc<ReplayGuard>,
 }
@@ -68,6 +72,7 @@ impl CallbackGate {
         .unwrap_or(signature::MAX_SKEW_MS);
         CallbackGate {
             app_secret: manifest.dingtalk.app_secret.clone(),
+            card_secret: card_callbacks::api_secret(&manifest.dingtalk.app_secret),
             window_ms,
             replay: ReplayGuard::new(window_ms, DEFAULT_CAPACITY),
         }
@@ -103,14 +108,24 @@ impl CallbackGate {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .and_then(|(_, v)| v.as_str())
         };
-        signature::verify(
-            self.app_secret.expose(),
-            header("timestamp"),
-            header("sign"),
-            now_ms,
-            self.window_ms,
-        )
-        .map_err(|e: SignatureError| {
+        // A card callback (a button press) is signed with the route's `apiSecret`.
+        let checked = match header("x-ddpaas-signature-timestamp") {
+            Some(timestamp) => signature::verify_card(
+                self.card_secret.expose(),
+                Some(timestamp),
+                header("x-ddpaas-signature"),
+                now_ms,
+                self.window_ms,
+            ),
+            None => signature::verify(
+                self.app_secret.expose(),
+                header("timestamp"),
+                header("sign"),
+                now_ms,
+                self.window_ms,
+            ),
+        };
+        checked.map_err(|e: SignatureError| {
             GateError::Refused(Refused {
                 http_status: e.status(),
                 kind: e.kind(),

@@ -92,8 +92,8 @@ pub fn sign(app_secret: &str, timestamp: &str) -> String {
     B64.encode(mac(app_secret, timestamp).finalize().into_bytes())
 }
 
-/// Checks the `timestamp` and `sign` headers of a callback at local time `now_ms`, accepting a
-/// timestamp at most `window_ms` away. The signature is compared in constant time
+/// Checks the `timestamp` and `sign` headers of a robot callback at local time `now_ms`,
+/// accepting a timestamp at most `window_ms` away. The signature is compared in constant time
 /// (`Mac::verify_slice`).
 pub fn verify(
     app_secret: &str,
@@ -101,6 +101,31 @@ pub fn verify(
     sign: Option<&str>,
     now_ms: i64,
     window_ms: i64,
+) -> Result<Verified, SignatureError> {
+    check(timestamp, sign, now_ms, window_ms, |t| mac(app_secret, t))
+}
+
+/// Checks the `x-ddpaas-signature-timestamp` and `x-ddpaas-signature` headers of a card
+/// callback (signed with the route's `apiSecret`, see `card_callbacks.rs`) as [`verify`] does.
+pub fn verify_card(
+    api_secret: &str,
+    timestamp: Option<&str>,
+    sign: Option<&str>,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<Verified, SignatureError> {
+    check(timestamp, sign, now_ms, window_ms, |t| {
+        super::card_callbacks::card_signature_mac(api_secret, t)
+    })
+}
+
+/// The checks both signatures share; `mac` is the MAC over a timestamp's exact text.
+fn check(
+    timestamp: Option<&str>,
+    sign: Option<&str>,
+    now_ms: i64,
+    window_ms: i64,
+    mac: impl Fn(&str) -> Hmac<Sha256>,
 ) -> Result<Verified, SignatureError> {
     let (timestamp, sign) = match (timestamp.map(str::trim), sign.map(str::trim)) {
         (Some(t), Some(s)) if !t.is_empty() && !s.is_empty() => (t, s),
@@ -113,7 +138,7 @@ pub fn verify(
         return Err(SignatureError::Stale);
     }
     let given = B64.decode(sign).map_err(|_| SignatureError::Mismatch)?;
-    mac(app_secret, timestamp)
+    mac(timestamp)
         .verify_slice(&given)
         .map_err(|_| SignatureError::Mismatch)?;
     // `verify_slice` accepted it, so it is the 32-byte MAC.

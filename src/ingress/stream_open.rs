@@ -1,8 +1,10 @@
 //! The Stream-mode `connections/open` request body: the app's credentials and the topics the
-//! skill subscribes to (docs/dingtalk-events.md, "Opening a connection").
+//! skill subscribes to, robot messages and card callbacks (docs/dingtalk-events.md, "Opening
+//! a connection").
 
 use serde_json::json;
 
+use super::card_callbacks::CARD_CALLBACK_TOPIC;
 use crate::manifest::Manifest;
 use crate::secret::Secret;
 
@@ -15,7 +17,10 @@ pub(crate) fn stream_open_body(manifest: &Manifest) -> Secret {
         json!({
             "clientId": manifest.dingtalk.app_key,
             "clientSecret": manifest.dingtalk.app_secret.expose(),
-            "subscriptions": [{"type": "CALLBACK", "topic": BOT_MESSAGE_TOPIC}],
+            "subscriptions": [
+                {"type": "CALLBACK", "topic": BOT_MESSAGE_TOPIC},
+                {"type": "CALLBACK", "topic": CARD_CALLBACK_TOPIC},
+            ],
             "ua": concat!("openclaw-dingtalk/", env!("CARGO_PKG_VERSION")),
         })
         .to_string(),
@@ -29,7 +34,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_body_subscribes_to_robot_messages_with_the_apps_credentials() {
+    fn the_body_subscribes_to_robot_messages_and_card_callbacks_with_the_apps_credentials() {
         let text = "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: ding-key\n  app_secret: 秘密-secret\n  card_template_id: tpl\n";
         let manifest = Manifest::load_with(text, Path::new("."), |_| None).unwrap();
         let body: serde_json::Value =
@@ -38,5 +43,7 @@ mod tests {
         assert_eq!(body["clientSecret"], "秘密-secret");
         assert_eq!(body["subscriptions"][0]["topic"], BOT_MESSAGE_TOPIC);
         assert_eq!(body["subscriptions"][0]["type"], "CALLBACK");
+        assert_eq!(body["subscriptions"][1]["topic"], CARD_CALLBACK_TOPIC);
+        assert_eq!(body["subscriptions"][1]["type"], "CALLBACK");
     }
 }

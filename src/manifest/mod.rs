@@ -260,6 +260,15 @@ impl Manifest {
                 "must not exceed gateway.total_timeout_ms",
             );
         }
+        if let Some(url) = &self.ingress.http.card_callback_url {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => err(
+                    "ingress.http.card_callback_url",
+                    "must be the public http:// or https:// URL at which DingTalk reaches ingress.http.path",
+                ),
+            }
+        }
         self.validate_addresses(&mut err);
         self.validate_access(&mut err);
         self.validate_attachments(&mut err);
@@ -371,6 +380,22 @@ impl Manifest {
         problems
     }
 
+    /// The stop button cards show: `dingtalk.card_stop_button`, by default `msg_buttons` with
+    /// the default template and `none` with any other; `none` in HTTP mode without
+    /// `ingress.http.card_callback_url` (presses could not reach the plugin).
+    pub fn stop_button_style(&self) -> StopButtonStyle {
+        if self.ingress.mode == IngressMode::Http && self.ingress.http.card_callback_url.is_none() {
+            return StopButtonStyle::None;
+        }
+        self.dingtalk.card_stop_button.unwrap_or(
+            if self.dingtalk.card_template_id == DEFAULT_CARD_TEMPLATE_ID {
+                StopButtonStyle::MsgButtons
+            } else {
+                StopButtonStyle::None
+            },
+        )
+    }
+
     /// A JSON summary for `openclaw-skill check`: every setting, secrets redacted.
     pub fn summary(&self) -> serde_json::Value {
         let redact = |s: &crate::secret::Secret| if s.is_empty() { "(empty)" } else { "***" };
@@ -400,6 +425,7 @@ impl Manifest {
                 "app_qps": self.dingtalk.app_qps,
                 "monthly_call_quota": self.dingtalk.monthly_call_quota,
                 "card_flow_status": self.dingtalk.card_flow_status,
+                "card_stop_button": self.stop_button_style(),
             },
             "streaming": {
                 "enabled": self.streaming.enabled,
@@ -436,6 +462,7 @@ impl Manifest {
                 "http_signature_window_secs": self.ingress.http.signature_window_secs,
                 "http_read_timeout_ms": self.ingress.http.read_timeout_ms,
                 "http_max_connections": self.ingress.http.max_connections,
+                "http_card_callback_url": self.ingress.http.card_callback_url,
                 "stream_silence_timeout_ms": self.ingress.stream.silence_timeout_ms,
                 "metrics_listen": self.ingress.metrics_listen,
             },

@@ -130,6 +130,25 @@ pub struct DingTalkConfig {
     /// default template. Default true.
     #[serde(default = "yes")]
     pub card_flow_status: bool,
+    /// Which card variables show the stop button while an answer streams: `msg_buttons`
+    /// (the `msgButtons` list inside `sys_full_json_obj`, as the default template has),
+    /// `stop_action` (`hasAction`/`stop_action`, as other published AI Card templates have) or
+    /// `none` (the card tells the user to send `/stop`). Default: `msg_buttons` with the
+    /// default template, `none` with any other.
+    #[serde(default)]
+    pub card_stop_button: Option<StopButtonStyle>,
+}
+
+/// How a card template shows the stop button (`dingtalk.card_stop_button`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopButtonStyle {
+    /// A `msgButtons` entry in the `sys_full_json_obj` variable.
+    MsgButtons,
+    /// The `hasAction` and `stop_action` variables.
+    StopAction,
+    /// No button: the card says to send `/stop`.
+    None,
 }
 
 /// `streaming:`
@@ -368,6 +387,11 @@ pub struct HttpIngressConfig {
     /// Default 256.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// The public `https://` URL at which DingTalk reaches this callback route, registered
+    /// for the cards' button callbacks (the stop button). Without it, in HTTP mode, cards have
+    /// no stop button and say to send `/stop`. Default none.
+    #[serde(default)]
+    pub card_callback_url: Option<String>,
 }
 
 impl Default for HttpIngressConfig {
@@ -379,6 +403,7 @@ impl Default for HttpIngressConfig {
             signature_window_secs: default_signature_window(),
             read_timeout_ms: default_read_timeout(),
             max_connections: default_max_connections(),
+            card_callback_url: None,
         }
     }
 }
@@ -430,8 +455,11 @@ fn default_api_base() -> String {
 fn default_oapi_base() -> String {
     "https://oapi.dingtalk.com".into()
 }
+/// DingTalk's official AI markdown card template, the default `dingtalk.card_template_id`.
+pub const DEFAULT_CARD_TEMPLATE_ID: &str = "382e4302-551d-4880-bf29-a30acfab2e71.schema";
+
 fn default_template() -> String {
-    "382e4302-551d-4880-bf29-a30acfab2e71.schema".into()
+    DEFAULT_CARD_TEMPLATE_ID.into()
 }
 fn default_content_key() -> String {
     "msgContent".into()

@@ -23,7 +23,7 @@ use super::prompt;
 use super::target::card_space;
 use crate::card::images::Piece;
 use crate::card::{CardEnd, CardSync};
-use crate::conversation::Turn;
+use crate::conversation::{CardOwner, Turn};
 use crate::dingtalk::{CallStats, Caller, Priority};
 use crate::event::BotMessage;
 use crate::gateway::{GatewayError, GatewayEvent};
@@ -64,9 +64,16 @@ pub(super) async fn answer(
                     conversation.to_owned(),
                     stats.clone(),
                 );
+                let owner = CardOwner {
+                    conversation: conversation.to_owned(),
+                    asker: msg.sender.staff_id.clone(),
+                    group: msg.is_group(),
+                    stop: stop.clone(),
+                };
                 card = LiveCard {
                     sync: Some(sync),
                     events: Some(events),
+                    stoppable: Some(deps.stoppable.reply(owner)),
                 };
                 out.hold();
             }
@@ -172,6 +179,8 @@ pub(super) async fn answer(
     }
     turn.slot().unregister(stop_id);
     drop(turn);
+    // The model's side has ended: a press of the stop button now finds nothing to stop.
+    card.stoppable = None;
     // The answer may have ended before card creation did: wait for it (card-sync gives up
     // after its creation deadline).
     while out.waiting_for_card() {

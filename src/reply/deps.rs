@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::counters::ReplyCounters;
 use crate::attachments::Attachments;
 use crate::card::CardContext;
-use crate::conversation::{Conversations, Dedup, FloodControl, Sessions};
+use crate::conversation::{Conversations, Dedup, FloodControl, Sessions, StoppableCards};
 use crate::dingtalk::DingTalkClient;
 use crate::gateway::GatewayClient;
 use crate::manifest::AccessConfig;
@@ -45,6 +45,8 @@ pub(crate) struct ReplyDeps {
     pub(crate) sessions: Sessions,
     /// Conversation queues and stop tokens.
     pub(crate) conversations: Conversations,
+    /// The cards of replies in flight, for their stop buttons.
+    pub(crate) stoppable: StoppableCards,
     /// Per-sender rates, per-conversation queue bound, notice rate.
     pub(crate) flood: FloodControl,
     /// Redelivery filter.

@@ -1,6 +1,6 @@
 //! The AI Card of a reply while it streams: the card-sync handle and its events, which tell
-//! the host of each card (`Started`) or switch the reply to markdown messages when the card
-//! cannot be created.
+//! the host of each card (`Started`), register it for its stop button, or switch the reply
+//! to markdown messages when the card cannot be created.
 
 use openclaw_skill_abi::Chunk;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::deps::ReplySettings;
 use super::host_chunks::HostChunks;
 use crate::card::{CardEvent, CardSync};
+use crate::conversation::ReplyCards;
 
 /// The reply's card, if it has one. Owned by the reply task.
 pub(super) struct LiveCard {
@@ -15,6 +16,8 @@ pub(super) struct LiveCard {
     pub(super) sync: Option<CardSync>,
     /// card-sync's events, until it ended.
     pub(super) events: Option<UnboundedReceiver<CardEvent>>,
+    /// The reply's cards, registered for their stop buttons while the reply runs.
+    pub(super) stoppable: Option<ReplyCards>,
 }
 
 impl LiveCard {
@@ -23,6 +26,7 @@ impl LiveCard {
         LiveCard {
             sync: None,
             events: None,
+            stoppable: None,
         }
     }
 
@@ -56,6 +60,9 @@ impl LiveCard {
             }
             None => {}
             Some(CardEvent::Created(id)) => {
+                if let Some(cards) = &mut self.stoppable {
+                    cards.add(&id);
+                }
                 if out.waiting_for_card() {
                     out.release(Some(Chunk::Started { card_id: id }));
                 } else {

@@ -6,7 +6,8 @@
 //! control, commands, the conversation's queue); [`run`] carries the plan out on the plugin
 //! runtime: a notice or plain reply (`notice`), or the model's answer (`answer`) streamed
 //! from the gateway into an AI Card (`live_card`, its data images uploaded by `images`) and
-//! to the host (`host_chunks`), with markdown messages as the fallback (`fallback`). Everything the pipeline uses comes in one
+//! to the host (`host_chunks`), with markdown messages as the fallback (`fallback`). A press
+//! of a card's stop button is [`press()`]. Everything the pipeline uses comes in one
 //! [`ReplyDeps`], built by [`crate::skill`].
 
 mod answer;
@@ -19,6 +20,7 @@ mod live_card;
 mod notice;
 mod outcome;
 mod plan;
+mod press;
 mod prompt;
 mod target;
 
@@ -32,6 +34,7 @@ pub(crate) use counters::ReplyCounters;
 pub(crate) use deps::{ReplyDeps, ReplySettings};
 pub(crate) use outcome::Outcome;
 pub(crate) use plan::{plan, Plan};
+pub(crate) use press::press;
 
 use crate::event::BotMessage;
 

@@ -1,6 +1,7 @@
 // stream-ingress.js: DingTalk Stream mode through the official Node SDK (npm `dingtalk-stream`;
 // docs/dingtalk-events.md, "Stream mode"). For each robot message (CALLBACK topic
-// /v1.0/im/bot/messages/get) the frame is ACKed first, then its `data` (the raw event JSON) goes
+// /v1.0/im/bot/messages/get) and each card callback (/v1.0/card/instances/callback, a press of
+// a card's stop button) the frame is ACKed first, then its `data` (the raw event JSON) goes
 // to the .so, which dedups.
 //
 // Additions around the SDK (2.1.5), transport only:
@@ -28,6 +29,9 @@
 import { createNetwork } from './network.js';
 
 export const TOPIC_ROBOT = '/v1.0/im/bot/messages/get';
+// Card callbacks (a user pressed a card's stop button): ACKed and handed over the same way;
+// the .so tells them apart by their `"type": "actionCallback"`.
+export const TOPIC_CARD = '/v1.0/card/instances/callback';
 /** DingTalk closes a connection about 10 s after its `disconnect` frame. */
 const WARM_OVERLAP_MS = 10_000;
 /** What the SDK gets as clientSecret: the real one stays inside the skill library. */
@@ -266,6 +270,7 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
     const previous = client;
     const c = new Client({ clientId, keepAlive, ua: 'openclaw-dingtalk' }, open);
     c.registerCallbackListener(TOPIC_ROBOT, onRobotMessage(c));
+    c.registerCallbackListener(TOPIC_CARD, onRobotMessage(c));
     c.on('adapter:disconnect', () => {
       if (c === client) replace('DingTalk announced a disconnect', true);
     });

@@ -31,6 +31,9 @@ pub struct Route {
     /// The event's `conversationId`.
     #[serde(rename = "conversationId")]
     pub conversation_id: Option<String>,
+    /// A card callback's card (`outTrackId`), named instead of a message id.
+    #[serde(rename = "outTrackId")]
+    pub out_track_id: Option<String>,
 }
 
 impl Route {
@@ -39,9 +42,12 @@ impl Route {
         serde_json::from_str(event).unwrap_or_default()
     }
 
-    /// The `msgId`, or `-` for a log line.
+    /// The `msgId` (a card callback's `outTrackId`), or `-` for a log line.
     pub fn msg(&self) -> &str {
-        self.msg_id.as_deref().unwrap_or("-")
+        self.msg_id
+            .as_deref()
+            .or(self.out_track_id.as_deref())
+            .unwrap_or("-")
     }
 
     /// The `conversationId`, or `-` for a log line.

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 /// The topic of robot messages (docs/dingtalk-events.md, "Stream mode").
 pub const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
+/// The topic of card callbacks (a user pressed a card's button, such as the stop button).
+pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
 
 /// A server frame, as far as the host needs to understand it.
 #[derive(Debug, Clone, PartialEq, Eq)]

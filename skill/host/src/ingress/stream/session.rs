@@ -16,7 +16,7 @@ use super::liveness::{Liveness, Verdict};
 use super::socket::Ws;
 use crate::ingress::dispatch::Dispatcher;
 use crate::ingress::event::Source;
-use crate::ingress::frames::{self, Frame, BOT_MESSAGE_TOPIC};
+use crate::ingress::frames::{self, Frame, BOT_MESSAGE_TOPIC, CARD_CALLBACK_TOPIC};
 use crate::metrics::Metrics;
 
 /// How long a closing socket may take to finish the close handshake.
@@ -206,7 +206,7 @@ async fn on_text(
             let acked = write(ws, frames::ack(&message_id)).await;
             // Even when the ACK could not be written the event goes to the skill: a redelivery
             // is dropped by the skill's msgId dedup, a lost event would not come back soon.
-            if topic == BOT_MESSAGE_TOPIC {
+            if topic == BOT_MESSAGE_TOPIC || topic == CARD_CALLBACK_TOPIC {
                 // Refusals are logged and counted by the dispatcher; the socket serves on.
                 let _ = serving.dispatcher.deliver(Source::Stream, &data);
             } else {
