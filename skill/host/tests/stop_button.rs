@@ -97,7 +97,10 @@ fn assert_stopped(env: &Env, conversation: &str) -> Card {
     let card = card_in(&env.dt, conversation).expect("card");
     let text = card.text("content");
     assert!(text.contains("t1 t2 t3"), "the text so far stays: {text}");
-    assert!(text.contains("已停止"), "the card says it was stopped: {text}");
+    assert!(
+        text.contains("已停止"),
+        "the card says it was stopped: {text}"
+    );
     assert!(
         !text.contains("t200"),
         "the answer did not run to its end: {text}"
@@ -240,7 +243,10 @@ fn without_a_button_the_card_says_to_send_stop_and_stop_works() {
     env.dt.push_bot_message(from(ASKER, conv, "/stop"));
     assert_stopped(&env, conv);
     let end = card_in(&env.dt, conv).expect("card").text("content");
-    assert!(!end.contains("发送 /stop"), "the hint goes at the end: {end}");
+    assert!(
+        !end.contains("发送 /stop"),
+        "the hint goes at the end: {end}"
+    );
     host.sigterm();
     assert!(host.wait_exit().success());
 }

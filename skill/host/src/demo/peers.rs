@@ -121,7 +121,7 @@ struct ManifestValues<'a> {
 }
 
 /// The manifest: Stream-mode ingress against the emulator, cards from its default AI Card
-/// template, reasoning shown.
+/// template with a stop button, reasoning shown.
 fn manifest_text(v: &ManifestValues<'_>) -> String {
     openclaw_dingtalk_emulator::manifest::TestManifest::new(v.dingtalk_url, v.gateway_url)
         .comment("Written by `openclaw-skill demo` for this run only (removed at exit).")
@@ -133,6 +133,9 @@ fn manifest_text(v: &ManifestValues<'_>) -> String {
             m.dingtalk.app_secret = v.app_secret.into();
             m.dingtalk.card_template_id = Some(DEFAULT_TEMPLATE_ID.into());
             m.dingtalk.card_content_key = Some(CONTENT_KEY.into());
+            // The stop button as the default AI Card template draws it (`msgButtons` inside
+            // `sys_full_json_obj`); the emulator's template is not that one, so it is named.
+            m.dingtalk.card_stop_button = Some("msg_buttons".into());
             m.streaming.show_reasoning = Some(true);
         })
         .interval_ms(v.interval_ms)
@@ -251,5 +254,9 @@ mod tests {
         );
         assert_eq!(v["state_dir"].as_str(), Some("/tmp/x y/state"));
         assert_eq!(v["ingress"]["mode"].as_str(), Some("stream"));
+        assert_eq!(
+            v["dingtalk"]["card_stop_button"].as_str(),
+            Some("msg_buttons")
+        );
     }
 }

@@ -24,6 +24,9 @@ use crate::ingress::ReplyNote;
 const TICK: Duration = Duration::from_millis(80);
 /// How long cards may take to reach a final state after the reply ended.
 const SETTLE: Duration = Duration::from_secs(5);
+/// A stop step presses the button once the card shows this many characters: a sentence or
+/// so, so the stop visibly cuts a streaming answer.
+const STOP_AFTER_CHARS: usize = 60;
 
 /// Everything a step needs.
 pub struct Stage<'a> {
@@ -124,8 +127,8 @@ pub async fn play(stage: &mut Stage<'_>, index: usize, total: usize, step: &Step
 }
 
 /// Presses the stop button of the reply's newest card as the asker, when that card is
-/// streaming (it shows text, and is neither finished nor failed) and shows the button; `None`
-/// until then. The press is a card callback to the app, as DingTalk sends it (`btn_stop`,
+/// streaming (it shows [`STOP_AFTER_CHARS`] characters or more, and is neither finished nor
+/// failed) and shows the button; `None` until then. The press is a card callback to the app, as DingTalk sends it (`btn_stop`,
 /// empty params).
 fn press_stop(
     emulator: &DingTalkEmulator,
@@ -133,8 +136,8 @@ fn press_stop(
 ) -> Option<Result<StopPress, PressError>> {
     let card = emulator.card(played.cards.last()?)?;
     let shown = visible_text(&card.text(CONTENT_KEY));
-    let streaming =
-        !shown.is_empty() && !matches!(card.state, CardState::Finished | CardState::Failed);
+    let streaming = shown.chars().count() >= STOP_AFTER_CHARS
+        && !matches!(card.state, CardState::Finished | CardState::Failed);
     let button = card
         .buttons()
         .into_iter()
