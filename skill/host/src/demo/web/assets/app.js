@@ -347,31 +347,44 @@
     if (via) via.textContent = it.via ? 'via ' + it.via : '';
   }
 
-  // The card's buttons (as its data draws them), the "按下者" menu and the presses so far.
+  // The card's buttons (as its data draws them), the "按下者" menu and the presses so far. Each
+  // part is rebuilt only when it changed, so a button stays the same element while the card streams.
   function fillButtons(el, it, group) {
     const buttons = Array.isArray(it.buttons) ? it.buttons : [];
     const presses = Array.isArray(it.presses) ? it.presses : [];
     for (const b of buttons) buttonLabels.set(it.id + '|' + b.id, b.text || b.id);
     const actions = el.querySelector('.ai-card-actions');
-    actions.replaceChildren(...buttons.map((b) => h('button', {
-      type: 'button', class: 'card-btn', 'data-testid': 'card-button', 'data-action': b.id, 'data-card': it.id,
-      title: '按下按钮：钉钉把这次点击回调给机器人',
-    }, b.text || b.id)));
-    actions.hidden = !buttons.length;
+    const bsig = JSON.stringify(buttons);
+    if (actions.dataset.sig !== bsig) {
+      actions.dataset.sig = bsig;
+      actions.replaceChildren(...buttons.map((b) => h('button', {
+        type: 'button', class: 'card-btn', 'data-testid': 'card-button', 'data-action': b.id, 'data-card': it.id,
+        title: '按下按钮：钉钉把这次点击回调给机器人',
+      }, b.text || b.id)));
+      actions.hidden = !buttons.length;
+    }
     const panel = el.querySelector('.press-panel');
     panel.hidden = !buttons.length && !presses.length;
+    panel.querySelector('.press-as').hidden = !buttons.length;
     const users = (S && S.users) || [];
     const conv = S && (S.conversations || []).find((c) => c.id === S.selected);
     const members = group || !conv ? users : users.filter((u) => u.staff_id === conv.user);
     const sel = panel.querySelector('select');
+    const osig = JSON.stringify([members, it.asker || '']);
+    if (sel.dataset.sig !== osig) {
+      sel.dataset.sig = osig;
+      sel.replaceChildren(...members.map((u) => h('option', {
+        value: u.staff_id, text: u.nick + (u.staff_id === it.asker ? '（提问者）' : ''),
+      })));
+      sel.disabled = members.length < 2;
+    }
     const want = pressAs.get(it.id) || it.asker || (members[0] && members[0].staff_id) || '';
-    sel.replaceChildren(...members.map((u) => h('option', {
-      value: u.staff_id, text: u.nick + (u.staff_id === it.asker ? '（提问者）' : ''),
-    })));
-    if (members.some((u) => u.staff_id === want)) sel.value = want;
-    sel.disabled = members.length < 2;
-    panel.querySelector('.press-as').hidden = !buttons.length;
-    panel.querySelector('.presses').replaceChildren(...presses.map((p) => {
+    if (sel.value !== want && members.some((u) => u.staff_id === want)) sel.value = want;
+    const list = panel.querySelector('.presses');
+    const psig = JSON.stringify(presses);
+    if (list.dataset.sig === psig) return;
+    list.dataset.sig = psig;
+    list.replaceChildren(...presses.map((p) => {
       const label = buttonLabels.get(it.id + '|' + p.action) || p.action;
       const li = h('li', { 'data-testid': 'card-press', 'data-user': p.user, 'data-status': p.status, 'data-action': p.action },
         h('time', { text: clock(p.at_ms, true) }), `${p.nick} 按下「${label}」 · `,
