@@ -91,7 +91,14 @@ fn cards_left_by_a_killed_process_are_finalized_at_the_next_init() {
         CardState::Inputting,
         "a killed process leaves the card stuck"
     );
-    let last_shown = before.text("content");
+    // What the user saw of the answer (the card had no stop button, so it also said how to
+    // stop it; that line is not part of the answer).
+    let seen = before.text("content");
+    let last_shown = seen.split("\n\n*发送 /stop").next().unwrap_or_default();
+    assert_ne!(
+        last_shown, seen,
+        "a streaming card without a button says how to stop it"
+    );
 
     let skill = h.skill_with(&plugin(), &manifest);
     // Finalized in the background, right after init; a shutdown right away waits for it, so

@@ -83,7 +83,8 @@ impl StopButton {
     pub(crate) fn add_shown(&self, params: &mut Map<String, Value>) {
         match self.style {
             StopButtonStyle::MsgButtons => {
-                let button = json!({"text": LABEL, "color": "gray", "id": STOP_ACTION_ID, "request": true});
+                let button =
+                    json!({"text": LABEL, "color": "gray", "id": STOP_ACTION_ID, "request": true});
                 let layout = json!({"order": ORDER, "msgButtons": [button]});
                 params.insert("sys_full_json_obj".into(), json!(layout.to_string()));
             }

@@ -417,7 +417,8 @@ impl Run {
         self.ctx.plan.stop_button.add_shown(&mut params);
         let caller = self.caller(Priority::Create);
         let retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
-        let (client, card, plan, space) = (&self.ctx.client, &self.card, &self.ctx.plan, &self.space);
+        let (client, card, plan, space) =
+            (&self.ctx.client, &self.card, &self.ctx.plan, &self.space);
         let callbacks = &plan.stop_button.callbacks;
         let result = retry
             .run(|| {

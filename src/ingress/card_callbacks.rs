@@ -50,7 +50,11 @@ pub(crate) fn card_signature_mac(api_secret: &str, timestamp: &str) -> Hmac<Sha2
 /// The signature header value for `timestamp` (tests sign callbacks with it).
 #[cfg(test)]
 pub(crate) fn card_signature(api_secret: &str, timestamp: &str) -> String {
-    B64.encode(card_signature_mac(api_secret, timestamp).finalize().into_bytes())
+    B64.encode(
+        card_signature_mac(api_secret, timestamp)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// The stop button of the manifest's cards and how its presses arrive: over the Stream

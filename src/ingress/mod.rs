@@ -237,4 +237,33 @@ mod tests {
             Err(GateError::BadHeaders(m)) if m.contains("headers_json")
         ));
     }
+
+    #[test]
+    fn a_card_callback_is_checked_against_the_route_secret_not_the_app_secret() {
+        let gate = gate(3600);
+        let now = 1_700_000_000_000;
+        let api_secret = card_callbacks::api_secret(&Secret::new(SECRET.to_owned()));
+        let card = |secret: &str| {
+            serde_json::json!({
+                "X-DDPaaS-Signature-Timestamp": now.to_string(),
+                "x-ddpaas-signature": card_callbacks::card_signature(secret, &now.to_string()),
+            })
+            .to_string()
+        };
+        gate.claim(&card(api_secret.expose()), now).unwrap().keep();
+        assert_eq!(
+            refused(gate.verify(&card(api_secret.expose()), now)).kind,
+            "replay"
+        );
+        let with_app_secret = refused(gate.verify(&card(SECRET), now));
+        assert_eq!(
+            (with_app_secret.http_status, with_app_secret.kind),
+            (403, "bad_signature")
+        );
+        let unsigned = serde_json::json!({"x-ddpaas-signature-timestamp": now.to_string()});
+        assert_eq!(
+            refused(gate.verify(&unsigned.to_string(), now)).http_status,
+            401
+        );
+    }
 }

@@ -256,3 +256,24 @@ fn bad_attachment_limits_are_named_with_key_and_line() {
     }
     assert_eq!(err.problems.len(), 5, "{shown}");
 }
+
+#[test]
+fn a_card_callback_url_that_is_not_a_url_names_the_key_and_line() {
+    let text = format!(
+        "{MINIMAL}ingress:\n  mode: http\n  http:\n    card_callback_url: 机器人回调地址\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("ingress.http.card_callback_url (line "),
+        "{err}"
+    );
+    assert!(err.contains("public http:// or https:// URL"), "{err}");
+}
+
+#[test]
+fn an_unknown_stop_button_style_is_refused_with_the_choices() {
+    let text = MINIMAL.replace("dingtalk:\n", "dingtalk:\n  card_stop_button: 红色按钮\n");
+    let err = load(&text).unwrap_err().to_string();
+    assert!(err.contains("dingtalk.card_stop_button"), "{err}");
+    assert!(err.contains("msg_buttons"), "{err}");
+}

@@ -14,7 +14,8 @@ use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::CardPress;
 
 /// What somebody other than the asker is told (once per card).
-pub(super) const NOT_YOURS: &str = "只有提问的同事可以停止这条回答。(Only the person who asked can stop this answer.)";
+pub(super) const NOT_YOURS: &str =
+    "只有提问的同事可以停止这条回答。(Only the person who asked can stop this answer.)";
 
 /// Acts on one press of a card button.
 pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSender<Chunk>) {
@@ -25,9 +26,7 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
             "card {card}: button {:?} pressed by {user}; only the stop button ({STOP_ACTION_ID}) does something",
             press.action_ids
         );
-        let _ = tx.send(Chunk::Skipped(format!(
-            "card {card}: not the stop button"
-        )));
+        let _ = tx.send(Chunk::Skipped(format!("card {card}: not the stop button")));
         return;
     }
     let skipped = match deps.stoppable.press(card, user) {
@@ -46,7 +45,9 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
             format!("card {card}: the reply was already stopping")
         }
         PressVerdict::NotInFlight => {
-            log::info!("card {card}: stop button pressed by {user} after its reply ended; nothing to stop");
+            log::info!(
+                "card {card}: stop button pressed by {user} after its reply ended; nothing to stop"
+            );
             format!("card {card}: its reply has ended")
         }
         PressVerdict::NotTheAsker { conversation } => {
@@ -86,7 +87,9 @@ async fn tell_not_yours(deps: &ReplyDeps, card: &str, user: &str, conversation: 
     {
         Ok(()) => true,
         Err(e) => {
-            log::warn!("card {card}: the note to {user} that only the asker can stop it was not sent: {e}");
+            log::warn!(
+                "card {card}: the note to {user} that only the asker can stop it was not sent: {e}"
+            );
             false
         }
     }

@@ -86,6 +86,9 @@ ingress:
   http:
     listen: \"127.0.0.1:8790\"
     path: /dingtalk/callback
+    # The same public URL again, for the stop button on cards (DingTalk posts its presses
+    # there; without it cards say to send /stop instead):
+    # card_callback_url: https://<your host>/dingtalk/callback
 ";
 
 /// The tail: where the state goes.

@@ -26,7 +26,6 @@ fn from(staff_id: &str, conversation: &str, text: &str) -> MessageSpec {
         sender: Sender {
             staff_id: staff_id.into(),
             nick: format!("用户{staff_id}"),
-            ..Sender::default()
         },
         ..MessageSpec::group_text(conversation, text)
     }

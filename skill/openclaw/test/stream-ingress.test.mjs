@@ -11,7 +11,7 @@ import test from 'node:test';
 import { WebSocketServer } from 'ws';
 
 import { createNetwork } from '../src/network.js';
-import { TOPIC_ROBOT, clientClass, loadStreamSdk, startStreamIngress } from '../src/stream-ingress.js';
+import { TOPIC_CARD, TOPIC_ROBOT, clientClass, loadStreamSdk, startStreamIngress } from '../src/stream-ingress.js';
 import { companyPki, connectProxy, recordingLogger, waitFor } from './helpers.mjs';
 
 test('a missing SDK gives an actionable error', async () => {
@@ -95,10 +95,10 @@ function openBodies(clientId = 'app-key', clientSecret = 'app-secret: 秘密') {
   return { body, made };
 }
 
-const robotFrame = (messageId, data) => ({
+const robotFrame = (messageId, data, topic = TOPIC_ROBOT) => ({
   specVersion: '1.0',
   type: 'CALLBACK',
-  headers: { appId: 'a', connectionId: 'c', contentType: 'application/json', messageId, time: String(Date.now()), topic: TOPIC_ROBOT },
+  headers: { appId: 'a', connectionId: 'c', contentType: 'application/json', messageId, time: String(Date.now()), topic },
   data,
 });
 
@@ -115,7 +115,7 @@ async function spiedSdk(order) {
   };
 }
 
-test('robot messages are ACKed first, then handed over raw; pings answered', { timeout: 30_000 }, async (t) => {
+test('robot messages and card callbacks are ACKed first, then handed over raw; pings answered', { timeout: 30_000 }, async (t) => {
   const gw = await fakeStreamGateway();
   t.after(() => gw.close());
   const order = [];
@@ -152,10 +152,17 @@ test('robot messages are ACKed first, then handed over raw; pings answered', { t
   assert.equal(ack.frame.code, 200);
   assert.deepEqual(JSON.parse(ack.frame.data), { response: { success: true } });
 
+  // A press of a card's stop button (card-callback topic): ACKed and handed over the same way.
+  const press = JSON.stringify({ type: 'actionCallback', outTrackId: 'card_1', userId: '提问者', content: '{"cardPrivateData":{"actionIds":["btn_stop"],"params":{}}}' });
+  gw.send(sock, robotFrame('mid-card', press, TOPIC_CARD));
+  await waitFor(() => delivered.length === 2, { what: 'the card callback hand-over' });
+  assert.deepEqual(order, ['ack:mid-1', 'deliver', 'ack:mid-card', 'deliver']);
+  assert.equal(delivered[1], press);
+
   gw.send(sock, { specVersion: '1.0', type: 'SYSTEM', headers: { topic: 'ping', messageId: 'p1', contentType: 'application/json' }, data: '{"opaque":"o-1"}' });
   const pong = await waitFor(() => gw.received.find((r) => r.frame.headers?.messageId === 'p1'), { what: 'the ping answer' });
   assert.equal(pong.frame.data, '{"opaque":"o-1"}');
-  assert.equal(ingress.state().acked, 1);
+  assert.equal(ingress.state().acked, 2);
 });
 
 test('a DingTalk disconnect or a silent socket gets a fresh connection; stop() closes it', { timeout: 30_000 }, async (t) => {
