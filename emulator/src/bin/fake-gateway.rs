@@ -8,7 +8,9 @@ mod shutdown;
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, ValueEnum};
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig, GatewayMode};
+use openclaw_dingtalk_emulator::gateway::{
+    FakeGateway, FakeGatewayConfig, GatewayMode, ImageDescription,
+};
 
 #[derive(Debug, Parser)]
 #[command(about = "Fake OpenClaw gateway / fake upstream model (loopback only)")]
@@ -44,6 +46,17 @@ struct Args {
     /// the `--record` file still gets every request. Default: keep everything.
     #[arg(long)]
     record_limit: Option<usize>,
+    /// The language of the sentence that describes a request's images before the answer.
+    #[arg(long, value_enum, default_value_t = Language::En)]
+    describe_images: Language,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Language {
+    /// `I received 1 image: image/png, 12 345 bytes.`
+    En,
+    /// `我看到了 1 张图片：image/png，12.1 KB（sha256 前 8 位 …）。`
+    Zh,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -60,6 +73,10 @@ fn config(args: Args) -> FakeGatewayConfig {
         },
         record_path: args.record,
         record_limit: args.record_limit,
+        image_description: match args.describe_images {
+            Language::En => ImageDescription::English,
+            Language::Zh => ImageDescription::Chinese,
+        },
         ..FakeGatewayConfig::default()
     };
     if args.no_auth {

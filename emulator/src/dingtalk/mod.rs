@@ -56,7 +56,9 @@ pub use card_callbacks::{
 pub use config::{EmulatorConfig, MediaConfig, QpsScope, Template, DEFAULT_TEMPLATE_ID};
 pub use fault::{Fault, FaultResponse};
 pub use media::Media;
-pub use model::{ApiKind, Call, Card, CardState, CardUpdate, SentMessage};
+pub use model::{
+    ApiKind, Call, Card, CardButton, CardState, CardUpdate, SentMessage, STOP_BUTTON_ID,
+};
 pub use robot::SESSION_INVALID_ERRCODE;
 pub use stream::{
     Closer, FrameDirection, FrameKind, PushOptions, PushReceipt, StreamConfig, StreamConnection,

@@ -2,6 +2,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use super::images::ImageDescription;
+
 /// How the fake gateway is set up.
 #[derive(Debug, Clone)]
 pub struct FakeGatewayConfig {
@@ -34,6 +36,11 @@ pub struct FakeGatewayConfig {
     /// gateway's `gateway.http.endpoints.chatCompletions.images.allowUrl`. Default `false`, the gateway's
     /// default: only `data:` URLs; any other URL refuses the request (see `images`).
     pub allow_image_urls: bool,
+    /// The language of the sentence that describes a request's images before the answer (both modes).
+    /// Default [`ImageDescription::English`] (`I received 1 image: image/png, 12 345 bytes.`);
+    /// [`ImageDescription::Chinese`] says `我看到了 1 张图片：image/png，12.1 KB（sha256 前 8 位 …）。`
+    /// for Chinese demos.
+    pub image_description: ImageDescription,
 }
 
 impl Default for FakeGatewayConfig {
@@ -48,6 +55,7 @@ impl Default for FakeGatewayConfig {
             upstream_key_cooldown: Duration::from_secs(60),
             record_limit: None,
             allow_image_urls: false,
+            image_description: ImageDescription::English,
         }
     }
 }

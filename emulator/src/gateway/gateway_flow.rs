@@ -86,7 +86,11 @@ impl Job {
                 admission.completed_turns() + 1,
             )
         });
-        super::images::with_description(&self.request.images, tokens)
+        super::images::with_description(
+            &self.request.images,
+            self.app.config.image_description,
+            tokens,
+        )
     }
 }
 

@@ -225,24 +225,76 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `tokens` after the words of [`describe`] and a space (unchanged without images).
-pub(crate) fn with_description(images: &[ImagePart], tokens: Vec<String>) -> Vec<String> {
+/// `tokens` after the words of [`describe`] (English: and a space; Chinese: and a blank line, so
+/// the sentence is a paragraph of its own); unchanged without images.
+pub(crate) fn with_description(
+    images: &[ImagePart],
+    language: ImageDescription,
+    tokens: Vec<String>,
+) -> Vec<String> {
     if images.is_empty() {
         return tokens;
     }
-    let mut all = super::reply_text::word_tokens(&format!("{} ", describe(images)));
+    let gap = match language {
+        ImageDescription::English => " ",
+        ImageDescription::Chinese => "\n\n",
+    };
+    let mut all = super::reply_text::word_tokens(&format!("{}{gap}", describe(images, language)));
     all.extend(tokens);
     all
 }
 
-/// `I received 1 image: image/png, 12 345 bytes.` (sizes with a space every three digits).
-pub(crate) fn describe(images: &[ImagePart]) -> String {
-    let list: Vec<String> = images
-        .iter()
-        .map(|i| format!("{}, {} bytes", i.media_type, grouped(i.size)))
-        .collect();
-    let noun = if images.len() == 1 { "image" } else { "images" };
-    format!("I received {} {noun}: {}.", images.len(), list.join("; "))
+/// The language of the sentence that describes a request's images at the start of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageDescription {
+    /// `I received 1 image: image/png, 12 345 bytes.` (sizes with a space every three digits).
+    #[default]
+    English,
+    /// `我看到了 1 张图片：image/png，12.1 KB（sha256 前 8 位 3f2a9c01）。`: sizes in bytes (字节)
+    /// below 1 KiB, else in KB or MB (1024-based, one decimal), and the first 8 hex digits of each
+    /// image's SHA-256, so a reader can tell which picture arrived.
+    Chinese,
+}
+
+/// The sentence describing `images` (not empty) in `language` (see [`ImageDescription`]).
+pub(crate) fn describe(images: &[ImagePart], language: ImageDescription) -> String {
+    match language {
+        ImageDescription::English => {
+            let list: Vec<String> = images
+                .iter()
+                .map(|i| format!("{}, {} bytes", i.media_type, grouped(i.size)))
+                .collect();
+            let noun = if images.len() == 1 { "image" } else { "images" };
+            format!("I received {} {noun}: {}.", images.len(), list.join("; "))
+        }
+        ImageDescription::Chinese => {
+            let list: Vec<String> = images
+                .iter()
+                .map(|i| {
+                    let prefix: String = i.sha256.chars().take(8).collect();
+                    format!(
+                        "{}，{}（sha256 前 8 位 {prefix}）",
+                        i.media_type,
+                        size_zh(i.size)
+                    )
+                })
+                .collect();
+            format!("我看到了 {} 张图片：{}。", images.len(), list.join("；"))
+        }
+    }
+}
+
+/// `104 字节`, `1.2 KB`, `3.4 MB` (1024-based, one decimal).
+fn size_zh(n: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let bytes = n as f64;
+    if n < 1024 {
+        format!("{n} 字节")
+    } else if bytes < KIB * KIB {
+        format!("{:.1} KB", bytes / KIB)
+    } else {
+        format!("{:.1} MB", bytes / (KIB * KIB))
+    }
 }
 
 fn grouped(n: usize) -> String {
@@ -308,19 +360,54 @@ mod tests {
 
     #[test]
     fn descriptions() {
-        let part = |t: &str, size| ImagePart {
+        let part = |t: &str, size, sha: &str| ImagePart {
             media_type: t.into(),
             size,
-            sha256: String::new(),
+            sha256: sha.into(),
             url_kind: ImageUrlKind::DataUrl,
         };
+        let en = ImageDescription::English;
         assert_eq!(
-            describe(&[part("image/png", 12_345)]),
+            describe(&[part("image/png", 12_345, "")], en),
             "I received 1 image: image/png, 12 345 bytes."
         );
         assert_eq!(
-            describe(&[part("image/png", 999), part("image/jpeg", 1_234_567)]),
+            describe(
+                &[
+                    part("image/png", 999, ""),
+                    part("image/jpeg", 1_234_567, "")
+                ],
+                en
+            ),
             "I received 2 images: image/png, 999 bytes; image/jpeg, 1 234 567 bytes."
         );
+        let zh = ImageDescription::Chinese;
+        assert_eq!(
+            describe(&[part("image/png", 1_229, "3f2a9c01deadbeef")], zh),
+            "我看到了 1 张图片：image/png，1.2 KB（sha256 前 8 位 3f2a9c01）。"
+        );
+        assert_eq!(
+            describe(
+                &[
+                    part("image/gif", 104, "0123456789abcdef"),
+                    part("image/webp", 3_565_158, "fedcba9876543210")
+                ],
+                zh
+            ),
+            "我看到了 2 张图片：image/gif，104 字节（sha256 前 8 位 01234567）；\
+             image/webp，3.4 MB（sha256 前 8 位 fedcba98）。"
+        );
+        assert_eq!(size_zh(1023), "1023 字节");
+        assert_eq!(size_zh(1024), "1.0 KB");
+        let tokens = with_description(
+            &[part("image/png", 104, "0123456789abcdef")],
+            zh,
+            vec!["你好".into()],
+        );
+        assert_eq!(
+            tokens.concat(),
+            "我看到了 1 张图片：image/png，104 字节（sha256 前 8 位 01234567）。\n\n你好"
+        );
+        assert_eq!(with_description(&[], zh, vec!["你好".into()]), ["你好"]);
     }
 }

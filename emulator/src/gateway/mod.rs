@@ -7,7 +7,8 @@
 //! by trigger words in the user messages (see `script`), or, for a failure, queued for the next request with
 //! [`FakeGateway::fail_next`]. Images (`image_url` parts of the active user turn) are accepted and refused
 //! exactly as the gateway does (see `images`), recorded ([`GatewayRequest::images`]), and described in a
-//! first sentence of the answer (`I received 1 image: image/png, 12 345 bytes.`). Every request is recorded
+//! first sentence of the answer (`I received 1 image: image/png, 12 345 bytes.`, or in Chinese with
+//! [`FakeGatewayConfig::image_description`]). Every request is recorded
 //! ([`FakeGateway::requests`]); probes (`/health`, `/readyz`, `/v1/models`, …) are answered but not recorded.
 
 mod chart;
@@ -37,7 +38,7 @@ use axum::Router;
 
 pub use chart::chart_png;
 pub use config::{FakeGatewayConfig, GatewayMode};
-pub use images::{ImagePart, ImageUrlKind};
+pub use images::{ImageDescription, ImagePart, ImageUrlKind};
 pub use record::{GatewayRequest, RequestOutcome};
 pub use script::ScriptedFailure;
 

@@ -42,7 +42,11 @@ impl UpstreamJob {
         let tokens = self
             .script
             .tokens(|| default_reply(&self.request.echo_text, self.request.assistant_turns + 1));
-        super::images::with_description(&self.request.images, tokens)
+        super::images::with_description(
+            &self.request.images,
+            self.app.config.image_description,
+            tokens,
+        )
     }
 
     fn usage(&self, completion_tokens: usize) -> Usage {

@@ -351,3 +351,65 @@ async fn instances_update_replaces_or_merges() {
     let (status, body) = dt.put("/v1.0/card/instances", unknown).await;
     assert_eq!(error_code(status, &body, 400), "param.cardNotExist");
 }
+
+#[tokio::test]
+async fn the_stop_button_shows_until_the_card_data_removes_it() {
+    let dt = Dt::start(EmulatorConfig::default()).await;
+    let order = json!([
+        "msgTitle",
+        "msgContent",
+        "staticMsgContent",
+        "msgTextList",
+        "msgImages",
+        "msgSlider",
+        "msgButtons"
+    ]);
+    let live = json!({"order": order, "msgButtons": [{"text": "停止回答", "color": "gray", "id": "btn_stop", "request": true}]});
+    let mut body = group_card(&dt, "b");
+    body["cardData"]["cardParamMap"]["sys_full_json_obj"] = json!(live.to_string());
+    let (status, answer) = dt.post("/v1.0/card/instances/createAndDeliver", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let buttons = dt.emu.card("b").unwrap().buttons();
+    assert_eq!(
+        buttons
+            .iter()
+            .map(|b| (b.id.as_str(), b.text.as_str()))
+            .collect::<Vec<_>>(),
+        [("btn_stop", "停止回答")]
+    );
+    assert_eq!(dt.stream("b", "g1", "正在回答", false).await.0, 200);
+    assert_eq!(
+        dt.emu.card("b").unwrap().buttons().len(),
+        1,
+        "streaming keeps it"
+    );
+
+    // The reply ended: the same object without `msgButtons`, by key.
+    let ended = json!({"order": order}).to_string();
+    let update = json!({"outTrackId": "b", "cardData": {"cardParamMap": {"sys_full_json_obj": ended}},
+                        "cardUpdateOptions": {"updateCardDataByKey": true}});
+    assert_eq!(dt.put("/v1.0/card/instances", update).await.0, 200);
+    let card = dt.emu.card("b").unwrap();
+    assert!(card.buttons().is_empty(), "{:?}", card.param_map);
+    assert_eq!(
+        card.text("content"),
+        "正在回答",
+        "the rest of the data stays"
+    );
+
+    // The other style: `stop_action` "true" at creation, "false" at the end.
+    let mut body = group_card(&dt, "s");
+    body["cardData"]["cardParamMap"]["hasAction"] = json!("true");
+    body["cardData"]["cardParamMap"]["stop_action"] = json!("true");
+    assert_eq!(
+        dt.post("/v1.0/card/instances/createAndDeliver", body)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(dt.emu.card("s").unwrap().buttons()[0].id, "btn_stop");
+    let update = json!({"outTrackId": "s", "cardData": {"cardParamMap": {"stop_action": "false"}},
+                        "cardUpdateOptions": {"updateCardDataByKey": true}});
+    assert_eq!(dt.put("/v1.0/card/instances", update).await.0, 200);
+    assert!(dt.emu.card("s").unwrap().buttons().is_empty());
+}

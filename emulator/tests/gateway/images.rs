@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use openclaw_dingtalk_emulator::gateway::{
-    FakeGatewayConfig, GatewayMode, ImageUrlKind, RequestOutcome,
+    FakeGatewayConfig, GatewayMode, ImageDescription, ImageUrlKind, RequestOutcome,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -211,4 +211,58 @@ async fn the_fake_model_describes_forwarded_images_too() {
         "{text}"
     );
     assert_eq!(g.gw.requests()[0].images.len(), 1);
+}
+
+#[tokio::test]
+async fn in_chinese_the_description_names_size_and_sha256_and_text_only_turns_are_unchanged() {
+    for mode in [GatewayMode::Gateway, GatewayMode::Upstream] {
+        let g = Gw::start(FakeGatewayConfig {
+            mode,
+            token_interval: Duration::from_millis(1),
+            image_description: ImageDescription::Chinese,
+            ..FakeGatewayConfig::default()
+        })
+        .await;
+        let bytes = png(1_229);
+        let prefix: String = Sha256::digest(&bytes)
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let body =
+            ask(json!([{"type": "text", "text": "这张图里是什么？"}, image("image/png", &bytes)]));
+        let text = content(
+            &g.post()
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        let expected = format!(
+            "我看到了 1 张图片：image/png，1.2 KB（sha256 前 8 位 {prefix}）。\n\n\
+             Hello from the fake gateway. You said: 这张图里是什么？. Turn 1."
+        );
+        assert_eq!(text, expected, "{mode:?}");
+        assert_eq!(g.gw.requests()[0].images[0].sha256[..8], prefix);
+
+        // A text-only turn says nothing about images.
+        let body = ask(json!([{"type": "text", "text": "没有图片的问题"}]));
+        let text = content(
+            &g.post()
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        assert!(
+            text.starts_with("Hello from the fake gateway. You said: 没有图片的问题."),
+            "{mode:?}: {text}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 #![cfg(feature = "demo")]
 //! `openclaw-skill demo --plain` as a process, with the plugin `.so` that `cargo test --workspace`
 //! builds: the scripted conversation plays through the real ingress and plugin against the
-//! built-in emulator and fake gateway (all on 127.0.0.1), and the output shows every answer, the
+//! built-in emulator and fake gateway (all on 127.0.0.1), and the output shows every answer (a
+//! picture the gateway describes, an answer its asker stops with the card's stop button), the
 //! card states and a summary without 403s.
 
 mod support;
@@ -17,6 +18,8 @@ use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 use support::plugin_path;
 
 /// Upper bound for the whole demo (it takes about 6 s; the bound only stops a hung run).
+/// The first 8 hex digits of the SHA-256 of the demo's picture (`chart_png()`).
+const PICTURE_SHA256_PREFIX: &str = "844870a3";
 const LIMIT: Duration = Duration::from_secs(90);
 
 struct Output {
@@ -203,11 +206,11 @@ fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
     assert!(announced_manifest(stdout).starts_with(&tmp.0), "{context}");
     assert_eq!(tmp.left(), Vec::<String>::new(), "removed at exit");
 
-    // The four steps, in order, each with what DingTalk showed.
-    let steps: Vec<usize> = (1..=4)
+    // The six steps, in order, each with what DingTalk showed.
+    let steps: Vec<usize> = (1..=6)
         .map(|n| {
             stdout
-                .find(&format!("[{n}/4] you › "))
+                .find(&format!("[{n}/6] you › "))
                 .unwrap_or_else(|| panic!("step {n} missing\n{context}"))
         })
         .collect();
@@ -273,17 +276,62 @@ fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
         "{context}"
     );
 
+    // 5: a picture: the gateway received it as an image and says so, in Chinese.
+    let picture = step(5);
+    assert!(
+        picture.contains(&format!(
+            "我看到了 1 张图片：image/png，104 字节（sha256 前 8 位 {PICTURE_SHA256_PREFIX}）。"
+        )),
+        "{context}"
+    );
+    assert!(picture.contains("这张图里画的是什么？[图片]"), "{context}");
+    assert!(
+        picture.contains("AI Card: processing → typing → finished"),
+        "{context}"
+    );
+
+    // 6: the asker presses the stop button while the answer streams: the card ends with the
+    // text so far and the stop note, far short of the 2,700-byte answer.
+    let stopped = step(6);
+    assert!(stopped.contains("\n  ⏹ Alice presses 「"), "{context}");
+    assert!(
+        stopped.contains("第一段："),
+        "the text so far stays\n{context}"
+    );
+    assert!(stopped.contains("已停止"), "{context}");
+    assert!(!stopped.contains("第七段："), "{context}");
+    assert!(
+        stopped.contains("AI Card: processing → typing → finished"),
+        "{context}"
+    );
+    assert!(
+        stopped.contains("└─ stopped · stop pressed after "),
+        "{context}"
+    );
+
     // The summary: every reply ended as expected, no 403, the counts agree.
     for (n, outcome) in [
         (1, "finished"),
         (2, "finished"),
         (3, "replied"),
         (4, "finished"),
+        (5, "finished"),
+        (6, "stopped"),
     ] {
         let row = summary_row(stdout, n);
         assert!(row.contains(outcome), "#{n}: {row}\n{context}");
     }
     assert!(summary_row(stdout, 3).contains("1: webhook 1"), "{context}");
+    assert!(
+        summary_row(stdout, 5).ends_with(", file download 1"),
+        "{context}"
+    );
+    assert!(
+        stdout.contains(
+            "\n  card presses (emulator record): #6 Alice btn_stop → answered, the reply stopped\n"
+        ),
+        "{context}"
+    );
     assert!(stdout.contains("\n  403 answers: 0 "), "{context}");
     assert!(
         stdout.contains("    stream-connection-open") && stdout.contains(", matching the record"),
@@ -355,7 +403,7 @@ fn ctrl_c_ends_the_demo_cleanly_with_the_reply_in_flight_finalized() {
         out.stdout.contains("\ninterrupted: stopping intake"),
         "{context}"
     );
-    assert!(!out.stdout.contains("[2/4]"), "{context}");
+    assert!(!out.stdout.contains("[2/6]"), "{context}");
     // The reply in flight still ended with a final card (finished; or failed as interrupted
     // should it outlast the shutdown's grace period), and the summary and the shutdown line
     // were printed.
@@ -394,12 +442,12 @@ fn an_unreachable_gateway_fails_the_cards_and_the_exit_status() {
     assert_eq!(out.code, Some(1), "{context}");
     assert!(
         out.stderr
-            .contains("3 of 4 replies did not finish (the cards above say why)"),
+            .contains("5 of 6 replies did not finish (the cards above say why)"),
         "{context}"
     );
     assert_eq!(
         out.stdout.matches("AI Card: processing → failed").count(),
-        3,
+        5,
         "{context}"
     );
     assert!(
@@ -520,7 +568,7 @@ fn the_gateway_token_comes_from_openclaw_api_key() {
     assert_eq!(out.code, Some(1), "{context}");
     assert_eq!(
         out.stdout.matches("AI Card: processing → failed").count(),
-        3,
+        5,
         "{context}"
     );
 }
@@ -544,12 +592,12 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
     let context = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
     assert_eq!(out.code, Some(0), "{context}");
 
-    // The plugin's line per reply, in order: three answers and the `/new` notice.
+    // The plugin's line per reply, in order: five answers and the `/new` notice.
     let replies: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains(" openclaw_dingtalk::reply") && l.contains(" calls="))
         .collect();
-    assert_eq!(replies.len(), 4, "{context}");
+    assert_eq!(replies.len(), 6, "{context}");
     assert!(replies[0].contains(" calls=11 token=1 "), "{context}");
     for (i, line) in replies.iter().enumerate() {
         let n = i + 1;
@@ -564,6 +612,7 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
             ("instance", "instance"),
             ("webhook", "webhook"),
             ("robot_send", "robot send"),
+            ("download", "file download"),
         ]
         .iter()
         .filter_map(|(log, shown)| count(log).map(|c| format!("{shown} {c}")))
@@ -573,11 +622,12 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
             row.ends_with(&calls),
             "#{n}: {row:?} vs {line:?}\n{context}"
         );
-        // The characters: the same, except where the card also shows the reasoning.
+        // The characters: the same, except where the card also shows the reasoning (#4) or
+        // the note that the answer was stopped (#6).
         if let Some(chars) = count("chars") {
             let shown: u64 = row.split_whitespace().nth(2).unwrap().parse().unwrap();
-            if n == 4 {
-                assert!(shown > chars, "#{n}: reasoning shown above\n{context}");
+            if n == 4 || n == 6 {
+                assert!(shown > chars, "#{n}: more shown than answered\n{context}");
             } else {
                 assert_eq!(shown, chars, "#{n}\n{context}");
             }

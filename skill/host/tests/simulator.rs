@@ -7,9 +7,13 @@
 //! (Chinese text, a rendered table and code block, no raw markdown or `<br>`), the card's
 //! DingTalk call timeline, a message without the @-mention (shown, never answered), a 403
 //! burst from the fault buttons that the plugin rides out, and that what the page shows is
-//! what the emulator's record says (`/api/state`). It ends with a screenshot:
+//! what the emulator's record says (`/api/state`), then takes a screenshot:
 //! `SIMULATOR_SCREENSHOT` (relative paths from the workspace root), else
-//! `target/simulator.png`.
+//! `target/simulator.png`. Then a long answer's stop button: a colleague presses it as
+//! someone else (the answer goes on, the robot tells them why), the asker presses it (the
+//! card ends stopped, its button gone), and a second screenshot, `simulator-stop.png`, goes
+//! next to the first. Last, "发送图片": the picture shows in the sender's bubble and the answer
+//! says what the gateway saw.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `chromium chromium-driver
 //! fonts-wqy-microhei`). Without them it is skipped loudly, and fails when `CI` is set.
@@ -75,8 +79,13 @@ const UNMENTIONED: &str = "大家好，这条消息没有 @机器人，它不会
 const QUESTION_403: &str = "限流之后还能完成回答吗？请用中文说明 ZH:228 PACE:5";
 /// Its first sentence (emulator/src/gateway/reply_text.rs, `zh_text`).
 const ANSWER_403_ZH: &str = "第一段：钉钉的互动卡片会随着模型输出逐步刷新";
-/// 张伟 (skill/host/src/demo/web/book.rs `USERS`).
+/// 张伟 and 李娜 (skill/host/src/demo/web/book.rs `USERS`).
 const ZHANG_WEI: &str = "016650100000001";
+const LI_NA: &str = "016650100000002";
+/// The caption of the picture the page sends.
+const PICTURE_CAPTION: &str = "这张图里是什么？";
+/// A long all-Chinese answer (about 12 s), to press its stop button while it streams.
+const QUESTION_STOP: &str = "请写一篇长文介绍钉钉的 AI 卡片 ZH:2700 PACE:40";
 
 #[test]
 fn simulator_page_in_headless_chromium() {
@@ -386,6 +395,159 @@ async fn visit(client: &Client, page: &str, shot_path: &Path) {
     }
     std::fs::write(shot_path, &png).expect("write the screenshot");
     loud(&format!("simulator screenshot: {}", shot_path.display()));
+
+    // 6. The stop button of a long answer (张伟 asks).
+    let shot = shot_path.with_file_name("simulator-stop.png");
+    stop_button(client, &api, page, &cid, &shot).await;
+
+    // 7. A picture: the page shows it in the sender's bubble, and the answer says what the
+    //    gateway saw.
+    let known = card_ids(&get_state(&api, page, &cid).await);
+    find(client, "[data-testid=message-input]")
+        .await
+        .send_keys(PICTURE_CAPTION)
+        .await
+        .expect("type");
+    find(client, "[data-testid=send-picture]")
+        .await
+        .click()
+        .await
+        .expect("click 发送图片");
+    let answer = wait_new_card(client, &known).await;
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("我看到了 1 张图片：image/png，104 字节（sha256 前 8 位 844870a3）。")
+            && text.contains(PICTURE_CAPTION),
+        "{text}"
+    );
+    wait_js(
+        client,
+        "the picture in the sender's bubble",
+        "const m = [...document.querySelectorAll('[data-testid=user-message][data-picture=true]')].pop();\
+         const img = m && m.querySelector('[data-testid=user-picture]');\
+         return !!img && !img.hidden && img.complete && img.naturalWidth === 24;",
+    )
+    .await;
+}
+
+/// The ids of the cards in a state document.
+fn card_ids(state: &Value) -> HashSet<String> {
+    state["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["type"] == "card")
+        .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// 张伟 asks for a long answer; 李娜 presses its stop button (nothing stops, the robot tells
+/// her why in a 1:1 message), then 张伟, the asker, does: the card ends with the text so far
+/// and no button.
+async fn stop_button(client: &Client, api: &reqwest::Client, page: &str, cid: &str, shot: &Path) {
+    let before = card_ids(&get_state(api, page, cid).await);
+    send(client, QUESTION_STOP).await;
+    let mut css = String::from("[data-testid=card][data-state=typing]");
+    for id in &before {
+        css.push_str(&format!(":not([data-id=\"{id}\"])"));
+    }
+    let card = wait_css(client, "the new card, streaming", &css).await;
+    let id = card.attr("data-id").await.unwrap().expect("data-id");
+    let on_card = |rest: &str| format!("[data-testid=card][data-id=\"{id}\"] {rest}");
+    let in_row = |rest: &str| format!(".card-wrap:has([data-id=\"{id}\"]) {rest}");
+    let button = wait_css(
+        client,
+        "the stop button on the streaming card",
+        &on_card("[data-testid=card-button][data-action=btn_stop]"),
+    )
+    .await;
+    assert_eq!(button.text().await.unwrap(), "停止回答");
+    let press_as = find(client, &in_row("[data-testid=press-as]")).await;
+    assert_eq!(
+        press_as.prop("value").await.unwrap().as_deref(),
+        Some(ZHANG_WEI),
+        "the asker presses by default"
+    );
+
+    // 李娜 presses it: her press is recorded and answered, the robot tells her in a 1:1
+    // message, the answer goes on.
+    press_as.select_by_value(LI_NA).await.unwrap();
+    button.click().await.unwrap();
+    let hers = wait_css(
+        client,
+        "李娜's press, answered, with the robot's note to her",
+        &in_row(&format!(
+            "[data-testid=card-press][data-user=\"{LI_NA}\"][data-status=answered] [data-testid=press-notice]"
+        )),
+    )
+    .await;
+    let note = hers.text().await.unwrap();
+    assert!(note.starts_with("机器人单聊 李娜："), "{note}");
+    assert_eq!(
+        card.attr("data-state").await.unwrap().as_deref(),
+        Some("typing"),
+        "the answer goes on after someone else's press"
+    );
+
+    // 张伟 presses it: the answer stops.
+    let press_as = find(client, &in_row("[data-testid=press-as]")).await;
+    press_as.select_by_value(ZHANG_WEI).await.unwrap();
+    find(
+        client,
+        &on_card("[data-testid=card-button][data-action=btn_stop]"),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_css(
+        client,
+        "the card to end",
+        &format!("[data-testid=card][data-id=\"{id}\"][data-state=finished]"),
+    )
+    .await;
+    wait_css(
+        client,
+        "张伟's press, answered",
+        &in_row(&format!(
+            "[data-testid=card-press][data-user=\"{ZHANG_WEI}\"][data-status=answered]"
+        )),
+    )
+    .await;
+    wait_js(
+        client,
+        "the stop button to be gone",
+        &format!(
+            "return document.querySelectorAll('[data-testid=card][data-id=\"{id}\"] [data-testid=card-button]').length === 0;"
+        ),
+    )
+    .await;
+    let text = find(client, &on_card("[data-testid=card-body]"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("第一段：") && text.contains("已停止"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("第六段："),
+        "the answer was cut short: {text}"
+    );
+    let mut who = Vec::new();
+    for p in client
+        .find_all(Locator::Css(&in_row("[data-testid=card-press]")))
+        .await
+        .unwrap()
+    {
+        who.push(p.attr("data-user").await.unwrap().unwrap_or_default());
+    }
+    assert_eq!(who, [LI_NA, ZHANG_WEI], "both presses, in order");
+
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(shot, &png).expect("write the stop screenshot");
+    loud(&format!("simulator stop screenshot: {}", shot.display()));
 }
 
 /// A line on stderr even when the test harness captures the output (`eprintln!` is captured;

@@ -1,8 +1,10 @@
 #![cfg(feature = "demo")]
 //! `openclaw-skill demo --web` as a process, through its HTTP API only (no browser): with a
 //! gateway named by `--gateway` and its token from `OPENCLAW_API_KEY`, a typed message becomes a
-//! finished AI Card in the page's state; 1:1 chats get their own cards; bad requests are
-//! refused with the reason; SIGTERM ends the run cleanly. The browser test is `simulator.rs`.
+//! finished AI Card in the page's state; 1:1 chats get their own cards; the sample picture
+//! reaches the gateway as one image part; a card's stop button pressed through the page is a
+//! press by the chosen person in the emulator's record; bad requests are refused with the
+//! reason; SIGTERM ends the run cleanly. The browser test is `simulator.rs`.
 
 mod support;
 
@@ -11,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::gateway::{
+    chart_png, FakeGateway, FakeGatewayConfig, ImageDescription,
+};
 use serde_json::{json, Value};
 use support::plugin_path;
 
@@ -107,6 +111,17 @@ impl Simulator {
 
     /// Waits until conversation `id` shows `n` cards and none is in progress; returns them.
     fn wait_cards(&self, id: &str, n: usize) -> Vec<Value> {
+        self.wait_state(id, &format!("{n} ended cards"), |cards| {
+            cards.len() == n
+                && cards
+                    .iter()
+                    .all(|c| c["state"] == "finished" || c["state"] == "failed")
+        })
+    }
+
+    /// Waits until `ready` holds for the cards conversation `id` shows (`what` names the
+    /// condition); returns them.
+    fn wait_state(&self, id: &str, what: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + LIMIT;
         loop {
             let state = self.state(id);
@@ -117,15 +132,12 @@ impl Simulator {
                 .filter(|i| i["type"] == "card")
                 .cloned()
                 .collect();
-            let ended = cards
-                .iter()
-                .all(|c| c["state"] == "finished" || c["state"] == "failed");
-            if cards.len() == n && ended {
+            if ready(&cards) {
                 return cards;
             }
             assert!(
                 Instant::now() < deadline,
-                "conversation {id}: wanted {n} ended cards, the page shows {state:#}"
+                "conversation {id}: wanted {what}, the page shows {state:#}"
             );
             std::thread::sleep(POLL);
         }
@@ -177,7 +189,8 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// A fake OpenClaw gateway that wants [`KEY`], on its own runtime (kept alive by the caller).
+/// A fake OpenClaw gateway that wants [`KEY`] and describes pictures in Chinese, on its own
+/// runtime (kept alive by the caller).
 fn gateway() -> (tokio::runtime::Runtime, FakeGateway) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -187,6 +200,7 @@ fn gateway() -> (tokio::runtime::Runtime, FakeGateway) {
     let gateway = rt
         .block_on(FakeGateway::start(FakeGatewayConfig {
             token: Some(KEY.into()),
+            image_description: ImageDescription::Chinese,
             ..FakeGatewayConfig::default()
         }))
         .expect("fake gateway");
@@ -325,6 +339,241 @@ fn a_one_to_one_chat_gets_its_own_cards_and_bad_requests_say_what_is_wrong() {
         let error = answer["error"].as_str().unwrap_or_default();
         assert!(error.contains(reason), "{path} {body}: {error}");
     }
+    let (code, stderr, _) = sim.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// SHA-256 of the simulator's sample picture, the fake gateway's chart
+/// (`sha256sum` of `openclaw_dingtalk_emulator::gateway::chart_png()`).
+const SAMPLE_SHA256: &str = "844870a3cb966612eb26f5a2603c6dd31cda06e7ff9aaf4c84bba7e2585b7cc6";
+
+/// 张伟 and 李娜 (skill/host/src/demo/web/book.rs `USERS`).
+const ZHANG_WEI: &str = "016650100000001";
+const LI_NA: &str = "016650100000002";
+
+/// The selected (first) group of a fresh simulator.
+fn first_group(sim: &Simulator) -> String {
+    sim.get("api/state")["selected"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned()
+}
+
+#[test]
+fn the_sample_picture_reaches_the_gateway_as_one_image_and_bad_presses_say_what_is_wrong() {
+    let (_rt, gateway) = gateway();
+    let sim = Simulator::start(&gateway.base_url());
+    let group = first_group(&sim);
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": group, "sender": ZHANG_WEI, "text": "这张图里是什么？", "picture": true}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["delivered"], true);
+    let cards = sim.wait_cards(&group, 1);
+
+    // The gateway got the picture, intact, as the one image part of the user's turn.
+    let requests = gateway.requests();
+    assert_eq!(requests.len(), 1);
+    let png = chart_png();
+    let digest = SAMPLE_SHA256;
+    let images = &requests[0].images;
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        (
+            images[0].media_type.as_str(),
+            images[0].size,
+            images[0].sha256.as_str()
+        ),
+        ("image/png", png.len(), digest)
+    );
+    // … and said so in the answer, before the usual reply.
+    let html = cards[0]["html"].as_str().unwrap();
+    let seen = format!(
+        "我看到了 1 张图片：image/png，{} 字节（sha256 前 8 位 {}）。",
+        png.len(),
+        &digest[..8]
+    );
+    assert!(html.contains(&seen), "{html}");
+    assert!(html.contains("这张图里是什么？"), "{html}");
+    let state = sim.state(&group);
+    let typed = state["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "user")
+        .expect("the picture message");
+    assert_eq!(
+        (&typed["picture"], &typed["text"], &typed["sender"]),
+        (&json!(true), &json!("这张图里是什么？"), &json!("张伟"))
+    );
+    let picture = sim
+        .http
+        .get(format!("{}assets/sample.png", sim.url))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.bytes())
+        .expect("GET /assets/sample.png");
+    assert_eq!(
+        picture.as_ref(),
+        png.as_slice(),
+        "the page shows what was sent"
+    );
+
+    // A picture alone in a 1:1 chat.
+    let (_, added) = sim.post(
+        "api/conversations",
+        json!({"kind": "direct", "sender": LI_NA}),
+    );
+    let direct = added["id"].as_str().unwrap().to_owned();
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": direct, "text": "", "picture": true}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    let direct_cards = sim.wait_cards(&direct, 1);
+    assert_eq!(gateway.requests().len(), 2);
+    assert_eq!(gateway.requests()[1].images.len(), 1);
+    assert!(direct_cards[0]["html"].as_str().unwrap().contains(&seen));
+
+    // Presses the page refuses, each with its reason; the emulator records none of them.
+    let group_card = cards[0]["id"].as_str().unwrap();
+    let direct_card = direct_cards[0]["id"].as_str().unwrap();
+    for (body, reason) in [
+        (
+            json!({"card": "card_no_such_card", "user": ZHANG_WEI}),
+            "unknown card card_no_such_card",
+        ),
+        (json!({"user": ZHANG_WEI}), "missing field `card`"),
+        (json!({"card": 7}), "invalid type"),
+        (
+            json!({"card": group_card, "user": "nobody"}),
+            "unknown user nobody",
+        ),
+        (
+            json!({"card": direct_card, "user": ZHANG_WEI}),
+            "not in the 1:1 chat",
+        ),
+        // The answers ended: their cards show no button (any more).
+        (
+            json!({"card": group_card, "user": ZHANG_WEI}),
+            "shows no button",
+        ),
+        (
+            json!({"card": direct_card, "action": "btn_stop"}),
+            "shows no button btn_stop",
+        ),
+    ] {
+        let (status, answer) = sim.post("api/cards/press", body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{body}: {error}");
+    }
+    let response = sim
+        .http
+        .post(format!("{}api/cards/press", sim.url))
+        .header("content-type", "application/json")
+        .body("{\"card\": 停止")
+        .send()
+        .expect("POST a broken body");
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: Value = response.json().expect("a JSON answer");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("JSON"),
+        "{answer}"
+    );
+    let (status, answer) = sim.post(
+        "api/messages",
+        json!({"conversation": group, "text": "  ", "picture": false}),
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("the message is empty"))
+    );
+    for card in sim.state(&group)["items"].as_array().unwrap() {
+        assert_eq!(card["presses"].as_array().map_or(0, Vec::len), 0, "{card}");
+    }
+
+    let (code, stderr, _) = sim.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn the_stop_button_pressed_on_the_page_is_a_press_by_the_chosen_person() {
+    let (_rt, gateway) = gateway();
+    let sim = Simulator::start(&gateway.base_url());
+    let group = first_group(&sim);
+    // 400 tokens, 30 ms apart: about 12 s of answer to press the button in.
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": group, "sender": ZHANG_WEI, "text": "请详细讲讲钉钉卡片 TOKENS:400 PACE:30"}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    let cards = sim.wait_state(&group, "a streaming card with a button", |cards| {
+        cards.len() == 1
+            && cards[0]["state"] == "typing"
+            && cards[0]["buttons"]
+                .as_array()
+                .is_some_and(|b| !b.is_empty())
+    });
+    let card = cards[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cards[0]["buttons"][0]["id"], "btn_stop", "{:#}", cards[0]);
+    assert_eq!(cards[0]["asker"], ZHANG_WEI, "the page knows who asked");
+
+    // 李娜 did not ask: her press is recorded as hers, the answer goes on, and she is told
+    // why in a 1:1 message.
+    let (status, pressed) = sim.post(
+        "api/cards/press",
+        json!({"card": card, "user": LI_NA, "action": "btn_stop"}),
+    );
+    assert_eq!(status, 200, "{pressed}");
+    assert_eq!(
+        (&pressed["user"], &pressed["action"]),
+        (&json!(LI_NA), &json!("btn_stop"))
+    );
+    let cards = sim.wait_state(
+        &group,
+        "李娜's press answered, with a note to her",
+        |cards| {
+            cards[0]["presses"].as_array().is_some_and(|p| {
+                p.iter().any(|p| {
+                    p["user"] == LI_NA && p["status"] == "answered" && p["notice"].is_string()
+                })
+            })
+        },
+    );
+    let press = &cards[0]["presses"][0];
+    assert_eq!(
+        (&press["nick"], &press["action"]),
+        (&json!("李娜"), &json!("btn_stop"))
+    );
+    assert_ne!(
+        cards[0]["state"], "finished",
+        "the answer goes on: {:#}",
+        cards[0]
+    );
+
+    // The asker's press (the default presser) stops it: the card ends with the text so far,
+    // and its button is gone.
+    let (status, pressed) = sim.post("api/cards/press", json!({"card": card}));
+    assert_eq!(status, 200, "{pressed}");
+    assert_eq!(pressed["user"], ZHANG_WEI);
+    let cards = sim.wait_state(&group, "the card ended without its button", |cards| {
+        cards[0]["state"] == "finished" && cards[0]["buttons"].as_array().is_some_and(Vec::is_empty)
+    });
+    let html = cards[0]["html"].as_str().unwrap();
+    assert!(html.contains("已停止") && !html.contains("t400"), "{html}");
+    let presses: Vec<(&str, &str)> = cards[0]["presses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["user"].as_str().unwrap(), p["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(presses, [(LI_NA, "answered"), (ZHANG_WEI, "answered")]);
+
     let (code, stderr, _) = sim.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use openclaw_dingtalk_emulator::dingtalk::CardState;
 
 use super::format::{millis, seconds, state_name, states_line};
-use super::record::{CardView, Ending, Played, StepView};
+use super::record::{CardView, Ending, Played, StepView, StopPress};
 use super::script::Step;
 use crate::logger;
 
@@ -119,6 +119,26 @@ impl Display {
                 "  card delivered to the group (processing) after {}",
                 seconds(played.elapsed())
             );
+        }
+    }
+
+    /// The asker pressed the card's stop button: a permanent line (above the live card area).
+    pub fn stop_pressed(&mut self, played: &Played, press: &StopPress) {
+        let text = format!(
+            "  ⏹ {} presses 「{}」 on the card after {}, with {} characters shown (card callback, press #{})",
+            super::script::USER_NICK,
+            sanitize(&press.label),
+            seconds(press.at - played.pushed_at),
+            press.chars_shown,
+            press.seq
+        );
+        let bar = self
+            .live
+            .as_ref()
+            .and_then(|live| live.bar.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        match bar {
+            Some(bar) => bar.println(style(text).yellow().for_stdout().to_string()),
+            None => println!("{text}"),
         }
     }
 
@@ -291,12 +311,19 @@ fn final_block(
         ));
     }
     let outcome = match &played.ending {
-        Ending::Ended { outcome, .. } => (*outcome).to_owned(),
+        Ending::Ended { outcome, .. } => played.outcome(view).unwrap_or(outcome).to_owned(),
         Ending::Refused(why) => format!("refused: {}", sanitize(why)),
         Ending::Interrupted => "interrupted (Ctrl-C)".to_owned(),
         Ending::TimedOut(limit) => format!("no end within {}", seconds(*limit)),
     };
+    let stopped = played.outcome(view) == Some("stopped");
     let mut facts = vec![outcome];
+    if let Some(press) = &played.stop {
+        facts.push(format!(
+            "stop pressed after {}",
+            seconds(press.at - played.pushed_at)
+        ));
+    }
     if !view.cards.is_empty() {
         facts.push(format!("{} chars", view.chars()));
     }
@@ -310,7 +337,9 @@ fn final_block(
         detail,
     } = &played.ending
     {
-        facts.push(format!("reason: {}", sanitize(detail)));
+        if !stopped {
+            facts.push(format!("reason: {}", sanitize(detail)));
+        }
     }
     out.push(format!("{} {}", bar("└─"), facts.join(" · ")));
     out

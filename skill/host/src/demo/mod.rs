@@ -305,11 +305,8 @@ impl Demo<'_> {
             .iter()
             .filter(|r| {
                 !matches!(
-                    r.played.ending,
-                    Ending::Ended {
-                        outcome: "finished" | "replied",
-                        ..
-                    }
+                    r.played.outcome(&r.view),
+                    Some("finished" | "replied" | "stopped")
                 )
             })
             .count();
@@ -318,6 +315,23 @@ impl Demo<'_> {
             "{unanswered} of {} replies did not finish (the cards above say why)",
             progress.replies.len()
         );
+        if let Some(r) = progress
+            .replies
+            .iter()
+            .find(|r| !r.played.as_expected(&r.view, self.real_gateway))
+        {
+            anyhow::bail!(
+                "reply {} was not stopped: {}",
+                r.played.index,
+                match (&r.played.stop, r.played.outcome(&r.view)) {
+                    (None, _) => "its card never showed a stop button while it streamed".to_owned(),
+                    (Some(_), outcome) => format!(
+                        "the stop button was pressed, and the reply ended {}",
+                        outcome.unwrap_or("without an outcome")
+                    ),
+                }
+            );
+        }
         Ok(Finish::Completed)
     }
 
@@ -429,9 +443,11 @@ impl Demo<'_> {
             .ok()
             .and_then(|s| serde_json::from_str(&s).ok());
         let calls = emulator.calls();
+        let presses = emulator.card_presses();
         let report = Report {
             replies,
             calls: &calls,
+            presses: &presses,
             info,
             emulator_qps: emulator.config().qps_limit,
             log_level: self.log_level,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use openclaw_dingtalk_emulator::dingtalk::{DingTalkEmulator, EmulatorConfig, DEFAULT_TEMPLATE_ID};
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig, ImageDescription};
 
 /// The fake gateway's token (it is only ever on loopback).
 const FAKE_GATEWAY_TOKEN: &str = "fake-gateway-token";
@@ -71,6 +71,8 @@ impl Peers {
                 FakeGateway::start(FakeGatewayConfig {
                     token: Some(FAKE_GATEWAY_TOKEN.into()),
                     record_limit: limits.map(|l| l.gateway),
+                    // The demo's people write Chinese: say what was seen in pictures in Chinese.
+                    image_description: ImageDescription::Chinese,
                     ..FakeGatewayConfig::default()
                 })
                 .await
@@ -119,7 +121,7 @@ struct ManifestValues<'a> {
 }
 
 /// The manifest: Stream-mode ingress against the emulator, cards from its default AI Card
-/// template, reasoning shown.
+/// template with a stop button, reasoning shown.
 fn manifest_text(v: &ManifestValues<'_>) -> String {
     openclaw_dingtalk_emulator::manifest::TestManifest::new(v.dingtalk_url, v.gateway_url)
         .comment("Written by `openclaw-skill demo` for this run only (removed at exit).")
@@ -131,6 +133,9 @@ fn manifest_text(v: &ManifestValues<'_>) -> String {
             m.dingtalk.app_secret = v.app_secret.into();
             m.dingtalk.card_template_id = Some(DEFAULT_TEMPLATE_ID.into());
             m.dingtalk.card_content_key = Some(CONTENT_KEY.into());
+            // The stop button as the default AI Card template draws it (`msgButtons` inside
+            // `sys_full_json_obj`); the emulator's template is not that one, so it is named.
+            m.dingtalk.card_stop_button = Some("msg_buttons".into());
             m.streaming.show_reasoning = Some(true);
         })
         .interval_ms(v.interval_ms)
@@ -249,5 +254,9 @@ mod tests {
         );
         assert_eq!(v["state_dir"].as_str(), Some("/tmp/x y/state"));
         assert_eq!(v["ingress"]["mode"].as_str(), Some("stream"));
+        assert_eq!(
+            v["dingtalk"]["card_stop_button"].as_str(),
+            Some("msg_buttons")
+        );
     }
 }

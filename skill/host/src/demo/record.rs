@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use openclaw_dingtalk_emulator::dingtalk::{ApiKind, Call, Card, CardState, DingTalkEmulator};
 
 use super::peers::CONTENT_KEY;
-use super::script;
+use super::script::{self, Action};
 use crate::ingress::{NoteKind, ReplyNote};
 
 /// How a step ended.
@@ -48,6 +48,10 @@ pub struct Played {
     pub ended_at: Option<Instant>,
     /// How it ended.
     pub ending: Ending,
+    /// What the step does besides its text.
+    pub action: Action,
+    /// The asker's press of the card's stop button ([`Action::StopMidway`]), once made.
+    pub stop: Option<StopPress>,
 }
 
 impl Played {
@@ -55,6 +59,51 @@ impl Played {
     pub fn elapsed(&self) -> Duration {
         self.ended_at.unwrap_or_else(Instant::now) - self.pushed_at
     }
+
+    /// The outcome as the summary names it: the host's (`finished`, `failed`, `replied`, …),
+    /// except `stopped` for a reply whose stop button was pressed and whose card then ended
+    /// finished (not failed) with a failed reply: how the plugin ends a reply its asker
+    /// stopped (the host reports it as `failed`, the card keeps the text so far). `None` when
+    /// the reply did not end.
+    pub fn outcome(&self, view: &StepView) -> Option<&'static str> {
+        match &self.ending {
+            Ending::Ended {
+                outcome: "failed" | "stopped",
+                ..
+            } if self.stop.is_some() && view.state() == Some(CardState::Finished) => {
+                Some("stopped")
+            }
+            Ending::Ended { outcome, .. } => Some(outcome),
+            _ => None,
+        }
+    }
+
+    /// Whether the reply ended as its step should: answered (`finished`, or a plain `replied`);
+    /// a stop step `stopped`, or against a real gateway (`real_gateway`, whose model may
+    /// finish a short answer before the button can be pressed) also `finished`.
+    pub fn as_expected(&self, view: &StepView, real_gateway: bool) -> bool {
+        let outcome = self.outcome(view);
+        match self.action {
+            Action::StopMidway if real_gateway => {
+                matches!(outcome, Some("stopped" | "finished"))
+            }
+            Action::StopMidway => outcome == Some("stopped"),
+            Action::Ask | Action::Picture => matches!(outcome, Some("finished" | "replied")),
+        }
+    }
+}
+
+/// A press of a card's stop button by the asker (the emulator's record has what came of it).
+#[derive(Debug, Clone)]
+pub struct StopPress {
+    /// The button's label as the card showed it.
+    pub label: String,
+    /// The press in the emulator's record ([`CardPress::seq`](openclaw_dingtalk_emulator::dingtalk::CardPress::seq)).
+    pub seq: u64,
+    /// When it was pressed.
+    pub at: Instant,
+    /// Characters the card showed when it was pressed.
+    pub chars_shown: usize,
 }
 
 /// One card as DingTalk shows it.
@@ -77,7 +126,7 @@ pub struct StepView {
     pub cards: Vec<CardView>,
     /// Plain messages the robot sent to the group during the step.
     pub messages: Vec<String>,
-    /// DingTalk calls during the step.
+    /// DingTalk's OpenAPI calls during the step (a GET of a user's file from storage is not one).
     pub calls: Vec<Call>,
 }
 
@@ -100,7 +149,7 @@ impl StepView {
         let calls = emulator
             .calls()
             .into_iter()
-            .filter(|c| c.seq > played.calls_before)
+            .filter(|c| c.seq > played.calls_before && super::summary::is_api_call(c))
             .collect();
         StepView {
             cards,
@@ -203,6 +252,63 @@ mod tests {
             error: false,
             via,
         }
+    }
+
+    fn played(action: Action, outcome: &'static str, pressed: bool) -> Played {
+        let now = Instant::now();
+        Played {
+            index: 6,
+            msg_id: "msg6".into(),
+            pushed_at: now,
+            calls_before: 0,
+            messages_before: 0,
+            cards: vec!["card_6".into()],
+            first_text: Some(now),
+            ended_at: Some(now),
+            ending: Ending::Ended {
+                outcome,
+                detail: "stopped by the user".into(),
+            },
+            action,
+            stop: pressed.then(|| StopPress {
+                label: "停止回答".into(),
+                seq: 1,
+                at: now,
+                chars_shown: 42,
+            }),
+        }
+    }
+
+    fn ended(state: CardState) -> StepView {
+        StepView {
+            cards: vec![CardView {
+                state,
+                states: vec![CardState::Processing, CardState::Inputting, state],
+                text: "第一段：钉钉的互动卡片\n\n> ⏹ 已停止 (stopped)".into(),
+                first_visible_ms: Some(10),
+            }],
+            messages: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pressed_reply_whose_card_finished_is_stopped() {
+        let finished = ended(CardState::Finished);
+        let stopped = played(Action::StopMidway, "failed", true);
+        assert_eq!(stopped.outcome(&finished), Some("stopped"));
+        assert!(stopped.as_expected(&finished, false));
+        // A failed card is a failure, pressed or not; without a press a failed reply is one.
+        assert_eq!(stopped.outcome(&ended(CardState::Failed)), Some("failed"));
+        let unpressed = played(Action::StopMidway, "failed", false);
+        assert_eq!(unpressed.outcome(&finished), Some("failed"));
+        // The answer outran the press: expected from a real gateway's model only.
+        let outran = played(Action::StopMidway, "finished", true);
+        assert_eq!(outran.outcome(&finished), Some("finished"));
+        assert!(!outran.as_expected(&finished, false));
+        assert!(outran.as_expected(&finished, true));
+        assert!(played(Action::Picture, "finished", false).as_expected(&finished, false));
+        assert!(!played(Action::Ask, "failed", false).as_expected(&finished, true));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use openclaw_dingtalk_emulator::dingtalk::{ApiKind, Call, DingTalkEmulator};
+use openclaw_dingtalk_emulator::dingtalk::{
+    ApiKind, Call, CardPress, DingTalkEmulator, PressStatus,
+};
 use openclaw_dingtalk_emulator::gateway::FakeGateway;
 use serde_json::Value;
 
@@ -13,16 +15,29 @@ use super::format::{millis, seconds};
 use super::record::{Ending, Played, StepView};
 
 /// The kinds of DingTalk call, in the order the summary lists them.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 11] = [
     "token",
     "create",
     "stream",
     "instance",
     "webhook",
     "robot send",
+    "file download",
+    "media upload",
+    "card callback route",
     "stream-connection-open",
     "other",
 ];
+/// Kinds the by-kind table lists only when there were some.
+const LISTED_WHEN_USED: [&str; 4] = [
+    "file download",
+    "media upload",
+    "card callback route",
+    "other",
+];
+/// The summary's name for a GET of a user's file from DingTalk's storage (the temporary URL
+/// `messageFiles/download` gave): recorded by the emulator, but not an OpenAPI call.
+const STORAGE_GET: &str = "file storage GET";
 
 /// The summary's name for an emulator call kind.
 pub fn kind_name(kind: ApiKind) -> &'static str {
@@ -34,7 +49,8 @@ pub fn kind_name(kind: ApiKind) -> &'static str {
         ApiKind::SessionWebhook => "webhook",
         ApiKind::GroupSend | ApiKind::OtoSend => "robot send",
         ApiKind::StreamConnectionOpen => "stream-connection-open",
-        ApiKind::MessageFileDownload | ApiKind::MessageFileGet => "file download",
+        ApiKind::MessageFileDownload => "file download",
+        ApiKind::MessageFileGet => STORAGE_GET,
         ApiKind::MediaUpload => "media upload",
         ApiKind::RegisterCardCallback => "card callback route",
         ApiKind::CardCallback | ApiKind::Control | ApiKind::Unknown => "other",
@@ -54,8 +70,15 @@ fn by_kind(calls: &[Call]) -> BTreeMap<&'static str, (u64, u64)> {
     counts
 }
 
-/// `9: token 1, create 1, stream 6, instance 1`.
+/// Whether a recorded call is an OpenAPI call (not a GET of a file from storage).
+pub fn is_api_call(call: &Call) -> bool {
+    call.kind != ApiKind::MessageFileGet
+}
+
+/// `9: token 1, create 1, stream 6, instance 1` (OpenAPI calls: no GETs from storage).
 fn calls_breakdown(calls: &[Call]) -> String {
+    let calls: Vec<Call> = calls.iter().filter(|c| is_api_call(c)).cloned().collect();
+    let calls = calls.as_slice();
     let counts = by_kind(calls);
     let parts: Vec<String> = KINDS
         .iter()
@@ -131,6 +154,8 @@ pub struct Report<'a> {
     pub replies: &'a [Reply],
     /// Every DingTalk call the emulator recorded.
     pub calls: &'a [Call],
+    /// Every press of a card button the emulator recorded.
+    pub presses: &'a [CardPress],
     /// The skill's `info` JSON (its own counters), if it could be read.
     pub info: Option<Value>,
     /// The emulator's flow-control limit (calls per second per API), if on.
@@ -150,7 +175,7 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
     ));
     for r in report.replies {
         let outcome = match &r.played.ending {
-            Ending::Ended { outcome, .. } => *outcome,
+            Ending::Ended { outcome, .. } => r.played.outcome(&r.view).unwrap_or(outcome),
             Ending::Refused(_) => "refused",
             Ending::Interrupted => "interrupted",
             Ending::TimedOut(_) => "no end",
@@ -178,12 +203,17 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
         "DingTalk calls by kind (emulator record)", "calls", "403"
     ));
     let counts = by_kind(report.calls);
-    for kind in KINDS {
+    for kind in KINDS.into_iter().chain([STORAGE_GET]) {
         let (n, forbidden) = counts.get(kind).copied().unwrap_or((0, 0));
-        if kind == "other" && n == 0 {
+        if n == 0 && (LISTED_WHEN_USED.contains(&kind) || kind == STORAGE_GET) {
             continue;
         }
-        out.push(format!("    {kind:<42}{n:>6}{forbidden:>6}"));
+        let name = if kind == STORAGE_GET {
+            "file storage GET (not an OpenAPI call)"
+        } else {
+            kind
+        };
+        out.push(format!("    {name:<42}{n:>6}{forbidden:>6}"));
     }
     let forbidden: u64 = counts.values().map(|(_, f)| f).sum();
     out.push(format!(
@@ -199,6 +229,9 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
         None => format!("  403 answers: {forbidden}"),
     });
     if let Some(line) = plugin_counts(report) {
+        out.push(line);
+    }
+    if let Some(line) = presses_line(report) {
         out.push(line);
     }
 
@@ -243,6 +276,47 @@ const LOG_NUMBERS: [&str; 5] = [
     "      first_card_ms=     from the host receiving the message; \"card delivered … after\" starts at its push",
 ];
 
+/// `card presses (emulator record): #6 Alice 停止回答 → answered, card ended stopped`, when a
+/// button was pressed.
+fn presses_line(report: &Report<'_>) -> Option<String> {
+    if report.presses.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = report
+        .presses
+        .iter()
+        .map(|p| {
+            let reply = report
+                .replies
+                .iter()
+                .find(|r| r.played.stop.as_ref().is_some_and(|s| s.seq == p.seq));
+            let status = match p.status {
+                PressStatus::Pending => "not answered",
+                PressStatus::Answered => "answered",
+                PressStatus::Failed => "failed",
+            };
+            let who = if p.user_id == super::script::USER_STAFF_ID {
+                super::script::USER_NICK
+            } else {
+                p.user_id.as_str()
+            };
+            match reply {
+                Some(r) => format!(
+                    "#{} {who} {} → {status}, the reply {}",
+                    r.played.index,
+                    p.action_ids.join(","),
+                    r.played.outcome(&r.view).unwrap_or("did not end")
+                ),
+                None => format!("{who} {} → {status}", p.action_ids.join(",")),
+            }
+        })
+        .collect();
+    Some(format!(
+        "  card presses (emulator record): {}",
+        parts.join("; ")
+    ))
+}
+
 /// The plugin's own count of its calls (`info`), next to the record.
 fn plugin_counts(report: &Report<'_>) -> Option<String> {
     let calls = report.info.as_ref()?.get("dingtalk_calls")?;
@@ -253,15 +327,24 @@ fn plugin_counts(report: &Report<'_>) -> Option<String> {
         .iter()
         .filter(|c| c.kind == ApiKind::StreamConnectionOpen)
         .count() as u64;
+    let storage = report.calls.iter().filter(|c| !is_api_call(c)).count() as u64;
     let recorded = report.calls.len() as u64;
-    let sum = total + host;
+    let sum = total + host + storage;
     let agrees = if sum == recorded {
         "matching the record".to_owned()
     } else {
         format!("but the record has {recorded}")
     };
+    let storage = if storage > 0 {
+        format!(
+            " + {storage} file GET{} from storage",
+            if storage == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
-        "  cross-check: the plugin counted {total} calls ({qps} got 403) + the host's {host} connections/open = {sum}, {agrees}"
+        "  cross-check: the plugin counted {total} calls ({qps} got 403) + the host's {host} connections/open{storage} = {sum}, {agrees}"
     ))
 }
 
@@ -300,5 +383,12 @@ mod tests {
         );
         assert_eq!(by_kind(&calls)["stream"], (2, 1));
         assert_eq!(calls_breakdown(&[]), "0");
+        // A user's picture: one OpenAPI call for the link, and a GET from storage that is not one.
+        let picture = [
+            call(6, ApiKind::MessageFileDownload, 200),
+            call(7, ApiKind::MessageFileGet, 200),
+            call(8, ApiKind::CreateAndDeliver, 200),
+        ];
+        assert_eq!(calls_breakdown(&picture), "2: create 1, file download 1");
     }
 }

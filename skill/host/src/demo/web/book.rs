@@ -19,6 +19,8 @@ pub const MAX_FAULTS: usize = 20;
 /// Longest message a visitor may type, in UTF-8 bytes (DingTalk's own text limit is larger;
 /// this only keeps one request small).
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+/// Cards whose message is remembered (the emulator keeps as many cards; see `RECORD_LIMITS`).
+pub const MAX_CARD_LINKS: usize = 250;
 
 /// A person who can type on the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +105,22 @@ impl Conversation {
         }
     }
 
+    /// Whether `user` sees this conversation's cards (everyone is in a group; a 1:1 has its user).
+    pub fn has_member(&self, user: &User) -> bool {
+        match self.kind {
+            Kind::Group => true,
+            Kind::Direct(own) => own == user,
+        }
+    }
+
+    /// Who acts here when nobody is named: a 1:1's user, the first user in a group.
+    pub fn default_member(&self) -> &'static User {
+        match self.kind {
+            Kind::Group => &USERS[0],
+            Kind::Direct(user) => user,
+        }
+    }
+
     /// The sender of a message typed here by `chosen` (a 1:1 always has its own user).
     pub fn sender(&self, chosen: &'static User) -> Sender {
         let user = match self.kind {
@@ -123,8 +141,12 @@ pub struct Typed {
     pub id: String,
     /// The sender's nick.
     pub sender: String,
-    /// The text as typed.
+    /// The sender's `senderStaffId`.
+    pub staff_id: String,
+    /// The text as typed (a picture's caption, possibly empty).
     pub text: String,
+    /// The message carried the simulator's sample picture.
+    pub picture: bool,
     /// When, in ms on the emulator's clock.
     pub at_ms: u64,
     /// The robot was @-mentioned (always true in a 1:1).
@@ -151,6 +173,9 @@ pub struct Book {
     pub conversations: Vec<Conversation>,
     /// Injected faults, oldest first, at most [`MAX_FAULTS`].
     pub faults: VecDeque<FaultEntry>,
+    /// Which message each card answers (`outTrackId`, `msgId`), oldest first, at most
+    /// [`MAX_CARD_LINKS`], as the host saw the plugin create them.
+    card_links: VecDeque<(String, String)>,
     /// Local ids for undelivered messages.
     next_local: u64,
 }
@@ -229,6 +254,25 @@ impl Book {
         format!("local-{}", self.next_local)
     }
 
+    /// Notes that card `card` answers message `msg_id` (dropping the oldest beyond
+    /// [`MAX_CARD_LINKS`]).
+    pub fn link_card(&mut self, card: &str, msg_id: &str) {
+        if self.card_links.len() == MAX_CARD_LINKS {
+            self.card_links.pop_front();
+        }
+        self.card_links
+            .push_back((card.to_owned(), msg_id.to_owned()));
+    }
+
+    /// The typed message card `card` answers, if it is known and still kept.
+    pub fn asked(&self, card: &str) -> Option<&Typed> {
+        let (_, msg_id) = self.card_links.iter().rev().find(|(c, _)| c == card)?;
+        self.conversations
+            .iter()
+            .flat_map(|c| c.messages.iter())
+            .find(|m| m.id == *msg_id)
+    }
+
     /// Logs an injected fault (dropping the oldest beyond [`MAX_FAULTS`]).
     pub fn log_fault(&mut self, entry: FaultEntry) {
         if self.faults.len() == MAX_FAULTS {
@@ -266,7 +310,9 @@ mod tests {
         Typed {
             id: format!("msg{n}"),
             sender: "张伟".into(),
+            staff_id: USERS[1].staff_id.into(),
             text: format!("第{n}条消息"),
+            picture: false,
             at_ms: n as u64,
             mention: true,
             delivered: true,
@@ -301,6 +347,31 @@ mod tests {
     }
 
     #[test]
+    fn cards_are_linked_to_the_message_they_answer_and_links_are_bounded() {
+        let mut book = Book::new(("cidA==", "测试群"));
+        book.record("cidA==", typed(1));
+        book.link_card("card_a", "msg1");
+        book.link_card("card_b", "msg1");
+        assert_eq!(
+            book.asked("card_a").map(|m| m.text.as_str()),
+            Some("第1条消息")
+        );
+        assert_eq!(
+            book.asked("card_b").map(|m| m.staff_id.as_str()),
+            Some(USERS[1].staff_id)
+        );
+        assert!(book.asked("card_unknown").is_none());
+        for n in 0..MAX_CARD_LINKS {
+            book.link_card(&format!("card_{n}"), "msg1");
+        }
+        assert_eq!(book.card_links.len(), MAX_CARD_LINKS);
+        assert!(book.asked("card_a").is_none(), "the oldest link is gone");
+        assert!(book
+            .asked(&format!("card_{}", MAX_CARD_LINKS - 1))
+            .is_some());
+    }
+
+    #[test]
     fn a_direct_chat_receives_batch_sends_to_its_user() {
         let book = Book::new(("cidA==", "测试群"));
         let direct = book
@@ -313,6 +384,11 @@ mod tests {
         assert_eq!(
             direct.card_space(),
             format!("IM_ROBOT.{}", USERS[0].staff_id)
+        );
+        assert!(direct.has_member(&USERS[0]) && !direct.has_member(&USERS[1]));
+        assert!(
+            book.conversations[0].has_member(&USERS[2]),
+            "a group has everyone"
         );
     }
 }

@@ -103,7 +103,9 @@ async fn serve(
     app: view::AppInfo,
 ) -> Result<()> {
     let metrics = Metrics::new();
-    let dispatcher = Dispatcher::new(skill.clone(), metrics.clone());
+    // The host's notes say which message each card answers: who asked, for the stop button.
+    let (observer, mut notes) = tokio::sync::mpsc::unbounded_channel();
+    let dispatcher = Dispatcher::new(skill.clone(), metrics.clone()).with_observer(observer);
     let intake = CancellationToken::new();
     let mut ingress = tokio::spawn({
         let (dispatcher, intake) = (dispatcher.clone(), intake.clone());
@@ -132,6 +134,16 @@ async fn serve(
         app,
         book::Book::new((super::script::GROUP_ID, super::script::GROUP_TITLE)),
     );
+    let linker = tokio::spawn({
+        let sim = sim.clone();
+        async move {
+            while let Some(note) = notes.recv().await {
+                if let ingress::NoteKind::Card(card) = &note.kind {
+                    sim.link_card(card, &note.msg_id);
+                }
+            }
+        }
+    });
     let addr = SocketAddr::new(web.bind, web.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -169,6 +181,7 @@ async fn serve(
         Err(e) => Err(anyhow::anyhow!("ingress task: {e}")),
     };
     let finished = ingress::finish(skill, &dispatcher, SHUTDOWN_DEADLINE).await;
+    linker.abort();
     served?;
     ingress_result?;
     finished

@@ -1,6 +1,6 @@
 //! The simulator's HTTP routes: the embedded page, its state (one document, or a stream of
-//! them over SSE), and the three things a visitor does: type a message, add a conversation,
-//! inject a fault.
+//! them over SSE), and what a visitor does: type a message (or send the sample picture), press
+//! a card's button, add a conversation, inject a fault.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,8 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use openclaw_dingtalk_emulator::dingtalk::DingTalkEmulator;
-use openclaw_dingtalk_emulator::event::{Content, MessageSpec};
-use openclaw_dingtalk_emulator::gateway::FakeGateway;
+use openclaw_dingtalk_emulator::event::{Content, MessageSpec, RichPart};
+use openclaw_dingtalk_emulator::gateway::{chart_png, FakeGateway};
 use openclaw_skill_abi::Skill;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -84,6 +84,12 @@ impl Simulator {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
     }
 
+    /// Notes that card `card` answers the message `msg_id` (from the host's reply notes).
+    pub fn link_card(&self, card: &str, msg_id: &str) {
+        self.book().link_card(card, msg_id);
+        self.changed();
+    }
+
     fn now_ms(&self) -> u64 {
         self.emulator.started_at().elapsed().as_millis() as u64
     }
@@ -123,9 +129,11 @@ pub fn router(sim: Arc<Simulator>) -> Router {
             "/assets/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
         )
+        .route("/assets/sample.png", get(sample_picture))
         .route("/api/state", get(state))
         .route("/api/events", get(events))
         .route("/api/messages", post(send_message))
+        .route("/api/cards/press", post(press_card))
         .route("/api/conversations", post(add_conversation))
         .route("/api/faults", post(inject_fault))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -139,6 +147,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
+    )
+        .into_response()
+}
+
+/// The picture "发送图片" sends: the fake gateway's small bar chart (a 24×16 PNG).
+fn sample_png() -> Vec<u8> {
+    chart_png()
+}
+
+/// `GET /assets/sample.png`: the sample picture, to show it in the sender's bubble.
+async fn sample_picture() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        sample_png(),
     )
         .into_response()
 }
@@ -192,18 +217,25 @@ struct NewMessage {
     conversation: String,
     #[serde(default)]
     sender: Option<String>,
+    /// The text; with `picture` the caption (may be empty).
+    #[serde(default)]
     text: String,
     #[serde(default = "yes")]
     mention: bool,
+    /// Send the sample picture ([`sample_png`]) with the text.
+    #[serde(default)]
+    picture: bool,
 }
 
 fn yes() -> bool {
     true
 }
 
-/// `POST /api/messages`: a visitor typed a message. In a group it reaches the robot only
-/// when the robot is @-mentioned, as in DingTalk; it then travels the production path
-/// (emulator → Stream WebSocket → host → plugin).
+/// `POST /api/messages`: a visitor typed a message or sent the sample picture. In a group it
+/// reaches the robot only when the robot is @-mentioned, as in DingTalk; it then travels the
+/// production path (emulator → Stream WebSocket → host → plugin). A picture is a file the
+/// emulator serves behind its `downloadCode`: in a 1:1 without text a `picture` message, else
+/// (a caption, or an @-mention in a group) `richText` with the text and the picture.
 async fn send_message(
     State(sim): State<Arc<Simulator>>,
     body: Result<Json<NewMessage>, axum::extract::rejection::JsonRejection>,
@@ -213,7 +245,7 @@ async fn send_message(
         Err(e) => return bad_request(e.body_text()),
     };
     let text = m.text.trim();
-    if text.is_empty() {
+    if text.is_empty() && !m.picture {
         return bad_request("the message is empty");
     }
     if text.len() > book::MAX_TEXT_BYTES {
@@ -234,13 +266,31 @@ async fn send_message(
         return bad_request(format!("unknown conversation {}", m.conversation));
     };
     let sender = conversation.sender(chosen);
-    let mention = m.mention || matches!(conversation.kind, book::Kind::Direct(_));
+    let group = matches!(conversation.kind, book::Kind::Group);
+    let mention = m.mention || !group;
     let at_ms = sim.now_ms();
     let id = if mention {
+        let content = if m.picture {
+            let code = sim
+                .emulator
+                .add_file("示例图片.png", "image/png", sample_png());
+            if text.is_empty() && !group {
+                Content::PictureCode(code)
+            } else {
+                let mut parts = Vec::new();
+                if !text.is_empty() {
+                    parts.push(RichPart::Text(text.to_owned()));
+                }
+                parts.push(RichPart::PictureCode(code));
+                Content::RichText(parts)
+            }
+        } else {
+            Content::Text(text.to_owned())
+        };
         sim.emulator.push_bot_message(MessageSpec {
             chat: conversation.chat(),
             sender: sender.clone(),
-            content: Content::Text(text.to_owned()),
+            content,
             quoted_text: None,
             msg_id: None,
         })
@@ -252,7 +302,9 @@ async fn send_message(
         Typed {
             id: id.clone(),
             sender: sender.nick,
+            staff_id: sender.staff_id,
             text: text.to_owned(),
+            picture: m.picture,
             at_ms,
             mention,
             delivered: mention,
@@ -260,6 +312,91 @@ async fn send_message(
     );
     sim.changed();
     Json(json!({ "id": id, "delivered": mention })).into_response()
+}
+
+/// `POST /api/cards/press` body.
+#[derive(Debug, Deserialize)]
+struct NewPress {
+    /// The card's `outTrackId`.
+    card: String,
+    /// Who presses (`staff_id`); default: whoever asked the question the card answers.
+    #[serde(default)]
+    user: Option<String>,
+    /// The button (its action id); default: the card's first button.
+    #[serde(default)]
+    action: Option<String>,
+}
+
+/// `POST /api/cards/press`: a person presses a button the card shows now, as DingTalk
+/// reports it to the app (a card callback with the button's id and empty params; the
+/// emulator records the press and how the app answered it). Only a member of the card's
+/// conversation can press, and only a button the card shows.
+async fn press_card(
+    State(sim): State<Arc<Simulator>>,
+    body: Result<Json<NewPress>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Json(p) = match body {
+        Ok(body) => body,
+        Err(e) => return bad_request(e.body_text()),
+    };
+    let Some(card) = sim.emulator.card(&p.card) else {
+        return bad_request(format!("unknown card {}", p.card));
+    };
+    let (conversation, asker) = {
+        let book = sim.book();
+        let conversation = book
+            .conversations
+            .iter()
+            .find(|c| view::in_space(&card, c))
+            .cloned();
+        let asker = book.asked(&card.out_track_id).map(|m| m.staff_id.clone());
+        (conversation, asker)
+    };
+    let Some(conversation) = conversation else {
+        return bad_request(format!(
+            "card {} is in none of the simulator's conversations",
+            p.card
+        ));
+    };
+    let user = match p.user.as_deref().or(asker.as_deref()) {
+        Some(id) => match book::user(id) {
+            Some(user) => user,
+            None => return bad_request(format!("unknown user {id}")),
+        },
+        None => conversation.default_member(),
+    };
+    if !conversation.has_member(user) {
+        return bad_request(format!(
+            "{} is not in the 1:1 chat of card {}: only {} sees it",
+            user.nick, p.card, conversation.title
+        ));
+    }
+    let buttons = card.buttons();
+    let action = match p.action.as_deref() {
+        Some(action) if buttons.iter().any(|b| b.id == action) => action.to_owned(),
+        Some(action) => {
+            return bad_request(format!("card {} shows no button {action}", p.card));
+        }
+        None => match buttons.first() {
+            Some(button) => button.id.clone(),
+            None => return bad_request(format!("card {} shows no button", p.card)),
+        },
+    };
+    match sim
+        .emulator
+        .press_card(&card.out_track_id, user.staff_id, &action, json!({}))
+    {
+        Ok(receipt) => {
+            log::info!(
+                "simulator: {} pressed {action} on card {}",
+                user.nick,
+                card.out_track_id
+            );
+            Json(json!({ "press": receipt.press, "user": user.staff_id, "action": action }))
+                .into_response()
+        }
+        Err(e) => bad_request(format!("cannot press card {}: {e}", p.card)),
+    }
 }
 
 /// `POST /api/conversations` body.

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use openclaw_dingtalk_emulator::dingtalk::{ApiKind, Call, Card, CardState, DingTalkEmulator};
+use openclaw_dingtalk_emulator::dingtalk::{
+    ApiKind, Call, Card, CardPress, CardState, DingTalkEmulator, PressStatus, SentMessage,
+};
 use openclaw_dingtalk_emulator::render::card_markdown_html;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +19,8 @@ use crate::demo::peers::CONTENT_KEY;
 
 /// Items (messages and cards) sent for the selected conversation: the newest ones.
 pub const MAX_ITEMS: usize = 100;
+/// Presses listed under one card: the newest ones.
+pub const MAX_PRESSES_PER_CARD: usize = 5;
 /// Seconds of history in the calls-per-second chart.
 pub const RATE_WINDOW_SECS: u64 = 60;
 
@@ -98,6 +102,8 @@ enum Item {
         id: String,
         sender: String,
         text: String,
+        /// It carried the sample picture (`/assets/sample.png`).
+        picture: bool,
         at_ms: u64,
         mention: bool,
         delivered: bool,
@@ -108,6 +114,12 @@ enum Item {
         state: &'static str,
         html: String,
         updates: usize,
+        /// The buttons the card shows now (from its data, as DingTalk draws them).
+        buttons: Vec<ButtonView>,
+        /// Who asked the question the card answers (`staff_id`), when the host said.
+        asker: Option<String>,
+        /// The newest presses of its buttons, oldest first (the emulator's record).
+        presses: Vec<PressView>,
     },
     Robot {
         id: String,
@@ -126,6 +138,30 @@ impl Item {
             }
         }
     }
+}
+
+#[derive(Debug, Serialize)]
+struct ButtonView {
+    id: String,
+    text: String,
+}
+
+/// One press of a card's button and what came of it.
+#[derive(Debug, Serialize)]
+struct PressView {
+    seq: u64,
+    at_ms: u64,
+    /// Who pressed (`staff_id`) and their nick (the id when the simulator does not know it).
+    user: String,
+    nick: String,
+    action: String,
+    /// `pending` (sent, not answered), `answered` (the app ACKed it), `failed`.
+    status: &'static str,
+    /// Why nothing came of it, when the emulator says.
+    detail: Option<String>,
+    /// The robot's first 1:1 message to the presser after the press (e.g. why they may not
+    /// stop someone else's answer), as text.
+    notice: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -200,6 +236,7 @@ pub fn build(
     let cards = emulator.cards();
     let messages = emulator.sent_messages();
     let calls = emulator.calls();
+    let presses = emulator.card_presses();
     let now_ms = emulator.started_at().elapsed().as_millis() as u64;
 
     let selected = query
@@ -212,8 +249,13 @@ pub fn build(
         .iter()
         .map(|c| conversation_view(c, &cards, &messages))
         .collect();
+    let records = Records {
+        cards: &cards,
+        messages: &messages,
+        presses: &presses,
+    };
     let items = selected
-        .map(|c| items(c, &cards, &messages))
+        .map(|c| items(c, book, &records))
         .unwrap_or_default();
     let timeline_card = query
         .card
@@ -288,7 +330,7 @@ pub fn build(
 }
 
 /// The card was delivered to conversation `c`.
-fn in_space(card: &Card, c: &Conversation) -> bool {
+pub fn in_space(card: &Card, c: &Conversation) -> bool {
     let space = c.card_space();
     card.open_space_id
         .strip_prefix("dtv1.card//")
@@ -298,7 +340,7 @@ fn in_space(card: &Card, c: &Conversation) -> bool {
 fn conversation_view(
     c: &Conversation,
     cards: &[Card],
-    messages: &[openclaw_dingtalk_emulator::dingtalk::SentMessage],
+    messages: &[SentMessage],
 ) -> ConversationView {
     let typed = c.messages.back().map(|m| (m.at_ms, m.text.clone()));
     let card = cards
@@ -346,13 +388,16 @@ fn preview(text: &str) -> String {
     out.replace("<br>", " ")
 }
 
+/// The emulator's records a conversation's items are read from.
+struct Records<'a> {
+    cards: &'a [Card],
+    messages: &'a [SentMessage],
+    presses: &'a [CardPress],
+}
+
 /// The conversation's messages, cards and robot messages, oldest first, the newest
 /// [`MAX_ITEMS`].
-fn items(
-    c: &Conversation,
-    cards: &[Card],
-    messages: &[openclaw_dingtalk_emulator::dingtalk::SentMessage],
-) -> Vec<Item> {
+fn items(c: &Conversation, book: &Book, records: &Records<'_>) -> Vec<Item> {
     let mut items: Vec<Item> = c
         .messages
         .iter()
@@ -360,13 +405,15 @@ fn items(
             id: m.id.clone(),
             sender: m.sender.clone(),
             text: m.text.clone(),
+            picture: m.picture,
             at_ms: m.at_ms,
             mention: m.mention,
             delivered: m.delivered,
         })
         .collect();
     items.extend(
-        cards
+        records
+            .cards
             .iter()
             .filter(|card| in_space(card, c) && card.delivered)
             .map(|card| Item::Card {
@@ -375,10 +422,21 @@ fn items(
                 state: state_name(card.state),
                 html: card_markdown_html(&card.text(CONTENT_KEY)),
                 updates: card.updates.len(),
+                buttons: card
+                    .buttons()
+                    .into_iter()
+                    .map(|b| ButtonView {
+                        id: b.id,
+                        text: b.text,
+                    })
+                    .collect(),
+                asker: book.asked(&card.out_track_id).map(|m| m.staff_id.clone()),
+                presses: presses_of(card, records),
             }),
     );
     items.extend(
-        messages
+        records
+            .messages
             .iter()
             .enumerate()
             .filter(|(_, m)| c.receives(&m.target))
@@ -395,6 +453,57 @@ fn items(
     let skip = items.len().saturating_sub(MAX_ITEMS);
     items.drain(..skip);
     items
+}
+
+/// The newest [`MAX_PRESSES_PER_CARD`] presses of `card`'s buttons, each with the robot's
+/// 1:1 message to the presser that followed it ([`notice_for`]).
+fn presses_of(card: &Card, records: &Records<'_>) -> Vec<PressView> {
+    let mine: Vec<&CardPress> = records
+        .presses
+        .iter()
+        .filter(|p| p.out_track_id == card.out_track_id)
+        .collect();
+    let skip = mine.len().saturating_sub(MAX_PRESSES_PER_CARD);
+    mine[skip..]
+        .iter()
+        .map(|p| PressView {
+            seq: p.seq,
+            at_ms: p.at_ms,
+            user: p.user_id.clone(),
+            nick: USERS
+                .iter()
+                .find(|u| u.staff_id == p.user_id)
+                .map_or_else(|| p.user_id.clone(), |u| u.nick.to_owned()),
+            action: p.action_ids.join(","),
+            status: match p.status {
+                PressStatus::Pending => "pending",
+                PressStatus::Answered => "answered",
+                PressStatus::Failed => "failed",
+            },
+            detail: p.detail.clone(),
+            notice: notice_for(p, records),
+        })
+        .collect()
+}
+
+/// The robot's first 1:1 message to `press`'s presser sent after it and before the same
+/// person's next press (of any card).
+fn notice_for(press: &CardPress, records: &Records<'_>) -> Option<String> {
+    let until = records
+        .presses
+        .iter()
+        .find(|q| q.seq > press.seq && q.user_id == press.user_id)
+        .map(|q| q.at_ms);
+    records
+        .messages
+        .iter()
+        .find(|m| {
+            m.via == ApiKind::OtoSend
+                && m.at_ms >= press.at_ms
+                && until.is_none_or(|until| m.at_ms < until)
+                && m.target.split(',').any(|t| t.trim() == press.user_id)
+        })
+        .map(|m| m.text.clone())
 }
 
 /// The page's name for a card state.
@@ -494,6 +603,96 @@ mod tests {
         );
         let long = "很".repeat(50);
         assert_eq!(preview(&long).chars().count(), 41);
+    }
+
+    fn press(seq: u64, at_ms: u64, user: &str) -> CardPress {
+        CardPress {
+            seq,
+            at_ms,
+            out_track_id: "card_a".into(),
+            user_id: user.into(),
+            action_ids: vec!["btn_stop".into()],
+            params: serde_json::json!({}),
+            mode: openclaw_dingtalk_emulator::dingtalk::CallbackMode::Stream,
+            message_id: None,
+            callback_url: None,
+            status: PressStatus::Answered,
+            http_status: None,
+            response: None,
+            applied: false,
+            detail: None,
+            answered_at_ms: Some(at_ms + 5),
+        }
+    }
+
+    fn oto(at_ms: u64, target: &str, text: &str) -> SentMessage {
+        SentMessage {
+            at_ms,
+            via: ApiKind::OtoSend,
+            target: target.into(),
+            msgtype: "sampleMarkdown".into(),
+            title: None,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn presses_are_listed_per_card_with_the_robots_note_to_the_presser() {
+        let card = Card {
+            out_track_id: "card_a".into(),
+            template_id: "t".into(),
+            open_space_id: "dtv1.card//IM_GROUP.cidA==".into(),
+            created_at_ms: 0,
+            param_map: BTreeMap::new(),
+            state: CardState::Inputting,
+            updates: Vec::new(),
+            delivered: true,
+        };
+        let li_na = USERS[2].staff_id;
+        let mut presses: Vec<CardPress> = (1..=7).map(|n| press(n, n * 100, li_na)).collect();
+        presses.push(CardPress {
+            out_track_id: "card_other".into(),
+            ..press(8, 800, li_na)
+        });
+        presses.push(press(9, 900, "staff-unknown"));
+        let messages = [
+            oto(50, li_na, "在按下之前发的消息"),
+            oto(410, li_na, "第四次按下之后的消息"),
+            oto(
+                710,
+                &format!("x,{li_na}"),
+                "只有提问的同事可以停止这个回答。",
+            ),
+        ];
+        let records = Records {
+            cards: std::slice::from_ref(&card),
+            messages: &messages,
+            presses: &presses,
+        };
+        let views = presses_of(&card, &records);
+        let seqs: Vec<u64> = views.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, [4, 5, 6, 7, 9], "the newest of this card's presses");
+        assert_eq!(views[0].nick, "李娜");
+        assert_eq!(
+            views[4].nick, "staff-unknown",
+            "an unknown presser shows as the id"
+        );
+        let notices: Vec<Option<&str>> = views.iter().map(|p| p.notice.as_deref()).collect();
+        assert_eq!(
+            notices,
+            [
+                Some("第四次按下之后的消息"),
+                None,
+                None,
+                Some("只有提问的同事可以停止这个回答。"),
+                None,
+            ],
+            "each message follows one press: the last one of that person before it"
+        );
+        assert_eq!(
+            (views[0].status, views[0].action.as_str()),
+            ("answered", "btn_stop")
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // DingTalk simulator page for `openclaw-skill demo --web`.
-// Plain ES2020, no framework. Contract: routes /api/state, /api/events (SSE "state"), POST /api/messages,
-// /api/conversations, /api/faults. Every string from the server is text (textContent) except `html` of
-// cards and robot messages, which the server renders and sanitizes.
+// Plain ES2020, no framework. Contract: routes /api/state, /api/events (SSE "state"), POST /api/messages
+// (text, or the sample picture with `picture: true`), /api/cards/press, /api/conversations, /api/faults.
+// Every string from the server is text (textContent) except `html` of cards and robot messages, which
+// the server renders and sanitizes.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -17,6 +18,7 @@
     '<path d="M19 14.5l1 2.5 2.5 1-2.5 1-1 2.5-1-2.5-2.5-1 2.5-1z" fill="#2f7bff"/></svg>';
   const PALETTE = ['#2b6de5', '#c2410c', '#0f7b55', '#b42318', '#7c4ddb', '#0e7490', '#be185d', '#4b5563'];
   const CARD_STATE = { processing: '思考中', typing: '输入中', finished: '已完成', failed: '生成失败' };
+  const PRESS_STATE = { pending: '等待机器人应答', answered: '机器人已应答', failed: '回调失败' };
   // The plugin's reply counters (its `info`): events, then one counter per reply outcome.
   const REPLY_LABEL = {
     events: '收到事件', in_flight: '进行中', finished: '完成', degraded: '降级为普通消息', failed: '失败',
@@ -34,6 +36,8 @@
   let forceBottom = true;
   let clockOffset = 0; // wall clock ms − emulator ms (rate.now_ms)
   const msgs = new Map(); // "type:id" -> {el, type, sig}; only what the current State lists
+  const pressAs = new Map(); // card id -> staff_id chosen in its "按下者" menu
+  const buttonLabels = new Map(); // "card|action" -> the label the button had (it may be gone now)
   const sigs = {}; // per-section signatures: skip DOM work when nothing changed
 
   // ---------- helpers ----------
@@ -197,11 +201,15 @@
       hideError($('send-error'));
     }
     $('send').disabled = !conv;
+    $('send-picture').disabled = !conv;
   }
 
   function itemSig(it) {
-    if (it.type === 'card') return [it.state, (it.html || '').length, it.updates].join('|');
-    if (it.type === 'user') return [it.delivered, it.mention, it.sender, (it.text || '').length].join('|');
+    if (it.type === 'card') {
+      return [it.state, (it.html || '').length, it.updates, it.asker || '',
+        JSON.stringify(it.buttons || []), JSON.stringify(it.presses || [])].join('|');
+    }
+    if (it.type === 'user') return [it.delivered, it.mention, it.sender, (it.text || '').length, !!it.picture].join('|');
     return [it.title, (it.html || '').length].join('|');
   }
 
@@ -269,6 +277,7 @@
         h('div', { class: 'msg-main' },
           h('div', { class: 'msg-meta' }, h('span', { class: 'time', text: clock(it.at_ms) }), h('span', { class: 'nick' })),
           h('div', { class: 'bubble' }),
+          h('img', { class: 'picture', 'data-testid': 'user-picture', src: '/assets/sample.png', alt: '图片', hidden: true }),
           h('p', { class: 'note', hidden: true })));
     }
     if (it.type === 'card') {
@@ -278,8 +287,15 @@
       },
         h('header', { class: 'ai-card-head', svg: ICON_SPARK + '<span>AI 助理</span>' }),
         h('div', { class: 'ai-card-body md', 'data-testid': 'card-body' }),
+        h('div', { class: 'ai-card-actions', hidden: true }),
         h('footer', { class: 'ai-card-foot' }, h('span', { class: 'st' }), h('span', { class: 'upd' })));
-      return robotRow(it, card);
+      // Not DingTalk's: who presses the card's buttons, and what became of each press.
+      const panel = h('div', { class: 'press-panel', 'data-card': it.id, hidden: true },
+        h('label', { class: 'press-as' }, '按下者',
+          h('select', { 'data-testid': 'press-as', title: '以谁的身份按下卡片上的按钮' })),
+        h('p', { class: 'press-error', role: 'alert', hidden: true }),
+        h('ul', { class: 'presses', 'data-testid': 'card-presses' }));
+      return robotRow(it, h('div', { class: 'card-wrap' }, card, panel));
     }
     return robotRow(it, h('div', { class: 'bubble robot-bubble' }, h('div', { class: 'rb-title' }), h('div', { class: 'md' })),
       { 'data-testid': 'robot-message', 'data-id': it.id });
@@ -293,7 +309,9 @@
       bubble.replaceChildren();
       const at = '@' + robotName();
       if (group && it.mention && !text.startsWith(at)) bubble.append(h('span', { class: 'at', text: at + ' ' }));
-      bubble.append(text);
+      bubble.append(text || (it.picture ? '[图片]' : ''));
+      el.querySelector('.picture').hidden = !it.picture;
+      el.dataset.picture = String(!!it.picture);
       const undelivered = it.delivered === false;
       el.classList.toggle('undelivered', undelivered);
       el.dataset.delivered = String(!undelivered);
@@ -316,6 +334,7 @@
         st.append(h('span', { class: 'dots' }, h('span', { class: 'sr-only', text: '…' }), h('i'), h('i'), h('i')));
       }
       card.querySelector('.upd').textContent = it.updates ? `${num(it.updates)} 次更新` : '';
+      fillButtons(el, it, group);
       return;
     }
     const title = el.querySelector('.rb-title');
@@ -326,6 +345,69 @@
     let via = main.querySelector('.via');
     if (it.via && !via) main.append(via = h('p', { class: 'via' }));
     if (via) via.textContent = it.via ? 'via ' + it.via : '';
+  }
+
+  // The card's buttons (as its data draws them), the "按下者" menu and the presses so far. Each
+  // part is rebuilt only when it changed, so a button stays the same element while the card streams.
+  function fillButtons(el, it, group) {
+    const buttons = Array.isArray(it.buttons) ? it.buttons : [];
+    const presses = Array.isArray(it.presses) ? it.presses : [];
+    for (const b of buttons) buttonLabels.set(it.id + '|' + b.id, b.text || b.id);
+    const actions = el.querySelector('.ai-card-actions');
+    const bsig = JSON.stringify(buttons);
+    if (actions.dataset.sig !== bsig) {
+      actions.dataset.sig = bsig;
+      actions.replaceChildren(...buttons.map((b) => h('button', {
+        type: 'button', class: 'card-btn', 'data-testid': 'card-button', 'data-action': b.id, 'data-card': it.id,
+        title: '按下按钮：钉钉把这次点击回调给机器人',
+      }, b.text || b.id)));
+      actions.hidden = !buttons.length;
+    }
+    const panel = el.querySelector('.press-panel');
+    panel.hidden = !buttons.length && !presses.length;
+    panel.querySelector('.press-as').hidden = !buttons.length;
+    const users = (S && S.users) || [];
+    const conv = S && (S.conversations || []).find((c) => c.id === S.selected);
+    const members = group || !conv ? users : users.filter((u) => u.staff_id === conv.user);
+    const sel = panel.querySelector('select');
+    const osig = JSON.stringify([members, it.asker || '']);
+    if (sel.dataset.sig !== osig) {
+      sel.dataset.sig = osig;
+      sel.replaceChildren(...members.map((u) => h('option', {
+        value: u.staff_id, text: u.nick + (u.staff_id === it.asker ? '（提问者）' : ''),
+      })));
+      sel.disabled = members.length < 2;
+    }
+    const want = pressAs.get(it.id) || it.asker || (members[0] && members[0].staff_id) || '';
+    if (sel.value !== want && members.some((u) => u.staff_id === want)) sel.value = want;
+    const list = panel.querySelector('.presses');
+    const psig = JSON.stringify(presses);
+    if (list.dataset.sig === psig) return;
+    list.dataset.sig = psig;
+    list.replaceChildren(...presses.map((p) => {
+      const label = buttonLabels.get(it.id + '|' + p.action) || p.action;
+      const li = h('li', { 'data-testid': 'card-press', 'data-user': p.user, 'data-status': p.status, 'data-action': p.action },
+        h('time', { text: clock(p.at_ms, true) }), `${p.nick} 按下「${label}」 · `,
+        h('span', { class: 'press-st ' + p.status, text: PRESS_STATE[p.status] || p.status }));
+      if (p.detail) li.append(h('span', { class: 'press-detail', text: ' · ' + p.detail }));
+      if (p.notice) li.append(h('div', { class: 'press-notice', 'data-testid': 'press-notice', text: `机器人单聊 ${p.nick}：${p.notice}` }));
+      return li;
+    }));
+  }
+
+  async function pressButton(b) {
+    const panel = b.closest('.card-wrap').querySelector('.press-panel');
+    const err = panel.querySelector('.press-error');
+    const user = panel.querySelector('select').value;
+    b.disabled = true;
+    try {
+      await post('/api/cards/press', { card: b.dataset.card, action: b.dataset.action, user });
+      hideError(err);
+    } catch (e) {
+      showError(err, e.message);
+    } finally {
+      b.disabled = false;
+    }
   }
 
   function setHtml(el, html) {
@@ -548,17 +630,18 @@
   }
 
   let sending = false;
-  async function send() {
+  async function send(picture) {
     if (sending || !cur.conversation) return;
     const conv = S && (S.conversations || []).find((c) => c.id === cur.conversation);
     const group = !conv || conv.kind === 'group';
     const input = $('input');
     sending = true;
     $('send').disabled = true;
+    $('send-picture').disabled = true;
     try {
       await post('/api/messages', {
         conversation: cur.conversation, sender: $('sender').value, text: input.value,
-        mention: group ? $('mention').checked : true,
+        mention: group ? $('mention').checked : true, picture: !!picture,
       });
       input.value = '';
       hideError($('send-error'));
@@ -568,6 +651,7 @@
     } finally {
       sending = false;
       $('send').disabled = false;
+      $('send-picture').disabled = false;
       input.focus();
     }
   }
@@ -602,6 +686,13 @@
     });
     const list = $('msg-list');
     list.addEventListener('click', (e) => {
+      const button = e.target.closest('[data-testid=card-button]');
+      if (button) {
+        if (!button.disabled) pressButton(button);
+        return;
+      }
+      const sel = e.target.closest('[data-testid=press-as]');
+      if (sel) return;
       const card = e.target.closest('.ai-card');
       if (!card || e.target.closest('a')) return;
       if (String(window.getSelection() || '').length && card.contains(window.getSelection().anchorNode)) return;
@@ -613,11 +704,16 @@
         selectCard(e.target.dataset.id);
       }
     });
-    $('composer').addEventListener('submit', (e) => { e.preventDefault(); send(); });
+    $('composer').addEventListener('submit', (e) => { e.preventDefault(); send(false); });
+    $('send-picture').addEventListener('click', () => send(true));
+    list.addEventListener('change', (e) => {
+      const sel = e.target.closest('[data-testid=press-as]');
+      if (sel) pressAs.set(sel.closest('.press-panel').dataset.card, sel.value);
+    });
     $('input').addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
         e.preventDefault();
-        send();
+        send(false);
       }
     });
     $('input').addEventListener('input', () => { if (!$('send-error').hidden) hideError($('send-error')); });
