@@ -245,6 +245,10 @@ pub(crate) fn build_bot_message(shared: &Shared, spec: MessageSpec) -> Value {
         } => (conversation_id.clone(), Some(title.clone())),
         Chat::Direct => (direct_conversation_id(&spec.sender.staff_id), None),
     };
+    if group_title.is_some() {
+        // A robot gets @-mentions only in groups it is a member of.
+        shared.note_robot_group(&conversation_id);
+    }
     let webhook = shared.session_webhook_until(&conversation_id, expires);
     let mut m = Map::new();
     m.insert("conversationId".into(), conversation_id.into());

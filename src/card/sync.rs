@@ -22,6 +22,7 @@ use super::finalize::{finalize_card, FinalUpdate};
 use super::journal::JournalEntry;
 use super::layout::{Layout, Part};
 use super::recovery::recover_card;
+use super::stop_button::{CardCallbacks, StopButton};
 use crate::dingtalk::{CallStats, Caller, CardSpace, DingTalkError, Priority, Retry, StreamEnd};
 
 /// Shown on a card whose card-sync failed inside the plugin.
@@ -102,18 +103,21 @@ type UnshownSince = Arc<std::sync::Mutex<Option<Instant>>>;
 
 impl CardSync {
     /// Starts card-sync for a reply in `conversation`: creates the first card in `space` at
-    /// once. Card events arrive on the returned receiver.
+    /// once, with the stop button (or the `/stop` line) when `stoppable`. Card events arrive
+    /// on the returned receiver.
     pub fn start(
         ctx: Arc<CardContext>,
         space: CardSpace,
         conversation: String,
         stats: Arc<CallStats>,
+        stoppable: bool,
     ) -> (CardSync, mpsc::UnboundedReceiver<CardEvent>) {
         let (draft, rx) = watch::channel(Draft::default());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let unshown_since = UnshownSince::default();
         let cards = SharedCards::default();
         let run = Run {
+            stop_button: stoppable.then(|| ctx.plan.stop_button.clone()),
             shared_cards: cards.clone(),
             layout: Layout::new(ctx.max_bytes(), ctx.plan.show_reasoning),
             ctx: ctx.clone(),
@@ -219,6 +223,8 @@ struct Run {
     created_at_ms: u64,
     /// The cards created so far, shared with the handle.
     shared_cards: SharedCards,
+    /// The stop button of the reply's cards; `None`: neither a button nor the `/stop` line.
+    stop_button: Option<StopButton>,
 }
 
 impl Run {
@@ -293,7 +299,10 @@ impl Run {
         let sent_at = std::sync::Mutex::new(Instant::now());
         // Under the text, while it streams: how to stop it, when the card has no button (and
         // the line fits).
-        let hint = self.ctx.plan.stop_button.streaming_hint();
+        let hint = self
+            .stop_button
+            .as_ref()
+            .map_or("", StopButton::streaming_hint);
         // Journal first: after a crash the recovered text is never behind what was shown.
         let render = || {
             *sent_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
@@ -414,12 +423,17 @@ impl Run {
         if self.ctx.plan.flow_status {
             params.insert("flowStatus".into(), json!("1"));
         }
-        self.ctx.plan.stop_button.add_shown(&mut params);
+        if let Some(button) = &self.stop_button {
+            button.add_shown(&mut params);
+        }
         let caller = self.caller(Priority::Create);
         let retry = Retry::for_at_most("create card", self.ctx.plan.create_deadline);
         let (client, card, plan, space) =
             (&self.ctx.client, &self.card, &self.ctx.plan, &self.space);
-        let callbacks = &plan.stop_button.callbacks;
+        let callbacks = self
+            .stop_button
+            .as_ref()
+            .map_or(&CardCallbacks::Off, |b| &b.callbacks);
         let result = retry
             .run(|| {
                 client.create_and_deliver(

@@ -29,10 +29,14 @@ pub struct ProactivePrompt {
     pub route: Option<String>,
     /// Who asked, for the model and the log lines (e.g. `send`, `schedule standup`).
     pub label: String,
+    /// The card gets a stop button (`"stoppable": false` for a process that cannot hear a
+    /// press, such as `openclaw-skill send`). Default true.
+    pub stoppable: bool,
 }
 
 impl ProactivePrompt {
-    /// Reads `{"group": "cid…"} | {"user": "staffId"}, "prompt", "route"?, "label"?`.
+    /// Reads `{"group": "cid…"} | {"user": "staffId"}, "prompt", "route"?, "label"?,
+    /// "stoppable"?`.
     pub fn parse(json: &str) -> Result<ProactivePrompt, EventError> {
         let value: Value =
             serde_json::from_str(json).map_err(|e| EventError::NotJson(e.to_string()))?;
@@ -63,6 +67,16 @@ impl ProactivePrompt {
             prompt,
             route: text("route")?,
             label: text("label")?.unwrap_or_else(|| "send".to_owned()),
+            stoppable: match value.get("stoppable") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(EventError::Field {
+                        field: "stoppable".into(),
+                        problem: "must be true or false",
+                    })
+                }
+            },
         })
     }
 

@@ -18,12 +18,12 @@ use super::host_chunks::HostChunks;
 use super::images::AnswerImages;
 use super::live_card::LiveCard;
 use super::outcome::{Delivery, ModelEnd, Outcome};
-use super::plan::Question;
+use super::plan::Queued;
 use super::prompt;
 use super::target::card_space;
 use crate::card::images::Piece;
 use crate::card::{CardEnd, CardSync};
-use crate::conversation::{CardOwner, RouteChoice, Turn};
+use crate::conversation::CardOwner;
 use crate::dingtalk::{CallStats, Caller, Priority};
 use crate::event::{BotMessage, ROBOT_SENDER};
 use crate::gateway::{GatewayError, GatewayEvent};
@@ -39,17 +39,22 @@ enum Ending {
     Shutdown,
 }
 
-/// Answers `question` (the user's message `msg`) in `conversation` through `route` once `turn` comes,
+/// Answers the `queued` reply to the user's message `msg` once its turn comes,
 /// ending the host's stream with exactly one terminal chunk.
 pub(super) async fn answer(
     deps: &ReplyDeps,
     msg: &BotMessage,
-    conversation: &str,
-    route: &RouteChoice,
-    question: &Question,
-    mut turn: Turn,
+    queued: Queued,
     tx: &UnboundedSender<Chunk>,
 ) {
+    let Queued {
+        conversation,
+        route,
+        question,
+        mut turn,
+        stoppable,
+    } = queued;
+    let (conversation, route, question) = (conversation.as_str(), &route, &question);
     let started = Instant::now();
     let stats = Arc::new(CallStats::default());
     let stop = CancellationToken::new();
@@ -64,6 +69,7 @@ pub(super) async fn answer(
                     space,
                     conversation.to_owned(),
                     stats.clone(),
+                    stoppable,
                 );
                 let owner = CardOwner {
                     conversation: conversation.to_owned(),

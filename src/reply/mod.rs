@@ -43,22 +43,16 @@ use crate::event::BotMessage;
 /// Answers a proactive prompt planned by [`plan_post`] into a new card of its target; the
 /// stream `tx` ends with exactly one terminal chunk. Runs as its own task on the plugin runtime.
 pub(crate) async fn post(deps: Arc<ReplyDeps>, post: proactive::Post, tx: UnboundedSender<Chunk>) {
-    let proactive::Post {
-        msg,
-        conversation,
-        route,
-        question,
-        turn,
-    } = post;
+    let proactive::Post { msg, queued } = post;
     log::info!(
         "post msg={} conv={} route={}: {} asks for a new card",
         msg.msg_id,
         msg.conversation_id,
-        route.name,
+        queued.route.name,
         msg.sender.nick
     );
     deps.counters.posts.fetch_add(1, Relaxed);
-    answer::answer(&deps, &msg, &conversation, &route, &question, turn, &tx).await;
+    answer::answer(&deps, &msg, queued, &tx).await;
 }
 
 /// Carries out `plan` for `msg`; every path ends the stream `tx` with exactly one terminal
@@ -124,11 +118,6 @@ pub(crate) async fn run(
             };
             notice::plain_reply(deps, &msg, text, "stop", &tx).await;
         }
-        Plan::Answer {
-            conversation,
-            route,
-            question,
-            turn,
-        } => answer::answer(deps, &msg, &conversation, &route, &question, turn, &tx).await,
+        Plan::Answer(queued) => answer::answer(deps, &msg, queued, &tx).await,
     }
 }

@@ -25,16 +25,22 @@ pub(crate) enum Plan {
     /// `/stop`: abort the conversation's replies.
     Stop(String),
     /// A model reply, queued in its conversation.
-    Answer {
-        /// Conversation key.
-        conversation: String,
-        /// Which agent answers.
-        route: RouteChoice,
-        /// What the user asks.
-        question: Question,
-        /// This reply's place in the queue.
-        turn: Turn,
-    },
+    Answer(Queued),
+}
+
+/// A model reply with its place in its conversation's queue.
+pub(crate) struct Queued {
+    /// Conversation key.
+    pub(crate) conversation: String,
+    /// Which agent answers.
+    pub(crate) route: RouteChoice,
+    /// What the user asks.
+    pub(crate) question: Question,
+    /// This reply's place in the queue.
+    pub(crate) turn: Turn,
+    /// The card gets a stop button (or the `/stop` line): false for a card of `openclaw-skill
+    /// send`, whose process has no ingress to hear a press or `/stop`.
+    pub(crate) stoppable: bool,
 }
 
 /// What the user asks: the text for the model, and the pictures and files (the message's,
@@ -84,12 +90,13 @@ pub(crate) fn plan(deps: &ReplyDeps, msg: &BotMessage) -> Plan {
         {
             Some(turn) => {
                 let (route, text) = deps.routes.choose(msg, &question.text);
-                Plan::Answer {
+                Plan::Answer(Queued {
                     conversation,
                     route,
                     question: Question { text, ..question },
                     turn,
-                }
+                    stoppable: true,
+                })
             }
             None => Plan::Busy {
                 reason: "conversation queue full (conversation.max_queued)",

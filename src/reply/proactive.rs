@@ -3,23 +3,16 @@
 //! same pipeline into a new card of the target, delivered with the robot code.
 
 use super::deps::ReplyDeps;
-use super::plan::Question;
-use crate::conversation::{RouteChoice, Turn};
+use super::plan::{Question, Queued};
 use crate::event::{BotMessage, ProactivePrompt};
 
 /// A proactive prompt, ready for [`super::answer`].
 pub(crate) struct Post {
     /// The message the pipeline answers (from the robot, in the target's chat).
     pub(crate) msg: BotMessage,
-    /// The target's conversation key.
-    pub(crate) conversation: String,
-    /// The agent that answers.
-    pub(crate) route: RouteChoice,
-    /// The prompt.
-    pub(crate) question: Question,
-    /// Its place in the conversation's queue (a post always queues: it waits behind the
-    /// conversation's replies instead of being refused as busy).
-    pub(crate) turn: Turn,
+    /// The reply, queued in the target's conversation (a post always queues: it waits behind
+    /// the conversation's replies instead of being refused as busy).
+    pub(crate) queued: Queued,
 }
 
 /// Plans `prompt`; `Err` names an unknown route and the routes there are.
@@ -42,12 +35,15 @@ pub(crate) fn plan_post(deps: &ReplyDeps, prompt: &ProactivePrompt) -> Result<Po
         .ok_or_else(|| "the conversation's queue is full".to_owned())?;
     Ok(Post {
         msg: prompt.message(),
-        conversation,
-        route,
-        question: Question {
-            text: prompt.prompt.clone(),
-            attachments: Vec::new(),
+        queued: Queued {
+            conversation,
+            route,
+            question: Question {
+                text: prompt.prompt.clone(),
+                attachments: Vec::new(),
+            },
+            turn,
+            stoppable: prompt.stoppable,
         },
-        turn,
     })
 }

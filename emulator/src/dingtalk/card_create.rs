@@ -31,7 +31,7 @@ pub(crate) fn create_and_deliver(
     let spaces = parse_open_space_id(open_space_id)?;
     let params = card_param_map(body, shared.config.max_card_value_bytes)?.unwrap_or_default();
     let callback = parse_setting(body)?;
-    let results = deliver_results(shared, body, &spaces)?;
+    let results = deliver_results(shared, &inner.robot_groups, body, &spaces)?;
     if inner.cards.contains(out_track_id) {
         return Err(card_already_exists());
     }
@@ -79,7 +79,7 @@ pub(crate) fn deliver(shared: &Shared, inner: &mut Inner, body: &Value) -> Resul
     let out_track_id = required_str(body, "outTrackId")?;
     let open_space_id = required_str(body, "openSpaceId")?;
     let spaces = parse_open_space_id(open_space_id)?;
-    let results = deliver_results(shared, body, &spaces)?;
+    let results = deliver_results(shared, &inner.robot_groups, body, &spaces)?;
     let card = inner
         .cards
         .get_mut(out_track_id)
@@ -152,8 +152,12 @@ pub(crate) fn parse_open_space_id(value: &str) -> Result<Vec<(String, String)>, 
 /// One deliver result per space. A group space needs `imGroupOpenDeliverModel.robotCode`
 /// (`invalidParameter.robotCode.empty` otherwise); a robot code other than the app's fails that space's
 /// delivery (`success:false`), which clients must check (SOIMY throws on it).
+/// One result per space. A group space needs the app's robot code and a group the robot is a
+/// member of; otherwise its result is `success: false` with an `errorMsg` (the emulator's
+/// words: DingTalk's are unpublished), and the card is not delivered there.
 fn deliver_results(
     shared: &Shared,
+    robot_groups: &std::collections::BTreeSet<String>,
     body: &Value,
     spaces: &[(String, String)],
 ) -> Result<Vec<Value>, ApiError> {
@@ -177,13 +181,20 @@ fn deliver_results(
                 }
                 _ => None,
             };
-            let ok = robot_code.is_none_or(|c| c == shared.config.robot_code);
+            let error = if robot_code.is_some_and(|c| c != shared.config.robot_code) {
+                "robot is not exist"
+            } else if kind == "IM_GROUP" && !robot_groups.contains(id) {
+                "robot is not in the group"
+            } else {
+                ""
+            };
+            let ok = error.is_empty();
             Ok(json!({
                 "spaceType": kind,
                 "spaceId": id,
                 "success": ok,
                 "carrierId": if ok { uuid::Uuid::new_v4().simple().to_string() } else { String::new() },
-                "errorMsg": if ok { "" } else { "robot is not exist" },
+                "errorMsg": error,
             }))
         })
         .collect()

@@ -127,6 +127,20 @@ impl DingTalkEmulator {
         self.shared.lock().cards.get(out_track_id).cloned()
     }
 
+    /// Makes the robot a member of group `conversation_id` (as adding it in the group's settings
+    /// does). The robot is also a member of every group a robot message was built or pushed
+    /// for. Cards delivered (and robot messages sent) to any other group are refused: the card's
+    /// `deliverResults` entry is `success: false`, `errorMsg: "robot is not in the group"`; a
+    /// group send is HTTP 400 `invalidParameter.openConversationId.invalid`.
+    pub fn add_robot_to_group(&self, conversation_id: &str) {
+        self.shared.note_robot_group(conversation_id);
+    }
+
+    /// The groups the robot is a member of.
+    pub fn robot_groups(&self) -> Vec<String> {
+        self.shared.lock().robot_groups.iter().cloned().collect()
+    }
+
     /// Plain messages accepted so far (the newest [`record_limit`](EmulatorConfig::record_limit) ones):
     /// session-webhook posts and robot-API sends.
     pub fn sent_messages(&self) -> Vec<SentMessage> {

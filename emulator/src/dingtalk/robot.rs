@@ -90,7 +90,8 @@ pub(crate) fn group_send(
 ) -> Result<Value, ApiError> {
     check_robot_code(shared, body)?;
     let conversation = optional_str(body, "openConversationId")?.unwrap_or_default();
-    if !conversation.starts_with("cid") {
+    // A group the robot is not in is refused like an unknown one (emulator choice of code).
+    if !conversation.starts_with("cid") || !inner.robot_groups.contains(conversation) {
         return Err(ApiError::param(
             "invalidParameter.openConversationId.invalid",
             "openConversationId is invalid",

@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) card_calls: u64,
     /// `seq` of every call that was applied and then answered 504, in arrival order.
     pub(crate) applied_timeouts: VecDeque<u64>,
+    /// The groups the robot is a member of (see [`DingTalkEmulator::add_robot_to_group`]).
+    pub(crate) robot_groups: std::collections::BTreeSet<String>,
 }
 
 impl Inner {
@@ -88,6 +90,7 @@ impl Inner {
             next_press: 0,
             card_calls: 0,
             applied_timeouts: VecDeque::new(),
+            robot_groups: std::collections::BTreeSet::new(),
         }
     }
 
@@ -174,6 +177,11 @@ impl Shared {
     }
 
     /// Issues a session webhook URL for a conversation, valid until `expires_at` (epoch ms).
+    /// The robot is a member of group `conversation_id` (it got a message there).
+    pub(crate) fn note_robot_group(&self, conversation_id: &str) {
+        self.lock().robot_groups.insert(conversation_id.to_owned());
+    }
+
     pub(crate) fn session_webhook_until(&self, conversation_id: &str, expires_at: i64) -> String {
         let id = self.lock().webhooks.create(conversation_id, expires_at);
         format!("{}/robot/sendBySession?session={id}", self.base_url())

@@ -29,6 +29,11 @@ impl Dt {
         let emu = DingTalkEmulator::start(config)
             .await
             .expect("emulator starts");
+        // The groups the tests post cards and messages to (DingTalk refuses groups the robot
+        // is not in; `cards::a_group_the_robot_is_not_in_is_refused` covers that).
+        for group in TEST_GROUPS {
+            emu.add_robot_to_group(group);
+        }
         let http = client();
         let mut dt = Self {
             emu,
@@ -161,3 +166,12 @@ pub async fn serve_bytes(content_type: &'static str, bytes: Vec<u8>) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
 }
+
+/// The groups [`Dt::start`] makes the robot a member of.
+pub const TEST_GROUPS: [&str; 5] = [
+    "cidTestGroup==",
+    "cidG==",
+    "cidGroup==",
+    "cidQ",
+    "cidConv1==",
+];

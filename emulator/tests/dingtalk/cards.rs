@@ -413,3 +413,43 @@ async fn the_stop_button_shows_until_the_card_data_removes_it() {
     assert_eq!(dt.put("/v1.0/card/instances", update).await.0, 200);
     assert!(dt.emu.card("s").unwrap().buttons().is_empty());
 }
+
+#[tokio::test]
+async fn a_group_the_robot_is_not_in_is_refused() {
+    let dt = Dt::start(EmulatorConfig::default()).await;
+    let mut card = group_card(&dt, "card_stranger");
+    card["openSpaceId"] = json!("dtv1.card//IM_GROUP.cid陌生群==");
+    let (status, body) = dt
+        .post("/v1.0/card/instances/createAndDeliver", card.clone())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["result"]["deliverResults"][0];
+    assert_eq!(result["success"], false);
+    assert_eq!(result["errorMsg"], "robot is not in the group");
+    assert!(!dt.emu.card("card_stranger").unwrap().delivered);
+    let send = json!({"robotCode": dt.emu.config().robot_code, "openConversationId": "cid陌生群==",
+        "msgKey": "sampleText", "msgParam": "{\"content\":\"你好\"}"});
+    let (status, body) = dt
+        .post("/v1.0/robot/groupMessages/send", send.clone())
+        .await;
+    assert_eq!(
+        error_code(status, &body, 400),
+        "invalidParameter.openConversationId.invalid"
+    );
+
+    // Once the robot is added (here: a message @-mentioning it there), the same calls go through.
+    dt.emu
+        .bot_message(openclaw_dingtalk_emulator::event::MessageSpec::group_text(
+            "cid陌生群==",
+            "你好",
+        ));
+    assert!(dt.emu.robot_groups().contains(&"cid陌生群==".to_string()));
+    card["outTrackId"] = json!("card_member");
+    let (_, body) = dt.post("/v1.0/card/instances/createAndDeliver", card).await;
+    assert_eq!(
+        body["result"]["deliverResults"][0]["success"], true,
+        "{body}"
+    );
+    let (status, _) = dt.post("/v1.0/robot/groupMessages/send", send).await;
+    assert_eq!(status, 200);
+}

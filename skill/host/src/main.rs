@@ -20,6 +20,7 @@ mod redact;
 mod run;
 mod runtime;
 mod secret;
+mod send;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,10 @@ enum Command {
     },
     /// Run the skill: receive DingTalk events and answer them.
     Run(run::RunArgs),
+    /// Stream one answer to PROMPT into a new AI Card of a group (--group CID) or a 1:1 chat
+    /// (--user STAFF_ID), with no inbound message: the answer's text on standard output, exit
+    /// status 0 when the card finished.
+    Send(send::SendArgs),
     /// Show the robot at work without a DingTalk tenant or a gateway: a scripted group chat
     /// through the real plugin and ingress, against the built-in DingTalk emulator and fake
     /// gateway on 127.0.0.1.
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
             check::check(&manifest, library.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Run(args) => run::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Send(args) => send::send(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args, &level),
         #[cfg(not(feature = "demo"))]
