@@ -29,6 +29,7 @@ mod properties;
 pub(crate) mod reply;
 pub(crate) mod retry;
 pub(crate) mod runtime;
+pub(crate) mod schedule;
 pub(crate) mod secret;
 pub(crate) mod skill;
 #[cfg(feature = "test-hooks")]

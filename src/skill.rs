@@ -24,6 +24,7 @@ use crate::manifest::Manifest;
 use crate::network::Network;
 use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
 use crate::runtime::runtime;
+use crate::schedule::Schedules;
 
 /// How often learned DingTalk rates and the month's call count are saved (when changed) and
 /// idle senders forgotten.
@@ -114,6 +115,10 @@ impl Skill {
                 stop_button: card_callbacks::stop_button(&manifest),
             },
         ));
+        let schedules = Arc::new(
+            Schedules::new(&manifest.schedules, &state_dir)
+                .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?,
+        );
         let replies = Arc::new(ReplyDeps {
             settings: ReplySettings {
                 access: manifest.conversation.access.clone(),
@@ -131,6 +136,7 @@ impl Skill {
                 manifest.conversation.per_sender_sessions,
             ),
             routes: Routes::new(manifest.routes.clone(), manifest.dingtalk.app_key.clone()),
+            schedules: schedules.clone(),
             conversations: Conversations::default(),
             stoppable: StoppableCards::default(),
             flood: FloodControl::new(
@@ -159,6 +165,7 @@ impl Skill {
         let skill = Skill { inner };
         skill.start_housekeeping();
         skill.register_card_callbacks();
+        schedules.start(skill.inner.replies.clone());
         let leftovers = skill.inner.replies.cards.journal.leftovers();
         log::info!(
             "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms, stop button {}{}",
@@ -379,6 +386,7 @@ impl Skill {
             "dingtalk_budget": deps.dingtalk.budget_snapshot(),
             "card_max_bytes": deps.cards.max_bytes(),
             "card_staleness": deps.cards.staleness.to_json(),
+            "schedules": deps.schedules.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
     }

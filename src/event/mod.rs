@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 pub use card_press::CardPress;
 pub use content::{Attachment, AttachmentKind, Content};
-pub use proactive::{ProactivePrompt, ROBOT_SENDER};
+pub use proactive::{ProactivePrompt, Target, ROBOT_SENDER};
 pub use quote::Quote;
 
 /// Why an event could not be read. Names the field.

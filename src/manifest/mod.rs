@@ -9,6 +9,7 @@
 mod model;
 mod problems;
 mod routes;
+mod schedules;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -273,6 +274,7 @@ impl Manifest {
         self.validate_access(&mut err);
         self.validate_attachments(&mut err);
         problems.extend(routes::problems(self, text));
+        problems.extend(schedules::problems(self, text));
         problems
     }
 
@@ -456,6 +458,15 @@ impl Manifest {
                 "conversations": r.when.conversations.as_ref().map(Vec::len),
                 "senders": r.when.senders.as_ref().map(Vec::len),
                 "preamble": r.preamble.is_some(),
+            })).collect::<Vec<_>>(),
+            "schedules": self.schedules.iter().map(|s| serde_json::json!({
+                "name": s.name,
+                "cron": s.cron,
+                "time_zone": s.time_zone,
+                "groups": s.groups.len(),
+                "users": s.users.len(),
+                "route": s.route.as_deref().unwrap_or(crate::conversation::DEFAULT_ROUTE),
+                "collect_tag": s.collect.as_ref().map(|c| &c.tag),
             })).collect::<Vec<_>>(),
             "attachments": {
                 "images": self.attachments.images,

@@ -38,6 +38,10 @@ pub struct Manifest {
     /// `gateway.model`. Default none.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Prompts the robot answers on its own at set times, each into a new card in its groups
+    /// and 1:1 chats; a schedule may first collect tagged messages (the stand-up). Default none.
+    #[serde(default)]
+    pub schedules: Vec<ScheduleConfig>,
     /// How the host receives DingTalk events (read by hosts; validated here).
     #[serde(default)]
     pub ingress: IngressConfig,
@@ -103,6 +107,70 @@ pub enum ChatKind {
     Group,
     /// A 1:1 chat with the robot.
     Direct,
+}
+
+/// One `schedules:` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// The schedule's name, for log lines and the state it keeps (unique).
+    pub name: String,
+    /// When: a cron pattern of 5 fields (minute hour day-of-month month day-of-week) or 6
+    /// (seconds first), e.g. `30 9 * * 1-5` (9:30 on weekdays).
+    pub cron: String,
+    /// The IANA time zone the pattern is read in. Default `Asia/Shanghai`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// Groups (`openConversationId`, `cid…`) that get a card at each tick.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Users (staff ids) whose 1:1 chat with the robot gets a card at each tick.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// What the model is asked at each tick.
+    pub prompt: String,
+    /// The route (by name) whose agent answers. Default: `gateway.model`.
+    #[serde(default)]
+    pub route: Option<String>,
+    /// A tick missed while the process was down is run at the next start when it is at most
+    /// this many seconds old (only the latest one); older ones are skipped with a log line.
+    /// Default 900.
+    #[serde(default = "default_catch_up")]
+    pub catch_up_secs: u64,
+    /// Collect the groups' tagged messages between two ticks and summarize them at the tick.
+    #[serde(default)]
+    pub collect: Option<CollectConfig>,
+}
+
+/// `schedules[].collect:` (the stand-up).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectConfig {
+    /// The tag a message must contain (with the @-mention of the robot) to be collected,
+    /// e.g. `#standup`; it is removed from the collected text.
+    pub tag: String,
+    /// The reply to a collected message. Default: a short bilingual note.
+    #[serde(default = "default_collect_ack")]
+    pub ack: String,
+    /// What a tick with nothing collected does: `note` (a short message to the group) or
+    /// `skip` (nothing). Default `note`.
+    #[serde(default)]
+    pub when_empty: WhenEmpty,
+    /// Most messages kept per group between two ticks; later ones are answered that the
+    /// list is full. Default 200.
+    #[serde(default = "default_max_collected")]
+    pub max_messages: usize,
+}
+
+/// `schedules[].collect.when_empty`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenEmpty {
+    /// A short message to the group says nothing was collected.
+    #[default]
+    Note,
+    /// Nothing is posted.
+    Skip,
 }
 
 /// `gateway:`
@@ -483,6 +551,18 @@ impl Default for StreamIngressConfig {
 
 fn yes() -> bool {
     true
+}
+fn default_time_zone() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_catch_up() -> u64 {
+    900
+}
+fn default_collect_ack() -> String {
+    "已记下，到点一起汇总。(Noted for the summary.)".into()
+}
+fn default_max_collected() -> usize {
+    200
 }
 fn default_state_dir() -> String {
     ".openclaw-dingtalk".into()

@@ -307,3 +307,38 @@ fn malformed_and_unreachable_routes_are_reported_with_their_item_and_line() {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }
 }
+
+#[test]
+fn a_stand_up_schedule_loads_with_its_defaults() {
+    let text = format!(
+        "{MINIMAL}schedules:\n  - name: standup\n    cron: \"30 9 * * 1-5\"\n    groups: [cid研发群==]\n    prompt: 整理今天的站会\n    collect:\n      tag: \"#standup\"\n"
+    );
+    let m = load(&text).unwrap();
+    let s = &m.schedules[0];
+    assert_eq!(s.time_zone, "Asia/Shanghai");
+    assert_eq!(s.catch_up_secs, 900);
+    let collect = s.collect.as_ref().unwrap();
+    assert_eq!(collect.when_empty, WhenEmpty::Note);
+    assert_eq!(collect.max_messages, 200);
+    assert_eq!(m.summary()["schedules"][0]["collect_tag"], "#standup");
+}
+
+#[test]
+fn bad_schedules_are_reported_with_their_item_key_and_line() {
+    let text = format!(
+        "{MINIMAL}schedules:\n  - name: 早会\n    cron: 每天九点\n    time_zone: Beijing\n    prompt: 总结\n    route: 人事\n  - name: 早会\n    cron: \"0 9 * * *\"\n    groups: [cid1]\n    users: [u1]\n    prompt: \" \"\n    collect:\n      tag: \"# standup\"\n"
+    );
+    let err = load(&text).unwrap_err().to_string();
+    for expected in [
+        "schedules[0].cron (line 10): `每天九点` is not a cron pattern",
+        "schedules[0].time_zone (line 11): `Beijing` is not an IANA time zone",
+        "schedules[0] (line 9): schedule `早会` posts nowhere",
+        "schedules[0].route (line 13): no route is named `人事` (routes: default)",
+        "schedules[1].name (line 14): `早会` is the name of an earlier schedule",
+        "schedules[1].prompt (line 18): must not be empty",
+        "schedules[1].collect.tag (line 20): `# standup` must be one word",
+        "schedules[1].collect (line 19): collects the messages of its groups",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+}

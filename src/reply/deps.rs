@@ -13,6 +13,7 @@ use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, 
 use crate::dingtalk::DingTalkClient;
 use crate::gateway::GatewayClient;
 use crate::manifest::AccessConfig;
+use crate::schedule::Schedules;
 
 /// The manifest settings the pipeline reads (copied from the manifest at `init`).
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub(crate) struct ReplyDeps {
     pub(crate) sessions: Sessions,
     /// Which agent (and preamble) answers a message.
     pub(crate) routes: Routes,
+    /// The schedules (their collecting ones take tagged messages).
+    pub(crate) schedules: Arc<Schedules>,
     /// Conversation queues and stop tokens.
     pub(crate) conversations: Conversations,
     /// The cards of replies in flight, for their stop buttons.

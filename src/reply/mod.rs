@@ -39,6 +39,7 @@ pub(crate) use press::press;
 pub(crate) use proactive::plan_post;
 
 use crate::event::BotMessage;
+use crate::schedule::Collecting;
 
 /// Answers a proactive prompt planned by [`plan_post`] into a new card of its target; the
 /// stream `tx` ends with exactly one terminal chunk. Runs as its own task on the plugin runtime.
@@ -118,6 +119,18 @@ pub(crate) async fn run(
             };
             notice::plain_reply(deps, &msg, text, "stop", &tx).await;
         }
+        Plan::Collect(schedule) => match schedule.collect(&msg) {
+            Some(Collecting::Noted(ack)) => {
+                notice::plain_reply(deps, &msg, &ack, "collected", &tx).await
+            }
+            Some(Collecting::Full) => {
+                notice::plain_reply(deps, &msg, notice::COLLECTION_FULL, "collection_full", &tx)
+                    .await
+            }
+            None => {
+                notice::plain_reply(deps, &msg, notice::COLLECT_FAILED, "collect_failed", &tx).await
+            }
+        },
         Plan::Answer(queued) => answer::answer(deps, &msg, queued, &tx).await,
     }
 }

@@ -27,6 +27,11 @@ pub(super) fn unsupported(settings: &ReplySettings) -> &'static str {
 pub(super) const NEW_SESSION: &str = "已开始新会话。(Started a new conversation.)";
 /// The answer to `/stop` when a reply was stopped.
 pub(super) const STOPPED: &str = "已停止当前回复。(Stopped the reply in progress.)";
+/// The answer to a tagged message when the schedule's list is full until its next tick.
+pub(super) const COLLECTION_FULL: &str =
+    "本期收集的消息已满，请在下次汇总后再发送。(The list is full until the next summary.)";
+/// The answer to a tagged message that could not be stored (the state directory failed).
+pub(super) const COLLECT_FAILED: &str = "暂时无法记录这条消息，请稍后重新发送。(Could not note this message; please send it again later.)";
 /// The answer to `/stop` when nothing ran.
 pub(super) const NOTHING_TO_STOP: &str = "当前没有进行中的回复。(There is no reply in progress.)";
 

@@ -3,9 +3,12 @@
 //! first step of the reply pipeline.
 
 use super::deps::{ReplyDeps, ReplySettings};
+use std::sync::Arc;
+
 use crate::conversation::{Command, RouteChoice, Turn};
 use crate::event::{Attachment, BotMessage, Chat, Content, Quote};
 use crate::manifest::{AccessConfig, AccessPolicy};
+use crate::schedule::Schedule;
 
 /// What to do with an event.
 pub(crate) enum Plan {
@@ -24,6 +27,8 @@ pub(crate) enum Plan {
     NewSession(String),
     /// `/stop`: abort the conversation's replies.
     Stop(String),
+    /// A message with a collecting schedule's tag: stored for the schedule's summary.
+    Collect(Arc<Schedule>),
     /// A model reply, queued in its conversation.
     Answer(Queued),
 }
@@ -84,23 +89,36 @@ pub(crate) fn plan(deps: &ReplyDeps, msg: &BotMessage) -> Plan {
     match command {
         Some(Command::NewSession) => Plan::NewSession(conversation),
         Some(Command::Stop) => Plan::Stop(conversation),
-        None => match deps
-            .conversations
-            .try_enter(&conversation, deps.flood.max_queued())
-        {
-            Some(turn) => {
-                let (route, text) = deps.routes.choose(msg, &question.text);
-                Plan::Answer(Queued {
-                    conversation,
-                    route,
-                    question: Question { text, ..question },
-                    turn,
-                    stoppable: true,
-                })
-            }
-            None => Plan::Busy {
-                reason: "conversation queue full (conversation.max_queued)",
-            },
+        None => match deps.schedules.collector(msg) {
+            Some(schedule) => Plan::Collect(schedule),
+            None => answer_plan(deps, msg, conversation, question),
+        },
+    }
+}
+
+/// A model reply to `msg`, queued in its conversation (or busy when the queue is full).
+fn answer_plan(
+    deps: &ReplyDeps,
+    msg: &BotMessage,
+    conversation: String,
+    question: Question,
+) -> Plan {
+    match deps
+        .conversations
+        .try_enter(&conversation, deps.flood.max_queued())
+    {
+        Some(turn) => {
+            let (route, text) = deps.routes.choose(msg, &question.text);
+            Plan::Answer(Queued {
+                conversation,
+                route,
+                question: Question { text, ..question },
+                turn,
+                stoppable: true,
+            })
+        }
+        None => Plan::Busy {
+            reason: "conversation queue full (conversation.max_queued)",
         },
     }
 }

@@ -4,8 +4,9 @@
 //! it streams, and the exit status says whether the card finished.
 //!
 //! The process runs its own skill next to a running host that may share the `state_dir` (the
-//! card journal keeps each process's cards apart). It has no ingress, so its card gets no stop
-//! button; SIGINT/SIGTERM finalize the card as interrupted.
+//! card journal keeps each process's cards apart), without the manifest's `schedules:` (the
+//! running host runs those). It has no ingress, so its card gets no stop button;
+//! SIGINT/SIGTERM finalize the card as interrupted.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -57,7 +58,9 @@ pub fn send(args: SendArgs) -> Result<ExitCode> {
     if prompt.trim().is_empty() {
         bail!("the prompt is empty");
     }
-    let manifest = ManifestFile::read(&args.manifest)?;
+    let mut manifest = ManifestFile::read(&args.manifest)?;
+    // The running host runs the schedules; this process would post their cards twice.
+    manifest.text = without_schedules(&manifest.text);
     let library = plugin::locate(args.library.as_deref(), Some(&manifest))?;
     let skill = plugin::start_skill(&manifest, &library)?;
     let mut request = serde_json::json!({
@@ -126,5 +129,36 @@ pub fn send(args: SendArgs) -> Result<ExitCode> {
             eprintln!("openclaw-skill send: the card did not finish: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `text` with its top-level `schedules:` block blanked out line by line (so every other key
+/// keeps its line for error messages).
+fn without_schedules(text: &str) -> String {
+    let mut inside = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let top_level = !line.starts_with([' ', '\t', '#', '\n', '\r']) && !line.trim().is_empty();
+        if top_level {
+            inside = line.starts_with("schedules:");
+        }
+        if inside {
+            out.push_str(if line.ends_with('\n') { "\n" } else { "" });
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedules_block_is_blanked_and_every_other_line_kept() {
+        let text = "name: b\nschedules:\n  - name: 站会\n    # 注释\n\n    cron: \"0 9 * * *\"\nstate_dir: x\n";
+        assert_eq!(without_schedules(text), "name: b\n\n\n\n\n\nstate_dir: x\n");
+        assert_eq!(without_schedules("name: b\n"), "name: b\n");
     }
 }

@@ -107,12 +107,18 @@ impl Env {
 
     /// Starts `openclaw-skill run MANIFEST --library … --log-format json ARGS…`.
     pub fn host(&self, manifest: &Path, args: &[&str]) -> Host {
+        self.host_with_env(manifest, args, &[])
+    }
+
+    /// [`Env::host`] with extra environment variables.
+    pub fn host_with_env(&self, manifest: &Path, args: &[&str], env: &[(&str, &str)]) -> Host {
         let mut child = Command::new(env!("CARGO_BIN_EXE_openclaw-skill"))
             .args(["--log-format", "json", "run"])
             .arg(manifest)
             .arg("--library")
             .arg(plugin_path())
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
