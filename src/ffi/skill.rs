@@ -1,5 +1,5 @@
-//! The skill's life: `init`, `handle_event`, `info`, `shutdown`, `skill_free`, and
-//! `string_free`. An `OcSkill*` is a leaked `Box<HostedSkill>`, released only by `skill_free`.
+//! The skill's life: `init`, `handle_event`, `post_prompt`, `info`, `shutdown`, `skill_free`,
+//! and `string_free`. An `OcSkill*` is a leaked `Box<HostedSkill>`, released only by `skill_free`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -60,21 +60,21 @@ pub(super) unsafe extern "C" fn handle_event(
     out_stream: *mut *mut OcChunkStream,
     out_error: *mut OcOwnedStr,
 ) -> OcStatus {
-    let result = guard(|| {
-        // SAFETY: the caller passes a live handle.
-        let hosted = unsafe { hosted(skill) }?;
-        required(out_stream, "out_stream")?;
-        // SAFETY: the caller keeps the event readable for the call.
-        let json = unsafe { arg(event_json, "event_json") }?;
-        #[cfg(feature = "test-hooks")]
-        crate::test_hooks::check(json, crate::test_hooks::Hook::HandleEvent);
-        let state = StreamState::for_event(hosted.skill.handle_event(json)?, json);
-        // SAFETY: checked non-null above; the caller passes a writable `out_stream`.
-        unsafe { out_stream.write(state.into_handle()) };
-        Ok(())
-    });
-    // SAFETY: the caller passes a null or writable `out_error`.
-    unsafe { report(result, out_error) }
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        open_stream(
+            skill,
+            event_json,
+            "event_json",
+            out_stream,
+            out_error,
+            |hosted, json| {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::check(json, crate::test_hooks::Hook::HandleEvent);
+                hosted.skill.handle_event(json)
+            },
+        )
+    }
 }
 
 /// See [`openclaw_skill_abi::OcSkillVTable::post_prompt`].
@@ -88,13 +88,46 @@ pub(super) unsafe extern "C" fn post_prompt(
     out_stream: *mut *mut OcChunkStream,
     out_error: *mut OcOwnedStr,
 ) -> OcStatus {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        open_stream(
+            skill,
+            request_json,
+            "request_json",
+            out_stream,
+            out_error,
+            |hosted, json| hosted.skill.post(json),
+        )
+    }
+}
+
+/// What `handle_event` and `post_prompt` share: `start` gets the JSON argument (named `name`
+/// in errors) and returns the reply's chunks, which go to the host as a stream handle.
+///
+/// # Safety
+/// `skill` a live handle; `json` readable for the call; `out_stream` writable; `out_error`
+/// null or writable.
+unsafe fn open_stream(
+    skill: *const OcSkill,
+    json: OcStr,
+    name: &str,
+    out_stream: *mut *mut OcChunkStream,
+    out_error: *mut OcOwnedStr,
+    start: impl FnOnce(
+        &HostedSkill,
+        &str,
+    ) -> Result<
+        tokio::sync::mpsc::UnboundedReceiver<openclaw_skill_abi::Chunk>,
+        SkillError,
+    >,
+) -> OcStatus {
     let result = guard(|| {
         // SAFETY: the caller passes a live handle.
         let hosted = unsafe { hosted(skill) }?;
         required(out_stream, "out_stream")?;
-        // SAFETY: the caller keeps the request readable for the call.
-        let json = unsafe { arg(request_json, "request_json") }?;
-        let state = StreamState::for_event(hosted.skill.post(json)?, json);
+        // SAFETY: the caller keeps the argument readable for the call.
+        let json = unsafe { arg(json, name) }?;
+        let state = StreamState::for_event(start(hosted, json)?, json);
         // SAFETY: checked non-null above; the caller passes a writable `out_stream`.
         unsafe { out_stream.write(state.into_handle()) };
         Ok(())

@@ -232,8 +232,8 @@ mod tests {
     use crate::gateway::ImagePart;
     use crate::manifest::GatewayConfig;
 
-    #[test]
-    fn a_request_with_a_picture_has_the_preamble_then_the_text_and_image_parts() {
+    /// A client of the agent `openclaw/main` (no connection is made).
+    fn client() -> GatewayClient {
         let config = GatewayConfig {
             endpoint: "http://127.0.0.1:18789".into(),
             auth_token: Secret::new("t"),
@@ -245,7 +245,12 @@ mod tests {
             total_timeout_ms: 1_000,
             retries: 0,
         };
-        let client = GatewayClient::new(&config, &Default::default()).unwrap();
+        GatewayClient::new(&config, &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn a_request_with_a_picture_has_the_preamble_then_the_text_and_image_parts() {
+        let client = client();
         let request = ChatRequest {
             session_key: "dingtalk:dm:16650698".into(),
             model: None,
@@ -274,18 +279,7 @@ mod tests {
 
     #[test]
     fn a_route_s_agent_replaces_gateway_model() {
-        let config = GatewayConfig {
-            endpoint: "http://127.0.0.1:1".into(),
-            auth_token: Default::default(),
-            model: "openclaw/main".into(),
-            include_usage: false,
-            connect_timeout_ms: 1_000,
-            first_byte_timeout_ms: 1_000,
-            idle_timeout_ms: 1_000,
-            total_timeout_ms: 1_000,
-            retries: 0,
-        };
-        let client = GatewayClient::new(&config, &Default::default()).unwrap();
+        let client = client();
         let request = ChatRequest {
             session_key: "dingtalk:group:cid1".into(),
             model: Some("openclaw/hr".into()),

@@ -459,17 +459,7 @@ fn http_mode_checks_signatures_and_answers_good_callbacks() {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let post = |headers: Vec<(String, String)>, body: String| {
-        env.rt.block_on(async {
-            let mut req = client.post(&url).body(body);
-            for (k, v) in headers {
-                req = req.header(k, v);
-            }
-            let resp = req.send().await.expect("POST");
-            let status = resp.status().as_u16();
-            (status, resp.text().await.unwrap_or_default())
-        })
-    };
+    let post = |headers: Vec<(String, String)>, body: String| env.post(&url, &headers, body);
     let with = |mut h: Vec<(String, String)>, name: &str, value: &str| {
         for (k, v) in h.iter_mut() {
             if k == name {
@@ -628,22 +618,7 @@ fn epoch_ms() -> i64 {
 
 /// POSTs `body` with `headers` to `url`: (status, answer).
 fn post_to(env: &Env, url: &str, headers: &[(String, String)], body: String) -> (u16, String) {
-    // A fresh connection per request: the server closes a connection whose body it refused
-    // unread (413), and a pooled one could be reused before the client sees that close.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    env.rt.block_on(async {
-        let mut req = client.post(url).body(body);
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        let resp = req.send().await.expect("POST");
-        let status = resp.status().as_u16();
-        (status, resp.text().await.unwrap_or_default())
-    })
+    env.post(url, headers, body)
 }
 
 /// HTTP callbacks on an ephemeral port, bodies up to 64 KiB.

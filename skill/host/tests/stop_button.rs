@@ -289,17 +289,7 @@ fn http_mode_registers_the_card_callback_route_and_a_signed_press_stops_the_answ
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let post = |headers: Vec<(String, String)>, body: String| {
-        env.rt.block_on(async {
-            let mut req = client.post(&url).body(body);
-            for (k, v) in headers {
-                req = req.header(k, v);
-            }
-            let resp = req.send().await.expect("POST");
-            resp.status().as_u16()
-        })
-    };
+    let post = |headers: Vec<(String, String)>, body: String| env.post(&url, &headers, body).0;
     assert_eq!(post(callback_headers(&app_secret, now), body), 200);
     let card = streaming_card(&env, conv);
     assert_eq!(buttons(&card), [STOP]);

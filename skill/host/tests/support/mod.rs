@@ -186,6 +186,26 @@ impl Env {
             .expect("finished card")
     }
 
+    /// POSTs `body` with `headers` to `url` on a fresh connection (the server closes a
+    /// connection whose body it refused unread, and a pooled one could be reused before the
+    /// client sees that close): (status, answer).
+    pub fn post(&self, url: &str, headers: &[(String, String)], body: String) -> (u16, String) {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        self.rt.block_on(async {
+            let mut req = client.post(url).body(body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().await.expect("POST");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        })
+    }
+
     /// GET a URL, body as text.
     pub fn get_text(&self, url: &str) -> String {
         self.rt.block_on(async {
