@@ -165,7 +165,7 @@ impl Skill {
         let skill = Skill { inner };
         skill.start_housekeeping();
         skill.register_card_callbacks();
-        schedules.start(skill.inner.replies.clone());
+        schedules.start(skill.inner.replies.clone(), skill.inner.tasks.clone());
         let leftovers = skill.inner.replies.cards.journal.leftovers();
         log::info!(
             "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms, stop button {}{}",
@@ -327,12 +327,13 @@ impl Skill {
         Ok(rx)
     }
 
-    /// Stops intake, lets replies in flight finish (and the recovery of cards an earlier
+    /// Stops intake and the schedules, lets replies in flight finish (and the recovery of cards an earlier
     /// process left, if it still runs), and at about 80 % of `deadline` interrupts the rest
     /// (their cards are finalized as interrupted; unrecovered cards stay in the journal).
     /// Blocks the caller.
     pub fn shutdown(&self, deadline: Duration) {
         self.inner.accepting.store(false, Relaxed);
+        self.inner.replies.schedules.stop();
         self.inner.tasks.close();
         self.inner.recovery.close();
         let inner = self.inner.clone();

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use openclaw_skill_abi::Chunk;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::{BotMessage, Content, ProactivePrompt, Target};
@@ -97,6 +99,8 @@ pub(crate) struct Schedules {
     /// `<state_dir>/schedules.json`: the last tick each schedule ran, epoch ms.
     ticks_file: PathBuf,
     ticks: Mutex<BTreeMap<String, i64>>,
+    /// Cancelled when the skill shuts down: no tick starts after that.
+    stop: CancellationToken,
 }
 
 impl Schedules {
@@ -126,6 +130,7 @@ impl Schedules {
             entries,
             ticks_file,
             ticks: Mutex::new(ticks),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -167,15 +172,31 @@ impl Schedules {
     }
 
     /// Starts one task per schedule on the plugin runtime: it runs the latest missed tick when
-    /// recent enough, then every tick, until `deps.shutdown` is cancelled.
-    pub(crate) fn start(self: &Arc<Self>, deps: Arc<ReplyDeps>) {
+    /// recent enough, then every tick, until [`Schedules::stop`]. Each tick's replies run in
+    /// `replies`, so the skill's shutdown finalizes them like any reply.
+    pub(crate) fn start(self: &Arc<Self>, deps: Arc<ReplyDeps>, replies: TaskTracker) {
         for schedule in &self.entries {
-            let (all, schedule, deps) = (self.clone(), schedule.clone(), deps.clone());
-            crate::runtime::runtime().spawn(async move { all.run(schedule, deps).await });
+            let (all, schedule, deps, replies) = (
+                self.clone(),
+                schedule.clone(),
+                deps.clone(),
+                replies.clone(),
+            );
+            crate::runtime::runtime().spawn(async move { all.run(schedule, deps, replies).await });
         }
     }
 
-    async fn run(self: Arc<Self>, schedule: Arc<Schedule>, deps: Arc<ReplyDeps>) {
+    /// No tick starts from now on (the skill is shutting down).
+    pub(crate) fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        schedule: Arc<Schedule>,
+        deps: Arc<ReplyDeps>,
+        replies: TaskTracker,
+    ) {
         let name = schedule.config.name.clone();
         let last = self.last_tick(&name);
         let grace = chrono::Duration::seconds(
@@ -186,7 +207,7 @@ impl Schedules {
         match schedule.when.catch_up(last, after, grace) {
             (Some(tick), _) => {
                 log::info!("schedule {name}: running the tick of {} missed while the process was down", self.local(&schedule, tick));
-                self.tick(&schedule, &deps, tick).await;
+                self.tick(&schedule, &deps, &replies, tick).await;
             }
             (None, true) => log::warn!(
                 "schedule {name}: ticks were missed while the process was down; the latest is more than catch_up_secs ({}) old and is skipped",
@@ -216,15 +237,24 @@ impl Schedules {
             log::info!("schedule {name}: next tick {}", self.local(&schedule, next));
             tokio::select! {
                 () = clock::wait_until(next) => {}
-                () = deps.shutdown.cancelled() => return,
+                () = self.stop.cancelled() => return,
             }
-            self.tick(&schedule, &deps, next).await;
+            self.tick(&schedule, &deps, &replies, next).await;
             after = next;
         }
     }
 
     /// One tick: a card in every group and 1:1 chat of the schedule, at once.
-    async fn tick(&self, schedule: &Arc<Schedule>, deps: &Arc<ReplyDeps>, tick: DateTime<Utc>) {
+    async fn tick(
+        &self,
+        schedule: &Arc<Schedule>,
+        deps: &Arc<ReplyDeps>,
+        replies: &TaskTracker,
+        tick: DateTime<Utc>,
+    ) {
+        if self.stop.is_cancelled() {
+            return;
+        }
         self.remember(&schedule.config.name, tick);
         let targets = schedule
             .config
@@ -239,7 +269,10 @@ impl Schedules {
                     .map(|u| Target::User(u.clone())),
             );
         let runs: Vec<_> = targets
-            .map(|target| fire(schedule.clone(), deps.clone(), target))
+            .map(|target| {
+                let run = fire(schedule.clone(), deps.clone(), target);
+                replies.spawn_on(run, crate::runtime::runtime().handle())
+            })
             .collect();
         futures_util::future::join_all(runs).await;
     }
