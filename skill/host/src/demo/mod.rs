@@ -451,8 +451,16 @@ impl Demo<'_> {
                 standup::clock(tick)
             ));
         }
-        let played = standup::play_tick(&mut stage, total, total, tick).await;
-        let since = played.pushed_at;
+        // Against the fake gateway its record says whether a tick took only some of the
+        // messages (one collected after that tick had read the list), so the next tick's card
+        // is awaited too.
+        let since = standup::instant_of(tick);
+        let fake = self.peers.fake_gateway.as_ref();
+        let pending = || {
+            fake.and_then(|gw| standup::in_prompt(gw, since, steps))
+                .is_some_and(|carried| carried.len() < collected.len())
+        };
+        let played = standup::play_tick(&mut stage, total, total, tick, pending).await;
         if !self.keep(played, &mut stage, progress) {
             return;
         }
@@ -463,7 +471,7 @@ impl Demo<'_> {
             .and_then(|gw| standup::in_prompt(gw, since, steps));
         if let Some(nicks) = &in_prompt {
             stage.display.line(&format!(
-                "  模型收到 {} 条站会消息 (the gateway's prompt carried {} collected message{}: {})",
+                "  模型收到 {} 条站会消息 (the schedule's gateway request carried {} collected message{}: {})",
                 nicks.len(),
                 nicks.len(),
                 if nicks.len() == 1 { "" } else { "s" },

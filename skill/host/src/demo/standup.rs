@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::display::Display;
 use super::format::millis;
-use super::record::{Ending, Played, StepView};
+use super::peers::CONTENT_KEY;
+use super::record::{visible_text, Ending, Played, StepView};
 use super::script::{self, Action, Step};
 use super::step::Stage;
 
@@ -106,7 +107,7 @@ pub fn clock(t: SystemTime) -> String {
 }
 
 /// The monotonic instant of the wall-clock time `t`.
-fn instant_of(t: SystemTime) -> Instant {
+pub fn instant_of(t: SystemTime) -> Instant {
     let (wall, now) = (SystemTime::now(), Instant::now());
     match t.duration_since(wall) {
         Ok(ahead) => now + ahead,
@@ -167,17 +168,20 @@ fn group_cards(emulator: &DingTalkEmulator) -> Vec<String> {
         .collect()
 }
 
-/// The tick: waits for the summary card the schedule posts into the group at `tick` (the
-/// first new card there; it answers no message) and follows it until it ended, redrawing the
-/// display on every recorded change. Its [`Played`] is timed from the tick.
+/// The tick: waits for the summary card the schedule posts into the group at `tick` (a new
+/// card there; it answers no message) and follows it until it ended, redrawing the display on
+/// every recorded change. While `pending` says collected messages still wait for a summary
+/// (some were collected only after a tick had read the list: that tick summarized the others),
+/// the card of the following tick is followed too. Its [`Played`] is timed from the tick.
 pub async fn play_tick(
     stage: &mut Stage<'_>,
     index: usize,
     total: usize,
     tick: SystemTime,
+    pending: impl Fn() -> bool,
 ) -> Played {
     let emulator = stage.emulator;
-    let known: HashSet<String> = group_cards(emulator).into_iter().collect();
+    let mut known: HashSet<String> = group_cards(emulator).into_iter().collect();
     let mut played = Played {
         index,
         msg_id: format!("schedule {NAME}"),
@@ -193,20 +197,31 @@ pub async fn play_tick(
     };
     stage.display.tick_started(index, total, &clock(tick));
     let deadline = tokio::time::Instant::from_std(played.pushed_at + stage.limit);
+    // When the newest card ended (its final streaming update was recorded).
     let mut settle_until: Option<tokio::time::Instant> = None;
     loop {
-        if played.cards.is_empty() {
+        let newest_ended = played
+            .cards
+            .last()
+            .and_then(|id| emulator.card(id))
+            .is_some_and(|c| matches!(c.state, CardState::Finished | CardState::Failed));
+        if played.cards.is_empty() || newest_ended {
             if let Some(id) = group_cards(emulator)
                 .into_iter()
                 .find(|id| !known.contains(id))
             {
+                known.insert(id.clone());
                 played.cards.push(id);
-                stage.display.card_created(&played);
+                played.ended_at = None;
+                settle_until = None;
+                if played.cards.len() == 1 {
+                    stage.display.card_created(&played);
+                }
             }
         }
         let view = StepView::capture(emulator, &played);
         stage.display.step_progress(&played, &view);
-        let card = played.cards.first().and_then(|id| emulator.card(id));
+        let card = played.cards.last().and_then(|id| emulator.card(id));
         if let Some(card) =
             card.filter(|c| matches!(c.state, CardState::Finished | CardState::Failed))
         {
@@ -214,16 +229,21 @@ pub async fn play_tick(
             let now = tokio::time::Instant::now();
             let until = *settle_until.get_or_insert(now + SETTLE);
             let button_gone = !card.buttons().iter().any(|b| b.id == STOP_BUTTON_ID);
-            if button_gone || now >= until {
-                played.ending = match card.state {
-                    CardState::Failed => Ending::Ended {
+            let failed = card.state == CardState::Failed;
+            if (button_gone || now >= until) && (failed || !pending()) {
+                played.ending = if failed {
+                    Ending::Ended {
                         outcome: "failed",
-                        detail: "the summary card failed (its text says why)".into(),
-                    },
-                    _ => Ending::Ended {
+                        detail: visible_text(&card.text(CONTENT_KEY))
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    }
+                } else {
+                    Ending::Ended {
                         outcome: "finished",
                         detail: String::new(),
-                    },
+                    }
                 };
                 return played;
             }
@@ -235,7 +255,7 @@ pub async fn play_tick(
                 played.ending = Ending::Interrupted;
                 return played;
             }
-            _ = tokio::time::sleep_until(deadline), if settle_until.is_none() => {
+            _ = tokio::time::sleep_until(deadline) => {
                 played.ending = Ending::TimedOut(stage.limit);
                 return played;
             }
@@ -267,9 +287,9 @@ fn request_text(body: &Value) -> String {
     out
 }
 
-/// The colleagues whose stand-up the summary's request to the fake gateway carried (as
-/// `[time nick] text` lines), in the order the prompt lists them; `None` when the fake
-/// gateway recorded no request of the schedule since `since`.
+/// The colleagues whose stand-up the schedule's requests to the fake gateway since `since`
+/// carried (as `[time nick] text` lines), in the order the prompts list them; `None` when the
+/// fake gateway recorded no request of the schedule since then.
 pub fn in_prompt(
     gateway: &FakeGateway,
     since: Instant,
@@ -279,12 +299,17 @@ pub fn in_prompt(
     // Records are in whole ms: the tick's request can read up to 1 ms early.
     let since = since.checked_sub(Duration::from_millis(1)).unwrap_or(since);
     let label = format!("(schedule {NAME})");
-    let text = gateway
+    let prompts: Vec<String> = gateway
         .requests()
         .iter()
         .filter(|r| start + Duration::from_millis(r.at_ms) >= since)
         .map(|r| request_text(&r.body))
-        .find(|t| t.contains(&label))?;
+        .filter(|t| t.contains(&label))
+        .collect();
+    if prompts.is_empty() {
+        return None;
+    }
+    let text = prompts.concat();
     let mut found: Vec<(usize, &'static str)> = steps
         .iter()
         .filter(|s| s.action == Action::Collect)
@@ -309,7 +334,9 @@ pub struct Standup {
 }
 
 impl Standup {
-    /// The summary's line: `schedule standup: #7, #8, #9 collected (acknowledged, no card); its tick at 10:15:35 posted the summary card (row tick), not an answer to a message; the gateway's prompt carried all 3`.
+    /// The summary's line: `schedule standup: #7, #8, #9 collected (acknowledged, no card); its
+    /// tick at 10:15:35 posted the summary card (row tick), not an answer to a message; the
+    /// gateway's prompt carried 3 of 3 (张三、李四、王五)`.
     pub fn summary_line(&self) -> String {
         let rows: Vec<String> = self
             .collected
