@@ -53,8 +53,9 @@ const INTERRUPTED: u8 = 130;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 The DingTalk emulator and a fake OpenClaw gateway start on 127.0.0.1; a scripted group chat then \
-goes through the real plugin and the real Stream-mode ingress, and the terminal shows each AI \
-Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
+goes through the real plugin and the real Stream-mode ingress, ending with a stand-up (three \
+#standup messages the robot collects, then the summary card its schedule posts a few seconds \
+later), and the terminal shows each AI Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
 --gateway names another host. Ctrl-C stops the demo: the reply in flight is finalized, the \
 summary printed, and the exit status is 130.
 
