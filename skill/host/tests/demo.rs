@@ -3,7 +3,8 @@
 //! builds: the scripted conversation plays through the real ingress and plugin against the
 //! built-in emulator and fake gateway (all on 127.0.0.1), and the output shows every answer (a
 //! picture the gateway describes, an answer its asker stops with the card's stop button), the
-//! card states and a summary without 403s.
+//! stand-up (three collected messages, acknowledged, and the schedule's summary card of them),
+//! the card states and a summary without 403s.
 
 mod support;
 
@@ -17,10 +18,29 @@ use std::time::{Duration, Instant};
 use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 use support::plugin_path;
 
-/// Upper bound for the whole demo (it takes about 6 s; the bound only stops a hung run).
 /// The first 8 hex digits of the SHA-256 of the demo's picture (`chart_png()`).
 const PICTURE_SHA256_PREFIX: &str = "844870a3";
+/// Upper bound for the whole demo (it takes about 10–15 s, the stand-up's tick included; the
+/// bound only stops a hung run).
 const LIMIT: Duration = Duration::from_secs(90);
+/// The stand-up messages of the demo: writer, text as sent, text as collected (no tag).
+const STANDUP: [(&str, &str, &str); 3] = [
+    (
+        "张三",
+        "#standup 昨天：修复登录超时；今天：联调支付",
+        "昨天：修复登录超时；今天：联调支付",
+    ),
+    (
+        "李四",
+        "#standup 昨天：写完周报；今天：评审接口文档；阻碍：测试环境不稳定",
+        "昨天：写完周报；今天：评审接口文档；阻碍：测试环境不稳定",
+    ),
+    (
+        "王五",
+        "昨天请假，今天补写单元测试 #standup",
+        "昨天请假，今天补写单元测试",
+    ),
+];
 
 struct Output {
     code: Option<i32>,
@@ -186,11 +206,16 @@ fn announced_manifest(stdout: &str) -> PathBuf {
 
 /// The lines of the summary table row for reply `#n`.
 fn summary_row(stdout: &str, n: usize) -> &str {
+    labelled_row(stdout, &format!("#{n}"))
+}
+
+/// The summary table row labelled `label` (`#3`, `tick`).
+fn labelled_row<'a>(stdout: &'a str, label: &str) -> &'a str {
     let summary = &stdout[stdout.find("\nSummary\n").expect("a summary")..];
     summary
         .lines()
-        .find(|l| l.trim_start().starts_with(&format!("#{n} ")))
-        .unwrap_or_else(|| panic!("no summary row #{n} in\n{summary}"))
+        .find(|l| l.trim_start().starts_with(&format!("{label} ")))
+        .unwrap_or_else(|| panic!("no summary row {label} in\n{summary}"))
 }
 
 #[test]
@@ -206,11 +231,17 @@ fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
     assert!(announced_manifest(stdout).starts_with(&tmp.0), "{context}");
     assert_eq!(tmp.left(), Vec::<String>::new(), "removed at exit");
 
-    // The six steps, in order, each with what DingTalk showed.
-    let steps: Vec<usize> = (1..=6)
+    // The six questions, the three stand-up messages and the schedule's tick, in order, each
+    // with what DingTalk showed.
+    let steps: Vec<usize> = (1..=10)
         .map(|n| {
+            let who = match n {
+                1..=6 => "you".to_owned(),
+                7..=9 => STANDUP[n - 7].0.to_owned(),
+                _ => "⏰ schedule standup".to_owned(),
+            };
             stdout
-                .find(&format!("[{n}/6] you › "))
+                .find(&format!("[{n}/10] {who} › "))
                 .unwrap_or_else(|| panic!("step {n} missing\n{context}"))
         })
         .collect();
@@ -309,6 +340,59 @@ fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
         "{context}"
     );
 
+    // 7–9: the stand-up messages are collected: each is acknowledged with a plain message, no
+    // card, no model.
+    for (i, (nick, text, _)) in STANDUP.iter().enumerate() {
+        let collected = step(7 + i);
+        assert!(
+            collected.starts_with(&format!("[{}/10] {nick} › {text}\n", 7 + i)),
+            "{context}"
+        );
+        assert!(
+            collected.contains("robot message (session webhook):\n│ 已记下，到点一起汇总。"),
+            "{context}"
+        );
+        assert!(
+            collected.contains("└─ replied · 1 DingTalk call · "),
+            "{context}"
+        );
+        assert!(!collected.contains("AI Card"), "{context}");
+    }
+
+    // 10: the schedule's tick posts one summary card into the group on its own. The fake
+    // gateway echoes the prompt: the card shows the three collected messages, in order, without
+    // the tag, and the demo says its request carried all three. (Should a tick have read the
+    // list between two of them, the next tick's card has the rest: the demo follows both.)
+    let tick = step(10);
+    assert!(
+        tick.contains(": processing → typing → finished"),
+        "{context}"
+    );
+    assert!(
+        tick.contains("the robot posts this on its own (schedule standup)"),
+        "{context}"
+    );
+    let lines: Vec<usize> = STANDUP
+        .iter()
+        .map(|(nick, _, collected)| {
+            tick.find(&format!("{nick}] {collected}"))
+                .unwrap_or_else(|| panic!("the summary card lacks {nick}'s message\n{context}"))
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{context}");
+    assert!(
+        tick.contains("收集到的 3 条消息") || tick.contains("AI Card 2 of 2"),
+        "{context}"
+    );
+    assert!(!tick.contains("#standup"), "{context}");
+    assert!(tick.contains("\n└─ finished · "), "{context}");
+    assert!(
+        tick.contains(
+            "\n  模型收到 3 条站会消息 (the schedule's gateway request carried 3 collected messages: 张三、李四、王五)\n"
+        ),
+        "{context}"
+    );
+
     // The summary: every reply ended as expected, no 403, the counts agree.
     for (n, outcome) in [
         (1, "finished"),
@@ -317,11 +401,31 @@ fn demo_plays_the_script_through_the_real_plugin_and_summarises() {
         (4, "finished"),
         (5, "finished"),
         (6, "stopped"),
+        (7, "replied"),
+        (8, "replied"),
+        (9, "replied"),
     ] {
         let row = summary_row(stdout, n);
         assert!(row.contains(outcome), "#{n}: {row}\n{context}");
     }
-    assert!(summary_row(stdout, 3).contains("1: webhook 1"), "{context}");
+    for n in [3, 7, 8, 9] {
+        assert!(
+            summary_row(stdout, n).ends_with("1: webhook 1"),
+            "{context}"
+        );
+    }
+    // The summary card is listed as the schedule's, not as an answer to a message.
+    let tick = labelled_row(stdout, "tick");
+    assert!(tick.contains(" finished "), "{tick}\n{context}");
+    assert!(!stdout.contains("\n  #10 "), "{context}");
+    assert!(
+        stdout.contains(
+            "\n  schedule standup: #7, #8, #9 collected (acknowledged, no card); its tick at "
+        ) && stdout.contains(
+            " posted the summary card (row tick), not an answer to a message; the gateway's prompt carried 3 of 3 (张三、李四、王五)\n"
+        ),
+        "{context}"
+    );
     assert!(
         summary_row(stdout, 5).ends_with(", file download 1"),
         "{context}"
@@ -403,7 +507,7 @@ fn ctrl_c_ends_the_demo_cleanly_with_the_reply_in_flight_finalized() {
         out.stdout.contains("\ninterrupted: stopping intake"),
         "{context}"
     );
-    assert!(!out.stdout.contains("[2/6]"), "{context}");
+    assert!(!out.stdout.contains("[2/10]"), "{context}");
     // The reply in flight still ended with a final card (finished; or failed as interrupted
     // should it outlast the shutdown's grace period), and the summary and the shutdown line
     // were printed.
@@ -440,14 +544,21 @@ fn an_unreachable_gateway_fails_the_cards_and_the_exit_status() {
     ]);
     let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
     assert_eq!(out.code, Some(1), "{context}");
+    // Five answers and the stand-up's summary card fail; `/new` and the three stand-up
+    // acknowledgements need no gateway.
     assert!(
         out.stderr
-            .contains("5 of 6 replies did not finish (the cards above say why)"),
+            .contains("6 of 10 replies did not finish (the cards above say why)"),
         "{context}"
     );
     assert_eq!(
         out.stdout.matches("AI Card: processing → failed").count(),
-        5,
+        6,
+        "{context}"
+    );
+    assert_eq!(
+        out.stdout.matches("已记下，到点一起汇总。").count(),
+        3,
         "{context}"
     );
     assert!(
@@ -562,13 +673,43 @@ fn the_gateway_token_comes_from_openclaw_api_key() {
         !out.stdout.contains(key) && !out.stderr.contains(key),
         "{context}"
     );
-    // Without it the gateway refuses every answer.
+    // The stand-up against a gateway the demo takes for a real one: the schedule's request
+    // asks the plain-question prompt and carries the three collected messages, in order.
+    let summary: String = gateway
+        .requests()
+        .into_iter()
+        .map(|r| r.body.to_string())
+        .filter(|body| body.contains("(schedule standup)"))
+        .collect();
+    assert!(!summary.is_empty(), "no request of the stand-up\n{context}");
+    assert!(
+        summary.contains("请按人整理今天的站会：每人一行"),
+        "{summary}"
+    );
+    assert!(!summary.contains("PACE:"), "{summary}");
+    let at: Vec<usize> = STANDUP
+        .iter()
+        .map(|(nick, _, collected)| {
+            summary
+                .find(&format!("{nick}] {collected}"))
+                .unwrap_or_else(|| panic!("{nick}'s message missing: {summary}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{summary}");
+    assert!(!summary.contains("#standup"), "{summary}");
+    assert!(
+        labelled_row(&out.stdout, "tick").contains(" finished "),
+        "{context}"
+    );
+    // Only the fake gateway's record says what the prompt carried.
+    assert!(!out.stdout.contains("模型收到"), "{context}");
+    // Without it the gateway refuses every answer, the stand-up's summary too.
     let out = run(&[]);
     let context = format!("--- stdout\n{}\n--- stderr\n{}", out.stdout, out.stderr);
     assert_eq!(out.code, Some(1), "{context}");
     assert_eq!(
         out.stdout.matches("AI Card: processing → failed").count(),
-        5,
+        6,
         "{context}"
     );
 }
@@ -592,16 +733,22 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
     let context = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
     assert_eq!(out.code, Some(0), "{context}");
 
-    // The plugin's line per reply, in order: five answers and the `/new` notice.
+    // The plugin's line per reply, in order: five answers, the `/new` notice, the three
+    // stand-up acknowledgements and the schedule's summary card (row `tick`).
     let replies: Vec<&str> = stderr
         .lines()
         .filter(|l| l.contains(" openclaw_dingtalk::reply") && l.contains(" calls="))
         .collect();
-    assert_eq!(replies.len(), 6, "{context}");
+    assert_eq!(replies.len(), 10, "{context}");
     assert!(replies[0].contains(" calls=11 token=1 "), "{context}");
+    assert!(replies[9].contains(" msg=post_"), "{context}");
     for (i, line) in replies.iter().enumerate() {
         let n = i + 1;
-        let row = summary_row(stdout, n);
+        let row = if n == 10 {
+            labelled_row(stdout, "tick")
+        } else {
+            summary_row(stdout, n)
+        };
         let counts = counts(line);
         let count = |k: &str| counts.iter().find(|(name, _)| name == k).map(|(_, v)| *v);
         // The DingTalk calls: the same total and breakdown.
@@ -641,12 +788,21 @@ fn verbose_log_numbers_agree_with_the_summary_or_the_summary_says_why() {
     ] {
         assert!(stdout.contains(why), "not explained: {why}\n{context}");
     }
-    // The number of log lines the summary reports is the number written.
+    // The number of log lines the summary reports is the number written by then. The stand-up
+    // schedule keeps ticking (every 5 s, silently with nothing collected) until the plugin is
+    // unloaded: its lines may come after the summary, and only those.
     let logged = stdout
         .lines()
         .find_map(|l| l.split_once("host logger at info: "))
         .and_then(|(_, n)| n.split_whitespace().next()?.parse::<usize>().ok())
         .expect("log line count");
-    assert_eq!(logged, stderr.lines().count(), "{context}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(logged <= lines.len(), "{context}");
+    assert!(
+        lines[logged..]
+            .iter()
+            .all(|l| l.contains(" openclaw_dingtalk::schedule: schedule standup: ")),
+        "lines after the summary's count\n{context}"
+    );
     assert!(!stderr.contains("=***"), "a count redacted\n{context}");
 }

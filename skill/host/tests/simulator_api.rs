@@ -352,6 +352,47 @@ const ZHANG_WEI: &str = "016650100000001";
 const LI_NA: &str = "016650100000002";
 
 /// The selected (first) group of a fresh simulator.
+/// The simulator's manifest has the demo's stand-up schedule on its first group, every 2
+/// minutes: a tagged message is collected and acknowledged with a plain robot message, no
+/// card, no gateway request (the summary card comes at the tick, which no test waits for).
+#[test]
+fn a_stand_up_message_in_the_first_group_is_acknowledged_without_a_card() {
+    let (_rt, gateway) = gateway();
+    let sim = Simulator::start(&gateway.base_url());
+    let group = first_group(&sim);
+    let (status, sent) = sim.post(
+        "api/messages",
+        json!({"conversation": group, "sender": "016650100000001",
+               "text": "#standup 昨天：整理需求文档；今天：联调登录", "mention": true}),
+    );
+    assert_eq!(status, 200, "{sent}");
+    let deadline = Instant::now() + LIMIT;
+    let items = loop {
+        let items: Vec<Value> = sim.state(&group)["items"]
+            .as_array()
+            .expect("items")
+            .clone();
+        if items.iter().any(|i| i["type"] == "robot") {
+            break items;
+        }
+        assert!(Instant::now() < deadline, "no acknowledgement: {items:#?}");
+        std::thread::sleep(POLL);
+    };
+    let ack = items.iter().find(|i| i["type"] == "robot").unwrap();
+    assert!(
+        ack["html"]
+            .as_str()
+            .unwrap()
+            .contains("已记下，到点一起汇总。"),
+        "{ack:#}"
+    );
+    assert!(!items.iter().any(|i| i["type"] == "card"), "{items:#?}");
+    assert!(gateway.requests().is_empty(), "collected, not asked");
+
+    let (code, stderr, _) = sim.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 fn first_group(sim: &Simulator) -> String {
     sim.get("api/state")["selected"]
         .as_str()

@@ -17,7 +17,8 @@ use openclaw_dingtalk_emulator::dingtalk::CardState;
 
 use super::format::{millis, seconds, state_name, states_line};
 use super::record::{CardView, Ending, Played, StepView, StopPress};
-use super::script::Step;
+use super::script::{Action, Step, ALICE};
+use super::standup;
 use crate::logger;
 
 /// Spinner frames of the live status line.
@@ -87,24 +88,42 @@ impl Display {
         }
     }
 
-    /// A step begins: the user's line, then (live) the card area.
+    /// A step begins: the writer's line, then (live) the card area.
     pub fn step_started(&mut self, index: usize, total: usize, step: &Step) {
+        let who = if step.who == ALICE {
+            "you ›".to_owned()
+        } else {
+            format!("{} ›", step.who.nick)
+        };
+        self.started(&format!("[{index}/{total}]"), &who, step.text, step.caption);
+    }
+
+    /// The stand-up schedule's tick at `at` (`HH:MM:SS`) begins: its line, then (live) the card
+    /// area, counting down to the tick.
+    pub fn tick_started(&mut self, index: usize, total: usize, at: &str) {
+        self.started(
+            &format!("[{index}/{total}]"),
+            &format!("⏰ schedule {} ›", standup::NAME),
+            &format!("tick at {at} ({})", standup::TIME_ZONE),
+            "the robot posts one summary card of the collected messages on its own: the prompt and the messages go to the gateway, the answer streams into the card",
+        );
+    }
+
+    /// A block begins: `label who text`, the caption, then (live) the card area.
+    fn started(&mut self, label: &str, who: &str, text: &str, caption: &str) {
         let Some(live) = &self.live else {
-            println!("\n[{index}/{total}] you › {}", step.text);
-            println!("      · {}", step.caption);
+            println!("\n{label} {who} {text}");
+            println!("      · {caption}");
             return;
         };
         println!();
         println!(
             "{} {} {}",
-            style(format!("[{index}/{total}]")).dim().for_stdout(),
-            style("you ›").bold().cyan().for_stdout(),
-            style(sanitize(step.text)).bold().for_stdout()
+            style(label).dim().for_stdout(),
+            style(who).bold().cyan().for_stdout(),
+            style(sanitize(text)).bold().for_stdout()
         );
-        println!(
-            "      {}",
-            style(format!("· {}", step.caption)).dim().for_stdout()
-        );
+        println!("      {}", style(format!("· {caption}")).dim().for_stdout());
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
         if let Ok(s) = ProgressStyle::with_template("{msg}") {
             bar.set_style(s);
@@ -178,7 +197,16 @@ fn live_frame(played: &Played, view: &StepView, rows: usize, cols: usize) -> Str
     let width = cols.saturating_sub(3).max(10);
     let body_max = rows.saturating_sub(5).clamp(3, 40);
     let elapsed = played.elapsed();
-    let spinner = SPINNER[(elapsed.as_millis() / 80) as usize % SPINNER.len()];
+    // Before the tick a schedule's block counts down to it.
+    let to_tick = (played.action == Action::Tick)
+        .then(|| {
+            played
+                .pushed_at
+                .saturating_duration_since(std::time::Instant::now())
+        })
+        .filter(|left| !left.is_zero());
+    let turning = to_tick.unwrap_or(elapsed);
+    let spinner = SPINNER[(turning.as_millis() / 80) as usize % SPINNER.len()];
     let mut out = Vec::new();
     let (title, body) = match view.cards.last() {
         Some(card) => {
@@ -227,10 +255,14 @@ fn live_frame(played: &Played, view: &StepView, rows: usize, cols: usize) -> Str
                 .map(|l| format!("{} {l}", style("│").dim().for_stdout())),
         );
     }
-    let state = match view.state() {
-        Some(state) => styled_state(state),
-        None if !view.messages.is_empty() => style("sent").green().for_stdout().to_string(),
-        None => style("waiting for the card")
+    let state = match (view.state(), to_tick) {
+        (Some(state), _) => styled_state(state),
+        (None, _) if !view.messages.is_empty() => style("sent").green().for_stdout().to_string(),
+        (None, Some(left)) => style(format!("tick in {:.1} s", left.as_secs_f64()))
+            .yellow()
+            .for_stdout()
+            .to_string(),
+        (None, None) => style("waiting for the card")
             .yellow()
             .for_stdout()
             .to_string(),

@@ -5,14 +5,17 @@
 //! real gateway), a temporary manifest points the real plugin at them, and the host's real
 //! Stream-mode ingress connects to the emulator. A short scripted conversation in one group then
 //! travels the production path: emulator → Stream WebSocket → ingress → plugin → gateway → card
-//! updates → emulator. The terminal shows each AI Card filling in, then a summary of the
-//! DingTalk calls from the emulator's record.
+//! updates → emulator. It ends with a stand-up ([`standup`]): three colleagues post tagged
+//! messages the robot collects, and the manifest's schedule then posts one summary card of them
+//! on its own. The terminal shows each AI Card filling in, then a summary of the DingTalk calls
+//! from the emulator's record.
 
 mod display;
 mod format;
 mod peers;
 mod record;
 mod script;
+mod standup;
 mod step;
 mod summary;
 mod web;
@@ -20,7 +23,7 @@ mod web;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -50,8 +53,9 @@ const INTERRUPTED: u8 = 130;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 The DingTalk emulator and a fake OpenClaw gateway start on 127.0.0.1; a scripted group chat then \
-goes through the real plugin and the real Stream-mode ingress, and the terminal shows each AI \
-Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
+goes through the real plugin and the real Stream-mode ingress, ending with a stand-up (three \
+#standup messages the robot collects, then the summary card its schedule posts a few seconds \
+later), and the terminal shows each AI Card filling in, then a summary of the DingTalk calls. Nothing leaves this machine unless \
 --gateway names another host. Ctrl-C stops the demo: the reply in flight is finalized, the \
 summary printed, and the exit status is 130.
 
@@ -127,7 +131,12 @@ pub fn run(args: DemoArgs, log_level: &str) -> Result<ExitCode> {
         Signals::install()?
     };
     let signals = runtime.spawn(watch_signals(signals, interrupt.clone()));
-    let peers = runtime.block_on(Peers::start(&gateway, args.interval_ms, None))?;
+    let peers = runtime.block_on(Peers::start(
+        &gateway,
+        args.interval_ms,
+        standup::DEMO_CRON,
+        None,
+    ))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
     let skill = crate::plugin::start_skill(&manifest, &library)?;
     let settings = manifest.host_settings(&skill.plugin())?;
@@ -196,6 +205,7 @@ fn intro(
     display.line(&format!(
         "  cards     at most one update every {interval_ms} ms; reasoning shown above the answer"
     ));
+    display.line(&standup::intro_line());
     display.note(&format!(
         "  manifest  {} (removed at exit)",
         peers.manifest.display()
@@ -229,6 +239,8 @@ struct Progress {
     failure: Option<anyhow::Error>,
     /// Ctrl-C arrived.
     interrupted: bool,
+    /// What the stand-up came to, once its tick was played.
+    standup: Option<standup::Standup>,
 }
 
 impl Demo<'_> {
@@ -285,7 +297,7 @@ impl Demo<'_> {
             display.step_finished(&reply.played, &reply.view, reply.latency);
             progress.replies.push(reply);
         }
-        self.summarize(&progress.replies, display);
+        self.summarize(&progress.replies, progress.standup.as_ref(), display);
         display.line(if served.is_ok() && finished.is_ok() {
             "  shut down: intake stopped, Stream connection closed, the skill finalized its replies"
         } else {
@@ -320,17 +332,26 @@ impl Demo<'_> {
             .iter()
             .find(|r| !r.played.as_expected(&r.view, self.real_gateway))
         {
+            let outcome = r.played.outcome(&r.view).unwrap_or("without an outcome");
             anyhow::bail!(
-                "reply {} was not stopped: {}",
-                r.played.index,
-                match (&r.played.stop, r.played.outcome(&r.view)) {
-                    (None, _) => "its card never showed a stop button while it streamed".to_owned(),
-                    (Some(_), outcome) => format!(
-                        "the stop button was pressed, and the reply ended {}",
-                        outcome.unwrap_or("without an outcome")
-                    ),
+                "reply {} was not {}: {}",
+                r.played.label(),
+                r.played.expectation(),
+                match (r.played.action, &r.played.stop) {
+                    (script::Action::StopMidway, None) =>
+                        "its card never showed a stop button while it streamed".to_owned(),
+                    (script::Action::StopMidway, Some(_)) =>
+                        format!("the stop button was pressed, and the reply ended {outcome}"),
+                    _ => format!("it ended {outcome}"),
                 }
             );
+        }
+        if let Some(missing) = progress
+            .standup
+            .as_ref()
+            .and_then(|s| s.missing_from_prompt())
+        {
+            anyhow::bail!("the stand-up summary's prompt lacked {missing}");
         }
         Ok(Finish::Completed)
     }
@@ -363,7 +384,8 @@ impl Demo<'_> {
         }
     }
 
-    /// Plays the script, one message at a time, until its end, Ctrl-C or a step's limit.
+    /// Plays the script, one message at a time, then the stand-up schedule's tick (when the
+    /// script has stand-up messages), until its end, Ctrl-C or a step's limit.
     async fn play_script(
         &self,
         notes: &mut mpsc::UnboundedReceiver<ingress::ReplyNote>,
@@ -376,6 +398,8 @@ impl Demo<'_> {
         } else {
             &script::FAKE_GATEWAY
         };
+        let collects = steps.iter().any(|s| s.action == script::Action::Collect);
+        let total = steps.len() + usize::from(collects);
         let mut stage = Stage {
             emulator: &self.peers.emulator,
             notes,
@@ -383,31 +407,32 @@ impl Demo<'_> {
             interrupt,
             limit: script::step_limit(self.real_gateway),
         };
+        // When the first stand-up message was sent.
+        let mut standup_from: Option<SystemTime> = None;
+        let mut collected = Vec::new();
         for (i, step) in steps.iter().enumerate() {
-            let played = step::play(&mut stage, i + 1, steps.len(), step).await;
-            match &played.ending {
-                Ending::Interrupted => {
+            if step.action == script::Action::Collect && standup_from.is_none() {
+                if !standup::make_room(&self.skill, stage.display, interrupt).await {
                     progress.interrupted = true;
-                    progress.cut_short = Some(played);
                     return;
                 }
-                Ending::TimedOut(limit) => {
-                    progress.failure = Some(anyhow::anyhow!(
-                        "reply {} did not end within {} s",
-                        played.index,
-                        limit.as_secs()
-                    ));
-                    progress.cut_short = Some(played);
-                    return;
-                }
-                _ => {}
+                standup_from = Some(SystemTime::now());
             }
-            let reply = self.reply(played);
-            stage
-                .display
-                .step_finished(&reply.played, &reply.view, reply.latency);
-            progress.replies.push(reply);
-            if stage.display.is_live() && i + 1 < steps.len() {
+            let played = step::play(&mut stage, i + 1, total, step).await;
+            if !self.keep(played, &mut stage, progress) {
+                return;
+            }
+            if step.action == script::Action::Collect {
+                collected.push((i + 1, step.who.nick));
+            }
+            // The stand-up's acknowledgements are one line each: no pause between them.
+            let next = steps.get(i + 1).map(|s| s.action);
+            let pause = match next {
+                None => false,
+                Some(script::Action::Collect) => step.action != script::Action::Collect,
+                Some(_) => true,
+            };
+            if stage.display.is_live() && pause {
                 tokio::select! {
                     _ = tokio::time::sleep(READING_PAUSE) => {}
                     _ = interrupt.cancelled() => {
@@ -417,6 +442,76 @@ impl Demo<'_> {
                 }
             }
         }
+        let Some(from) = standup_from else { return };
+        let tick = standup::next_tick(from);
+        let acknowledged = SystemTime::now();
+        if standup::next_tick(acknowledged) != tick {
+            stage.display.note(&format!(
+                "  the acknowledgements took until {}, past the tick at {}: the summary may be split over two ticks",
+                standup::clock(acknowledged),
+                standup::clock(tick)
+            ));
+        }
+        // Against the fake gateway its record says whether a tick took only some of the
+        // messages (one collected after that tick had read the list), so the next tick's card
+        // is awaited too.
+        let since = standup::instant_of(tick);
+        let fake = self.peers.fake_gateway.as_ref();
+        let pending = || {
+            fake.and_then(|gw| standup::in_prompt(gw, since, steps))
+                .is_some_and(|carried| carried.len() < collected.len())
+        };
+        let played = standup::play_tick(&mut stage, total, total, tick, pending).await;
+        if !self.keep(played, &mut stage, progress) {
+            return;
+        }
+        let in_prompt = self
+            .peers
+            .fake_gateway
+            .as_ref()
+            .and_then(|gw| standup::in_prompt(gw, since, steps));
+        if let Some(nicks) = &in_prompt {
+            stage.display.line(&format!(
+                "  模型收到 {} 条站会消息 (the schedule's gateway request carried {} collected message{}: {})",
+                nicks.len(),
+                nicks.len(),
+                if nicks.len() == 1 { "" } else { "s" },
+                nicks.join("、")
+            ));
+        }
+        progress.standup = Some(standup::Standup {
+            collected,
+            at: standup::clock(tick),
+            in_prompt,
+        });
+    }
+
+    /// Shows a played step and keeps it in `progress`; `false` (and the step kept as cut
+    /// short) when it ended on Ctrl-C or its limit.
+    fn keep(&self, played: Played, stage: &mut Stage<'_>, progress: &mut Progress) -> bool {
+        match &played.ending {
+            Ending::Interrupted => {
+                progress.interrupted = true;
+                progress.cut_short = Some(played);
+                return false;
+            }
+            Ending::TimedOut(limit) => {
+                progress.failure = Some(anyhow::anyhow!(
+                    "reply {} did not end within {} s",
+                    played.label(),
+                    limit.as_secs()
+                ));
+                progress.cut_short = Some(played);
+                return false;
+            }
+            _ => {}
+        }
+        let reply = self.reply(played);
+        stage
+            .display
+            .step_finished(&reply.played, &reply.view, reply.latency);
+        progress.replies.push(reply);
+        true
     }
 
     /// A played step with what DingTalk shows for it and its first-visible latency.
@@ -433,7 +528,7 @@ impl Demo<'_> {
     }
 
     /// Prints the call summary.
-    fn summarize(&self, replies: &[Reply], display: &Display) {
+    fn summarize(&self, replies: &[Reply], standup: Option<&standup::Standup>, display: &Display) {
         let emulator = &self.peers.emulator;
         // The plugin's records still queued are written before the lines are counted.
         self.skill.plugin().flush_logs();
@@ -452,6 +547,7 @@ impl Demo<'_> {
             emulator_qps: emulator.config().qps_limit,
             log_level: self.log_level,
             log_lines: crate::logger::lines_written(),
+            standup: standup.map(standup::Standup::summary_line),
         };
         for line in summary::lines(&report) {
             display.line(&line);

@@ -1,5 +1,6 @@
 //! The demo's peers and configuration: the DingTalk emulator and (unless `--gateway`) the fake
-//! OpenClaw gateway on 127.0.0.1, and a temporary manifest that points the real plugin at them.
+//! OpenClaw gateway on 127.0.0.1, and a temporary manifest that points the real plugin at them
+//! (with the stand-up schedule on the demo group, [`super::standup`]).
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -52,11 +53,13 @@ pub struct Peers {
 
 impl Peers {
     /// Starts the emulator and the fake gateway (unless `gateway.url` is set) on 127.0.0.1 with
-    /// ephemeral ports and writes the manifest (`card_update_interval_ms` = `interval_ms`).
-    /// `limits` bound what both keep for a long session (unbounded when `None`).
+    /// ephemeral ports and writes the manifest (`card_update_interval_ms` = `interval_ms`, the
+    /// stand-up schedule ticking by `standup_cron`). `limits` bound what both keep for a long
+    /// session (unbounded when `None`).
     pub async fn start(
         gateway: &GatewayChoice,
         interval_ms: u64,
+        standup_cron: &str,
         limits: Option<RecordLimits>,
     ) -> Result<Peers> {
         let emulator = DingTalkEmulator::start(EmulatorConfig {
@@ -95,6 +98,7 @@ impl Peers {
             dingtalk_url: &emulator.base_url(),
             interval_ms,
             state_dir: &dir.path().join("state"),
+            schedules: super::standup::schedules(standup_cron, fake_gateway.is_some()),
         });
         let manifest = dir.path().join("openclaw-skill.yaml");
         write_private(&manifest, &text)?;
@@ -118,10 +122,11 @@ struct ManifestValues<'a> {
     dingtalk_url: &'a str,
     interval_ms: u64,
     state_dir: &'a Path,
+    schedules: serde_json::Value,
 }
 
 /// The manifest: Stream-mode ingress against the emulator, cards from its default AI Card
-/// template with a stop button, reasoning shown.
+/// template with a stop button, reasoning shown, the schedules.
 fn manifest_text(v: &ManifestValues<'_>) -> String {
     openclaw_dingtalk_emulator::manifest::TestManifest::new(v.dingtalk_url, v.gateway_url)
         .comment("Written by `openclaw-skill demo` for this run only (removed at exit).")
@@ -141,6 +146,7 @@ fn manifest_text(v: &ManifestValues<'_>) -> String {
         .interval_ms(v.interval_ms)
         .stream_ingress()
         .state_dir(v.state_dir)
+        .set("schedules", &v.schedules)
         .to_yaml()
 }
 
@@ -239,6 +245,7 @@ mod tests {
             dingtalk_url: "http://127.0.0.1:2",
             interval_ms: 300,
             state_dir: Path::new("/tmp/x y/state"),
+            schedules: crate::demo::standup::schedules("*/5 * * * * *", true),
         });
         let interpolated =
             openclaw_skill_abi::manifest_text::interpolate_env(&text).expect("interpolates");
@@ -258,5 +265,10 @@ mod tests {
             v["dingtalk"]["card_stop_button"].as_str(),
             Some("msg_buttons")
         );
+        let standup = &v["schedules"][0];
+        assert_eq!(standup["name"].as_str(), Some("standup"));
+        assert_eq!(standup["cron"].as_str(), Some("*/5 * * * * *"));
+        assert_eq!(standup["collect"]["tag"].as_str(), Some("#standup"));
+        assert_eq!(standup["collect"]["when_empty"].as_str(), Some("skip"));
     }
 }

@@ -80,7 +80,8 @@ impl Played {
 
     /// Whether the reply ended as its step should: answered (`finished`, or a plain `replied`);
     /// a stop step `stopped`, or against a real gateway (`real_gateway`, whose model may
-    /// finish a short answer before the button can be pressed) also `finished`.
+    /// finish a short answer before the button can be pressed) also `finished`; a stand-up
+    /// message acknowledged (`replied`), the schedule's summary card `finished`.
     pub fn as_expected(&self, view: &StepView, real_gateway: bool) -> bool {
         let outcome = self.outcome(view);
         match self.action {
@@ -89,6 +90,27 @@ impl Played {
             }
             Action::StopMidway => outcome == Some("stopped"),
             Action::Ask | Action::Picture => matches!(outcome, Some("finished" | "replied")),
+            Action::Collect => outcome == Some("replied"),
+            Action::Tick => outcome == Some("finished"),
+        }
+    }
+
+    /// What an unexpected ending says, for the demo's error: which step, what it should have
+    /// done.
+    pub fn expectation(&self) -> &'static str {
+        match self.action {
+            Action::StopMidway => "stopped by its asker",
+            Action::Ask | Action::Picture => "answered",
+            Action::Collect => "acknowledged with a plain message (collected for the stand-up)",
+            Action::Tick => "the schedule's summary card, finished",
+        }
+    }
+
+    /// Its row in the summary: `#3`, or `tick` for the schedule's card.
+    pub fn label(&self) -> String {
+        match self.action {
+            Action::Tick => "tick".to_owned(),
+            _ => format!("#{}", self.index),
         }
     }
 }
@@ -309,6 +331,12 @@ mod tests {
         assert!(outran.as_expected(&finished, true));
         assert!(played(Action::Picture, "finished", false).as_expected(&finished, false));
         assert!(!played(Action::Ask, "failed", false).as_expected(&finished, true));
+        // A stand-up message is acknowledged, not answered; the schedule's card finishes.
+        assert!(played(Action::Collect, "replied", false).as_expected(&finished, false));
+        assert!(!played(Action::Collect, "finished", false).as_expected(&finished, true));
+        assert!(played(Action::Tick, "finished", false).as_expected(&finished, true));
+        assert_eq!(played(Action::Tick, "finished", false).label(), "tick");
+        assert_eq!(played(Action::Collect, "replied", false).label(), "#6");
     }
 
     #[test]

@@ -164,6 +164,9 @@ pub struct Report<'a> {
     pub log_level: &'a str,
     /// Log lines written during the demo.
     pub log_lines: u64,
+    /// The stand-up's line ([`Standup::summary_line`](super::standup::Standup::summary_line)),
+    /// when it was played.
+    pub standup: Option<String>,
 }
 
 /// The summary's lines.
@@ -188,7 +191,7 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
         let latency = r.latency.map_or("-".to_owned(), millis);
         out.push(format!(
             "  {:<6}{:<12}{:>6}{:>15}{:>9}   {}",
-            format!("#{}", r.played.index),
+            r.played.label(),
             outcome,
             chars,
             latency,
@@ -234,13 +237,16 @@ pub fn lines(report: &Report<'_>) -> Vec<String> {
     if let Some(line) = presses_line(report) {
         out.push(line);
     }
+    if let Some(line) = &report.standup {
+        out.push(line.clone());
+    }
 
     let latencies: Vec<String> = report
         .replies
         .iter()
         .filter_map(|r| {
             r.latency
-                .map(|d| format!("#{} {}", r.played.index, millis(d)))
+                .map(|d| format!("{} {}", r.played.label(), millis(d)))
         })
         .collect();
     if !latencies.is_empty() {

@@ -69,6 +69,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
     let peers = runtime.block_on(Peers::start(
         &gateway,
         args.interval_ms,
+        super::standup::WEB_CRON,
         Some(RECORD_LIMITS),
     ))?;
     let manifest = ManifestFile::read(&peers.manifest)?;
