@@ -98,8 +98,13 @@ export function failureKindName(kind) {
   return Object.keys(FailureKind).find((k) => FailureKind[k] === kind) ?? `failure ${kind}`;
 }
 
-/** `sizeof(OcSkillVTable)` for ABI v2 on LP64: 2×u32 + 2×OcStr + 15 function pointers. */
+/** `sizeof(OcSkillVTable)` of the first ABI v2 plugins on LP64: 2×u32 + 2×OcStr + 15 function
+ *  pointers, through `string_free`. The adapter decodes just these. */
 export const VTABLE_V2_SIZE = 160;
+
+/** Vtable fields appended after `string_free` (in order) that the adapter does not call:
+ *  `post_prompt` (cards nobody asked for: `openclaw-skill send`; schedules run inside the plugin). */
+export const APPENDED_UNUSED = ['post_prompt'];
 
 const TYPES = Symbol.for('openclaw-dingtalk.abi-types.v2');
 
