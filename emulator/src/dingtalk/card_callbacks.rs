@@ -1,7 +1,7 @@
 //! Card callbacks: a user presses a button on an AI card (e.g. a stop button) and DingTalk tells the app.
 //!
 //! Documented behaviour (open.dingtalk.com "事件回调" `event-callback-card`, updated 2026-08-04, and
-//! "注册卡片回调地址" `register-card-callback-address`; docs/dingtalk.md §5.7):
+//! "注册卡片回调地址" `register-card-callback-address`; docs/dingtalk-events.md, "Card callbacks"):
 //! - A card is interactive when it was created (`createAndDeliver` or `POST /v1.0/card/instances`) with
 //!   `callbackType` `"STREAM"`, or `"HTTP"` plus a `callbackRouteKey`. The route key is resolved when a
 //!   callback happens (re-registering a key "影响到其他使用该 callbackRouteKey 的卡片"), so it may be

@@ -56,7 +56,7 @@ use tickets::{Ticket, TicketStore};
 /// The topic of robot messages (docs/dingtalk-events.md, "Opening a connection").
 pub const BOT_MESSAGE_TOPIC: &str = "/v1.0/im/bot/messages/get";
 
-/// The topic of card callbacks (docs/dingtalk.md §5.7; the SDKs' `TOPIC_CARD` /
+/// The topic of card callbacks (docs/dingtalk-events.md, "Card callbacks"; the SDKs' `TOPIC_CARD` /
 /// `Card_Callback_Router_Topic`).
 pub const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
 
