@@ -256,8 +256,9 @@ typedef struct OcSkillVTable {
   // timestamp window (`ingress.http.signature_window_secs`) and that this signed timestamp
   // was not accepted before (a replay).
   //
-  // `headers_json` is a JSON object of the request's headers (`{"timestamp":"…","sign":"…"}`;
-  // names in any case; other headers are ignored), borrowed for the call. `OC_STATUS_OK`:
+  // `headers_json` is a JSON object of the request's headers (`{"timestamp":"…","sign":"…"}`
+  // for a robot message, `x-ddpaas-signature-timestamp` and `x-ddpaas-signature` for a card
+  // callback; names in any case; other headers are ignored), borrowed for the call. `OC_STATUS_OK`:
   // read the body and call `handle_callback`. `OC_STATUS_REFUSED`: answer with
   // `out_refusal->http_status`; `*out_error` is the reason. Threads: any.
   OcStatus (*verify_callback)(const OcSkill *skill,

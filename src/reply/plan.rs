@@ -2,9 +2,9 @@
 //! duplicates and the order of replies within a conversation follow arrival order). The
 //! first step of the reply pipeline.
 
-use super::deps::{ReplyDeps, ReplySettings};
 use std::sync::Arc;
 
+use super::deps::{ReplyDeps, ReplySettings};
 use crate::conversation::{Command, RouteChoice, Turn};
 use crate::event::{Attachment, BotMessage, Chat, Content, Quote};
 use crate::manifest::{AccessConfig, AccessPolicy};

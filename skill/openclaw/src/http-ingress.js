@@ -148,7 +148,8 @@ export function createCallbackHandler({ maxBodyBytes, readTimeoutMs = 10_000, ma
       return refuse(503, 'busy', `more than ${slots.max} callbacks at once (ingress.http.max_connections)`, { 'Retry-After': '1' });
     }
     try {
-      // The .so reads `timestamp` and `sign` (any case) and ignores the rest.
+      // The .so reads `timestamp` and `sign` (a robot message) or `x-ddpaas-signature-timestamp` and
+      // `x-ddpaas-signature` (a card callback: a stop-button press), any case, and ignores the rest.
       const headersJson = JSON.stringify(req.headers);
       let verdict;
       try {
