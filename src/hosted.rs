@@ -48,7 +48,8 @@ pub(crate) struct HostedSkill {
     /// The skill.
     pub skill: Skill,
     gate: CallbackGate,
-    open_body: Secret,
+    /// Each app's name and Stream open body (the first app's first).
+    open_bodies: Vec<(String, Secret)>,
 }
 
 /// Why an HTTP callback was not taken.
@@ -75,17 +76,36 @@ impl HostedSkill {
     pub(crate) fn init(text: &str, path: &Path) -> Result<HostedSkill, SkillError> {
         let manifest = load_manifest(text, path)?;
         let gate = CallbackGate::new(&manifest);
-        let open_body = crate::ingress::stream_open_body(&manifest);
+        let open_bodies = manifest
+            .apps
+            .iter()
+            .map(|app| (app.name.clone(), crate::ingress::stream_open_body(app)))
+            .collect();
         Ok(HostedSkill {
             skill: Skill::start(manifest)?,
             gate,
-            open_body,
+            open_bodies,
         })
     }
 
-    /// The Stream-mode `connections/open` body (carries the app secret).
-    pub(crate) fn stream_open_body(&self) -> &Secret {
-        &self.open_body
+    /// The Stream-mode `connections/open` body of the app named `app` (the first app's when
+    /// `None`); it carries the app secret. `Err` names the apps there are.
+    pub(crate) fn stream_open_body(&self, app: Option<&str>) -> Result<&Secret, SkillError> {
+        let found = match app {
+            None => self.open_bodies.first(),
+            Some(name) => self.open_bodies.iter().find(|(n, _)| n == name),
+        };
+        found.map(|(_, body)| body).ok_or_else(|| {
+            let names: Vec<&str> = self.open_bodies.iter().map(|(n, _)| n.as_str()).collect();
+            SkillError::new(
+                OcStatus::INVALID_ARGUMENT,
+                format!(
+                    "no app is named `{}` (apps: {})",
+                    app.unwrap_or_default(),
+                    names.join(", ")
+                ),
+            )
+        })
     }
 
     /// Checks an HTTP callback's headers before its body is read.
@@ -100,10 +120,10 @@ impl HostedSkill {
         headers_json: &str,
         body: &str,
     ) -> Result<UnboundedReceiver<Chunk>, CallbackError> {
-        let claim = self.gate.claim(headers_json, epoch_ms_now())?;
+        let (claim, app) = self.gate.claim(headers_json, epoch_ms_now())?;
         let reply = self
             .skill
-            .handle_event(body)
+            .handle_event(body, Some(app))
             .map_err(CallbackError::Skill)?;
         claim.keep();
         Ok(reply)

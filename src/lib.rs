@@ -8,6 +8,7 @@
 //! OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a
 //! host's handle holds; `ffi` is the C boundary, the only module allowed `unsafe` code.
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
+pub(crate) mod app;
 pub(crate) mod attachments;
 #[doc(hidden)]
 pub mod bench_support;

@@ -148,7 +148,7 @@ proptest! {
             .app_secret(Text::raw(raw))
             .to_yaml();
         match Manifest::load_with(&text, Path::new("."), |_| Some(secret.clone())) {
-            Ok(m) => prop_assert_eq!(m.dingtalk.app_secret.expose(), secret.as_str()),
+            Ok(m) => prop_assert_eq!(m.apps[0].app_secret.expose(), secret.as_str()),
             // Only a value that is empty after trimming is refused (it must not be blank).
             Err(e) => prop_assert!(secret.trim().is_empty() || e.to_string().contains("double quotes"), "{e}"),
         }

@@ -13,14 +13,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::attachments::Attachments;
-use crate::card::{recover_leftovers, CardCallbacks, CardContext, CardPlan, Journal};
+use crate::app::{App, Apps};
+use crate::card::{recover_leftovers, CardCallbacks};
 use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, StoppableCards};
-use crate::dingtalk::{CallStats, Caller, DingTalkClient, Priority, Retry};
-use crate::event::{BotMessage, CardPress, ProactivePrompt};
+use crate::dingtalk::{CallStats, Caller, Priority, Retry};
+use crate::event::{AppId, BotMessage, CardPress, ProactivePrompt};
 use crate::gateway::GatewayClient;
 use crate::ingress::card_callbacks;
-use crate::manifest::Manifest;
+use crate::manifest::{DingTalkConfig, Manifest};
 use crate::network::Network;
 use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
 use crate::runtime::runtime;
@@ -56,8 +56,6 @@ struct SkillInner {
     manifest: Manifest,
     /// The reply pipeline's dependencies (shared with every reply task).
     replies: Arc<ReplyDeps>,
-    /// All DingTalk calls.
-    calls: Arc<CallStats>,
     /// Reply tasks.
     tasks: TaskTracker,
     /// The recovery of cards an earlier process left in flight (shutdown waits for it too).
@@ -74,58 +72,33 @@ pub struct Skill {
 }
 
 impl Skill {
-    /// Builds the clients from a loaded manifest and starts finalizing, in the background, the
-    /// cards a crashed process left in flight.
+    /// Builds the clients of every app from a loaded manifest and starts finalizing, in the
+    /// background, the cards a crashed process left in flight.
     pub fn start(manifest: Manifest) -> Result<Skill, SkillError> {
         let _guard = runtime().enter();
         let network = Network::from_ca_file(manifest.ca_file().as_deref())
             .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
-        let calls = Arc::new(CallStats::default());
         let state_dir = manifest.state_dir();
-        let journal = Journal::open(&state_dir).map_err(|e| {
-            SkillError::new(
-                OcStatus::CONFIG,
-                format!("state_dir {}: {e}", state_dir.display()),
-            )
-        })?;
-        let dingtalk = Arc::new(
-            DingTalkClient::new(
-                &manifest.dingtalk,
-                calls.clone(),
-                Some(&state_dir),
-                &network,
-            )
-            .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?,
-        );
+        let apps = Apps::start(&manifest, &network)
+            .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let gateway = GatewayClient::new(&manifest.gateway, &network)
             .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
-        let attachments = Attachments::new(&manifest.attachments, &network, dingtalk.clone())
-            .map_err(|e| SkillError::new(OcStatus::INTERNAL, e))?;
-        let cards = Arc::new(CardContext::new(
-            dingtalk.clone(),
-            journal,
-            CardPlan {
-                template_id: manifest.dingtalk.card_template_id.clone(),
-                content_key: manifest.dingtalk.card_content_key.clone(),
-                interval: Duration::from_millis(manifest.streaming.card_update_interval_ms),
-                max_bytes: manifest.streaming.card_max_bytes,
-                create_deadline: Duration::from_millis(manifest.streaming.card_create_timeout_ms),
-                show_reasoning: manifest.streaming.show_reasoning,
-                flow_status: manifest.dingtalk.card_flow_status,
-                stop_button: card_callbacks::stop_button(&manifest),
-            },
-        ));
         let schedules = Arc::new(
-            Schedules::new(&manifest.schedules, &state_dir)
+            Schedules::new(&manifest.schedules, &state_dir, &apps)
                 .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?,
         );
+        let app_names = manifest.apps.iter().map(|a| a.name.clone()).collect();
+        let app_keys = manifest
+            .apps
+            .iter()
+            .map(|a| (a.name.clone(), a.app_key.clone()))
+            .collect();
         let replies = Arc::new(ReplyDeps {
             settings: ReplySettings {
                 access: manifest.conversation.access.clone(),
                 busy_message: manifest.conversation.busy_message.clone(),
                 preamble: manifest.conversation.preamble.clone(),
                 cards: manifest.streaming.enabled,
-                card_template_id: manifest.dingtalk.card_template_id.clone(),
                 card_create_timeout_ms: manifest.streaming.card_create_timeout_ms,
                 images: manifest.attachments.images,
                 files: manifest.attachments.files,
@@ -134,8 +107,9 @@ impl Skill {
             sessions: Sessions::load(
                 state_dir.join("sessions.json"),
                 manifest.conversation.per_sender_sessions,
+                app_names,
             ),
-            routes: Routes::new(manifest.routes.clone(), manifest.dingtalk.app_key.clone()),
+            routes: Routes::new(manifest.routes.clone(), app_keys),
             schedules: schedules.clone(),
             conversations: Conversations::default(),
             stoppable: StoppableCards::default(),
@@ -148,35 +122,48 @@ impl Skill {
                 manifest.conversation.dedup_capacity,
             ),
             gateway,
-            cards,
-            attachments,
-            dingtalk,
+            apps,
             counters: ReplyCounters::default(),
             shutdown: CancellationToken::new(),
         });
         let inner = Arc::new(SkillInner {
             manifest,
             replies,
-            calls,
             tasks: TaskTracker::new(),
             recovery: TaskTracker::new(),
             accepting: AtomicBool::new(true),
         });
         let skill = Skill { inner };
         skill.start_housekeeping();
-        skill.register_card_callbacks();
-        schedules.start(skill.inner.replies.clone(), skill.inner.tasks.clone());
-        let leftovers = skill.inner.replies.cards.journal.leftovers();
+        let manifest = &skill.inner.manifest;
         log::info!(
-            "skill {} {} ready: gateway {} agent {}, DingTalk app {} budget {} calls/s per API, card interval {} ms, stop button {}{}",
-            skill.inner.manifest.name,
-            skill.inner.manifest.version,
-            skill.inner.manifest.gateway.endpoint,
-            skill.inner.manifest.gateway.model,
-            skill.inner.manifest.dingtalk.app_key,
-            skill.inner.manifest.dingtalk.api_qps,
-            skill.inner.manifest.streaming.card_update_interval_ms,
-            stop_button_note(&skill.inner.manifest),
+            "skill {} {} ready: gateway {} agent {}, card interval {} ms, {} DingTalk app(s)",
+            manifest.name,
+            manifest.version,
+            manifest.gateway.endpoint,
+            manifest.gateway.model,
+            manifest.streaming.card_update_interval_ms,
+            manifest.apps.len(),
+        );
+        for app in skill.inner.replies.apps.iter() {
+            skill.start_app(app);
+        }
+        schedules.start(skill.inner.replies.clone(), skill.inner.tasks.clone());
+        Ok(skill)
+    }
+
+    /// Starts what is the app's own: says how it is set up, registers its card callbacks
+    /// (HTTP mode) and finalizes, in the background, the cards an earlier process of it left
+    /// in flight.
+    fn start_app(&self, app: &Arc<App>) {
+        let leftovers = app.cards.journal.leftovers();
+        log::info!(
+            "app {}: DingTalk app {} robot {}, budget {} calls/s per API, stop button {}{}",
+            app.name(),
+            app.config.app_key,
+            app.config.robot_code,
+            app.config.api_qps,
+            stop_button_note(&self.inner.manifest, &app.config),
             if leftovers.is_empty() {
                 String::new()
             } else {
@@ -186,39 +173,35 @@ impl Skill {
                 )
             }
         );
+        self.register_card_callbacks(app);
         if !leftovers.is_empty() {
-            let deps = skill.inner.replies.clone();
+            let deps = self.inner.replies.clone();
+            let cards = app.cards.clone();
             let recovery = async move {
                 let recovered = || {
                     deps.counters.recovered.fetch_add(1, Relaxed);
                 };
-                recover_leftovers(
-                    deps.cards.clone(),
-                    leftovers,
-                    deps.shutdown.clone(),
-                    recovered,
-                )
-                .await;
+                recover_leftovers(cards, leftovers, deps.shutdown.clone(), recovered).await;
             };
-            skill.inner.recovery.spawn_on(recovery, runtime().handle());
+            self.inner.recovery.spawn_on(recovery, runtime().handle());
         }
-        Ok(skill)
     }
 
     /// HTTP mode with a stop button: registers `ingress.http.card_callback_url` as the route
-    /// of the cards' button presses, in the background, retrying every minute until DingTalk
-    /// takes it (meanwhile a press does not reach the plugin; `/stop` still works).
-    fn register_card_callbacks(&self) {
+    /// of the app's cards' button presses, in the background, retrying every minute until
+    /// DingTalk takes it (meanwhile a press does not reach the plugin; `/stop` still works).
+    fn register_card_callbacks(&self, app: &Arc<App>) {
         let manifest = &self.inner.manifest;
         let (CardCallbacks::Http { route_key }, Some(url)) = (
-            &self.inner.replies.cards.plan.stop_button.callbacks,
+            &app.cards.plan.stop_button.callbacks,
             manifest.ingress.http.card_callback_url.clone(),
         ) else {
             return;
         };
         let route_key = route_key.clone();
-        let secret = card_callbacks::api_secret(&manifest.dingtalk.app_secret);
-        let deps = self.inner.replies.clone();
+        let secret = card_callbacks::api_secret(&app.config.app_secret);
+        let shutdown = self.inner.replies.shutdown.clone();
+        let app = app.clone();
         runtime().spawn(async move {
             let stats = CallStats::default();
             let caller = Caller {
@@ -226,21 +209,22 @@ impl Skill {
                 priority: Priority::Create,
                 conversation: "-",
             };
+            let name = app.name();
             loop {
                 let retry = Retry::for_at_most("card callback registration", Duration::from_secs(30));
                 let result = retry
-                    .run(|| deps.dingtalk.register_card_callbacks(&caller, &route_key, &url, &secret))
+                    .run(|| app.dingtalk.register_card_callbacks(&caller, &route_key, &url, &secret))
                     .await;
                 match result {
                     Ok(()) => {
-                        log::info!("card callbacks: DingTalk posts stop-button presses to {url} (callbackRouteKey {route_key})");
+                        log::info!("app {name}: card callbacks: DingTalk posts stop-button presses to {url} (callbackRouteKey {route_key})");
                         return;
                     }
-                    Err(e) => log::error!("card callbacks: registering {url} failed: {e}; the stop button does nothing until it succeeds (retrying in 60 s; /stop still works)"),
+                    Err(e) => log::error!("app {name}: card callbacks: registering {url} failed: {e}; the stop button does nothing until it succeeds (retrying in 60 s; /stop still works)"),
                 }
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(60)) => {}
-                    () = deps.shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => return,
                 }
             }
         });
@@ -259,19 +243,28 @@ impl Skill {
                     return;
                 };
                 inner.replies.flood.forget_idle();
-                let client = inner.replies.dingtalk.clone();
+                let clients: Vec<_> = inner
+                    .replies
+                    .apps
+                    .iter()
+                    .map(|app| app.dingtalk.clone())
+                    .collect();
                 drop(inner);
-                let _ = tokio::task::spawn_blocking(move || client.save_state()).await;
+                let save = move || clients.iter().for_each(|client| client.save_state());
+                let _ = tokio::task::spawn_blocking(save).await;
             }
         });
     }
 
     /// Accepts one raw DingTalk event (a robot message, or a card callback: a press of a
     /// card's stop button) and returns its chunk stream at once. The reply runs on the plugin
-    /// runtime whether or not the receiver is read or kept.
+    /// runtime whether or not the receiver is read or kept. The event is for the app whose
+    /// robot its `robotCode` names, else for `origin` (the app whose secret signed an HTTP
+    /// callback), else for the only app.
     pub fn handle_event(
         &self,
         event_json: &str,
+        origin: Option<AppId>,
     ) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
         if !self.inner.accepting.load(Relaxed) {
             return Err(SkillError::new(
@@ -295,7 +288,11 @@ impl Skill {
                 return Ok(rx);
             }
         }
-        let message = BotMessage::parse(event_json).map_err(invalid)?;
+        let mut message = BotMessage::parse(event_json).map_err(invalid)?;
+        message.app = replies
+            .apps
+            .of_event(message.robot_code.as_deref(), origin)
+            .map_err(|e| SkillError::new(OcStatus::INVALID_ARGUMENT, e))?;
         replies.counters.events.fetch_add(1, Relaxed);
         let plan = reply::plan(replies, &message);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -360,7 +357,9 @@ impl Skill {
                 }
             }
         });
-        self.inner.replies.dingtalk.save_state();
+        for app in self.inner.replies.apps.iter() {
+            app.dingtalk.save_state();
+        }
     }
 
     /// Description and counters as JSON.
@@ -380,23 +379,39 @@ impl Skill {
         for outcome in Outcome::ALL {
             replies[outcome.name()] = c.outcomes.count(outcome).into();
         }
+        let apps: Vec<serde_json::Value> = deps.apps.iter().map(|app| app_info(app)).collect();
+        let first = &apps[0];
         serde_json::json!({
             "skill": {"name": self.inner.manifest.name, "version": self.inner.manifest.version},
             "replies": replies,
-            "dingtalk_calls": self.inner.calls.to_json(),
-            "dingtalk_budget": deps.dingtalk.budget_snapshot(),
-            "card_max_bytes": deps.cards.max_bytes(),
-            "card_staleness": deps.cards.staleness.to_json(),
+            "dingtalk_calls": first["dingtalk_calls"],
+            "dingtalk_budget": first["dingtalk_budget"],
+            "card_max_bytes": first["card_max_bytes"],
+            "card_staleness": first["card_staleness"],
+            "apps": apps,
             "schedules": deps.schedules.to_json(),
             "accepting": self.inner.accepting.load(Relaxed),
         })
     }
 }
 
-/// How the ready line names the stop button.
-fn stop_button_note(manifest: &Manifest) -> String {
+/// What `info` says of one app: its DingTalk calls, budget, card size limit and staleness
+/// (the top-level fields of the same names repeat the first app's).
+fn app_info(app: &App) -> serde_json::Value {
+    serde_json::json!({
+        "name": app.name(),
+        "app_key": app.config.app_key,
+        "dingtalk_calls": app.calls.to_json(),
+        "dingtalk_budget": app.dingtalk.budget_snapshot(),
+        "card_max_bytes": app.cards.max_bytes(),
+        "card_staleness": app.cards.staleness.to_json(),
+    })
+}
+
+/// How the ready line names the stop button of `app`'s cards.
+fn stop_button_note(manifest: &Manifest, app: &DingTalkConfig) -> String {
     use crate::manifest::{IngressMode, StopButtonStyle};
-    match manifest.stop_button_style() {
+    match manifest.stop_button_style(app) {
         StopButtonStyle::MsgButtons => "msg_buttons".into(),
         StopButtonStyle::StopAction => "stop_action".into(),
         StopButtonStyle::None

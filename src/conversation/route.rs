@@ -24,14 +24,15 @@ pub struct RouteChoice {
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
     routes: Vec<RouteConfig>,
-    /// The app key of the manifest's DingTalk app (`match.apps` compares with it).
-    app_key: String,
+    /// Each app's name and app key, by [`AppId`](crate::event::AppId) (`match.apps` names an
+    /// app by either).
+    apps: Vec<(String, String)>,
 }
 
 impl Routes {
-    /// The routes of a manifest for the app `app_key`.
-    pub fn new(routes: Vec<RouteConfig>, app_key: String) -> Routes {
-        Routes { routes, app_key }
+    /// The routes of a manifest whose apps are `apps` (name and app key, in order).
+    pub fn new(routes: Vec<RouteConfig>, apps: Vec<(String, String)>) -> Routes {
+        Routes { routes, apps }
     }
 
     /// The route of `msg`, whose text is `text`, and the text the model gets (the route's
@@ -92,7 +93,12 @@ impl Routes {
             Chat::Group { .. } => ChatKind::Group,
             Chat::Direct => ChatKind::Direct,
         };
-        let holds = listed(&when.apps, Some(&self.app_key))
+        let app_listed = match (&when.apps, self.apps.get(msg.app.0)) {
+            (None, _) => true,
+            (Some(list), Some((name, key))) => list.iter().any(|x| x == name || x == key),
+            (Some(_), None) => false,
+        };
+        let holds = app_listed
             && listed(&when.conversations, Some(&msg.conversation_id))
             && when.chat.is_none_or(|c| c == chat)
             && listed(&when.senders, msg.sender.staff_id.as_deref());
@@ -163,7 +169,7 @@ mod tests {
                     "openclaw/oncall",
                 ),
             ],
-            "dingapp".into(),
+            vec![("default".into(), "dingapp".into())],
         )
     }
 
@@ -206,9 +212,36 @@ mod tests {
                 },
                 "openclaw/x",
             )],
-            "dingapp".into(),
+            vec![("default".into(), "dingapp".into())],
         );
         let msg = message("2", "员工-1", "你好");
         assert_eq!(other.choose(&msg, "你好").0.name, DEFAULT_ROUTE);
+    }
+
+    #[test]
+    fn match_apps_names_an_app_by_name_or_app_key() {
+        let by = |apps: Vec<&str>| {
+            Routes::new(
+                vec![route(
+                    "hr-robot",
+                    RouteMatch {
+                        apps: Some(apps.into_iter().map(Into::into).collect()),
+                        ..RouteMatch::default()
+                    },
+                    "openclaw/hr",
+                )],
+                vec![
+                    ("it".into(), "ding-it".into()),
+                    ("hr".into(), "ding-hr".into()),
+                ],
+            )
+        };
+        let mut msg = message("2", "员工-1", "年假");
+        for routes in [by(vec!["hr"]), by(vec!["ding-hr"])] {
+            msg.app = crate::event::AppId(1);
+            assert_eq!(routes.choose(&msg, "年假").0.name, "hr-robot");
+            msg.app = crate::event::AppId(0);
+            assert_eq!(routes.choose(&msg, "年假").0.name, DEFAULT_ROUTE);
+        }
     }
 }

@@ -7,11 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::event::AppId;
+
 /// The reply a card belongs to, as far as its stop button is concerned.
 #[derive(Debug, Clone)]
 pub struct CardOwner {
     /// The conversation key (for log lines).
     pub conversation: String,
+    /// The app whose robot posted the card (the one that tells a colleague it is not theirs).
+    pub app: AppId,
     /// The asker's staff id (the `userId` of a press); `None` when nobody asked (a card the
     /// robot posts on its own) or the event had none: then anyone in the chat may stop it.
     pub asker: Option<String>,
@@ -36,6 +40,8 @@ pub enum PressVerdict {
     NotTheAsker {
         /// The reply's conversation key.
         conversation: String,
+        /// The app whose robot posted the card.
+        app: AppId,
     },
     /// The card's reply has ended (or the card is not one of this process's).
     NotInFlight,
@@ -75,6 +81,7 @@ impl StoppableCards {
         if owner.group && owner.asker.as_deref().is_some_and(|asker| asker != user) {
             return PressVerdict::NotTheAsker {
                 conversation: owner.conversation,
+                app: owner.app,
             };
         }
         let already = owner.stop.is_cancelled();
@@ -126,6 +133,7 @@ mod tests {
     fn owner(group: bool, stop: &CancellationToken) -> CardOwner {
         CardOwner {
             conversation: "cid-群".into(),
+            app: AppId(0),
             asker: Some("提问者".into()),
             group,
             stop: stop.clone(),

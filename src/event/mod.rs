@@ -57,6 +57,11 @@ pub struct Sender {
     pub nick: String,
 }
 
+/// Which of the skill's DingTalk apps an event is for: its index in the manifest's apps (the
+/// `dingtalk:` block is 0). Events are parsed as app 0; the skill sets the real one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AppId(pub usize);
+
 /// One inbound robot message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotMessage {
@@ -76,6 +81,8 @@ pub struct BotMessage {
     pub session_webhook: Option<SessionWebhook>,
     /// Robot code from the event, if present.
     pub robot_code: Option<String>,
+    /// The app the event is for (set by the skill from the robot code).
+    pub app: AppId,
 }
 
 /// The reply URL DingTalk attaches to an event. Its query carries a credential (`session=`):
@@ -157,6 +164,7 @@ impl BotMessage {
             quoted: quote::parse(obj),
             session_webhook,
             robot_code: opt_str(obj, "robotCode"),
+            app: AppId::default(),
         })
     }
 

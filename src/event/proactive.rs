@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{BotMessage, Chat, Content, EventError, Sender};
+use super::{AppId, BotMessage, Chat, Content, EventError, Sender};
 
 /// The sender id of the message a proactive prompt becomes.
 pub const ROBOT_SENDER: &str = "openclaw-dingtalk:robot";
@@ -27,6 +27,8 @@ pub struct ProactivePrompt {
     pub prompt: String,
     /// The route (by name) whose agent answers; `None`: `gateway.model`.
     pub route: Option<String>,
+    /// The app (by name) whose robot posts the card; `None`: the only app.
+    pub app: Option<String>,
     /// Who asked, for the model and the log lines (e.g. `send`, `schedule standup`).
     pub label: String,
     /// The card gets a stop button (`"stoppable": false` for a process that cannot hear a
@@ -35,8 +37,8 @@ pub struct ProactivePrompt {
 }
 
 impl ProactivePrompt {
-    /// Reads `{"group": "cid…"} | {"user": "staffId"}, "prompt", "route"?, "label"?,
-    /// "stoppable"?`.
+    /// Reads `{"group": "cid…"} | {"user": "staffId"}, "prompt", "route"?, "app"?,
+    /// "label"?, "stoppable"?`.
     pub fn parse(json: &str) -> Result<ProactivePrompt, EventError> {
         let value: Value =
             serde_json::from_str(json).map_err(|e| EventError::NotJson(e.to_string()))?;
@@ -66,6 +68,7 @@ impl ProactivePrompt {
             target,
             prompt,
             route: text("route")?,
+            app: text("app")?,
             label: text("label")?.unwrap_or_else(|| "send".to_owned()),
             stoppable: match value.get("stoppable") {
                 None | Some(Value::Null) => true,
@@ -81,8 +84,8 @@ impl ProactivePrompt {
     }
 
     /// The message the reply pipeline answers: from [`ROBOT_SENDER`], in the target's chat,
-    /// without a session webhook (a fallback goes through the robot send APIs).
-    pub fn message(&self) -> BotMessage {
+    /// without a session webhook (a fallback goes through the robot send APIs), for `app`.
+    pub fn message(&self, app: AppId) -> BotMessage {
         let (conversation_id, chat, staff_id) = match &self.target {
             Target::Group(cid) => (
                 cid.clone(),
@@ -110,15 +113,7 @@ impl ProactivePrompt {
             quoted: None,
             session_webhook: None,
             robot_code: None,
-        }
-    }
-
-    /// The conversation (and gateway session) the answer belongs to: the group's, or the
-    /// user's 1:1 conversation with the robot.
-    pub fn conversation_key(&self) -> String {
-        match &self.target {
-            Target::Group(cid) => format!("dingtalk:group:{cid}"),
-            Target::User(staff_id) => format!("dingtalk:dm:{staff_id}"),
+            app,
         }
     }
 }
@@ -135,22 +130,23 @@ mod tests {
         .unwrap();
         assert_eq!(p.target, Target::Group("cid值班群==".into()));
         assert_eq!(p.route.as_deref(), Some("oncall"));
-        let msg = p.message();
+        assert_eq!(p.app, None);
+        let msg = p.message(AppId(1));
+        assert_eq!(msg.app, AppId(1));
         assert!(msg.is_group());
         assert_eq!(msg.conversation_id, "cid值班群==");
         assert_eq!(msg.sender.id, ROBOT_SENDER);
         assert_eq!(msg.content, Content::Text("总结今天的告警".into()));
-        assert_eq!(p.conversation_key(), "dingtalk:group:cid值班群==");
     }
 
     #[test]
     fn a_user_prompt_goes_to_their_1_to_1_chat() {
-        let p = ProactivePrompt::parse(r#"{"user":"员工-7","prompt":"你好"}"#).unwrap();
-        let msg = p.message();
+        let p = ProactivePrompt::parse(r#"{"user":"员工-7","prompt":"你好","app":"hr"}"#).unwrap();
+        assert_eq!(p.app.as_deref(), Some("hr"));
+        let msg = p.message(AppId(0));
         assert_eq!(msg.chat, Chat::Direct);
         assert_eq!(msg.sender.staff_id.as_deref(), Some("员工-7"));
         assert_eq!(p.label, "send");
-        assert_eq!(p.conversation_key(), "dingtalk:dm:员工-7");
     }
 
     #[test]
@@ -161,6 +157,7 @@ mod tests {
             (r#"{"group":"c"}"#, "`prompt` is missing"),
             (r#"{"group":"c","prompt":"  "}"#, "`prompt` must be"),
             (r#"{"group":"c","prompt":"x","route":3}"#, "`route`"),
+            (r#"{"group":"c","prompt":"x","app":""}"#, "`app`"),
         ] {
             let err = ProactivePrompt::parse(json).unwrap_err().to_string();
             assert!(err.contains(field), "{json}: {err}");

@@ -1,5 +1,5 @@
-//! Ingress questions about a running skill: `stream_open_request`, `verify_callback`,
-//! `handle_callback`.
+//! Ingress questions about a running skill: `stream_open_request`,
+//! `stream_open_request_app`, `verify_callback`, `handle_callback`.
 
 use openclaw_skill_abi::{OcChunkStream, OcOwnedStr, OcRefusal, OcSkill, OcStatus, OcStr};
 
@@ -23,7 +23,34 @@ pub(super) unsafe extern "C" fn stream_open_request(
         // SAFETY: the caller passes a live handle.
         let hosted = unsafe { hosted(skill) }?;
         required(out_body, "out_body")?;
-        let body = OcOwnedStr::from_string(hosted.stream_open_body().expose().to_owned());
+        let body = OcOwnedStr::from_string(hosted.stream_open_body(None)?.expose().to_owned());
+        // SAFETY: checked non-null above; the caller passes a writable `out_body`.
+        unsafe { out_body.write(body) };
+        Ok(())
+    });
+    // SAFETY: the caller passes a null or writable `out_error`.
+    unsafe { report(result, out_error) }
+}
+
+/// See [`openclaw_skill_abi::OcSkillVTable::stream_open_request_app`].
+///
+/// # Safety
+/// `skill` a live handle; `app` valid for the call; `out_body` writable; `out_error` null or
+/// writable.
+pub(super) unsafe extern "C" fn stream_open_request_app(
+    skill: *const OcSkill,
+    app: OcStr,
+    out_body: *mut OcOwnedStr,
+    out_error: *mut OcOwnedStr,
+) -> OcStatus {
+    let result = guard(|| {
+        // SAFETY: the caller passes a live handle.
+        let hosted = unsafe { hosted(skill) }?;
+        // SAFETY: the caller passes a valid `app` for the call.
+        let app = unsafe { arg(app, "app") }?;
+        required(out_body, "out_body")?;
+        let body = hosted.stream_open_body(Some(app))?;
+        let body = OcOwnedStr::from_string(body.expose().to_owned());
         // SAFETY: checked non-null above; the caller passes a writable `out_body`.
         unsafe { out_body.write(body) };
         Ok(())

@@ -71,7 +71,7 @@ pub(super) unsafe extern "C" fn handle_event(
             |hosted, json| {
                 #[cfg(feature = "test-hooks")]
                 crate::test_hooks::check(json, crate::test_hooks::Hook::HandleEvent);
-                hosted.skill.handle_event(json)
+                hosted.skill.handle_event(json, None)
             },
         )
     }

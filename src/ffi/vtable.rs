@@ -46,6 +46,7 @@ static VTABLE: StaticVTable = StaticVTable(OcSkillVTable {
     next_log: logs::next_log,
     string_free: skill::string_free,
     post_prompt: skill::post_prompt,
+    stream_open_request_app: callback::stream_open_request_app,
 });
 
 /// Returns the skill's function table (a static, valid for the life of the process; the

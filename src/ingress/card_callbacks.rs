@@ -8,13 +8,14 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::card::{CardCallbacks, StopButton};
-use crate::manifest::{IngressMode, Manifest, StopButtonStyle};
+use crate::manifest::{DingTalkConfig, IngressMode, Manifest, StopButtonStyle};
 use crate::secret::Secret;
 
 /// The Stream topic of card callbacks.
 pub(crate) const CARD_CALLBACK_TOPIC: &str = "/v1.0/card/instances/callback";
 
-/// The `callbackRouteKey` the plugin registers (HTTP mode) and creates its cards with.
+/// The `callbackRouteKey` the plugin registers (HTTP mode) and creates its cards with; with
+/// several apps each app's is this with `-<name>` appended.
 pub(crate) const ROUTE_KEY: &str = "openclaw-dingtalk";
 
 fn hmac(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
@@ -57,15 +58,19 @@ pub(crate) fn card_signature(api_secret: &str, timestamp: &str) -> String {
     )
 }
 
-/// The stop button of the manifest's cards and how its presses arrive: over the Stream
-/// connection, or (HTTP mode) at `ingress.http.card_callback_url` under [`ROUTE_KEY`].
-pub(crate) fn stop_button(manifest: &Manifest) -> StopButton {
-    let style = manifest.stop_button_style();
+/// The stop button of the cards of `app` and how its presses arrive: over the app's Stream
+/// connection, or (HTTP mode) at `ingress.http.card_callback_url` under [`ROUTE_KEY`] (with
+/// several apps, `ROUTE_KEY-<name>`).
+pub(crate) fn stop_button(manifest: &Manifest, app: &DingTalkConfig) -> StopButton {
+    let style = manifest.stop_button_style(app);
     if style == StopButtonStyle::None {
         return StopButton::off();
     }
     let callbacks = match manifest.ingress.mode {
         IngressMode::Stream => CardCallbacks::Stream,
+        IngressMode::Http if manifest.several_apps() => CardCallbacks::Http {
+            route_key: format!("{ROUTE_KEY}-{}", app.name),
+        },
         IngressMode::Http => CardCallbacks::Http {
             route_key: ROUTE_KEY.to_owned(),
         },
@@ -88,7 +93,8 @@ mod tests {
 
     #[test]
     fn the_default_template_gets_a_msg_buttons_stop_button_over_stream() {
-        let b = stop_button(&manifest(""));
+        let m = manifest("");
+        let b = stop_button(&m, &m.apps[0]);
         assert_eq!(b.style, StopButtonStyle::MsgButtons);
         assert_eq!(b.callbacks, CardCallbacks::Stream);
     }
@@ -96,23 +102,35 @@ mod tests {
     #[test]
     fn another_template_has_no_button_unless_the_manifest_names_its_style() {
         let own = manifest("  card_template_id: 我的模板.schema\n");
-        assert_eq!(stop_button(&own), StopButton::off());
+        assert_eq!(stop_button(&own, &own.apps[0]), StopButton::off());
         let named =
             manifest("  card_template_id: 我的模板.schema\n  card_stop_button: stop_action\n");
-        assert_eq!(stop_button(&named).style, StopButtonStyle::StopAction);
+        assert_eq!(stop_button(&named, &named.apps[0]).style, StopButtonStyle::StopAction);
     }
 
     #[test]
     fn http_mode_needs_the_public_callback_url_for_a_button() {
         let without = manifest("ingress:\n  mode: http\n");
-        assert_eq!(stop_button(&without), StopButton::off());
+        assert_eq!(stop_button(&without, &without.apps[0]), StopButton::off());
         let with = manifest(
             "ingress:\n  mode: http\n  http:\n    card_callback_url: https://bot.example.com/dingtalk/callback\n",
         );
         assert_eq!(
-            stop_button(&with).callbacks,
+            stop_button(&with, &with.apps[0]).callbacks,
             CardCallbacks::Http {
                 route_key: ROUTE_KEY.into()
+            }
+        );
+    }
+
+    #[test]
+    fn with_several_apps_each_app_has_its_own_route_key() {
+        let text = "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\napps:\n  - name: hr\n    app_key: k1\n    app_secret: s1\n  - name: it\n    app_key: k2\n    app_secret: s2\ningress:\n  mode: http\n  http:\n    card_callback_url: https://bot.example.com/dingtalk/callback\n";
+        let m = Manifest::load_with(text, Path::new("."), |_| None).unwrap();
+        assert_eq!(
+            stop_button(&m, &m.apps[1]).callbacks,
+            CardCallbacks::Http {
+                route_key: "openclaw-dingtalk-it".into()
             }
         );
     }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 pub(crate) use settings::host_settings;
 pub(crate) use stream_open::stream_open_body;
 
+use crate::event::AppId;
 use crate::manifest::Manifest;
 use crate::secret::Secret;
 use replay::{Claim, ReplayGuard, DEFAULT_CAPACITY};
@@ -39,11 +40,19 @@ pub(crate) struct Refused {
     pub reason: String,
 }
 
-/// Checks HTTP callbacks for one app: signature, timestamp window, replays. Threads: any.
-pub(crate) struct CallbackGate {
+/// The secrets one app's callbacks are signed with.
+struct AppSecrets {
+    app: AppId,
+    /// Robot messages: the app secret.
     app_secret: Secret,
-    /// The `apiSecret` of the card-callback route (`card_callbacks::api_secret`).
+    /// Card callbacks: the `apiSecret` of the app's route (`card_callbacks::api_secret`).
     card_secret: Secret,
+}
+
+/// Checks HTTP callbacks for the skill's apps: signature (each app's secret is tried: the one
+/// that signed tells which app the callback is for), timestamp window, replays. Threads: any.
+pub(crate) struct CallbackGate {
+    apps: Vec<AppSecrets>,
     window_ms: i64,
     replay: Arc<ReplayGuard>,
 }
@@ -60,7 +69,7 @@ impl Claimed {
 }
 
 impl CallbackGate {
-    /// The gate for the manifest's app and `ingress.http.signature_window_secs`.
+    /// The gate for the manifest's apps and `ingress.http.signature_window_secs`.
     pub(crate) fn new(manifest: &Manifest) -> CallbackGate {
         let window_ms = i64::try_from(
             manifest
@@ -71,8 +80,16 @@ impl CallbackGate {
         )
         .unwrap_or(signature::MAX_SKEW_MS);
         CallbackGate {
-            app_secret: manifest.dingtalk.app_secret.clone(),
-            card_secret: card_callbacks::api_secret(&manifest.dingtalk.app_secret),
+            apps: manifest
+                .apps
+                .iter()
+                .enumerate()
+                .map(|(i, app)| AppSecrets {
+                    app: AppId(i),
+                    app_secret: app.app_secret.clone(),
+                    card_secret: card_callbacks::api_secret(&app.app_secret),
+                })
+                .collect(),
             window_ms,
             replay: ReplayGuard::new(window_ms, DEFAULT_CAPACITY),
         }
@@ -81,23 +98,29 @@ impl CallbackGate {
     /// Checks the headers (a JSON object, names in any case) at local time `now_ms` without
     /// claiming anything: the host may read the body now.
     pub(crate) fn verify(&self, headers_json: &str, now_ms: i64) -> Result<(), GateError> {
-        let verified = self.signature(headers_json, now_ms)?;
+        let (verified, _) = self.signature(headers_json, now_ms)?;
         if self.replay.was_accepted(verified, now_ms) {
             return Err(GateError::Refused(replayed()));
         }
         Ok(())
     }
 
-    /// Checks the headers and claims their signed timestamp.
-    pub(crate) fn claim(&self, headers_json: &str, now_ms: i64) -> Result<Claimed, GateError> {
-        let verified = self.signature(headers_json, now_ms)?;
+    /// Checks the headers and claims their signed timestamp; also says which app signed.
+    pub(crate) fn claim(
+        &self,
+        headers_json: &str,
+        now_ms: i64,
+    ) -> Result<(Claimed, AppId), GateError> {
+        let (verified, app) = self.signature(headers_json, now_ms)?;
         self.replay
             .claim(verified, now_ms)
-            .map(Claimed)
+            .map(|claim| (Claimed(claim), app))
             .ok_or_else(|| GateError::Refused(replayed()))
     }
 
-    fn signature(&self, headers_json: &str, now_ms: i64) -> Result<Verified, GateError> {
+    /// The verified signature and the app whose secret made it; a refusal when none did (the
+    /// first app's answer: the checks of the headers are the same for every app).
+    fn signature(&self, headers_json: &str, now_ms: i64) -> Result<(Verified, AppId), GateError> {
         let headers: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(headers_json).map_err(|e| {
                 GateError::BadHeaders(format!("headers_json is not a JSON object: {e}"))
@@ -108,30 +131,43 @@ impl CallbackGate {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .and_then(|(_, v)| v.as_str())
         };
-        // A card callback (a button press) is signed with the route's `apiSecret`.
-        let checked = match header("x-ddpaas-signature-timestamp") {
-            Some(timestamp) => signature::verify_card(
-                self.card_secret.expose(),
-                Some(timestamp),
-                header("x-ddpaas-signature"),
-                now_ms,
-                self.window_ms,
-            ),
-            None => signature::verify(
-                self.app_secret.expose(),
-                header("timestamp"),
-                header("sign"),
-                now_ms,
-                self.window_ms,
-            ),
-        };
-        checked.map_err(|e: SignatureError| {
-            GateError::Refused(Refused {
-                http_status: e.status(),
-                kind: e.kind(),
-                reason: e.reason(self.window_ms),
-            })
-        })
+        let mut first_error = None;
+        for secrets in &self.apps {
+            // A card callback (a button press) is signed with the route's `apiSecret`.
+            let checked = match header("x-ddpaas-signature-timestamp") {
+                Some(timestamp) => signature::verify_card(
+                    secrets.card_secret.expose(),
+                    Some(timestamp),
+                    header("x-ddpaas-signature"),
+                    now_ms,
+                    self.window_ms,
+                ),
+                None => signature::verify(
+                    secrets.app_secret.expose(),
+                    header("timestamp"),
+                    header("sign"),
+                    now_ms,
+                    self.window_ms,
+                ),
+            };
+            match checked {
+                Ok(verified) => return Ok((verified, secrets.app)),
+                // Only the signature differs from app to app.
+                Err(e) if e != SignatureError::Mismatch => {
+                    first_error = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let e = first_error.unwrap_or(SignatureError::Mismatch);
+        Err(GateError::Refused(Refused {
+            http_status: e.status(),
+            kind: e.kind(),
+            reason: e.reason(self.window_ms),
+        }))
     }
 }
 
@@ -197,7 +233,7 @@ mod tests {
         let now = 1_700_000_000_000;
         let h = headers(now, SECRET);
         gate.verify(&h, now).unwrap();
-        gate.claim(&h, now + 10).unwrap().keep();
+        gate.claim(&h, now + 10).unwrap().0.keep();
         let again = refused(gate.verify(&h, now + 20));
         assert_eq!((again.http_status, again.kind), (403, "replay"));
         assert_eq!(refused(gate.claim(&h, now + 20)).kind, "replay");
@@ -215,7 +251,7 @@ mod tests {
             "claimed meanwhile"
         );
         drop(claim);
-        gate.claim(&h, now).unwrap().keep();
+        gate.claim(&h, now).unwrap().0.keep();
     }
 
     #[test]
@@ -239,6 +275,24 @@ mod tests {
     }
 
     #[test]
+    fn with_several_apps_the_secret_that_signed_names_the_app() {
+        let text = format!(
+            "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\napps:\n  - name: hr\n    app_key: k1\n    app_secret: 人事-secret\n  - name: it\n    app_key: k2\n    app_secret: {SECRET}\n"
+        );
+        let gate = CallbackGate::new(&Manifest::load_with(&text, Path::new("."), |_| None).unwrap());
+        let now = 1_700_000_000_000;
+        let (claim, app) = gate.claim(&headers(now, SECRET), now).unwrap();
+        claim.keep();
+        assert_eq!(app, AppId(1));
+        let (_, app) = gate.claim(&headers(now + 1, "人事-secret"), now).unwrap();
+        assert_eq!(app, AppId(0));
+        let forged = refused(gate.verify(&headers(now + 2, "别的-secret"), now));
+        assert_eq!((forged.http_status, forged.kind), (403, "bad_signature"));
+        let stale = refused(gate.verify(&headers(now, SECRET), now + 3_600_001));
+        assert_eq!(stale.kind, "stale_timestamp");
+    }
+
+    #[test]
     fn a_card_callback_is_checked_against_the_route_secret_not_the_app_secret() {
         let gate = gate(3600);
         let now = 1_700_000_000_000;
@@ -250,7 +304,7 @@ mod tests {
             })
             .to_string()
         };
-        gate.claim(&card(api_secret.expose()), now).unwrap().keep();
+        gate.claim(&card(api_secret.expose()), now).unwrap().0.keep();
         assert_eq!(
             refused(gate.verify(&card(api_secret.expose()), now)).kind,
             "replay"

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::manifest::{IngressMode, Manifest};
+use crate::manifest::{DingTalkConfig, IngressMode, Manifest};
 
 /// The path of the Stream-mode `connections/open` call under `dingtalk.api_base_url`
 /// (docs/dingtalk-events.md, "Opening a connection").
@@ -26,10 +26,7 @@ pub(crate) fn host_settings(manifest: &Manifest) -> Value {
                 "signature_window_secs": ingress.http.signature_window_secs,
             },
             "stream": {
-                "open_url": format!(
-                    "{}{STREAM_OPEN_PATH}",
-                    manifest.dingtalk.api_base_url.trim_end_matches('/')
-                ),
+                "open_url": open_url(&manifest.apps[0]),
                 "silence_timeout_ms": ingress.stream.silence_timeout_ms,
             },
             "metrics_listen": ingress.metrics_listen.as_deref().filter(|s| !s.is_empty()),
@@ -37,7 +34,21 @@ pub(crate) fn host_settings(manifest: &Manifest) -> Value {
         "network": {
             "ca_file": manifest.ca_file().map(|f| f.display().to_string()),
         },
-        "app_key": manifest.dingtalk.app_key,
+        "app_key": manifest.apps[0].app_key,
+        "apps": manifest.apps.iter().map(|app| json!({
+            "name": app.name,
+            "app_key": app.app_key,
+            "robot_code": app.robot_code,
+            "open_url": open_url(app),
+        })).collect::<Vec<_>>(),
         "state_dir": manifest.state_dir().display().to_string(),
     })
+}
+
+/// Where `app` opens its Stream connection.
+fn open_url(app: &DingTalkConfig) -> String {
+    format!(
+        "{}{STREAM_OPEN_PATH}",
+        app.api_base_url.trim_end_matches('/')
+    )
 }

@@ -6,6 +6,7 @@
 //! so that an operator fixes the manifest in one pass. Every key and default is listed in
 //! `docs/manifest.md`.
 
+mod apps;
 mod model;
 mod problems;
 mod routes;
@@ -105,7 +106,7 @@ impl Manifest {
 
     /// Range and consistency checks; every problem found, in the file's order of keys.
     fn validate(&mut self, text: &str) -> Vec<Problem> {
-        let mut problems = Vec::new();
+        let mut problems = apps::gather(self, text);
         let mut err = |key: &str, problem: &str| problems.push(Problem::at(text, key, problem));
         if self.name.trim().is_empty() {
             err("name", "must not be empty");
@@ -124,39 +125,13 @@ impl Manifest {
                 "must name an OpenClaw agent target: `openclaw`, `openclaw/<agentId>` or `agent:<agentId>`",
             );
         }
-        for (key, value) in [
-            ("dingtalk.app_key", self.dingtalk.app_key.as_str()),
-            ("dingtalk.app_secret", self.dingtalk.app_secret.expose()),
-        ] {
-            if value.trim().is_empty() {
-                err(key, "must not be empty");
-            }
-        }
-        if self.dingtalk.robot_code.trim().is_empty() {
-            self.dingtalk.robot_code = self.dingtalk.app_key.clone();
-        }
-        for (key, value) in [
-            ("dingtalk.api_base_url", &self.dingtalk.api_base_url),
-            ("dingtalk.oapi_base_url", &self.dingtalk.oapi_base_url),
-        ] {
-            match reqwest::Url::parse(value) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-                _ => err(key, "must be an http:// or https:// URL"),
-            }
-        }
-        if self.dingtalk.card_template_id.trim().is_empty() {
-            err("dingtalk.card_template_id", "must not be empty");
-        }
-        if self.dingtalk.card_content_key.trim().is_empty() {
-            err("dingtalk.card_content_key", "must not be empty");
-        }
         if self.streaming.card_max_chars.is_some() {
             err(
                 "streaming.card_max_chars",
                 "was replaced by streaming.card_max_bytes: DingTalk limits card values in UTF-8 bytes (a Chinese character takes 3), so remove card_max_chars and, if needed, set card_max_bytes (default 2800)",
             );
         }
-        let ranges: [(&str, u64, u64, u64); 17] = [
+        let ranges: [(&str, u64, u64, u64); 14] = [
             (
                 "ingress.http.signature_window_secs",
                 self.ingress.http.signature_window_secs,
@@ -204,19 +179,6 @@ impl Manifest {
                 self.streaming.card_max_bytes as u64,
                 600,
                 20_000,
-            ),
-            ("dingtalk.api_qps", self.dingtalk.api_qps as u64, 1, 10_000),
-            (
-                "dingtalk.app_qps",
-                self.dingtalk.app_qps.map_or(1, u64::from),
-                1,
-                100_000,
-            ),
-            (
-                "dingtalk.monthly_call_quota",
-                self.dingtalk.monthly_call_quota.unwrap_or(1),
-                1,
-                u64::MAX,
             ),
             (
                 "gateway.connect_timeout_ms",
@@ -383,20 +345,19 @@ impl Manifest {
         problems
     }
 
-    /// The stop button cards show: `dingtalk.card_stop_button`, by default `msg_buttons` with
-    /// the default template and `none` with any other; `none` in HTTP mode without
-    /// `ingress.http.card_callback_url` (presses could not reach the plugin).
-    pub fn stop_button_style(&self) -> StopButtonStyle {
+    /// The stop button the cards of `app` show: its `card_stop_button`, by default
+    /// `msg_buttons` with the default template and `none` with any other; `none` in HTTP mode
+    /// without `ingress.http.card_callback_url` (presses could not reach the plugin).
+    pub fn stop_button_style(&self, app: &DingTalkConfig) -> StopButtonStyle {
         if self.ingress.mode == IngressMode::Http && self.ingress.http.card_callback_url.is_none() {
             return StopButtonStyle::None;
         }
-        self.dingtalk.card_stop_button.unwrap_or(
-            if self.dingtalk.card_template_id == DEFAULT_CARD_TEMPLATE_ID {
+        app.card_stop_button
+            .unwrap_or(if app.card_template_id == DEFAULT_CARD_TEMPLATE_ID {
                 StopButtonStyle::MsgButtons
             } else {
                 StopButtonStyle::None
-            },
-        )
+            })
     }
 
     /// A JSON summary for `openclaw-skill check`: every setting, secrets redacted.
@@ -416,20 +377,21 @@ impl Manifest {
                 "total_timeout_ms": self.gateway.total_timeout_ms,
                 "retries": self.gateway.retries,
             },
-            "dingtalk": {
-                "app_key": self.dingtalk.app_key,
-                "app_secret": redact(&self.dingtalk.app_secret),
-                "robot_code": self.dingtalk.robot_code,
-                "api_base_url": self.dingtalk.api_base_url,
-                "oapi_base_url": self.dingtalk.oapi_base_url,
-                "card_template_id": self.dingtalk.card_template_id,
-                "card_content_key": self.dingtalk.card_content_key,
-                "api_qps": self.dingtalk.api_qps,
-                "app_qps": self.dingtalk.app_qps,
-                "monthly_call_quota": self.dingtalk.monthly_call_quota,
-                "card_flow_status": self.dingtalk.card_flow_status,
-                "card_stop_button": self.stop_button_style(),
-            },
+            "apps": self.apps.iter().map(|app| serde_json::json!({
+                "name": app.name,
+                "app_key": app.app_key,
+                "app_secret": redact(&app.app_secret),
+                "robot_code": app.robot_code,
+                "api_base_url": app.api_base_url,
+                "oapi_base_url": app.oapi_base_url,
+                "card_template_id": app.card_template_id,
+                "card_content_key": app.card_content_key,
+                "api_qps": app.api_qps,
+                "app_qps": app.app_qps,
+                "monthly_call_quota": app.monthly_call_quota,
+                "card_flow_status": app.card_flow_status,
+                "card_stop_button": self.stop_button_style(app),
+            })).collect::<Vec<_>>(),
             "streaming": {
                 "enabled": self.streaming.enabled,
                 "card_update_interval_ms": self.streaming.card_update_interval_ms,
@@ -466,6 +428,7 @@ impl Manifest {
                 "groups": s.groups.len(),
                 "users": s.users.len(),
                 "route": s.route.as_deref().unwrap_or(crate::conversation::DEFAULT_ROUTE),
+                "app": s.app.as_deref().unwrap_or(&self.apps[0].name),
                 "collect_tag": s.collect.as_ref().map(|c| &c.tag),
             })).collect::<Vec<_>>(),
             "attachments": {

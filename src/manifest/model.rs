@@ -22,8 +22,16 @@ pub struct Manifest {
     pub library: Option<String>,
     /// The OpenClaw Gateway.
     pub gateway: GatewayConfig,
-    /// The DingTalk app and robot.
-    pub dingtalk: DingTalkConfig,
+    /// The DingTalk app and robot (one app; write `apps:` instead for several). Read through
+    /// [`Manifest::apps`] once loaded.
+    #[serde(default)]
+    pub dingtalk: Option<DingTalkConfig>,
+    /// Several DingTalk apps (robots) served by this one process, each with its own
+    /// credentials, robot, card template, Stream connection, learned budget, quota,
+    /// conversations and sessions. Each entry has the keys of `dingtalk:` plus a required
+    /// `name`. Once loaded this holds every app, the `dingtalk:` block's included (first).
+    #[serde(default)]
+    pub apps: Vec<DingTalkConfig>,
     /// How answers reach the card.
     #[serde(default)]
     pub streaming: StreamingConfig,
@@ -115,6 +123,10 @@ pub enum ChatKind {
 pub struct ScheduleConfig {
     /// The schedule's name, for log lines and the state it keeps (unique).
     pub name: String,
+    /// The app (its `name`) whose robot posts the cards and, for a collecting schedule, hears
+    /// the tagged messages. Required with several apps; default: the only app.
+    #[serde(default)]
+    pub app: Option<String>,
     /// When: a cron pattern of 5 fields (minute hour day-of-month month day-of-week) or 6
     /// (seconds first), e.g. `30 9 * * 1-5` (9:30 on weekdays).
     pub cron: String,
@@ -207,10 +219,15 @@ pub struct GatewayConfig {
     pub retries: u32,
 }
 
-/// `dingtalk:`
+/// `dingtalk:`, or one entry of `apps:`: a DingTalk app and its robot.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DingTalkConfig {
+    /// The app's name: routes (`match.apps`), schedules (`app`), `openclaw-skill send --app`,
+    /// logs, `info` and (with several apps) session keys name it. Letters, digits, `-`, `_`.
+    /// Required under `apps:`; under `dingtalk:` it defaults to `default`.
+    #[serde(default)]
+    pub name: String,
     /// AppKey (clientId).
     pub app_key: String,
     /// AppSecret (clientSecret).
@@ -592,6 +609,10 @@ fn default_oapi_base() -> String {
     "https://oapi.dingtalk.com".into()
 }
 /// DingTalk's official AI markdown card template, the default `dingtalk.card_template_id`.
+/// The name of the app of a `dingtalk:` block without a `name`.
+pub const DEFAULT_APP_NAME: &str = "default";
+
+/// DingTalk's official AI markdown card template.
 pub const DEFAULT_CARD_TEMPLATE_ID: &str = "382e4302-551d-4880-bf29-a30acfab2e71.schema";
 
 fn default_template() -> String {

@@ -49,11 +49,10 @@ pub(super) fn problems(manifest: &Manifest, text: &str) -> Vec<Problem> {
             }
         }
         if let Some(apps) = &when.apps {
-            let app = &manifest.dingtalk.app_key;
-            if !apps.is_empty() && !apps.contains(app) {
+            for app in apps.iter().filter(|a| manifest.app(a).is_none()) {
                 err(
                     "match.apps",
-                    format!("names no app of this manifest (dingtalk.app_key is `{app}`), so the route can never match"),
+                    format!("`{app}` is no app of this manifest (apps: {}), so the route can never match it", manifest.app_names().join(", ")),
                 );
             }
         }

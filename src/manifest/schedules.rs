@@ -1,5 +1,5 @@
 //! Checks of `schedules:`: a unique name, a cron pattern and time zone that parse, somewhere
-//! to post, a prompt, a route that exists, and a collecting schedule's tag and groups.
+//! to post, a prompt, a route and an app that exist, and a collecting schedule's tag and groups.
 
 use std::collections::HashSet;
 
@@ -57,6 +57,23 @@ pub(super) fn problems(manifest: &Manifest, text: &str) -> Vec<Problem> {
                     format!("no route is named `{route}` (routes: {})", known.join(", ")),
                 );
             }
+        }
+        match &s.app {
+            None if manifest.several_apps() => err(
+                "app",
+                format!(
+                    "is required with several apps: name the app whose robot posts (apps: {})",
+                    manifest.app_names().join(", ")
+                ),
+            ),
+            Some(app) if manifest.app(app).is_none() => err(
+                "app",
+                format!(
+                    "`{app}` is no app of this manifest (apps: {})",
+                    manifest.app_names().join(", ")
+                ),
+            ),
+            _ => {}
         }
         if s.catch_up_secs > MAX_CATCH_UP_SECS {
             err(

@@ -24,11 +24,11 @@ fn the_example_manifest_loads_with_documented_defaults() {
     let m = load(EXAMPLE).unwrap();
     assert_eq!(m.name, "dingtalk-bot");
     assert_eq!(m.version, "1.0");
-    assert_eq!(m.dingtalk.app_key, "dingappkey");
-    assert_eq!(m.dingtalk.app_secret.expose(), "very-secret");
+    assert_eq!(m.apps[0].app_key, "dingappkey");
+    assert_eq!(m.apps[0].app_secret.expose(), "very-secret");
     assert!(m.streaming.enabled);
     assert_eq!(m.streaming.card_update_interval_ms, 300);
-    assert_eq!(m.dingtalk.api_qps, 20);
+    assert_eq!(m.apps[0].api_qps, 20);
     assert_eq!(m.gateway.model, "openclaw/main");
     assert_eq!(m.gateway.idle_timeout_ms, 120_000);
     assert_eq!(m.state_dir(), Path::new("/srv/bot/.openclaw-dingtalk"));
@@ -107,7 +107,7 @@ fn a_missing_required_key_is_named() {
     let err = load("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://x\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("missing field `dingtalk`"), "{err}");
+    assert!(err.contains("dingtalk: missing: give the DingTalk app"), "{err}");
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn a_bad_endpoint_is_refused() {
 
 #[test]
 fn robot_code_defaults_to_the_app_key() {
-    assert_eq!(load(MINIMAL).unwrap().dingtalk.robot_code, "k");
+    assert_eq!(load(MINIMAL).unwrap().apps[0].robot_code, "k");
 }
 
 #[test]
@@ -129,8 +129,8 @@ fn numeric_and_keyword_looking_values_stay_strings_for_string_keys() {
         let text = "name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\ndingtalk:\n  app_key: ${K}\n  app_secret: ${K}\n";
         let m = Manifest::load_with(text, Path::new("."), |_| Some(value.to_owned()))
             .unwrap_or_else(|e| panic!("{value}: {e}"));
-        assert_eq!(m.dingtalk.app_key, value);
-        assert_eq!(m.dingtalk.app_secret.expose(), value);
+        assert_eq!(m.apps[0].app_key, value);
+        assert_eq!(m.apps[0].app_secret.expose(), value);
     }
 }
 
@@ -302,7 +302,7 @@ fn malformed_and_unreachable_routes_are_reported_with_their_item_and_line() {
         "routes[2].name (line 15): `hr` is the name of an earlier route",
         "routes[2].match.senders (line 17): is an empty list",
         "routes[3].match.keyword (line 21): `人 事` must be one word",
-        "routes[3].match.apps (line 20): names no app of this manifest (dingtalk.app_key is `k`)",
+        "routes[3].match.apps (line 20): `dingother` is no app of this manifest (apps: default)",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }
@@ -338,6 +338,18 @@ fn bad_schedules_are_reported_with_their_item_key_and_line() {
         "schedules[1].prompt (line 18): must not be empty",
         "schedules[1].collect.tag (line 20): `# standup` must be one word",
         "schedules[1].collect (line 19): collects the messages of its groups",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
+}
+
+#[test]
+fn with_several_apps_a_schedule_names_an_app_of_the_manifest() {
+    let text = "name: b\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\napps:\n  - name: hr\n    app_key: k1\n    app_secret: s\n  - name: it\n    app_key: k2\n    app_secret: s\nschedules:\n  - name: 早会\n    cron: \"0 9 * * *\"\n    groups: [cid1]\n    prompt: 总结\n  - name: 周报\n    app: 人事\n    cron: \"0 9 * * 5\"\n    groups: [cid1]\n    prompt: 总结\n";
+    let err = load(text).unwrap_err().to_string();
+    for expected in [
+        "schedules[0].app (line 13): is required with several apps: name the app whose robot posts (apps: hr, it)",
+        "schedules[1].app (line 18): `人事` is no app of this manifest (apps: hr, it)",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }

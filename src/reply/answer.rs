@@ -65,7 +65,7 @@ pub(super) async fn answer(
         match card_space(msg) {
             Some(space) => {
                 let (sync, events) = CardSync::start(
-                    deps.cards.clone(),
+                    deps.app(msg).cards.clone(),
                     space,
                     conversation.to_owned(),
                     stats.clone(),
@@ -73,6 +73,7 @@ pub(super) async fn answer(
                 );
                 let owner = CardOwner {
                     conversation: conversation.to_owned(),
+                    app: msg.app,
                     asker: msg
                         .sender
                         .staff_id
@@ -85,6 +86,7 @@ pub(super) async fn answer(
                     sync: Some(sync),
                     events: Some(events),
                     stoppable: Some(deps.stoppable.reply(owner)),
+                    template_id: deps.app(msg).cards.plan.template_id.clone(),
                 };
                 out.hold();
             }
@@ -109,6 +111,7 @@ pub(super) async fn answer(
         () => {
             Shown {
                 deps,
+                msg,
                 caller: &caller,
                 stop: &stop,
                 card: &mut card,
@@ -124,7 +127,8 @@ pub(super) async fn answer(
         // The pictures and files are fetched while the reply waits for its turn.
         let ready = async {
             let fetched =
-                deps.attachments
+                deps.app(msg)
+                    .attachments
                     .prepare(&msg.msg_id, conversation, &stats, &question.attachments);
             tokio::join!(turn.wait(), fetched).1
         };
@@ -307,6 +311,7 @@ pub(super) async fn answer(
 /// What showing the answer's pieces touches.
 struct Shown<'a, 'b> {
     deps: &'a ReplyDeps,
+    msg: &'a BotMessage,
     caller: &'a Caller<'a>,
     stop: &'a CancellationToken,
     card: &'a mut LiveCard,
@@ -326,7 +331,7 @@ async fn show(
         let text = match piece {
             Piece::Text(t) => t,
             Piece::Image(found) => {
-                let upload = images.show(&s.deps.dingtalk, s.caller, found);
+                let upload = images.show(&s.deps.app(s.msg).dingtalk, s.caller, found);
                 tokio::pin!(upload);
                 loop {
                     tokio::select! {

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::ReplyCounters;
-use crate::attachments::Attachments;
-use crate::card::CardContext;
+use crate::app::{App, Apps};
 use crate::conversation::{Conversations, Dedup, FloodControl, Routes, Sessions, StoppableCards};
-use crate::dingtalk::DingTalkClient;
+use crate::event::BotMessage;
 use crate::gateway::GatewayClient;
 use crate::manifest::AccessConfig;
 use crate::schedule::Schedules;
@@ -26,8 +25,6 @@ pub(crate) struct ReplySettings {
     pub(crate) preamble: String,
     /// `streaming.enabled`: stream into an AI Card (else one markdown reply at the end).
     pub(crate) cards: bool,
-    /// `dingtalk.card_template_id`, named when card creation fails.
-    pub(crate) card_template_id: String,
     /// `streaming.card_create_timeout_ms`, named when card creation gives up.
     pub(crate) card_create_timeout_ms: u64,
     /// `attachments.images`: pictures go to the model.
@@ -58,15 +55,19 @@ pub(crate) struct ReplyDeps {
     pub(crate) dedup: Dedup,
     /// The OpenClaw Gateway client.
     pub(crate) gateway: GatewayClient,
-    /// card-sync's shared context (client, journal, card settings).
-    pub(crate) cards: Arc<CardContext>,
-    /// The DingTalk client, for plain replies and markdown fallbacks.
-    pub(crate) dingtalk: Arc<DingTalkClient>,
-    /// Fetches and reads the pictures and files of a message.
-    pub(crate) attachments: Attachments,
+    /// The DingTalk apps: each one's client (plain replies, markdown fallbacks), card
+    /// context and attachments client.
+    pub(crate) apps: Apps,
     /// What the pipeline counts, for `info`.
     pub(crate) counters: ReplyCounters,
     /// Cancelled by `shutdown` near its deadline: replies still running finalize as
     /// interrupted.
     pub(crate) shutdown: CancellationToken,
+}
+
+impl ReplyDeps {
+    /// The app `msg` is for.
+    pub(crate) fn app(&self, msg: &BotMessage) -> &Arc<App> {
+        self.apps.get(msg.app)
+    }
 }

@@ -18,6 +18,8 @@ pub(super) struct LiveCard {
     pub(super) events: Option<UnboundedReceiver<CardEvent>>,
     /// The reply's cards, registered for their stop buttons while the reply runs.
     pub(super) stoppable: Option<ReplyCards>,
+    /// The app's card template, named when creation fails.
+    pub(super) template_id: String,
 }
 
 impl LiveCard {
@@ -27,6 +29,7 @@ impl LiveCard {
             sync: None,
             events: None,
             stoppable: None,
+            template_id: String::new(),
         }
     }
 
@@ -71,7 +74,7 @@ impl LiveCard {
             }
             Some(CardEvent::CreateFailed(e)) => {
                 let hint = if e.means_cards_unavailable() {
-                    format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", settings.card_template_id)
+                    format!(" (template {}: publish it for this app, and grant Card.Instance.Write and Card.Streaming.Write)", self.template_id)
                 } else {
                     format!(
                         " (no card within streaming.card_create_timeout_ms = {} ms)",

@@ -76,6 +76,7 @@ pub(super) async fn plain_reply(
         conversation: &msg.conversation_id,
     };
     let delivered = match deps
+        .app(msg)
         .dingtalk
         .send_markdown(&caller, &reply_target(msg), "OpenClaw", text)
         .await

@@ -190,7 +190,6 @@ mod tests {
             busy_message: String::new(),
             preamble: String::new(),
             cards: true,
-            card_template_id: "t".into(),
             card_create_timeout_ms: 1_000,
             images,
             files,

@@ -11,7 +11,7 @@ use super::deps::ReplyDeps;
 use crate::card::STOP_ACTION_ID;
 use crate::conversation::PressVerdict;
 use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
-use crate::event::CardPress;
+use crate::event::{AppId, CardPress};
 
 /// What somebody other than the asker is told (once per card).
 pub(super) const NOT_YOURS: &str =
@@ -50,11 +50,11 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
             );
             format!("card {card}: its reply has ended")
         }
-        PressVerdict::NotTheAsker { conversation } => {
+        PressVerdict::NotTheAsker { conversation, app } => {
             log::info!("card {card} conv={conversation}: stop button pressed by {user}, who did not ask; the reply goes on");
             if !deps.dedup.first_time(&format!("not-yours:{card}:{user}")) {
                 format!("card {card}: {user} was already told that only the asker can stop it")
-            } else if tell_not_yours(deps, card, user, &conversation).await {
+            } else if tell_not_yours(deps, app, card, user, &conversation).await {
                 let _ = tx.send(Chunk::Replied(NOT_YOURS.to_owned()));
                 return;
             } else {
@@ -67,7 +67,13 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
 
 /// The polite 1:1 message to `user`, who pressed the stop button of somebody else's answer;
 /// whether DingTalk took it.
-async fn tell_not_yours(deps: &ReplyDeps, card: &str, user: &str, conversation: &str) -> bool {
+async fn tell_not_yours(
+    deps: &ReplyDeps,
+    app: AppId,
+    card: &str,
+    user: &str,
+    conversation: &str,
+) -> bool {
     let stats = CallStats::default();
     let caller = Caller {
         stats: &stats,
@@ -81,6 +87,8 @@ async fn tell_not_yours(deps: &ReplyDeps, card: &str, user: &str, conversation: 
         staff_id: Some(user.to_owned()),
     };
     match deps
+        .apps
+        .get(app)
         .dingtalk
         .send_markdown(&caller, &target, "OpenClaw", NOT_YOURS)
         .await

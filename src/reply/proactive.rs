@@ -4,7 +4,7 @@
 
 use super::deps::ReplyDeps;
 use super::plan::{Question, Queued};
-use crate::event::{BotMessage, ProactivePrompt};
+use crate::event::{AppId, BotMessage, ProactivePrompt};
 
 /// A proactive prompt, ready for [`super::answer`].
 pub(crate) struct Post {
@@ -15,8 +15,22 @@ pub(crate) struct Post {
     pub(crate) queued: Queued,
 }
 
-/// Plans `prompt`; `Err` names an unknown route and the routes there are.
+/// Plans `prompt`; `Err` names an unknown route or app and the ones there are.
 pub(crate) fn plan_post(deps: &ReplyDeps, prompt: &ProactivePrompt) -> Result<Post, String> {
+    let app = match &prompt.app {
+        Some(name) => deps
+            .apps
+            .by_name(name)
+            .ok_or_else(|| format!("no app named `{name}` (apps: {})", deps.apps.names()))?,
+        None if deps.apps.several() => {
+            return Err(format!(
+                "`app` is required: this skill serves several apps ({})",
+                deps.apps.names()
+            ))
+        }
+        None => deps.apps.get(AppId(0)),
+    };
+    let msg = prompt.message(app.id);
     let route = match &prompt.route {
         None => deps.routes.by_name(crate::conversation::DEFAULT_ROUTE),
         Some(name) => deps.routes.by_name(name),
@@ -28,13 +42,13 @@ pub(crate) fn plan_post(deps: &ReplyDeps, prompt: &ProactivePrompt) -> Result<Po
             deps.routes.names().join(", ")
         )
     })?;
-    let conversation = prompt.conversation_key();
+    let conversation = deps.sessions.chat_key(&msg);
     let turn = deps
         .conversations
         .try_enter(&conversation, usize::MAX)
         .ok_or_else(|| "the conversation's queue is full".to_owned())?;
     Ok(Post {
-        msg: prompt.message(),
+        msg,
         queued: Queued {
             conversation,
             route,

@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::app::Apps;
 use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
-use crate::event::{BotMessage, Content, ProactivePrompt, Target};
+use crate::event::{AppId, BotMessage, Content, ProactivePrompt, Target};
 use crate::manifest::{ScheduleConfig, WhenEmpty};
 use crate::reply::{self, ReplyDeps};
 use collected::{Collected, CollectedStore};
@@ -30,6 +31,8 @@ use when::When;
 pub(crate) struct Schedule {
     /// As configured.
     pub(crate) config: ScheduleConfig,
+    /// The app whose robot posts (and hears the tagged messages).
+    app: AppId,
     when: When,
     /// The collected messages (a collecting schedule only).
     store: Option<CollectedStore>,
@@ -105,13 +108,25 @@ pub(crate) struct Schedules {
 
 impl Schedules {
     /// The manifest's schedules (validated by the manifest: a pattern that does not parse
-    /// here is an error naming the schedule).
-    pub(crate) fn new(configs: &[ScheduleConfig], state_dir: &Path) -> Result<Schedules, String> {
+    /// here, or an app not in `apps`, is an error naming the schedule).
+    pub(crate) fn new(
+        configs: &[ScheduleConfig],
+        state_dir: &Path,
+        apps: &Apps,
+    ) -> Result<Schedules, String> {
         let mut entries = Vec::new();
         for config in configs {
             let when = When::parse(&config.cron, &config.time_zone)
                 .map_err(|e| format!("schedule {}: {e}", config.name))?;
+            let app = match &config.app {
+                None => AppId(0),
+                Some(name) => apps
+                    .by_name(name)
+                    .map(|a| a.id)
+                    .ok_or_else(|| format!("schedule {}: no app named `{name}`", config.name))?,
+            };
             entries.push(Arc::new(Schedule {
+                app,
                 store: config
                     .collect
                     .as_ref()
@@ -166,6 +181,7 @@ impl Schedules {
                     .collect
                     .as_ref()
                     .is_some_and(|c| text.contains(&c.tag))
+                    && s.app == msg.app
                     && s.config.groups.contains(&msg.conversation_id)
             })
             .cloned()
@@ -325,7 +341,7 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
         if gathered.is_empty() {
             log::info!("schedule {}: nothing was collected in {group}", config.name);
             if collect.when_empty == WhenEmpty::Note {
-                note_nothing(&deps, &config.name, group).await;
+                note_nothing(&deps, &schedule, group).await;
             }
             return;
         }
@@ -352,6 +368,7 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
         target: target.clone(),
         prompt,
         route: config.route.clone(),
+        app: Some(deps.apps.get(schedule.app).name().to_owned()),
         label: format!("schedule {}", config.name),
         stoppable: true,
     };
@@ -389,7 +406,8 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
 }
 
 /// The short message to a group whose collecting schedule found nothing.
-async fn note_nothing(deps: &ReplyDeps, name: &str, group: &str) {
+async fn note_nothing(deps: &ReplyDeps, schedule: &Schedule, group: &str) {
+    let name = &schedule.config.name;
     let stats = CallStats::default();
     let caller = Caller {
         stats: &stats,
@@ -404,6 +422,8 @@ async fn note_nothing(deps: &ReplyDeps, name: &str, group: &str) {
     };
     let text = format!("本期没有收集到消息，不生成汇总。(Nothing was collected for {name}.)");
     if let Err(e) = deps
+        .apps
+        .get(schedule.app)
         .dingtalk
         .send_markdown(&caller, &target, "OpenClaw", &text)
         .await

@@ -107,6 +107,31 @@ impl Skill {
         self.plugin.result(status, error).map(|()| body)
     }
 
+    /// The `connections/open` body of the app named `app` (it carries that app's secret). A
+    /// plugin built before the entry existed serves one app: its body is the first app's.
+    pub fn stream_open_request_app(&self, app: &str) -> Result<Secret, PluginError> {
+        let vtable = self.plugin.vtable;
+        let needed = std::mem::offset_of!(crate::OcSkillVTable, stream_open_request_app)
+            + std::mem::size_of_val(&vtable.stream_open_request_app);
+        if (vtable.struct_size as usize) < needed {
+            return self.stream_open_request();
+        }
+        let mut body = OcOwnedStr::empty();
+        let mut error = OcOwnedStr::empty();
+        // SAFETY: live handle; `struct_size` covers the field (checked above); the name
+        // outlives the call; out pointers are locals.
+        let status = unsafe {
+            (vtable.stream_open_request_app)(
+                self.handle.as_ptr(),
+                OcStr::borrow(app),
+                &mut body,
+                &mut error,
+            )
+        };
+        let body = Secret::new(self.plugin.take_string(body));
+        self.plugin.result(status, error).map(|()| body)
+    }
+
     /// Checks an HTTP callback's headers (`(name, value)` pairs) before its body is read.
     pub fn verify_callback<'h>(
         &self,
