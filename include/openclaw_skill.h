@@ -218,7 +218,9 @@ typedef struct OcSkillVTable {
   // `{"ingress":{"mode":"stream"|"http","http":{"listen","path","max_body_bytes",
   // "read_timeout_ms","max_connections","signature_window_secs"},"stream":{"open_url",
   // "silence_timeout_ms"},"metrics_listen":null|"host:port"},"network":{"ca_file":null|path},
-  // "app_key","state_dir"}`. Arguments as for `check_manifest`. Threads: any.
+  // "app_key","apps":[{"name","app_key","robot_code","open_url"}],"state_dir"}`: `apps` lists
+  // every DingTalk app in order (`app_key` and `stream.open_url` are the first app's).
+  // Arguments as for `check_manifest`. Threads: any.
   OcStatus (*host_settings)(struct OcStr manifest_yaml,
                             struct OcStr manifest_path,
                             struct OcOwnedStr *out_json,
@@ -315,8 +317,9 @@ typedef struct OcSkillVTable {
   // Card of a group or a 1:1 chat (`openclaw-skill send`).
   //
   // `request_json` (borrowed for the call) is `{"group": "cid…"}` or `{"user": "staffId"}`
-  // with `"prompt"`, and optionally `"route"` (a route's name) and `"label"` (who asks, for
-  // the model and the logs). On `OC_STATUS_OK` `*out_stream` (required) receives the
+  // with `"prompt"`, and optionally `"route"` (a route's name), `"app"` (an app's name,
+  // required when the manifest has several) and `"label"` (who asks, for the model and the
+  // logs). On `OC_STATUS_OK` `*out_stream` (required) receives the
   // reply's chunk stream as for `handle_event`. Errors: `OC_STATUS_INVALID_ARGUMENT` (the
   // text names the field, or the unknown route and the routes there are),
   // `OC_STATUS_SHUTTING_DOWN`. Threads: any, concurrently.
@@ -324,6 +327,19 @@ typedef struct OcSkillVTable {
                           struct OcStr request_json,
                           OcChunkStream **out_stream,
                           struct OcOwnedStr *out_error);
+  // The body of the Stream-mode `POST {open_url}` of the app named `app` (one of
+  // `host_settings`' `apps[].name`, borrowed for the call): a host opens one Stream
+  // connection per app, each at that app's `open_url`. `stream_open_request` is this for
+  // the first app.
+  //
+  // `*out_body` (required) receives JSON text that **contains the app's secret**: send it
+  // and release it with `string_free` at once; never log it. Errors:
+  // `OC_STATUS_INVALID_ARGUMENT` (no app has that name; the text lists the names).
+  // Threads: any.
+  OcStatus (*stream_open_request_app)(const OcSkill *skill,
+                                      struct OcStr app,
+                                      struct OcOwnedStr *out_body,
+                                      struct OcOwnedStr *out_error);
 } OcSkillVTable;
 
 #endif  /* OPENCLAW_SKILL_H */
