@@ -53,8 +53,8 @@ impl Apps {
         let mut list = Vec::with_capacity(manifest.apps.len());
         for (index, config) in manifest.apps.iter().enumerate() {
             let dir = state_dir_of(&manifest.state_dir(), &config.name, several);
-            let journal = Journal::open(&dir)
-                .map_err(|e| format!("state_dir {}: {e}", dir.display()))?;
+            let journal =
+                Journal::open(&dir).map_err(|e| format!("state_dir {}: {e}", dir.display()))?;
             let calls = Arc::new(CallStats::default());
             let dingtalk = Arc::new(
                 DingTalkClient::new(config, calls.clone(), Some(&dir), network)

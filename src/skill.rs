@@ -79,8 +79,8 @@ impl Skill {
         let network = Network::from_ca_file(manifest.ca_file().as_deref())
             .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let state_dir = manifest.state_dir();
-        let apps = Apps::start(&manifest, &network)
-            .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
+        let apps =
+            Apps::start(&manifest, &network).map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let gateway = GatewayClient::new(&manifest.gateway, &network)
             .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
         let schedules = Arc::new(

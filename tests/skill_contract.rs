@@ -148,7 +148,8 @@ fn check_manifest_and_init_name_the_bad_key_and_its_line() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(summary["dingtalk"]["app_secret"], "***");
+    assert_eq!(summary["apps"][0]["app_secret"], "***");
+    assert_eq!(summary["apps"][0]["name"], "default");
     assert!(!summary
         .to_string()
         .contains(&h.dingtalk.config().app_secret));

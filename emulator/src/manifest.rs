@@ -345,6 +345,34 @@ impl TestManifest {
         self
     }
 
+    /// Several apps instead of the `dingtalk:` block: `apps:` with one entry per `(name,
+    /// emulator)`, each with the block's settings and that emulator's app key, secret, robot
+    /// code and URLs (one emulator per app, as each DingTalk app is its own tenant of limits).
+    pub fn apps(self, apps: &[(&str, &DingTalkEmulator)]) -> TestManifest {
+        let block = serde_yaml::to_value(&self.dingtalk).expect("the dingtalk block serializes");
+        let entries: Vec<Value> = apps
+            .iter()
+            .map(|(name, emulator)| {
+                let cfg = emulator.config();
+                let mut entry = block.clone();
+                let url = emulator.base_url();
+                for (key, value) in [
+                    ("name", name.to_string()),
+                    ("app_key", cfg.app_key.clone()),
+                    ("app_secret", cfg.app_secret.clone()),
+                    ("robot_code", cfg.robot_code.clone()),
+                    ("api_base_url", url.clone()),
+                    ("oapi_base_url", url),
+                ] {
+                    entry[key] = Value::String(value);
+                }
+                prune(&mut entry);
+                entry
+            })
+            .collect();
+        self.remove("dingtalk").set("apps", entries)
+    }
+
     /// Removes the dotted key `path` (a key the builder writes by default, such as
     /// `dingtalk.card_template_id`), so the plugin's default or its "missing key" error applies.
     pub fn remove(mut self, path: &str) -> TestManifest {

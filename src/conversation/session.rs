@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn one_app_keeps_the_keys_it_always_had() {
         let s = sessions(false, &["default"]);
-        assert_eq!(s.conversation_key(&message(true, 0)), "dingtalk:group:cid群==");
+        assert_eq!(
+            s.conversation_key(&message(true, 0)),
+            "dingtalk:group:cid群=="
+        );
         assert_eq!(s.conversation_key(&message(false, 0)), "dingtalk:dm:员工1");
         let s = sessions(true, &["default"]);
         assert_eq!(
@@ -143,6 +146,9 @@ mod tests {
             s.conversation_key(&message(true, 1)),
             "dingtalk:it:group:cid群=="
         );
-        assert_eq!(s.conversation_key(&message(false, 1)), "dingtalk:it:dm:员工1");
+        assert_eq!(
+            s.conversation_key(&message(false, 1)),
+            "dingtalk:it:dm:员工1"
+        );
     }
 }

@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(stop_button(&own, &own.apps[0]), StopButton::off());
         let named =
             manifest("  card_template_id: 我的模板.schema\n  card_stop_button: stop_action\n");
-        assert_eq!(stop_button(&named, &named.apps[0]).style, StopButtonStyle::StopAction);
+        assert_eq!(
+            stop_button(&named, &named.apps[0]).style,
+            StopButtonStyle::StopAction
+        );
     }
 
     #[test]

@@ -279,7 +279,8 @@ mod tests {
         let text = format!(
             "name: 客服\nversion: \"1\"\ngateway:\n  endpoint: http://127.0.0.1:1\napps:\n  - name: hr\n    app_key: k1\n    app_secret: 人事-secret\n  - name: it\n    app_key: k2\n    app_secret: {SECRET}\n"
         );
-        let gate = CallbackGate::new(&Manifest::load_with(&text, Path::new("."), |_| None).unwrap());
+        let gate =
+            CallbackGate::new(&Manifest::load_with(&text, Path::new("."), |_| None).unwrap());
         let now = 1_700_000_000_000;
         let (claim, app) = gate.claim(&headers(now, SECRET), now).unwrap();
         claim.keep();
@@ -304,7 +305,10 @@ mod tests {
             })
             .to_string()
         };
-        gate.claim(&card(api_secret.expose()), now).unwrap().0.keep();
+        gate.claim(&card(api_secret.expose()), now)
+            .unwrap()
+            .0
+            .keep();
         assert_eq!(
             refused(gate.verify(&card(api_secret.expose()), now)).kind,
             "replay"

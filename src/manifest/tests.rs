@@ -107,7 +107,10 @@ fn a_missing_required_key_is_named() {
     let err = load("name: b\nversion: \"1\"\ngateway:\n  endpoint: http://x\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("dingtalk: missing: give the DingTalk app"), "{err}");
+    assert!(
+        err.contains("dingtalk: missing: give the DingTalk app"),
+        "{err}"
+    );
 }
 
 #[test]

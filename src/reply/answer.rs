@@ -126,10 +126,12 @@ pub(super) async fn answer(
     let ending = {
         // The pictures and files are fetched while the reply waits for its turn.
         let ready = async {
-            let fetched =
-                deps.app(msg)
-                    .attachments
-                    .prepare(&msg.msg_id, conversation, &stats, &question.attachments);
+            let fetched = deps.app(msg).attachments.prepare(
+                &msg.msg_id,
+                conversation,
+                &stats,
+                &question.attachments,
+            );
             tokio::join!(turn.wait(), fetched).1
         };
         tokio::pin!(ready);

@@ -41,7 +41,8 @@ pub(super) async fn send_as_messages(
         let cut = split_point(rest, MESSAGE_MAX_BYTES).unwrap_or(rest.len());
         let result = Retry::attempts("markdown reply", MARKDOWN_REPLY_ATTEMPTS)
             .run(|| {
-                deps.app(msg).dingtalk
+                deps.app(msg)
+                    .dingtalk
                     .send_markdown(&caller, &target, "OpenClaw", &rest[..cut])
             })
             .await;

@@ -32,7 +32,7 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
     // URLs with credentials in them (`https://user:pass@…`) are shown without those.
     redact::json(&mut summary);
     let text = format!(
-        "plugin:   {} {} (skill ABI v{})\nlibrary:  {} ({})\nskill:    {} {}\nmanifest: {} is valid\n{}\n",
+        "plugin:   {} {} (skill ABI v{})\nlibrary:  {} ({})\nskill:    {} {}\n{}manifest: {} is valid\n{}\n",
         plugin.name(),
         plugin.version(),
         plugin.abi_version(),
@@ -40,6 +40,7 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
         located.how,
         summary["name"].as_str().unwrap_or("?"),
         summary["version"].as_str().unwrap_or("?"),
+        apps_lines(&summary),
         manifest.path.display(),
         serde_json::to_string_pretty(&summary)?
     );
@@ -50,4 +51,25 @@ pub fn check(manifest_path: &Path, library: Option<&Path>) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// One line per DingTalk app of the summary: name, app key, robot, card template, rate.
+fn apps_lines(summary: &serde_json::Value) -> String {
+    let Some(apps) = summary["apps"].as_array() else {
+        return String::new();
+    };
+    apps.iter()
+        .map(|app| {
+            let text = |key: &str| app[key].as_str().unwrap_or("?").to_owned();
+            format!(
+                "app:      {} (app key {}, robot {}, template {}, {} calls/s per API, stop button {})\n",
+                text("name"),
+                text("app_key"),
+                text("robot_code"),
+                text("card_template_id"),
+                app["api_qps"],
+                text("card_stop_button"),
+            )
+        })
+        .collect()
 }

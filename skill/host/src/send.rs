@@ -1,5 +1,5 @@
 //! `openclaw-skill send`: one answer into a new AI Card of a group or a 1:1 chat, with no
-//! inbound message, through the manifest's configuration (app, gateway, routes). For operators
+//! inbound message, through the manifest's configuration (apps, gateway, routes). For operators
 //! and scripts (incident bots, CI notifications): the answer's text goes to standard output as
 //! it streams, and the exit status says whether the card finished.
 //!
@@ -41,6 +41,10 @@ pub struct SendArgs {
     /// The route (by name, from `routes:`) whose agent answers [default: gateway.model].
     #[arg(long)]
     pub route: Option<String>,
+    /// The app (by name, from `apps:`) whose robot posts the card; required when the manifest
+    /// has several [default: the only app].
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
     /// Plugin library to load [default: the search order of docs/deploy.md].
     #[arg(long, value_name = "PATH")]
     pub library: Option<PathBuf>,
@@ -75,6 +79,9 @@ pub fn send(args: SendArgs) -> Result<ExitCode> {
     }
     if let Some(route) = &args.route {
         request["route"] = route.as_str().into();
+    }
+    if let Some(app) = &args.app {
+        request["app"] = app.as_str().into();
     }
     let mut stream = match skill.post_prompt(&request.to_string()) {
         Ok(stream) => stream,

@@ -18,8 +18,23 @@ pub struct HostSettings {
     pub ingress: IngressSettings,
     /// `network:`, resolved.
     pub network: NetworkSettings,
-    /// `dingtalk.app_key` (the Stream client id, for log lines).
+    /// The first app's `app_key` (the Stream client id, for log lines).
     pub app_key: String,
+    /// Every DingTalk app, in the manifest's order (empty from a plugin that predates
+    /// several apps: then the one app is `app_key` at `ingress.stream.open_url`).
+    #[serde(default)]
+    pub apps: Vec<AppSettings>,
+}
+
+/// One DingTalk app of the manifest (`apps[]` of the host settings).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppSettings {
+    /// The app's name in the manifest.
+    pub name: String,
+    /// Its app key (the Stream client id; not a secret).
+    pub app_key: String,
+    /// Its Stream `connections/open` URL.
+    pub open_url: String,
 }
 
 /// `ingress:`.

@@ -36,13 +36,18 @@ pub async fn serve(
 ) -> Result<()> {
     match settings.ingress.mode {
         IngressMode::Stream => {
-            let config = stream::StreamConfig {
-                open: plugin_rules::open_request(settings, dispatcher.skill())?,
-                client_id: settings.app_key.clone(),
-                silence: Duration::from_millis(settings.ingress.stream.silence_timeout_ms),
-                network: network::Network::from_settings(&settings.network)?,
-            };
-            stream::run(config, dispatcher, metrics, intake).await
+            let network = network::Network::from_settings(&settings.network)?;
+            let silence = Duration::from_millis(settings.ingress.stream.silence_timeout_ms);
+            let configs = plugin_rules::open_requests(settings, dispatcher.skill())?
+                .into_iter()
+                .map(|(client_id, open)| stream::StreamConfig {
+                    open,
+                    client_id,
+                    silence,
+                    network: network.clone(),
+                })
+                .collect();
+            stream::run_apps(configs, dispatcher, metrics, intake).await
         }
         IngressMode::Http => {
             let http = &settings.ingress.http;

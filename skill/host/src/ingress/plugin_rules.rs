@@ -16,15 +16,45 @@ use super::stream::OpenRequest;
 use crate::host_manifest::HostSettings;
 use crate::redact;
 
-/// The `connections/open` request for `skill`'s app.
-pub fn open_request(settings: &HostSettings, skill: &Skill) -> Result<OpenRequest> {
-    let url = &settings.ingress.stream.open_url;
-    let url = Url::parse(url)
-        .map_err(|e| anyhow::anyhow!("Stream open URL {}: {e}", redact::url(url)))?;
-    let body = skill
-        .stream_open_request()
-        .map_err(|e| anyhow::anyhow!("the plugin's Stream open request: {}", e.message))?;
-    Ok(OpenRequest { url, body })
+/// The `connections/open` request of every app of `skill`, with the app's key (for log
+/// lines): one Stream connection each. A plugin that predates several apps gives one.
+pub fn open_requests(settings: &HostSettings, skill: &Skill) -> Result<Vec<(String, OpenRequest)>> {
+    let url = |url: &str| {
+        Url::parse(url).map_err(|e| anyhow::anyhow!("Stream open URL {}: {e}", redact::url(url)))
+    };
+    if settings.apps.is_empty() {
+        let body = skill
+            .stream_open_request()
+            .map_err(|e| anyhow::anyhow!("the plugin's Stream open request: {}", e.message))?;
+        let open = OpenRequest {
+            url: url(&settings.ingress.stream.open_url)?,
+            body,
+        };
+        return Ok(vec![(settings.app_key.clone(), open)]);
+    }
+    settings
+        .apps
+        .iter()
+        .map(|app| {
+            let body = skill.stream_open_request_app(&app.name).map_err(|e| {
+                anyhow::anyhow!(
+                    "the plugin's Stream open request of app {}: {}",
+                    app.name,
+                    e.message
+                )
+            })?;
+            let open = OpenRequest {
+                url: url(&app.open_url)?,
+                body,
+            };
+            let who = if settings.apps.len() > 1 {
+                format!("{} ({})", app.name, app.app_key)
+            } else {
+                app.app_key.clone()
+            };
+            Ok((who, open))
+        })
+        .collect()
 }
 
 /// Callbacks checked by the plugin and handed to it.

@@ -84,6 +84,8 @@ pub struct Metrics {
     reply_seconds: Family<OutcomeLabel, Histogram, ReplyBuckets>,
     reply_chunk_gap_max: Histogram,
     stream_connected: Gauge,
+    /// The apps (by app key) whose Stream connection is up: `stream_connected` counts them.
+    streams_up: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Metrics {
@@ -140,7 +142,7 @@ impl Default for Metrics {
         let stream_connected = Gauge::default();
         registry.register(
             "openclaw_stream_connected",
-            help("1 while a Stream WebSocket is open and serving."),
+            help("Apps whose Stream WebSocket is open and serving (1 with one app)."),
             stream_connected.clone(),
         );
         Metrics {
@@ -154,6 +156,7 @@ impl Default for Metrics {
             reply_seconds,
             reply_chunk_gap_max,
             stream_connected,
+            streams_up: std::sync::Mutex::default(),
         }
     }
 }
@@ -220,8 +223,15 @@ impl Metrics {
     }
 
     /// Sets whether a Stream connection is up.
-    pub fn set_stream_connected(&self, up: bool) {
-        self.stream_connected.set(i64::from(up));
+    pub fn set_stream_connected(&self, app: &str, up: bool) {
+        let mut connected = self.streams_up.lock().unwrap_or_else(|e| e.into_inner());
+        if up {
+            connected.insert(app.to_owned());
+        } else {
+            connected.remove(app);
+        }
+        self.stream_connected
+            .set(i64::try_from(connected.len()).unwrap_or(i64::MAX));
     }
 
     /// The exposition text: the host's families, then the skill's series from its `info`.
@@ -251,7 +261,7 @@ mod tests {
         m.reply_ended("finished", Duration::from_millis(700));
         m.reply_first_card(Duration::from_millis(40));
         m.reply_chunk_gap_max(Duration::from_millis(1000));
-        m.set_stream_connected(true);
+        m.set_stream_connected("ding-app", true);
         let info = serde_json::json!({
             "replies": {"events": 3, "finished": 2, "failed": 0, "replied": 1, "skipped": 0, "recovered_cards": 0, "in_flight": 0},
             "dingtalk_calls": {"total": 9, "by_kind": {"create": 2, "stream": 6, "we\"b\\x\ny": 1}, "qps_limited": 4, "failed": 1},
@@ -279,7 +289,7 @@ mod tests {
             "openclaw_reply_seconds_count{outcome=\"finished\"} 1",
             "openclaw_reply_first_card_seconds_bucket{le=\"0.05\"} 1",
             "openclaw_reply_first_card_seconds_count 1",
-            "# HELP openclaw_stream_connected 1 while a Stream WebSocket is open and serving.",
+            "# HELP openclaw_stream_connected Apps whose Stream WebSocket is open and serving (1 with one app).",
             "openclaw_stream_connected 1",
             "# TYPE openclaw_replies_total counter",
             "openclaw_skill_events_total 3",

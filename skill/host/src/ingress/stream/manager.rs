@@ -113,7 +113,9 @@ impl Manager {
                     None => {
                         let ending = join(&mut current.task).await;
                         let up = current.opened.elapsed();
-                        self.serving.metrics.set_stream_connected(false);
+                        self.serving
+                            .metrics
+                            .set_stream_connected(&self.serving.app_key, false);
                         if intake.is_cancelled() {
                             log::info!("stream #{}: {ending}", current.no);
                             current_ended = true;
@@ -137,7 +139,9 @@ impl Manager {
                 }
             }
         }
-        self.serving.metrics.set_stream_connected(false);
+        self.serving
+            .metrics
+            .set_stream_connected(&self.serving.app_key, false);
         if !current_ended {
             retiring.spawn(current.retire());
         }
@@ -162,7 +166,9 @@ impl Manager {
             match attempt {
                 Ok(conn) => {
                     self.serving.metrics.stream_connect("ok");
-                    self.serving.metrics.set_stream_connected(true);
+                    self.serving
+                        .metrics
+                        .set_stream_connected(&self.serving.app_key, true);
                     return Ok(Some(conn));
                 }
                 Err(e) => {

@@ -47,8 +47,41 @@ pub struct StreamConfig {
     pub network: super::network::Network,
 }
 
-/// Serves Stream mode until `intake` is cancelled. Fails only when DingTalk refuses the
-/// credentials of the very first connection (a configuration error).
+/// Serves one Stream connection per app, each on its own (one app's reconnects never wait
+/// for another's), until `intake` is cancelled. With one app, fails when DingTalk refuses its
+/// credentials at the very first connection (a configuration error). With several, an app
+/// whose credentials are refused is logged as an error and left out while the others serve;
+/// it fails only when every app's were refused.
+pub async fn run_apps(
+    configs: Vec<StreamConfig>,
+    dispatcher: Dispatcher,
+    metrics: Arc<Metrics>,
+    intake: CancellationToken,
+) -> Result<()> {
+    let several = configs.len() > 1;
+    let runs = configs.into_iter().map(|config| {
+        let client_id = config.client_id.clone();
+        let run = run(config, dispatcher.clone(), metrics.clone(), intake.clone());
+        async move {
+            let result = run.await;
+            if let (true, Err(e)) = (several, &result) {
+                log::error!("stream: app {client_id} stopped: {e:#}; the other apps go on");
+            }
+            result
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed == results.len() {
+        if let Some(Err(e)) = results.into_iter().next() {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Serves one app's Stream connection until `intake` is cancelled. Fails only when DingTalk
+/// refuses the credentials of the very first connection (a configuration error).
 pub async fn run(
     config: StreamConfig,
     dispatcher: Dispatcher,
