@@ -106,15 +106,9 @@ fn one_apps_403_storm_leaves_the_other_apps_budget_and_replies_alone() {
         "no IT call was refused: {info}"
     );
 
-    // The HR reply is still waiting for its app's DingTalk; shutdown ends it.
+    // The HR reply is still waiting for its app's DingTalk to take a card.
+    drop(hr_reply);
     skill.shutdown(Duration::from_secs(2)).unwrap();
-    let hr_chunks = collect(hr_reply);
-    assert!(
-        !hr_chunks
-            .iter()
-            .any(|c| matches!(c, Ok(Chunk::Finished { .. }))),
-        "{hr_chunks:?}"
-    );
 }
 
 #[test]

@@ -288,8 +288,9 @@ pub(super) async fn answer(
     // A fixed target: operators filter on it, whatever the module layout.
     log::info!(
         target: "openclaw_dingtalk::reply",
-        "reply msg={} conv={} route={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
+        "reply msg={} app={} conv={} route={} outcome={}{} chars={} bytes={} cards={cards} {} elapsed_ms={} first_visible_ms={}",
         msg.msg_id,
+        deps.app(msg).name(),
         msg.conversation_id,
         route.name,
         outcome.name(),
