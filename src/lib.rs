@@ -5,8 +5,9 @@
 //! [`event`] (the robot message) → [`conversation`] (queues, sessions, stop) → [`reply`] (the
 //! reply pipeline, which has [`attachments`] fetch and read the message's pictures and files)
 //! → [`gateway`] (the OpenClaw SSE stream) → [`card`] (card-sync) → [`dingtalk`] (the
-//! OpenAPI client and its budgets). [`skill`] wires them; [`hosted`] is what a
-//! host's handle holds; `ffi` is the C boundary, the only module allowed `unsafe` code.
+//! OpenAPI client and its budgets). [`skill`] wires them, with one [`app`] (client, budget, card
+//! context) per DingTalk app of the manifest; [`hosted`] is what a host's handle holds; `ffi` is
+//! the C boundary, the only module allowed `unsafe` code.
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 pub(crate) mod app;
 pub(crate) mod attachments;

@@ -11,7 +11,7 @@ use common::{card_of, collect, plugin, wait_info, Harness};
 use openclaw_dingtalk_emulator::dingtalk::{
     CardState, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse,
 };
-use openclaw_dingtalk_emulator::event::MessageSpec;
+use openclaw_dingtalk_emulator::event::{callback_headers, MessageSpec};
 use openclaw_skill_abi::{Chunk, OcStatus};
 
 /// A second DingTalk app (the IT help-desk robot): its own key, secret and robot code.
@@ -202,5 +202,52 @@ fn a_post_goes_out_through_the_app_it_names_and_must_name_one() {
         assert_eq!(err.status, OcStatus::INVALID_ARGUMENT);
         assert!(err.message.contains(expected), "{}", err.message);
     }
+    skill.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn each_app_has_its_own_stream_open_body_and_signs_its_own_callbacks() {
+    let h = Harness::start("apps-ingress");
+    let it = it_app(&h);
+    let manifest = h
+        .manifest()
+        .apps(&[("hr", &h.dingtalk), ("it", &it)])
+        .to_yaml();
+    let plugin = plugin();
+    let skill = h.skill_with(&plugin, &manifest);
+
+    let body: serde_json::Value =
+        serde_json::from_str(skill.stream_open_request_app("it").unwrap().expose()).unwrap();
+    assert_eq!(body["clientId"], "ding-it-helpdesk");
+    assert_eq!(body["clientSecret"], "运维-app-secret");
+    let first: serde_json::Value =
+        serde_json::from_str(skill.stream_open_request().unwrap().expose()).unwrap();
+    assert_eq!(first["clientId"], h.dingtalk.config().app_key.as_str());
+    let err = skill.stream_open_request_app("财务").unwrap_err();
+    assert!(
+        err.message
+            .contains("no app is named `财务` (apps: hr, it)"),
+        "{}",
+        err.message
+    );
+
+    // An HTTP callback signed with the IT app's secret, its event without a robotCode: the
+    // secret that signed it says whose robot it is.
+    let mut event: serde_json::Value =
+        serde_json::from_str(&group_text(&it, "cid回调群==", "打印机坏了")).unwrap();
+    event.as_object_mut().unwrap().remove("robotCode");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let signed = callback_headers("运维-app-secret", now);
+    let pairs: Vec<(&str, &str)> = signed
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let chunks = collect(skill.handle_callback(pairs, &event.to_string()).unwrap());
+    let card = card_of(&chunks);
+    assert_eq!(it.card(&card).unwrap().state, CardState::Finished);
+    assert!(h.dingtalk.cards().is_empty());
     skill.shutdown(Duration::from_secs(5)).unwrap();
 }
