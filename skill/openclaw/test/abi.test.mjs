@@ -148,7 +148,7 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
   await t.test('check_manifest: summary with secrets redacted; errors name the file, key and line', () => {
     const summary = lib.checkManifest(text, manifestPath);
     assert.equal(summary.name, 'test-bot');
-    assert.equal(summary.dingtalk.app_secret, '***');
+    assert.equal(summary.apps[0].app_secret, '***');
     assert.ok(!JSON.stringify(summary).includes(APP_SECRET));
     assert.equal(summary.library, path.join(dir, 'libopenclaw_dingtalk.so'));
     const bad = text.replace('card_update_interval_ms: 100', 'card_update_interval_ms: 5');
