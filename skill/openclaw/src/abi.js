@@ -6,15 +6,16 @@
 //   this module, released with skillFree / streamFree exactly once. OcOwnedStr results are
 //   copied on the main thread and released at once with string_free. Borrowed inputs (OcStr)
 //   point into Buffers that stay referenced until the call returns. The Stream open body
-//   (stream_open_request) holds the app secret: it is copied into a Buffer, never into a JS
-//   string, and the caller zeroes that Buffer once it is sent.
+//   (stream_open_request, stream_open_request_app) holds an app secret: it is copied into a
+//   Buffer, never into a JS string, and the caller zeroes that Buffer once it is sent.
 // - Threads: the plugin never calls into the host (ABI v2 has no callbacks; logs are pulled
 //   with next_log), so no plugin thread ever waits for the event loop. Still, a call that can
 //   wait on plugin threads or block (init's journal recovery, handle_event / handle_callback
 //   handing the event to the plugin's runtime, next_chunk / next_log, stream_free, info,
 //   shutdown's drain, skill_free) runs as a koffi async call on a libuv worker thread, never
 //   on the event loop. Only the pure, short calls run synchronously: check_manifest and
-//   host_settings (parsing), stream_open_request (a copy), verify_callback (an HMAC, the clock
+//   host_settings (parsing), stream_open_request and stream_open_request_app (a copy),
+//   verify_callback (an HMAC, the clock
 //   and a short lock that only host calls take), set_log_level (an atomic) and string_free.
 // - next_chunk and next_log are only ever called with timeout 0 (see pump.js, log-pump.js): a
 //   blocking wait would park a libuv threadpool thread (4 by default, shared with the
@@ -102,9 +103,22 @@ export function failureKindName(kind) {
  *  pointers, through `string_free`. The adapter decodes just these. */
 export const VTABLE_V2_SIZE = 160;
 
-/** Vtable fields appended after `string_free` (in order) that the adapter does not call:
- *  `post_prompt` (cards nobody asked for: `openclaw-skill send`; schedules run inside the plugin). */
+/** Vtable fields appended after `string_free`, in the header's order (function pointers, 8
+ *  bytes each on LP64). A plugin has the ones its `struct_size` covers; older plugins lack the
+ *  later ones. */
+export const APPENDED_FIELDS = ['post_prompt', 'stream_open_request_app'];
+
+/** The appended fields the adapter does not call: `post_prompt` (cards nobody asked for:
+ *  `openclaw-skill send`; schedules run inside the plugin). The others are decoded when the
+ *  plugin has them (`SkillLibrary.has`). */
 export const APPENDED_UNUSED = ['post_prompt'];
+
+/** The byte offset of an appended vtable field (after the ABI v2 base table). */
+export function appendedOffset(name) {
+  const i = APPENDED_FIELDS.indexOf(name);
+  if (i < 0) throw new Error(`${name} is not an appended vtable field`);
+  return VTABLE_V2_SIZE + 8 * i;
+}
 
 const TYPES = Symbol.for('openclaw-dingtalk.abi-types.v2');
 
@@ -166,6 +180,13 @@ export function declareTypes(koffi) {
     next_log: koffi.proto('uint32_t OcDt2NextLog(uint32_t timeout_ms, _Out_ OcDt2LogRecord *record)'),
     string_free: koffi.proto('void OcDt2StringFree(OcDt2OwnedStr s)'),
   };
+  // The appended entries the adapter calls (APPENDED_FIELDS without APPENDED_UNUSED), decoded
+  // by offset, and only when the plugin's struct_size covers them.
+  const appended = {
+    stream_open_request_app: koffi.proto(
+      'uint32_t OcDt2StreamOpenRequestApp(void *skill, OcDt2Str app, _Out_ OcDt2OwnedStr *body, _Out_ OcDt2OwnedStr *error)',
+    ),
+  };
   const vtableFields = {
     struct_size: 'uint32_t',
     abi_version: 'uint32_t',
@@ -174,7 +195,7 @@ export function declareTypes(koffi) {
   };
   for (const [name, proto] of Object.entries(fns)) vtableFields[name] = koffi.pointer(proto);
   const OcSkillVTable = koffi.struct('OcDt2SkillVTable', vtableFields);
-  const types = { OcStr, OcOwnedStr, OcRefusal, OcUsage, OcChunk, OcLogRecord, OcSkillVTable, fns };
+  const types = { OcStr, OcOwnedStr, OcRefusal, OcUsage, OcChunk, OcLogRecord, OcSkillVTable, fns, appended };
   Object.defineProperty(koffi, TYPES, { value: types });
   return types;
 }
@@ -321,6 +342,23 @@ export class SkillLibrary {
       if (!vt[name]) throw new Error(`${realPath}: vtable entry ${name} is null`);
       this.fn[name] = koffi.decode(vt[name], proto);
     }
+    this.decodeAppended(vtPtr);
+  }
+
+  /** Decodes the appended entries the adapter calls that this plugin's table has (its
+   *  struct_size covers the field and the pointer is set); the others stay absent from `fn`. */
+  decodeAppended(vtPtr) {
+    for (const [name, proto] of Object.entries(this.types.appended)) {
+      const offset = appendedOffset(name);
+      if (this.structSize < offset + 8) continue;
+      const ptr = this.koffi.decode(vtPtr, offset, 'void *');
+      if (ptr) this.fn[name] = this.koffi.decode(ptr, proto);
+    }
+  }
+
+  /** Whether the plugin has the vtable entry `name` (appended entries are optional). */
+  has(name) {
+    return typeof this.fn[name] === 'function';
   }
 
   /** Copies and releases an OcOwnedStr filled in by the plugin (main thread, synchronous). */
@@ -380,7 +418,8 @@ export class SkillLibrary {
 
   /** host_settings: {ingress: {mode, http: {listen, path, max_body_bytes, read_timeout_ms,
    *  max_connections}, stream: {open_url, silence_timeout_ms}, metrics_listen}, app_key,
-   *  state_dir}, resolved and validated, without secrets. */
+   *  apps: [{name, app_key, robot_code, open_url}], state_dir}, resolved and validated, without
+   *  secrets (`apps` is missing from older plugins, which serve one app). */
   hostSettings(yamlText, manifestPath) {
     return this.manifestCall('host_settings', yamlText, manifestPath);
   }
@@ -409,17 +448,35 @@ export class SkillLibrary {
     return { status, stream: status === Status.OK ? out[0] : null, error: errorText };
   }
 
-  /** stream_open_request: the body of the Stream `POST open_url`, as a Buffer. It holds the
-   *  app secret: send it, then zero it (`buf.fill(0)`); never log it. Throws a SkillError. */
+  /** stream_open_request: the body of the Stream `POST open_url` (of the first app), as a
+   *  Buffer. It holds the app secret: send it, then zero it (`buf.fill(0)`); never log it.
+   *  Throws a SkillError. */
   streamOpenRequest(skill) {
+    return this.openBody('stream_open_request', (body, error) => this.fn.stream_open_request(skill, body, error));
+  }
+
+  /** stream_open_request_app: the body of the Stream `POST open_url` of the app named `app`
+   *  (one of host_settings' `apps[].name`), as a Buffer holding that app's secret (handled as
+   *  streamOpenRequest's). A plugin whose vtable lacks the entry serves one app: its
+   *  stream_open_request is used. Throws a SkillError (INVALID_ARGUMENT, naming the apps, for
+   *  an unknown name). */
+  streamOpenRequestApp(skill, app) {
+    if (!this.has('stream_open_request_app')) return this.streamOpenRequest(skill);
+    const name = bytes(app);
+    return this.openBody('stream_open_request_app', (body, error) => this.fn.stream_open_request_app(skill, borrow(name), body, error));
+  }
+
+  /** Runs one of the open-body calls (`invoke(body, error)` returns its status) and takes the
+   *  body as a Buffer; zeroes it and throws a SkillError when the call failed. */
+  openBody(call, invoke) {
     const body = {};
     const error = {};
-    const status = this.fn.stream_open_request(skill, body, error);
+    const status = invoke(body, error);
     const bodyBytes = this.takeBytes(body);
     const errorText = this.take(error);
     if (status !== Status.OK) {
       bodyBytes.fill(0);
-      throw new SkillError('stream_open_request', status, errorText);
+      throw new SkillError(call, status, errorText);
     }
     return bodyBytes;
   }

@@ -5,8 +5,9 @@
 // last log records).
 //
 // The manifest belongs to the .so: the adapter reads the file's text and hands it over with
-// its path; whatever the adapter needs from it (ingress mode and limits, the Stream open URL,
-// the app key) comes from host_settings.
+// its path; whatever the adapter needs from it (ingress mode and limits, the apps with their
+// keys and Stream open URLs) comes from host_settings. In Stream mode each app gets its own
+// connection (stream-ingress.js, startStreamApps).
 //
 // Ownership: the host owns the skill handle from init until skill_free, and every stream
 // handle through its pump (pump.js). skill_free runs only after shutdown, once no FFI call
@@ -21,6 +22,7 @@ import { SkillLibrary, Status, statusName } from './abi.js';
 import { levelNumber, processLogPump } from './log-pump.js';
 import { createNetwork } from './network.js';
 import { newCounters, pumpStream } from './pump.js';
+import { describeStreamApps, startStreamApps, streamApps } from './stream-ingress.js';
 
 export const DEFAULT_LIBRARY = 'libopenclaw_dingtalk.so';
 /** The platform directory of the prebuilt library the npm package carries (linux-x64). */
@@ -143,6 +145,7 @@ export class SkillHost {
       maxConnections: http.max_connections,
       openUrl: stream.open_url,
       silenceTimeoutMs: stream.silence_timeout_ms,
+      apps: streamApps(settings),
     };
     // The adapter's own HTTPS/WSS clients exist in Stream mode only (the .so reads
     // network.ca_file for its own clients).
@@ -156,7 +159,7 @@ export class SkillHost {
     }
     this.timings.prepareMs = ms(t0);
     this.logger.info(
-      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) ${libWhy}, with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ` via ${this.ingress.openUrl}`} (${this.timings.prepareMs} ms)`,
+      `loaded ${realLib} (${this.lib.pluginName} ${this.lib.pluginVersion}, skill ABI ${this.lib.abiVersion}) ${libWhy}, with koffi ${koffi.version} from ${from}; manifest ${manifestPath}: skill ${summary.name} ${summary.version}, ingress ${this.ingress.mode}${this.ingress.mode === 'http' ? ` POST ${this.ingress.path}` : ` ${describeStreamApps(this.ingress.apps)}`} (${this.timings.prepareMs} ms)`,
     );
     return { summary, settings, ingress: this.ingress };
   }
@@ -191,11 +194,11 @@ export class SkillHost {
     if (this.ingress.mode === 'stream') {
       try {
         const sdk = await this.deps.loadStreamSdk();
-        this.stream = this.deps.startStreamIngress({
+        this.stream = startStreamApps({
+          start: this.deps.startStreamIngress,
           sdk,
-          clientId: this.settings.app_key,
-          openUrl: this.ingress.openUrl,
-          openBody: () => this.streamOpenBody(),
+          apps: this.ingress.apps,
+          openBody: (app) => this.streamOpenBody(app),
           silenceTimeoutMs: this.ingress.silenceTimeoutMs,
           network: this.network,
           logger: this.logger,
@@ -210,7 +213,7 @@ export class SkillHost {
       }
     }
     this.logger.info(
-      `DingTalk skill ${this.summary.name} ${this.summary.version} running: ${this.ingress.mode === 'http' ? `callbacks on POST ${this.ingress.path}` : `Stream mode via ${this.ingress.openUrl}`}, gateway ${this.summary.gateway.endpoint}, init ${this.timings.initMs} ms`,
+      `DingTalk skill ${this.summary.name} ${this.summary.version} running: ${this.ingress.mode === 'http' ? `callbacks on POST ${this.ingress.path}` : `Stream mode ${describeStreamApps(this.ingress.apps)}`}, gateway ${this.summary.gateway.endpoint}, init ${this.timings.initMs} ms`,
     );
     // openclaw prints each /v1/chat/completions answer with console.log (agent command,
     // deliver: false); no gateway setting or plugin API stops that one record. Say where the
@@ -218,11 +221,12 @@ export class SkillHost {
     this.logger.info(ANSWERS_IN_GATEWAY_LOG_NOTE);
   }
 
-  /** The body of the Stream `POST open_url` from the .so (stream_open_request), as a Buffer
-   *  holding the app secret: the caller sends it and zeroes it. */
-  streamOpenBody() {
+  /** The body of the Stream `POST open_url` of the app named `app` from the .so
+   *  (stream_open_request_app; without a name, stream_open_request: the first app's), as a
+   *  Buffer holding that app's secret: the caller sends it and zeroes it. */
+  streamOpenBody(app = null) {
     if (!this.skill || !this.accepting) throw new Error('the DingTalk skill is not running');
-    return this.lib.streamOpenRequest(this.skill);
+    return app === null ? this.lib.streamOpenRequest(this.skill) : this.lib.streamOpenRequestApp(this.skill, app);
   }
 
   /** A refusal of the skill (handle_event / handle_callback) as an outcome. */

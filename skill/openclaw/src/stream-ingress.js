@@ -23,7 +23,12 @@
 // - log lines of its own: `dingtalk stream: connected (app KEY, …)` when the first connection
 //   is up, `… reconnected after N ms` after the SDK's reconnect, `… replaced connection #N …`
 //   after a replacement, `… connection #N closed …` when DingTalk or the network closed it
-//   (the SDK itself only prints a bare `connect success`).
+//   (the SDK itself only prints a bare `connect success`);
+// - several DingTalk apps (host_settings' `apps`): one connection per app, each opened with
+//   that app's body (stream_open_request_app) at that app's open URL, each with its own
+//   reconnects, watchdog and warnings, so one app's refused credentials or reconnect loop
+//   never stop or delay another; their lines start `dingtalk stream app NAME (KEY): …`. One
+//   app logs exactly as above.
 // While stopping, robot messages are left un-ACKed (DingTalk redelivers them).
 
 import { createNetwork } from './network.js';
@@ -179,13 +184,23 @@ export function clientClass(sdk) {
   };
 }
 
+/** The start of an app's log lines: `dingtalk stream` for the one app of a manifest, `dingtalk
+ *  stream app NAME (KEY)` when `app` ({name, appKey}) is one of several. */
+export function streamLabel(app) {
+  return app ? `dingtalk stream app ${app.name} (${app.appKey})` : 'dingtalk stream';
+}
+
 /**
- * Starts Stream mode. `openUrl` and `openBody()` (a fresh Buffer per call) come from the skill
- * library (host_settings, stream_open_request); `clientId` is the app key (for the SDK's
- * config). `deliver(dataJsonText)` hands one robot message to the .so. Returns {stop(), state()}.
+ * Starts Stream mode for one app. `openUrl` and `openBody()` (a fresh Buffer per call) come
+ * from the skill library (host_settings, stream_open_request_app); `clientId` is the app key
+ * (for the SDK's config). `app` ({name, appKey}) is set when the app is one of several: its
+ * lines then name it (streamLabel). `deliver(dataJsonText)` hands one robot message to the .so.
+ * Returns {stop(), state()}.
  */
-export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false, now = Date.now, network = createNetwork() }) {
+export function startStreamIngress({ sdk, clientId, openUrl, openBody, app = null, silenceTimeoutMs = 90_000, logger, deliver, keepAlive = false, now = Date.now, network = createNetwork() }) {
   const Client = clientClass(sdk);
+  const label = streamLabel(app);
+  const ofApp = app ? ` (app ${app.name})` : '';
   let client = null;
   let stopped = false;
   let generation = 0;
@@ -212,23 +227,24 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
         return;
       }
       const text = what === 'socket' ? e.message : `opening a connection via ${openUrl} failed: ${e.message}`;
-      logger.warn(`dingtalk stream: ${text}; the SDK retries${unwarned ? ` (${unwarned} more failures since the last line)` : ''}`);
+      logger.warn(`${label}: ${text}; the SDK retries${unwarned ? ` (${unwarned} more failures since the last line)` : ''}`);
       lastOpenWarning = at;
       unwarned = 0;
     },
     up(c) {
       counts.connects++;
       if (stopped || c.retired) return;
-      const where = `app ${clientId}, ${endpointOf(c.dw_url)}, connection #${c.generation}`;
+      // With several apps the label names the app already.
+      const where = `${app ? '' : `app ${clientId}, `}${endpointOf(c.dw_url)}, connection #${c.generation}`;
       if (c.replacing) {
         const { reason, at, previous } = c.replacing;
         c.replacing = null;
-        logger.info(`dingtalk stream: replaced connection #${previous} after ${now() - at} ms (${reason}); connected (${where})`);
+        logger.info(`${label}: replaced connection #${previous} after ${now() - at} ms (${reason}); connected (${where})`);
       } else if (!everUp) {
-        logger.info(`dingtalk stream: connected (${where})`);
+        logger.info(`${label}: connected (${where})`);
       } else {
         counts.reconnects++;
-        logger.info(`dingtalk stream: reconnected after ${lostAt === null ? '?' : now() - lostAt} ms (${where})`);
+        logger.info(`${label}: reconnected after ${lostAt === null ? '?' : now() - lostAt} ms (${where})`);
       }
       everUp = true;
       lostAt = null;
@@ -236,7 +252,7 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
     down(c, code, reason) {
       if (stopped || c.retired || c !== client) return;
       lostAt = now();
-      logger.warn(`dingtalk stream: connection #${c.generation} closed (code ${code}${reason ? `, ${reason.slice(0, 200)}` : ''}); the SDK reconnects`);
+      logger.warn(`${label}: connection #${c.generation} closed (code ${code}${reason ? `, ${reason.slice(0, 200)}` : ''}); the SDK reconnects`);
     },
   };
 
@@ -250,17 +266,17 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
         c.socketCallBackResponse(messageId, { success: true });
         counts.acked++;
       } catch (e) {
-        logger.warn(`Stream ACK for ${messageId} failed: ${e.message}`);
+        logger.warn(`Stream ACK for ${messageId}${ofApp} failed: ${e.message}`);
       }
     }
     counts.frames++;
     if (typeof frame?.data !== 'string' || frame.data === '') {
-      logger.warn(`Stream frame ${messageId ?? '?'} without data ignored`);
+      logger.warn(`Stream frame ${messageId ?? '?'}${ofApp} without data ignored`);
       return;
     }
     Promise.resolve()
       .then(() => deliver(frame.data))
-      .catch((e) => logger.error(`handing a Stream message to the skill failed: ${e.message}`));
+      .catch((e) => logger.error(`handing a Stream message${ofApp} to the skill failed: ${e.message}`));
   };
 
   /** Opens a new connection; the previous one is retired at once, or (warm) once the new one
@@ -279,7 +295,7 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
     generation++;
     c.generation = generation;
     if (previous) c.replacing = { reason, at: now(), previous: previous.generation };
-    logger.info(`dingtalk stream: connecting (${reason}) via ${openUrl}`);
+    logger.info(`${label}: connecting (${reason}) via ${openUrl}`);
     const connected = c.connect();
     if (!previous) return;
     if (!warm) {
@@ -299,7 +315,7 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
   const replace = (reason, warm = false) => {
     if (stopped) return;
     counts.replaced++;
-    logger.warn(`dingtalk stream: replacing connection #${client?.generation ?? '?'}: ${reason}`);
+    logger.warn(`${label}: replacing connection #${client?.generation ?? '?'}: ${reason}`);
     connect(reason, warm);
   };
 
@@ -322,6 +338,70 @@ export function startStreamIngress({ sdk, clientId, openUrl, openBody, silenceTi
     },
     state() {
       return { connected: Boolean(client?.connected), generation, ...counts };
+    },
+  };
+}
+
+/**
+ * The Stream apps of a host_settings document, in order: {name, appKey, openUrl} per entry of
+ * its `apps`. A document without `apps` (a plugin from before several apps) is one app with
+ * no name (its body is stream_open_request's), its app_key at ingress.stream.open_url.
+ */
+export function streamApps(settings) {
+  if (!Array.isArray(settings.apps) || settings.apps.length === 0) {
+    return [{ name: null, appKey: settings.app_key, openUrl: settings.ingress.stream.open_url }];
+  }
+  return settings.apps.map((a) => ({ name: a.name, appKey: a.app_key, openUrl: a.open_url }));
+}
+
+/** Where the Stream apps connect, for the adapter's start lines: `via URL` for one app, `for N
+ *  apps: NAME (KEY) via URL, …` for several. */
+export function describeStreamApps(apps) {
+  if (apps.length === 1) return `via ${apps[0].openUrl}`;
+  return `for ${apps.length} apps: ${apps.map((a) => `${a.name} (${a.appKey}) via ${a.openUrl}`).join(', ')}`;
+}
+
+/** The counters of state() that add up over the apps. */
+const SUMMED = ['frames', 'acked', 'replaced', 'openFailures', 'connects', 'reconnects'];
+
+/**
+ * Starts Stream mode for every app of `apps` (streamApps): one `start` (startStreamIngress, a
+ * stand-in in tests) per app, with that app's open URL and `openBody(name)` (a fresh Buffer per
+ * call, from stream_open_request_app); the other options go to each as they are. One app is
+ * started exactly as before and its {stop(), state()} returned. With several, each connection
+ * runs on its own (its own reconnects, watchdog and warnings; an app whose start throws is
+ * logged and left out, unless every app's does); stop() stops them all and state() gives
+ * {connected (every app's), the summed counters, apps: [{name, app_key, …its state}]}.
+ */
+export function startStreamApps({ apps, openBody, start = startStreamIngress, logger, ...common }) {
+  const options = (app, several) => ({
+    ...common,
+    logger,
+    clientId: app.appKey,
+    openUrl: app.openUrl,
+    openBody: () => openBody(app.name),
+    app: several ? { name: app.name, appKey: app.appKey } : null,
+  });
+  if (apps.length === 1) return start(options(apps[0], false));
+  const running = [];
+  let firstError = null;
+  for (const app of apps) {
+    try {
+      running.push({ app, ingress: start(options(app, true)) });
+    } catch (e) {
+      firstError ??= e;
+      logger.error(`${streamLabel(app)}: not started: ${e.message}`);
+    }
+  }
+  if (running.length === 0) throw firstError;
+  return {
+    stop() {
+      for (const { ingress } of running) ingress.stop();
+    },
+    state() {
+      const each = running.map(({ app, ingress }) => ({ name: app.name, app_key: app.appKey, ...ingress.state() }));
+      const totals = Object.fromEntries(SUMMED.map((k) => [k, each.reduce((n, s) => n + (s[k] ?? 0), 0)]));
+      return { connected: running.length === apps.length && each.every((s) => s.connected), ...totals, apps: each };
     },
   };
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 
-import { ABI_VERSION, APPENDED_UNUSED, ChunkKind, FailureKind, LogLevel, SkillError, SkillLibrary, Status, VTABLE_V2_SIZE, declareTypes, isTerminal } from '../src/abi.js';
+import { ABI_VERSION, APPENDED_FIELDS, APPENDED_UNUSED, ChunkKind, FailureKind, LogLevel, SkillError, SkillLibrary, Status, VTABLE_V2_SIZE, appendedOffset, declareTypes, isTerminal } from '../src/abi.js';
 import { loadKoffi } from '../src/koffi-loader.js';
 import { ABI_V1_LIB, APP_KEY, APP_SECRET, REPO_DIR, SO_PATH, botMessage, emulatorCards, nativeMissing, signedHeaders, startPeers, waitFor, writeSkillDir } from './helpers.mjs';
 
@@ -53,8 +53,12 @@ test('koffi struct layouts match the C header (LP64)', { skip: koffi ? false : '
   // Function pointers in the header's order, right after the two OcStr.
   const body = HEADER.slice(HEADER.indexOf('typedef struct OcSkillVTable {'), HEADER.indexOf('} OcSkillVTable;'));
   const order = [...body.matchAll(/\(\*(\w+)\)\(/g)].map((m) => m[1]);
-  assert.deepEqual(order, [...Object.keys(t.fns), ...APPENDED_UNUSED], 'the decoded entries, then the appended ones the adapter does not call');
+  assert.deepEqual(order, [...Object.keys(t.fns), ...APPENDED_FIELDS], 'the base entries, then the appended ones');
   Object.keys(t.fns).forEach((name, i) => assert.equal(koffi.offsetof(t.OcSkillVTable, name), 40 + 8 * i, name));
+  // The appended entries follow the base table, 8 bytes each; the adapter decodes the ones it calls.
+  APPENDED_FIELDS.forEach((name, i) => assert.equal(appendedOffset(name), VTABLE_V2_SIZE + 8 * i, name));
+  assert.deepEqual(Object.keys(t.appended), APPENDED_FIELDS.filter((name) => !APPENDED_UNUSED.includes(name)));
+  assert.deepEqual(APPENDED_UNUSED, ['post_prompt']);
 });
 
 test('a library built against skill ABI v1 is refused with a rebuild message', { skip: !koffi ? 'koffi not found' : !fs.existsSync(ABI_V1_LIB) ? `${ABI_V1_LIB} is missing (test/unit.sh builds tests/fixtures/abi-v1)` : false }, () => {
@@ -144,7 +148,7 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
   await t.test('check_manifest: summary with secrets redacted; errors name the file, key and line', () => {
     const summary = lib.checkManifest(text, manifestPath);
     assert.equal(summary.name, 'test-bot');
-    assert.equal(summary.dingtalk.app_secret, '***');
+    assert.equal(summary.apps[0].app_secret, '***');
     assert.ok(!JSON.stringify(summary).includes(APP_SECRET));
     assert.equal(summary.library, path.join(dir, 'libopenclaw_dingtalk.so'));
     const bad = text.replace('card_update_interval_ms: 100', 'card_update_interval_ms: 5');
@@ -163,6 +167,7 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
     assert.equal(s.ingress.stream.open_url, `${peers.emulator.url}/v1.0/gateway/connections/open`);
     assert.equal(typeof s.ingress.stream.silence_timeout_ms, 'number');
     assert.equal(s.app_key, APP_KEY);
+    assert.deepEqual(s.apps, [{ name: 'default', app_key: APP_KEY, robot_code: APP_KEY, open_url: s.ingress.stream.open_url }], 'the dingtalk: block is the one app, named default');
     assert.equal(s.state_dir, path.join(dir, 'state'), 'relative to the manifest');
     assert.ok(!JSON.stringify(s).includes(APP_SECRET));
     // ${VAR} resolved by the library, from this process's environment
@@ -202,6 +207,11 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
     assert.equal(json.clientId, APP_KEY);
     assert.equal(json.clientSecret, APP_SECRET, 'the secret as written (its ${ stays literal)');
     assert.ok(json.subscriptions.some((s) => s.type === 'CALLBACK' && s.topic === '/v1.0/im/bot/messages/get'));
+    // the one app by its name: the same body
+    assert.ok(lib.has('stream_open_request_app'));
+    const byName = lib.streamOpenRequestApp(skill, 'default');
+    assert.deepEqual(JSON.parse(byName.toString('utf8')), json);
+    byName.fill(0);
   });
 
   await t.test('verify_callback: signature and timestamp, refusals with status, kind and reason', () => {
@@ -317,4 +327,60 @@ test('the real .so through every vtable entry', { skip: missing ?? false, timeou
   });
   const errors = (await drainLogs(lib)).filter((r) => r.level === LogLevel.error);
   assert.deepEqual(errors, []);
+});
+
+test('stream_open_request_app: each app of a two-app manifest gets its own body; an unknown name is refused naming the apps', { skip: missing ?? false, timeout: 60_000 }, async () => {
+  const lib = SkillLibrary.open(koffi, fs.realpathSync(SO_PATH));
+  const nowhere = 'http://127.0.0.1:9';
+  const apps = [
+    { name: 'hr', app_key: 'ocdt-hr-app', app_secret: '人事部的密钥 #1', api_base_url: nowhere, oapi_base_url: nowhere },
+    { name: 'it', app_key: 'ocdt-it-app', app_secret: 'it secret ${literal}', api_base_url: nowhere, oapi_base_url: nowhere },
+  ];
+  const { manifestPath } = writeSkillDir({ dingtalkUrl: nowhere, gatewayUrl: nowhere, json: [{ dingtalk: null, apps }] });
+  const text = fs.readFileSync(manifestPath, 'utf8');
+  const settings = lib.hostSettings(text, manifestPath);
+  assert.deepEqual(
+    settings.apps.map((a) => [a.name, a.app_key, a.open_url]),
+    apps.map((a) => [a.name, a.app_key, `${nowhere}/v1.0/gateway/connections/open`]),
+  );
+  assert.equal(settings.app_key, 'ocdt-hr-app', 'the top-level app_key is the first app\'s');
+  assert.ok(!JSON.stringify(settings).includes('密钥'));
+  await drainLogs(lib);
+  const skill = await lib.init(text, manifestPath);
+  try {
+    for (const app of apps) {
+      const body = lib.streamOpenRequestApp(skill, app.name);
+      assert.ok(Buffer.isBuffer(body));
+      const json = JSON.parse(body.toString('utf8'));
+      body.fill(0);
+      assert.equal(json.clientId, app.app_key, app.name);
+      assert.equal(json.clientSecret, app.app_secret, `${app.name}: its own secret, as written`);
+    }
+    // stream_open_request is the first app's
+    const first = lib.streamOpenRequest(skill);
+    assert.equal(JSON.parse(first.toString('utf8')).clientId, 'ocdt-hr-app');
+    first.fill(0);
+    assert.throws(
+      () => lib.streamOpenRequestApp(skill, '财务'),
+      (e) => e instanceof SkillError && e.status === Status.INVALID_ARGUMENT && e.message === 'stream_open_request_app failed (INVALID_ARGUMENT): no app is named `财务` (apps: hr, it)',
+    );
+    // A plugin built before the entry (its struct_size ends short of it) has it not decoded, and
+    // its one app's body comes from stream_open_request.
+    const older = Object.assign(Object.create(SkillLibrary.prototype), {
+      koffi,
+      types: lib.types,
+      structSize: appendedOffset('stream_open_request_app'),
+      fn: Object.fromEntries(Object.entries(lib.fn).filter(([name]) => name !== 'stream_open_request_app')),
+    });
+    older.decodeAppended(lib.entry());
+    assert.equal(older.has('stream_open_request_app'), false);
+    const fallback = older.streamOpenRequestApp(skill, 'it');
+    assert.equal(JSON.parse(fallback.toString('utf8')).clientId, 'ocdt-hr-app', "stream_open_request's body");
+    fallback.fill(0);
+  } finally {
+    await lib.shutdown(skill, 1000);
+    await lib.skillFree(skill);
+  }
+  const records = await drainLogs(lib);
+  assert.ok(!records.some((r) => r.message.includes('密钥') || r.message.includes('it secret')), 'no secret in the log records');
 });

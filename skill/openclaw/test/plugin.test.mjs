@@ -2,7 +2,8 @@
 // errors (an ABI v1 library among them), and the whole path without openclaw: the route with the
 // .so's callback verdicts and host_settings' limits → .so → emulator card → stop finalizes;
 // Stream mode through the real SDK against the emulator's Stream server with the .so's open
-// body; the .so's log records in the gateway logger.
+// body, and with two apps against two emulators (one connection each); the .so's log records in
+// the gateway logger.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,7 +13,7 @@ import test from 'node:test';
 import { PLUGIN_ID, SERVICE_ID, STATS_PATH, registerPlugin } from '../src/plugin.js';
 import { loadKoffi } from '../src/koffi-loader.js';
 import { PACKAGED_LIBRARY, libraryCandidates } from '../src/skill-host.js';
-import { ABI_V1_LIB, APP_KEY, APP_SECRET, PLUGIN_DIR, SO_PATH, TEST_CALLBACK_PATH, botMessage, companyPki, emulatorCards, nativeMissing, rawYaml, recordingLogger, signedHeaders, startPeers, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
+import { ABI_V1_LIB, APP_KEY, APP_SECRET, EMULATOR_BIN, PLUGIN_DIR, SO_PATH, TEST_CALLBACK_PATH, botMessage, companyPki, emulatorCards, nativeMissing, rawYaml, recordingLogger, signedHeaders, startPeers, startServer, tempDir, waitFor, writeSkillDir } from './helpers.mjs';
 
 const manifestJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'openclaw.plugin.json'), 'utf8'));
 const packageJson = JSON.parse(fs.readFileSync(path.join(PLUGIN_DIR, 'package.json'), 'utf8'));
@@ -266,6 +267,7 @@ test('Stream mode: the SDK gets the app key, the open URL and the .so\'s open bo
   assert.throws(() => host.streamOpenBody(), /not running/);
   await f.services[0].start({});
   assert.equal(started.clientId, APP_KEY);
+  assert.equal(started.app, null, 'one app: its lines do not name it, as before several apps');
   assert.equal(started.openUrl, `${peers.emulator.url}/v1.0/gateway/connections/open`);
   assert.equal(started.silenceTimeoutMs, 45000);
   const body = started.openBody();
@@ -317,6 +319,8 @@ test("Stream mode end to end: the real SDK opens the emulator's Stream connectio
   // the emulator accepts the connection only with the app's real key and secret
   await waitFor(async () => (await (await fetch(`${peers.emulator.url}/__emulator/stream/connections`)).json()).length > 0, { what: 'the Stream connection' });
   await waitFor(() => host.stream.state().connected, { what: 'the SDK to be connected' });
+  // the one app logs as before several apps
+  await waitFor(() => f.logger.lines.some((l) => new RegExp(`^openclaw-dingtalk: dingtalk stream: connected \\(app ${APP_KEY}, ws://127\\.0\\.0\\.1:\\d+/connect, connection #1\\)$`).test(l.msg)), { what: 'the connected line' });
   const push = await fetch(`${peers.emulator.url}/__emulator/stream/push`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -329,4 +333,67 @@ test("Stream mode end to end: the real SDK opens the emulator's Stream connectio
   const opens = (await (await fetch(`${peers.emulator.url}/__emulator/calls`)).json()).filter((c) => c.kind === 'StreamConnectionOpen');
   assert.ok(opens.length >= 1 && opens.every((c) => c.status === 200), JSON.stringify(opens));
   assert.ok(!f.logger.lines.some((l) => l.msg.includes(APP_SECRET)), 'the secret is never logged');
+});
+
+/** An `apps:` entry for the app of the emulator at `url` (its template and content key). */
+const emulatorApp = (name, appKey, appSecret, url) => ({ name, app_key: appKey, app_secret: appSecret, api_base_url: url, oapi_base_url: url, card_template_id: 'emulator-ai-card.schema', card_content_key: 'content' });
+
+/** Pushes a robot message from the emulator at `url` over its Stream connection. */
+async function streamPush(url, conversationId, text) {
+  const push = await fetch(`${url}/__emulator/stream/push`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ chat: { Group: { conversation_id: conversationId, title: 'node test' } }, sender: { staff_id: 'u-node', nick: 'node' }, content: { Text: text }, quoted_text: null, msg_id: null }),
+  });
+  assert.equal(push.status, 200, await push.clone().text());
+}
+
+test("Stream mode with two apps: one connection each, at its app's emulator with the .so's body of that app; a message to either becomes that app's card", { skip: nativeMissing() ?? false, timeout: 120_000 }, async (t) => {
+  const peers = await startPeers(); // the emulator of app hr, and the gateway
+  t.after(() => peers.stop());
+  const itKey = 'ocdt-it-app';
+  const itSecret = 'IT 部门的密钥';
+  const itEmulator = await startServer(EMULATOR_BIN, ['--app-key', itKey, '--app-secret', itSecret, '--qps', '0']);
+  t.after(() => itEmulator.stop());
+  const { manifestPath } = writeSkillDir({
+    dingtalkUrl: peers.emulator.url,
+    gatewayUrl: peers.gateway.url,
+    json: [{ ingress: { mode: 'stream' }, dingtalk: null, apps: [emulatorApp('hr', APP_KEY, APP_SECRET, peers.emulator.url), emulatorApp('it', itKey, itSecret, itEmulator.url)] }],
+  });
+  const f = fakeApi({ manifest: manifestPath, stats: true });
+  const host = registerPlugin(f.api);
+  const openUrl = (url) => `${url}/v1.0/gateway/connections/open`;
+  assert.deepEqual(host.ingress.apps, [
+    { name: 'hr', appKey: APP_KEY, openUrl: openUrl(peers.emulator.url) },
+    { name: 'it', appKey: itKey, openUrl: openUrl(itEmulator.url) },
+  ]);
+  const loaded = f.logger.lines.find((l) => / manifest .*: skill test-bot 1\.0, ingress stream /.test(l.msg));
+  assert.ok(loaded.msg.endsWith(`ingress stream for 2 apps: hr (${APP_KEY}) via ${openUrl(peers.emulator.url)}, it (${itKey}) via ${openUrl(itEmulator.url)} (${host.timings.prepareMs} ms)`), loaded.msg);
+  await f.services[0].start({});
+  t.after(() => f.services[0].stop({}));
+  // each emulator accepts a connection only with its own app's key and secret
+  const connections = async (url) => (await (await fetch(`${url}/__emulator/stream/connections`)).json()).length;
+  await waitFor(async () => (await connections(peers.emulator.url)) === 1 && (await connections(itEmulator.url)) === 1, { what: 'one Stream connection per app' });
+  await waitFor(() => host.stream.state().connected, { what: 'both apps connected' });
+  for (const [name, key] of [
+    ['hr', APP_KEY],
+    ['it', itKey],
+  ]) {
+    await waitFor(() => f.logger.lines.some((l) => l.level === 'info' && new RegExp(`^openclaw-dingtalk: dingtalk stream app ${name} \\(${key}\\): connected \\(ws://127\\.0\\.0\\.1:\\d+/connect, connection #1\\)$`).test(l.msg)), { what: `the connected line of ${name}` });
+  }
+  assert.ok(f.logger.lines.some((l) => /running: Stream mode for 2 apps: hr /.test(l.msg)));
+
+  await streamPush(peers.emulator.url, 'cidStreamHr', 'TOKENS:3');
+  await streamPush(itEmulator.url, 'cidStreamIt', 'TOKENS:4');
+  const finished = (url, cid) => waitFor(async () => (await emulatorCards(url)).find((c) => c.open_space_id.endsWith(cid) && c.state === 'Finished'), { what: `the card of ${cid}` });
+  assert.equal((await finished(peers.emulator.url, 'cidStreamHr')).param_map.content.trim(), 't1 t2 t3');
+  assert.equal((await finished(itEmulator.url, 'cidStreamIt')).param_map.content.trim(), 't1 t2 t3 t4', "the it app's card, on the it app's DingTalk");
+  assert.deepEqual((await emulatorCards(peers.emulator.url)).map((c) => c.open_space_id).filter((id) => id.endsWith('cidStreamIt')), [], 'nothing of it on the hr app');
+  const state = host.stream.state();
+  assert.equal(state.acked, 2);
+  assert.deepEqual(state.apps.map((a) => [a.name, a.app_key, a.acked]), [
+    ['hr', APP_KEY, 1],
+    ['it', itKey, 1],
+  ]);
+  assert.ok(!f.logger.lines.some((l) => l.msg.includes(APP_SECRET) || l.msg.includes(itSecret)), 'no secret is logged');
 });

@@ -1,7 +1,8 @@
 // Stream mode with the official SDK (dingtalk-stream 2.1.5) against a small in-test fake of
 // DingTalk's Stream gateway (connections/open + WebSocket), which lets the test send any frame
 // and watch the connections: the skill library's open body on every (re)connect, ACK-first,
-// ping, `disconnect`, the silence watchdog, failed opens, stop. (plugin.test.mjs runs Stream mode
+// ping, `disconnect`, the silence watchdog, failed opens, stop; several apps, one connection
+// each, a refused app beside a working one. (plugin.test.mjs runs Stream mode
 // end to end with the real .so against the emulator's Stream server.)
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -11,7 +12,7 @@ import test from 'node:test';
 import { WebSocketServer } from 'ws';
 
 import { createNetwork } from '../src/network.js';
-import { TOPIC_CARD, TOPIC_ROBOT, clientClass, loadStreamSdk, startStreamIngress } from '../src/stream-ingress.js';
+import { TOPIC_CARD, TOPIC_ROBOT, clientClass, describeStreamApps, loadStreamSdk, startStreamApps, startStreamIngress, streamApps } from '../src/stream-ingress.js';
 import { companyPki, connectProxy, recordingLogger, waitFor } from './helpers.mjs';
 
 test('a missing SDK gives an actionable error', async () => {
@@ -303,4 +304,146 @@ test('WSS through a company CA: refused without network.ca_file (the log line na
   await waitFor(() => gw.sockets.length === 2, { what: 'the WSS connection through the proxy' });
   assert.equal(proxy.tunnels.length, 1, JSON.stringify(proxy.tunnels));
   assert.match(proxy.tunnels[0], /^localhost:\d+$/);
+});
+
+/** Two apps of a host_settings document, each at its own fake gateway. */
+function twoApps(hr, it) {
+  return streamApps({
+    app_key: 'k-hr',
+    ingress: { stream: { open_url: `${hr.base}/v1.0/gateway/connections/open` } },
+    apps: [
+      { name: 'hr', app_key: 'k-hr', robot_code: 'k-hr', open_url: `${hr.base}/v1.0/gateway/connections/open` },
+      { name: 'it', app_key: 'k-it', robot_code: 'k-it', open_url: `${it.base}/v1.0/gateway/connections/open` },
+    ],
+  });
+}
+
+test('host_settings apps: one Stream app per entry; a document without apps is its one app', () => {
+  const settings = { app_key: 'k', ingress: { stream: { open_url: 'https://api.example/v1.0/gateway/connections/open' } } };
+  assert.deepEqual(streamApps(settings), [{ name: null, appKey: 'k', openUrl: 'https://api.example/v1.0/gateway/connections/open' }]);
+  const two = streamApps({ ...settings, apps: [{ name: 'hr', app_key: 'k', open_url: 'http://a/o' }, { name: 'it', app_key: 'k2', open_url: 'http://b/o' }] });
+  assert.deepEqual(two, [
+    { name: 'hr', appKey: 'k', openUrl: 'http://a/o' },
+    { name: 'it', appKey: 'k2', openUrl: 'http://b/o' },
+  ]);
+  assert.equal(describeStreamApps(streamApps(settings)), 'via https://api.example/v1.0/gateway/connections/open');
+  assert.equal(describeStreamApps(two), 'for 2 apps: hr (k) via http://a/o, it (k2) via http://b/o');
+});
+
+test('startStreamApps: one app starts as before; several each with their own options; one whose start throws leaves the others running', () => {
+  const calls = [];
+  const fakeStart = (opts) => {
+    calls.push(opts);
+    if (opts.clientId === 'k-broken') throw new Error('坏了');
+    let stopped = false;
+    return { stop: () => (stopped = true), state: () => ({ connected: !stopped, generation: 1, frames: 2, acked: 2, replaced: 0, openFailures: 1, connects: 1, reconnects: 0 }) };
+  };
+  const logger = recordingLogger();
+  const common = { sdk: {}, logger, deliver: () => {}, silenceTimeoutMs: 1234, openBody: (name) => Buffer.from(`body of ${name}`) };
+  const one = startStreamApps({ ...common, start: fakeStart, apps: [{ name: 'default', appKey: 'k', openUrl: 'http://a/o' }] });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].app, null, 'one app: no app in its lines');
+  assert.deepEqual([calls[0].clientId, calls[0].openUrl, calls[0].silenceTimeoutMs, String(calls[0].openBody())], ['k', 'http://a/o', 1234, 'body of default']);
+  assert.deepEqual(Object.keys(one.state()), ['connected', 'generation', 'frames', 'acked', 'replaced', 'openFailures', 'connects', 'reconnects'], "the one app's own state");
+
+  calls.length = 0;
+  const apps = [
+    { name: 'hr', appKey: 'k-hr', openUrl: 'http://a/o' },
+    { name: 'broken', appKey: 'k-broken', openUrl: 'http://b/o' },
+    { name: 'it', appKey: 'k-it', openUrl: 'http://c/o' },
+  ];
+  const several = startStreamApps({ ...common, start: fakeStart, apps });
+  assert.deepEqual(calls.map((c) => [c.clientId, c.openUrl, c.app, String(c.openBody())]), [
+    ['k-hr', 'http://a/o', { name: 'hr', appKey: 'k-hr' }, 'body of hr'],
+    ['k-broken', 'http://b/o', { name: 'broken', appKey: 'k-broken' }, 'body of broken'],
+    ['k-it', 'http://c/o', { name: 'it', appKey: 'k-it' }, 'body of it'],
+  ]);
+  assert.deepEqual(logger.lines, [{ level: 'error', msg: 'dingtalk stream app broken (k-broken): not started: 坏了' }]);
+  const state = several.state();
+  assert.equal(state.connected, false, 'not every app is connected');
+  assert.deepEqual([state.frames, state.acked, state.openFailures], [4, 4, 2], 'summed over the running apps');
+  assert.deepEqual(state.apps.map((a) => [a.name, a.app_key, a.connected]), [
+    ['hr', 'k-hr', true],
+    ['it', 'k-it', true],
+  ]);
+  several.stop();
+  assert.ok(several.state().apps.every((a) => !a.connected), 'stop() stops every app');
+  // every app's start throwing is the start's failure
+  assert.throws(() => startStreamApps({ ...common, start: fakeStart, apps: [apps[1], { ...apps[1], name: 'b2' }] }), /坏了/);
+});
+
+test('two apps: one connection each, opened with its own body at its own URL; lines name the app; stop() closes both', { timeout: 30_000 }, async (t) => {
+  const hr = await fakeStreamGateway();
+  const it = await fakeStreamGateway();
+  t.after(() => Promise.all([hr.close(), it.close()]));
+  const bodies = { hr: openBodies('k-hr', '人事的密钥'), it: openBodies('k-it', 'it-secret') };
+  const logger = recordingLogger();
+  const delivered = [];
+  const apps = twoApps(hr, it);
+  const ingress = startStreamApps({ sdk: await loadStreamSdk(), apps, openBody: (name) => bodies[name].body(), logger, deliver: (d) => delivered.push(d) });
+  t.after(() => ingress.stop());
+  const [hrSock, itSock] = await Promise.all([waitFor(() => hr.sockets[0], { what: 'the hr connection' }), waitFor(() => it.sockets[0], { what: 'the it connection' })]);
+  assert.deepEqual([hr.opens.length, it.opens.length], [1, 1], 'one connection per app');
+  assert.deepEqual([hr.opens[0].body.clientId, hr.opens[0].body.clientSecret], ['k-hr', '人事的密钥']);
+  assert.deepEqual([it.opens[0].body.clientId, it.opens[0].body.clientSecret], ['k-it', 'it-secret']);
+  assert.ok([...bodies.hr.made, ...bodies.it.made].every((b) => b.every((byte) => byte === 0)), 'both bodies zeroed once sent');
+  await waitFor(() => ingress.state().connected, { what: 'both apps connected' });
+  const info = logger.lines.filter((l) => l.level === 'info').map((l) => l.msg);
+  assert.ok(info.includes(`dingtalk stream app hr (k-hr): connecting (start) via ${apps[0].openUrl}`), info.join('\n'));
+  assert.ok(info.includes(`dingtalk stream app it (k-it): connecting (start) via ${apps[1].openUrl}`), info.join('\n'));
+  assert.ok(info.some((m) => /^dingtalk stream app hr \(k-hr\): connected \(ws:\/\/127\.0\.0\.1:\d+\/connect, connection #1\)$/.test(m)), info.join('\n'));
+  assert.ok(info.some((m) => /^dingtalk stream app it \(k-it\): connected \(ws:\/\/127\.0\.0\.1:\d+\/connect, connection #1\)$/.test(m)), info.join('\n'));
+  // each app's frames are ACKed on its own connection and handed over
+  hr.send(hrSock, robotFrame('mid-hr', '{"msgId":"m-hr","text":{"content":"请假流程"}}'));
+  it.send(itSock, robotFrame('mid-it', '{"msgId":"m-it","text":{"content":"电脑坏了"}}'));
+  await waitFor(() => delivered.length === 2, { what: 'both hand-overs' });
+  assert.deepEqual(delivered.map((d) => JSON.parse(d).msgId).sort(), ['m-hr', 'm-it']);
+  await waitFor(() => hr.received.some((r) => r.frame.headers?.messageId === 'mid-hr') && it.received.some((r) => r.frame.headers?.messageId === 'mid-it'), { what: 'the ACKs' });
+  const state = ingress.state();
+  assert.equal(state.acked, 2);
+  assert.deepEqual(state.apps.map((a) => [a.name, a.app_key, a.connected, a.acked]), [
+    ['hr', 'k-hr', true, 1],
+    ['it', 'k-it', true, 1],
+  ]);
+  assert.ok(!logger.lines.some((l) => l.msg.includes('密钥') || l.msg.includes('it-secret')), 'no secret is logged');
+  ingress.stop();
+  await waitFor(() => hrSock.closed && itSock.closed, { what: 'stop() to close both connections' });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual([hr.opens.length, it.opens.length], [1, 1], 'no reconnect after stop()');
+});
+
+test('an app whose credentials are refused does not stop or delay the other', { timeout: 30_000 }, async (t) => {
+  const hr = await fakeStreamGateway({ failOpens: Infinity });
+  const it = await fakeStreamGateway();
+  t.after(() => Promise.all([hr.close(), it.close()]));
+  const bodies = { hr: openBodies('k-hr', 'wrong secret'), it: openBodies('k-it', 'it-secret') };
+  const logger = recordingLogger();
+  const delivered = [];
+  const ingress = startStreamApps({ sdk: await loadStreamSdk(), apps: twoApps(hr, it), openBody: (name) => bodies[name].body(), logger, deliver: (d) => delivered.push(d) });
+  t.after(() => ingress.stop());
+  const t0 = Date.now();
+  const itSock = await waitFor(() => it.sockets[0], { what: 'the it connection' });
+  assert.ok(Date.now() - t0 < 1000, 'it connects at once, not after a retry of hr');
+  // hr is refused and retried every second, on its own; it stays up and serves meanwhile
+  await waitFor(() => hr.opens.length >= 3, { what: 'hr retrying', timeoutMs: 10_000 });
+  it.send(itSock, robotFrame('mid-it', '{"msgId":"m-it","text":{"content":"打印机没纸了"}}'));
+  await waitFor(() => delivered.length === 1, { what: 'the it hand-over' });
+  assert.equal(it.opens.length, 1, 'it was never reopened');
+  assert.equal(itSock.closed, false);
+  const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+  assert.deepEqual(warnings, [`dingtalk stream app hr (k-hr): opening a connection via ${hr.base}/v1.0/gateway/connections/open failed: connections/open answered HTTP 401 (authFailed: clientId or clientSecret is wrong); the SDK retries`], 'one line a minute, naming the app');
+  const state = ingress.state();
+  assert.equal(state.connected, false);
+  assert.deepEqual(state.apps.map((a) => [a.name, a.connected]), [
+    ['hr', false],
+    ['it', true],
+  ]);
+  assert.ok(state.apps[0].openFailures >= 3 && state.apps[1].openFailures === 0);
+  assert.ok(bodies.hr.made.every((b) => b.every((byte) => byte === 0)), 'refused bodies are zeroed too');
+  assert.ok(!logger.lines.some((l) => l.msg.includes('wrong secret') || l.msg.includes('it-secret')));
+  ingress.stop();
+  await waitFor(() => itSock.closed, { what: 'stop() to close it' });
+  const opened = hr.opens.length;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(hr.opens.length, opened, 'stop() ends the retries of the refused app too');
 });
