@@ -17,6 +17,7 @@ use crate::event::AppId;
 use crate::ingress::card_callbacks;
 use crate::manifest::{DingTalkConfig, Manifest};
 use crate::network::Network;
+use crate::shared::{SharedBudget, SharedCards, SharedState};
 
 /// One app of the skill. Threads: any (shared by every reply of the app).
 pub(crate) struct App {
@@ -32,6 +33,10 @@ pub(crate) struct App {
     pub(crate) cards: Arc<CardContext>,
     /// Fetches the pictures and files of the app's messages.
     pub(crate) attachments: Attachments,
+    /// The app's budget windows and call count shared with other hosts (`shared_state:`).
+    pub(crate) shared_budget: Option<Arc<SharedBudget>>,
+    /// The app's card journal shared with other hosts, with leases (`shared_state:`).
+    pub(crate) shared_cards: Option<Arc<SharedCards>>,
 }
 
 impl App {
@@ -47,19 +52,34 @@ pub(crate) struct Apps {
 }
 
 impl Apps {
-    /// Builds every app of `manifest`: its client, its card journal (opened) and context.
-    pub(crate) fn start(manifest: &Manifest, network: &Network) -> Result<Apps, String> {
+    /// Builds every app of `manifest`: its client, its card journal (opened) and context,
+    /// sharing budgets and journals through `shared` when the manifest has `shared_state:`.
+    pub(crate) fn start(
+        manifest: &Manifest,
+        network: &Network,
+        shared: Option<&Arc<SharedState>>,
+    ) -> Result<Apps, String> {
         let several = manifest.several_apps();
         let mut list = Vec::with_capacity(manifest.apps.len());
         for (index, config) in manifest.apps.iter().enumerate() {
             let dir = state_dir_of(&manifest.state_dir(), &config.name, several);
-            let journal =
+            let mut journal =
                 Journal::open(&dir).map_err(|e| format!("state_dir {}: {e}", dir.display()))?;
             let calls = Arc::new(CallStats::default());
             let dingtalk = Arc::new(
                 DingTalkClient::new(config, calls.clone(), Some(&dir), network)
                     .map_err(|e| format!("app {}: {e}", config.name))?,
             );
+            let (shared_budget, shared_cards) = match shared {
+                Some(state) => {
+                    let budget = Arc::new(SharedBudget::new(state.clone(), &config.app_key));
+                    dingtalk.share_budget(state.share(), budget.clone());
+                    let cards = SharedCards::new(state.clone(), &config.app_key);
+                    journal = journal.mirrored(cards.clone());
+                    (Some(budget), Some(cards))
+                }
+                None => (None, None),
+            };
             let attachments = Attachments::new(&manifest.attachments, network, dingtalk.clone())?;
             let streaming = &manifest.streaming;
             let cards = Arc::new(CardContext::new(
@@ -83,6 +103,8 @@ impl Apps {
                 dingtalk,
                 cards,
                 attachments,
+                shared_budget,
+                shared_cards,
             }));
         }
         Ok(Apps { list })

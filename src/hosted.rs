@@ -81,8 +81,12 @@ impl HostedSkill {
             .iter()
             .map(|app| (app.name.clone(), crate::ingress::stream_open_body(app)))
             .collect();
+        let skill = Skill::start(manifest)?;
+        if let Some(shared) = skill.shared() {
+            gate.share(shared);
+        }
         Ok(HostedSkill {
-            skill: Skill::start(manifest)?,
+            skill,
             gate,
             open_bodies,
         })

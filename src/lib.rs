@@ -33,6 +33,7 @@ pub(crate) mod retry;
 pub(crate) mod runtime;
 pub(crate) mod schedule;
 pub(crate) mod secret;
+pub(crate) mod shared;
 pub(crate) mod skill;
 #[cfg(feature = "test-hooks")]
 pub(crate) mod test_hooks;

@@ -25,6 +25,7 @@ use crate::network::Network;
 use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
 use crate::runtime::runtime;
 use crate::schedule::Schedules;
+use crate::shared::{SharedCards, SharedState};
 
 /// How often learned DingTalk rates and the month's call count are saved (when changed) and
 /// idle senders forgotten.
@@ -79,8 +80,15 @@ impl Skill {
         let network = Network::from_ca_file(manifest.ca_file().as_deref())
             .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let state_dir = manifest.state_dir();
-        let apps =
-            Apps::start(&manifest, &network).map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
+        let shared = match &manifest.shared_state {
+            Some(config) => Some(
+                SharedState::start(config, &host_id())
+                    .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?,
+            ),
+            None => None,
+        };
+        let apps = Apps::start(&manifest, &network, shared.as_ref())
+            .map_err(|e| SkillError::new(OcStatus::CONFIG, e))?;
         let gateway = GatewayClient::new(&manifest.gateway, &network)
             .map_err(|e| SkillError::new(OcStatus::INTERNAL, e.to_string()))?;
         let schedules = Arc::new(
@@ -123,6 +131,7 @@ impl Skill {
             ),
             gateway,
             apps,
+            shared: shared.clone(),
             counters: ReplyCounters::default(),
             shutdown: CancellationToken::new(),
         });
@@ -147,6 +156,23 @@ impl Skill {
         );
         for app in skill.inner.replies.apps.iter() {
             skill.start_app(app);
+        }
+        if let Some(shared) = &shared {
+            let journals: Vec<_> = skill
+                .inner
+                .replies
+                .apps
+                .iter()
+                .filter_map(|a| a.shared_cards.clone())
+                .collect();
+            shared.on_rejoin(move || journals.iter().for_each(|j| j.renew_all()));
+            log::info!(
+                "shared state: Redis at {} (host {}, {} hosts expected, card leases {} ms)",
+                crate::shared::redacted_url(&shared.config().url),
+                shared.host(),
+                shared.config().expected_hosts,
+                shared.config().lease_ms
+            );
         }
         schedules.start(skill.inner.replies.clone(), skill.inner.tasks.clone());
         Ok(skill)
@@ -176,15 +202,76 @@ impl Skill {
         self.register_card_callbacks(app);
         if !leftovers.is_empty() {
             let deps = self.inner.replies.clone();
-            let cards = app.cards.clone();
+            let app = app.clone();
             let recovery = async move {
+                let leftovers = match &app.shared_cards {
+                    Some(shared) => not_shared(&deps, shared, leftovers).await,
+                    None => leftovers,
+                };
                 let recovered = || {
                     deps.counters.recovered.fetch_add(1, Relaxed);
                 };
-                recover_leftovers(cards, leftovers, deps.shutdown.clone(), recovered).await;
+                recover_leftovers(
+                    app.cards.clone(),
+                    leftovers,
+                    deps.shutdown.clone(),
+                    recovered,
+                )
+                .await;
             };
             self.inner.recovery.spawn_on(recovery, runtime().handle());
         }
+        if app.shared_cards.is_some() {
+            self.watch_leases(app);
+        }
+    }
+
+    /// With shared state: renews the leases of the app's cards this host streams and takes
+    /// over (and finalizes as interrupted) the cards of hosts that are gone, every third of a
+    /// lease.
+    fn watch_leases(&self, app: &Arc<App>) {
+        let Some(shared) = app.shared_cards.clone() else {
+            return;
+        };
+        let deps = Arc::downgrade(&self.inner.replies);
+        let recovery = self.inner.recovery.clone();
+        let app = app.clone();
+        runtime().spawn(async move {
+            let mut tick = tokio::time::interval(shared.lease() / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(deps) = deps.upgrade() else { return };
+                if deps.shutdown.is_cancelled() {
+                    return;
+                }
+                shared.renew_all();
+                let orphans = shared.take_orphans().await;
+                if orphans.is_empty() {
+                    continue;
+                }
+                log::info!(
+                    "app {}: took over {} card(s) of a host that is gone; finalizing them as interrupted with the text they showed",
+                    app.name(),
+                    orphans.len()
+                );
+                for entry in &orphans {
+                    // Now this host's: its lease is renewed until the card is finalized.
+                    app.cards.journal.write(entry);
+                }
+                let cards = app.cards.clone();
+                let work = async move {
+                    let recovered = || {
+                        deps.counters.recovered.fetch_add(1, Relaxed);
+                    };
+                    recover_leftovers(cards, orphans, deps.shutdown.clone(), recovered).await;
+                };
+                if recovery.is_closed() {
+                    return;
+                }
+                recovery.spawn_on(work, runtime().handle());
+            }
+        });
     }
 
     /// HTTP mode with a stop button: registers `ingress.http.card_callback_url` as the route
@@ -249,7 +336,11 @@ impl Skill {
                     .iter()
                     .map(|app| app.dingtalk.clone())
                     .collect();
+                let apps: Vec<_> = inner.replies.apps.iter().cloned().collect();
                 drop(inner);
+                for app in &apps {
+                    share_counts(app).await;
+                }
                 let save = move || clients.iter().for_each(|client| client.save_state());
                 let _ = tokio::task::spawn_blocking(save).await;
             }
@@ -362,6 +453,11 @@ impl Skill {
         }
     }
 
+    /// The state shared with other hosts, with `shared_state:`.
+    pub(crate) fn shared(&self) -> Option<Arc<SharedState>> {
+        self.inner.replies.shared.clone()
+    }
+
     /// Description and counters as JSON.
     pub fn info(&self) -> serde_json::Value {
         let deps = &self.inner.replies;
@@ -384,6 +480,7 @@ impl Skill {
         serde_json::json!({
             "skill": {"name": self.inner.manifest.name, "version": self.inner.manifest.version},
             "replies": replies,
+            "shared_state": deps.shared.as_ref().map(|s| s.to_json()),
             "dingtalk_calls": first["dingtalk_calls"],
             "dingtalk_budget": first["dingtalk_budget"],
             "card_max_bytes": first["card_max_bytes"],
@@ -393,6 +490,71 @@ impl Skill {
             "accepting": self.inner.accepting.load(Relaxed),
         })
     }
+}
+
+/// With shared state: this host's rates and calls go to the app's shared budget, and the
+/// lower rates other hosts learned and the month's total come back.
+async fn share_counts(app: &App) {
+    let Some(shared) = &app.shared_budget else {
+        return;
+    };
+    if let Ok(rates) = shared.exchange_rates(&app.dingtalk.learned_rates()).await {
+        app.dingtalk.adopt_lower_rates(&rates);
+    }
+    let quota = app.dingtalk.quota();
+    let (month, calls) = quota.take_unshared();
+    match shared.add_calls(&month, calls).await {
+        Ok(total) => quota.shared_total(&month, total),
+        // Counted again at the next tick.
+        Err(_) => quota.give_back_unshared(&month, calls),
+    }
+}
+
+/// The cards of `leftovers` (found in this host's journal at start) the shared journal does
+/// not hold: those are this host's to finalize; the others go to whichever host takes them
+/// over once their leases lapse (waits up to 3 s for Redis first).
+async fn not_shared(
+    deps: &ReplyDeps,
+    shared: &SharedCards,
+    leftovers: Vec<crate::card::JournalEntry>,
+) -> Vec<crate::card::JournalEntry> {
+    let Some(state) = &deps.shared else {
+        return leftovers;
+    };
+    for _ in 0..30 {
+        if state.is_up() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut mine = Vec::new();
+    for entry in leftovers {
+        match shared.has(&entry.card_id).await {
+            Ok(true) => log::info!(
+                "card {} (interrupted earlier) is in the shared journal: the host that takes it over finalizes it",
+                entry.card_id
+            ),
+            _ => mine.push(entry),
+        }
+    }
+    mine
+}
+
+/// This process's name in shared leases: the machine's host name and the process id.
+fn host_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|n| n.trim().to_owned())
+        .unwrap_or_default();
+    let name = if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name
+    };
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
 }
 
 /// What `info` says of one app: its DingTalk calls, budget, card size limit and staleness

@@ -46,13 +46,34 @@ impl Drop for OwnerLock {
     }
 }
 
+/// A copy of the journal other hosts can read (`shared_state:`): told of every entry written
+/// and every card forgotten, in order. Threads: any.
+pub(crate) trait JournalMirror: Send + Sync {
+    /// An entry was written (a new card, or the text it shows).
+    fn put(&self, entry: &JournalEntry);
+    /// The card was finalized and forgotten.
+    fn remove(&self, card_id: &str);
+}
+
 /// The journal directory. Threads: any (each card has its own file).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Journal {
     dir: PathBuf,
     /// This process's id in its entries.
     owner: String,
     _lock: Arc<OwnerLock>,
+    /// The shared copy, with several hosts.
+    mirror: Option<Arc<dyn JournalMirror>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("dir", &self.dir)
+            .field("owner", &self.owner)
+            .field("mirrored", &self.mirror.is_some())
+            .finish()
+    }
 }
 
 impl Journal {
@@ -75,7 +96,16 @@ impl Journal {
             dir,
             owner,
             _lock: Arc::new(OwnerLock { path, _file: file }),
+            mirror: None,
         })
+    }
+
+    /// The journal, copied to `mirror` as it changes.
+    pub(crate) fn mirrored(self, mirror: Arc<dyn JournalMirror>) -> Journal {
+        Journal {
+            mirror: Some(mirror),
+            ..self
+        }
     }
 
     /// Whether the process `owner` still runs (it holds the lock on its owner file). A gone
@@ -127,6 +157,9 @@ impl Journal {
         if let Err(e) = result {
             log::warn!("card journal: cannot write {}: {e}", path.display());
         }
+        if let Some(mirror) = &self.mirror {
+            mirror.put(&entry);
+        }
     }
 
     /// The card's entry, if it has a readable one.
@@ -143,6 +176,9 @@ impl Journal {
     /// Forgets a finalized card.
     pub fn remove(&self, card_id: &str) {
         let _ = std::fs::remove_file(self.path(card_id));
+        if let Some(mirror) = &self.mirror {
+            mirror.remove(card_id);
+        }
     }
 
     /// Cards left in flight by processes that are gone (a crash), oldest first; the cards of

@@ -17,7 +17,7 @@ mod stop_button;
 mod sync;
 
 pub(crate) use context::{CardContext, CardPlan};
-pub(crate) use journal::Journal;
+pub(crate) use journal::{Journal, JournalEntry, JournalMirror};
 pub(crate) use recovery::recover_leftovers;
 pub(crate) use stop_button::{CardCallbacks, StopButton, STOP_ACTION_ID};
 pub(crate) use sync::{CardEnd, CardEvent, CardSync};

@@ -29,6 +29,11 @@ impl Dedup {
         }
     }
 
+    /// How long an id is remembered.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// True the first time `id` is seen (within the TTL), false for a duplicate.
     pub fn first_time(&self, id: &str) -> bool {
         self.first_time_at(id, Instant::now())

@@ -81,6 +81,25 @@ impl Sessions {
         }
     }
 
+    /// Takes the generation other hosts agreed on (`shared_state:`), persisting it when it
+    /// differs from this host's.
+    pub fn set_generation(&self, conversation: &str, generation: u64) {
+        let snapshot = {
+            let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            if g.get(conversation).copied().unwrap_or(0) == generation {
+                return;
+            }
+            g.insert(conversation.to_owned(), generation);
+            serde_json::to_vec(&*g).unwrap_or_default()
+        };
+        if let Err(e) = crate::durable::replace(&self.path, &snapshot, false) {
+            log::warn!(
+                "cannot persist session generations to {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+
     /// Starts a fresh session for the conversation (`/new`) and persists the change.
     pub fn renew(&self, conversation: &str) {
         let snapshot = {

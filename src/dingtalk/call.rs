@@ -49,6 +49,12 @@ impl DingTalkClient {
             .budget
             .acquire(kind, caller.priority, caller.conversation)
             .await;
+        if let Some(shared) = self.shared.get() {
+            let (api_limit, app_limit) = self.budget.limits(kind, caller.priority);
+            shared
+                .wait_turn(kind.name(), super::budget::SPAN, api_limit, app_limit)
+                .await;
+        }
         self.totals.record(kind);
         caller.stats.record(kind);
         self.quota.count_call();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::budget::{Budget, BudgetConfig};
+use super::budget::{Budget, BudgetConfig, BudgetShare, SharedWindow};
 use super::error::DingTalkError;
 use super::quota::MonthlyQuota;
 use super::saved::{Saved, SavedFile};
@@ -46,6 +46,8 @@ pub(crate) struct DingTalkClient {
     saved: Option<SavedFile>,
     /// Every call of the process, for `info`.
     pub(super) totals: Arc<CallStats>,
+    /// The windows the hosts of this app share, with `shared_state:`.
+    pub(super) shared: std::sync::OnceLock<Arc<dyn SharedWindow>>,
 }
 
 impl DingTalkClient {
@@ -97,7 +99,25 @@ impl DingTalkClient {
             quota: MonthlyQuota::new(config.monthly_call_quota, saved.month),
             saved: saved_file,
             totals,
+            shared: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Shares this app's budget with other hosts: every call also takes its turn in
+    /// `window`, and the local limits are divided by `share` while it cannot be reached.
+    pub(crate) fn share_budget(&self, share: BudgetShare, window: Arc<dyn SharedWindow>) {
+        self.budget.share_with(share);
+        let _ = self.shared.set(window);
+    }
+
+    /// The rates this host learned (for other hosts), and the lower ones other hosts learned.
+    pub(crate) fn learned_rates(&self) -> super::budget::LearnedRates {
+        self.budget.learned()
+    }
+
+    /// Takes the rates other hosts learned where lower than this host's.
+    pub(crate) fn adopt_lower_rates(&self, rates: &super::budget::LearnedRates) {
+        self.budget.adopt_lower(rates);
     }
 
     /// The monthly quota counter (card-sync stretches intervals by it).

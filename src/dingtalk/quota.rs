@@ -44,6 +44,8 @@ struct State {
     count: MonthCount,
     warned: bool,
     changed: bool,
+    /// Calls counted here and not yet added to the hosts' shared count (`shared_state:`).
+    unshared: u64,
 }
 
 /// The counter. Threads: any.
@@ -67,6 +69,7 @@ impl MonthlyQuota {
                 count: saved,
                 warned: false,
                 changed: false,
+                unshared: 0,
             }),
         }
     }
@@ -90,6 +93,40 @@ impl MonthlyQuota {
             };
             state.warned = false;
             state.changed = true;
+            state.unshared = 0;
+        }
+    }
+
+    /// The month and the calls counted since the last [`MonthlyQuota::shared_total`], to add
+    /// to the count all hosts share.
+    pub fn take_unshared(&self) -> (String, u64) {
+        let mut state = self.lock();
+        Self::roll(&mut state);
+        (
+            state.count.month.clone(),
+            std::mem::take(&mut state.unshared),
+        )
+    }
+
+    /// Calls taken by [`MonthlyQuota::take_unshared`] that could not be added (Redis is down):
+    /// they are added with the next ones.
+    pub fn give_back_unshared(&self, month: &str, calls: u64) {
+        let mut state = self.lock();
+        if state.count.month == month {
+            state.unshared += calls;
+        }
+    }
+
+    /// The count of `month` across all hosts after this host's calls were added: the month's
+    /// count becomes it (plus calls counted meanwhile) when that is more than this host knew.
+    pub fn shared_total(&self, month: &str, total: u64) {
+        let mut state = self.lock();
+        if state.count.month == month {
+            let calls = total + state.unshared;
+            if calls > state.count.calls {
+                state.count.calls = calls;
+                state.changed = true;
+            }
         }
     }
 
@@ -98,6 +135,7 @@ impl MonthlyQuota {
         let mut state = self.lock();
         Self::roll(&mut state);
         state.count.calls += 1;
+        state.unshared += 1;
         state.changed = true;
         if let Some(quota) = self.quota {
             if !state.warned && state.count.calls * 5 >= quota * 4 {

@@ -24,6 +24,7 @@ pub(crate) use stream_open::stream_open_body;
 use crate::event::AppId;
 use crate::manifest::Manifest;
 use crate::secret::Secret;
+use crate::shared::SharedState;
 use replay::{Claim, ReplayGuard, DEFAULT_CAPACITY};
 use signature::{SignatureError, Verified};
 
@@ -55,17 +56,46 @@ pub(crate) struct CallbackGate {
     apps: Vec<AppSecrets>,
     window_ms: i64,
     replay: Arc<ReplayGuard>,
+    /// With `shared_state:`, the replay cache of every host behind the load balancer.
+    shared: std::sync::OnceLock<Arc<SharedState>>,
 }
 
-/// A callback's signed timestamp, claimed: accepted for good by [`Claimed::keep`], given back
-/// when dropped.
-pub(crate) struct Claimed(Claim);
+/// A callback's signed timestamp, claimed (here, and by every host with shared state):
+/// accepted for good by [`Claimed::keep`], given back when dropped.
+pub(crate) struct Claimed {
+    local: Claim,
+    shared: Option<SharedClaim>,
+}
 
 impl Claimed {
     /// The event was taken: a second copy of these headers is a replay from now on.
-    pub(crate) fn keep(self) {
-        self.0.keep();
+    pub(crate) fn keep(mut self) {
+        if let Some(shared) = &mut self.shared {
+            shared.kept = true;
+        }
+        self.local.keep();
     }
+}
+
+/// A claim in the hosts' shared replay cache, given back on drop unless kept.
+struct SharedClaim {
+    state: Arc<SharedState>,
+    key: String,
+    kept: bool,
+}
+
+impl Drop for SharedClaim {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.state.release_callback(&self.key);
+        }
+    }
+}
+
+/// The shared replay cache's key of a verified callback of `app`.
+fn shared_key(app: AppId, verified: &Verified) -> String {
+    let mac: String = verified.mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}:{}:{mac}", app.0, verified.at)
 }
 
 impl CallbackGate {
@@ -92,15 +122,26 @@ impl CallbackGate {
                 .collect(),
             window_ms,
             replay: ReplayGuard::new(window_ms, DEFAULT_CAPACITY),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Shares the replay cache with the other hosts of the apps from now on.
+    pub(crate) fn share(&self, shared: Arc<SharedState>) {
+        let _ = self.shared.set(shared);
     }
 
     /// Checks the headers (a JSON object, names in any case) at local time `now_ms` without
     /// claiming anything: the host may read the body now.
     pub(crate) fn verify(&self, headers_json: &str, now_ms: i64) -> Result<(), GateError> {
-        let (verified, _) = self.signature(headers_json, now_ms)?;
+        let (verified, app) = self.signature(headers_json, now_ms)?;
         if self.replay.was_accepted(verified, now_ms) {
             return Err(GateError::Refused(replayed()));
+        }
+        if let Some(shared) = self.shared.get() {
+            if let Ok(true) = shared.callback_claimed(&shared_key(app, &verified)) {
+                return Err(GateError::Refused(replayed()));
+            }
         }
         Ok(())
     }
@@ -112,10 +153,29 @@ impl CallbackGate {
         now_ms: i64,
     ) -> Result<(Claimed, AppId), GateError> {
         let (verified, app) = self.signature(headers_json, now_ms)?;
-        self.replay
+        let local = self
+            .replay
             .claim(verified, now_ms)
-            .map(|claim| (Claimed(claim), app))
-            .ok_or_else(|| GateError::Refused(replayed()))
+            .ok_or_else(|| GateError::Refused(replayed()))?;
+        let shared = match self.shared.get() {
+            None => None,
+            Some(state) => {
+                let key = shared_key(app, &verified);
+                let ttl = std::time::Duration::from_millis(self.window_ms.unsigned_abs() * 2);
+                match state.claim_callback(&key, ttl) {
+                    // Another host took it: a replay (the local claim is given back).
+                    Ok(false) => return Err(GateError::Refused(replayed())),
+                    Ok(true) => Some(SharedClaim {
+                        state: state.clone(),
+                        key,
+                        kept: false,
+                    }),
+                    // Redis is down: this host's cache decides.
+                    Err(_) => None,
+                }
+            }
+        };
+        Ok((Claimed { local, shared }, app))
     }
 
     /// The verified signature and the app whose secret made it; a refusal when none did (the

@@ -232,12 +232,46 @@ impl Manifest {
                 ),
             }
         }
+        self.validate_shared_state(&mut err);
         self.validate_addresses(&mut err);
         self.validate_access(&mut err);
         self.validate_attachments(&mut err);
         problems.extend(routes::problems(self, text));
         problems.extend(schedules::problems(self, text));
         problems
+    }
+
+    /// `shared_state:`: a Redis URL and sane numbers.
+    fn validate_shared_state(&self, err: &mut impl FnMut(&str, &str)) {
+        let Some(shared) = &self.shared_state else {
+            return;
+        };
+        match reqwest::Url::parse(&shared.url) {
+            Ok(url) if matches!(url.scheme(), "redis" | "rediss") && url.host().is_some() => {}
+            _ => err(
+                "shared_state.url",
+                "must be a redis:// or rediss:// URL, e.g. redis://:${REDIS_PASSWORD}@10.0.0.5:6379/0",
+            ),
+        }
+        if !(1..=64).contains(&shared.expected_hosts) {
+            err(
+                "shared_state.expected_hosts",
+                &format!("{} is out of range (1..=64)", shared.expected_hosts),
+            );
+        }
+        if !(1_000..=600_000).contains(&shared.lease_ms) {
+            err(
+                "shared_state.lease_ms",
+                &format!("{} is out of range (1000..=600000)", shared.lease_ms),
+            );
+        }
+        let prefix = &shared.key_prefix;
+        if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+            err(
+                "shared_state.key_prefix",
+                "must be one word without spaces, e.g. openclaw-dingtalk",
+            );
+        }
     }
 
     /// Listen addresses the host will bind.
@@ -456,6 +490,12 @@ impl Manifest {
                 "ca_file": self.ca_file().map(|f| f.display().to_string()),
             },
             "state_dir": self.state_dir().display().to_string(),
+            "shared_state": self.shared_state.as_ref().map(|s| serde_json::json!({
+                "url": crate::shared::redacted_url(&s.url),
+                "expected_hosts": s.expected_hosts,
+                "key_prefix": s.key_prefix,
+                "lease_ms": s.lease_ms,
+            })),
         })
     }
 }

@@ -57,6 +57,12 @@ pub struct Manifest {
     /// environment).
     #[serde(default)]
     pub network: NetworkConfig,
+    /// State several hosts of the same apps share through Redis: the DingTalk call budget,
+    /// dedup, session generations, the callback replay cache and the card journal's leases.
+    /// Default none (every host keeps its own, in-process). `shared_state: redis://…` is short
+    /// for `shared_state: {url: redis://…}`.
+    #[serde(default)]
+    pub shared_state: Option<SharedStateConfig>,
     /// Directory for the in-flight card journal and session state, relative to the
     /// manifest. Default `.openclaw-dingtalk`.
     #[serde(default = "default_state_dir")]
@@ -460,6 +466,74 @@ pub enum AccessPolicy {
     Open,
     /// Only the listed senders (1:1) and groups.
     Allowlist,
+}
+
+/// `shared_state:` (written as a mapping, or as its URL alone).
+#[derive(Debug, Clone)]
+pub struct SharedStateConfig {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS); the password best comes
+    /// from the environment (`${REDIS_PASSWORD}`). Never logged with its credentials.
+    pub url: String,
+    /// How many hosts share the apps. While Redis is unreachable each host keeps to this share
+    /// of every DingTalk budget (the configured or learned rate divided by it). Default 2.
+    pub expected_hosts: u32,
+    /// The prefix of every Redis key. Default `openclaw-dingtalk`.
+    pub key_prefix: String,
+    /// How long a card stays its host's without a renewal, in ms: when a host dies, another
+    /// host finalizes its cards once their leases expired. Default 15000.
+    pub lease_ms: u64,
+}
+
+/// `shared_state:` as a mapping.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharedStateKeys {
+    url: String,
+    #[serde(default = "default_expected_hosts")]
+    expected_hosts: u32,
+    #[serde(default = "default_key_prefix")]
+    key_prefix: String,
+    #[serde(default = "default_lease_ms")]
+    lease_ms: u64,
+}
+
+impl<'de> Deserialize<'de> for SharedStateConfig {
+    /// A URL alone, or the mapping; an error names the unknown or mistyped key.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SharedStateConfig, D::Error> {
+        use serde::de::Error;
+        let keys = match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(url) => SharedStateKeys {
+                url,
+                expected_hosts: default_expected_hosts(),
+                key_prefix: default_key_prefix(),
+                lease_ms: default_lease_ms(),
+            },
+            value @ serde_yaml::Value::Mapping(_) => {
+                serde_yaml::from_value(value).map_err(D::Error::custom)?
+            }
+            _ => {
+                return Err(D::Error::custom(
+                    "must be a redis:// URL or a mapping with `url` (and optionally expected_hosts, key_prefix, lease_ms)",
+                ))
+            }
+        };
+        Ok(SharedStateConfig {
+            url: keys.url,
+            expected_hosts: keys.expected_hosts,
+            key_prefix: keys.key_prefix,
+            lease_ms: keys.lease_ms,
+        })
+    }
+}
+
+fn default_expected_hosts() -> u32 {
+    2
+}
+fn default_key_prefix() -> String {
+    "openclaw-dingtalk".into()
+}
+fn default_lease_ms() -> u64 {
+    15_000
 }
 
 /// `network:`

@@ -357,3 +357,55 @@ fn with_several_apps_a_schedule_names_an_app_of_the_manifest() {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }
 }
+
+#[test]
+fn shared_state_is_a_redis_url_or_a_mapping_and_its_problems_are_named() {
+    let short = load(&format!(
+        "{MINIMAL}shared_state: redis://:口令@127.0.0.1:6379/0\n"
+    ))
+    .unwrap();
+    let shared = short.shared_state.as_ref().unwrap();
+    assert_eq!(
+        (
+            shared.expected_hosts,
+            shared.key_prefix.as_str(),
+            shared.lease_ms
+        ),
+        (2, "openclaw-dingtalk", 15_000)
+    );
+    let summary = short.summary().to_string();
+    assert!(
+        summary.contains("redis://***@127.0.0.1:6379/0"),
+        "{summary}"
+    );
+    assert!(!summary.contains("口令"), "{summary}");
+
+    let full = load(&format!(
+        "{MINIMAL}shared_state:\n  url: rediss://redis.internal:6380\n  expected_hosts: 3\n  lease_ms: 5000\n"
+    ))
+    .unwrap();
+    assert_eq!(full.shared_state.unwrap().expected_hosts, 3);
+
+    let err = load(&format!(
+        "{MINIMAL}shared_state:\n  url: http://127.0.0.1:6379\n  expected_hosts: 0\n  lease_ms: 10\n  key_prefix: 两 个\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        "shared_state.url (line 9): must be a redis:// or rediss:// URL",
+        "shared_state.expected_hosts (line 10): 0 is out of range (1..=64)",
+        "shared_state.lease_ms (line 11): 10 is out of range",
+        "shared_state.key_prefix (line 12): must be one word",
+    ] {
+        assert!(err.contains(expected), "{expected} in {err}");
+    }
+    let err = load(&format!(
+        "{MINIMAL}shared_state:\n  url: redis://h:1\n  colour: 红\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("shared_state") && err.contains("colour"),
+        "{err}"
+    );
+}

@@ -149,6 +149,12 @@ pub(super) async fn answer(
             None => Ending::Stopped,
             Some(prepared) => {
                 unread_note = prepared.card_note();
+                if let Some(shared) = &deps.shared {
+                    // `/new` on another host counts here too.
+                    if let Ok(generation) = shared.session_generation(conversation).await {
+                        deps.sessions.set_generation(conversation, generation);
+                    }
+                }
                 let request = prompt::request(
                     settings,
                     route,

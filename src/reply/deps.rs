@@ -13,6 +13,7 @@ use crate::event::BotMessage;
 use crate::gateway::GatewayClient;
 use crate::manifest::AccessConfig;
 use crate::schedule::Schedules;
+use crate::shared::SharedState;
 
 /// The manifest settings the pipeline reads (copied from the manifest at `init`).
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub(crate) struct ReplyDeps {
     /// The DingTalk apps: each one's client (plain replies, markdown fallbacks), card
     /// context and attachments client.
     pub(crate) apps: Apps,
+    /// The state shared with other hosts (`shared_state:`): dedup and sessions across hosts.
+    pub(crate) shared: Option<Arc<SharedState>>,
     /// What the pipeline counts, for `info`.
     pub(crate) counters: ReplyCounters,
     /// Cancelled by `shutdown` near its deadline: replies still running finalize as

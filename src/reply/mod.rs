@@ -56,6 +56,16 @@ pub(crate) async fn post(deps: Arc<ReplyDeps>, post: proactive::Post, tx: Unboun
     answer::answer(&deps, &msg, queued, &tx).await;
 }
 
+/// With shared state: whether another host (or this one, earlier) already took `msg` (its
+/// redelivery landed elsewhere). While Redis is down only the local filter decides.
+async fn another_host_took(deps: &ReplyDeps, msg: &BotMessage) -> bool {
+    let Some(shared) = &deps.shared else {
+        return false;
+    };
+    let key = format!("{}:{}", deps.app(msg).config.app_key, msg.msg_id);
+    matches!(shared.first_time(&key, deps.dedup.ttl()).await, Ok(false))
+}
+
 /// Carries out `plan` for `msg`; every path ends the stream `tx` with exactly one terminal
 /// chunk. Runs as its own task on the plugin runtime.
 pub(crate) async fn run(
@@ -71,6 +81,11 @@ pub(crate) async fn run(
         crate::test_hooks::check(t, crate::test_hooks::Hook::ReplyTask);
     }
     let deps = &*deps;
+    let plan = if !matches!(plan, Plan::Duplicate) && another_host_took(deps, &msg).await {
+        Plan::Duplicate
+    } else {
+        plan
+    };
     match plan {
         Plan::Duplicate => {
             deps.counters.skipped.fetch_add(1, Relaxed);
@@ -108,6 +123,11 @@ pub(crate) async fn run(
         }
         Plan::NewSession(conversation) => {
             deps.sessions.renew(&conversation);
+            if let Some(shared) = &deps.shared {
+                if let Ok(generation) = shared.renew_session(&conversation).await {
+                    deps.sessions.set_generation(&conversation, generation);
+                }
+            }
             notice::plain_reply(deps, &msg, notice::NEW_SESSION, "new_session", &tx).await;
         }
         Plan::Stop(conversation) => {

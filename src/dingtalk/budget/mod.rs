@@ -15,9 +15,15 @@
 mod rate;
 mod window;
 
+/// The span of every budget window (see `window.rs`).
+pub(crate) const SPAN: Duration = window::SPAN;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
@@ -51,6 +57,45 @@ pub struct BudgetConfig {
 
 /// Rates learned earlier, by API name (`create`, `stream`, …) and `app`.
 pub type LearnedRates = BTreeMap<String, f64>;
+
+/// How many hosts share each budget: 1 with no shared state or while the shared windows
+/// (`shared_state:`) hold the hosts' calls together; `expected_hosts` while they cannot, so
+/// that each host keeps to its share. Set by the shared state, read by every budget.
+/// Threads: any.
+#[derive(Debug, Clone)]
+pub(crate) struct BudgetShare(Arc<AtomicU32>);
+
+impl BudgetShare {
+    /// A share of 1 (no division).
+    pub(crate) fn whole() -> BudgetShare {
+        BudgetShare(Arc::new(AtomicU32::new(1)))
+    }
+
+    /// The divisor of every local limit now.
+    pub(crate) fn divisor(&self) -> u32 {
+        self.0.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Sets the divisor (at least 1).
+    pub(crate) fn set(&self, hosts: u32) {
+        self.0.store(hosts.max(1), Ordering::Relaxed);
+    }
+}
+
+/// The windows the hosts of an app share (`shared_state:`): a call granted by the local
+/// budget also takes its turn there. Threads: any.
+pub(crate) trait SharedWindow: Send + Sync {
+    /// Waits until a call of the budget `api` may go: at most `api_limit` calls of it and
+    /// `app_limit` calls in all (none: no app-wide limit) in any `span`, across hosts.
+    /// Returns at once when the shared windows cannot be reached.
+    fn wait_turn<'a>(
+        &'a self,
+        api: &'a str,
+        span: Duration,
+        api_limit: usize,
+        app_limit: Option<usize>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
 
 /// The right to start one call now. Report DingTalk's answer with
 /// [`Budget::accepted`] or [`Budget::limited`].
@@ -108,6 +153,8 @@ struct State {
     changed: bool,
     /// `dingtalk.app_qps` is set.
     app_capped: bool,
+    /// The per-API and app-wide ceilings (for rates adopted from other hosts).
+    ceilings: (f64, f64),
 }
 
 /// Conversations remembered for fairness before the map is cleared (it only orders turns).
@@ -132,9 +179,19 @@ impl State {
         self.app_capped || self.app.rate.was_learned()
     }
 
+    /// The limits of a call of `api` with `priority` in a window (the reserve applied),
+    /// divided by `share`: the API's and, when an app-wide limit is known, the app's.
+    fn limits(&self, api: usize, priority: Priority, share: u32) -> (usize, Option<usize>) {
+        let part = |limit: usize| (limit / share as usize).max(1);
+        let app_limited = self.app_limited();
+        let app = limit_for(priority, part(self.app.rate.limit()), app_limited);
+        let api = limit_for(priority, part(self.apis[api].rate.limit()), true);
+        (api, app_limited.then_some(app))
+    }
+
     /// Grants every waiter that may start now, most urgent first; returns when the first
     /// waiter left waiting may go (if any waits).
-    fn dispatch(&mut self, now: Instant) -> Option<Instant> {
+    fn dispatch(&mut self, now: Instant, share: u32) -> Option<Instant> {
         self.waiters.retain(|w| !w.grant.is_closed());
         let served = &self.served;
         self.waiters.sort_by_key(|w| {
@@ -151,9 +208,10 @@ impl State {
             let priority = self.waiters[i].priority;
             // The app-wide window keeps a reserve only once an app-wide limit is known: before
             // that it is not what holds calls back, and a reply's first calls must not wait.
-            let app_limit = limit_for(priority, self.app.rate.limit(), self.app_limited());
+            let (api_limit, app_limit) = self.limits(api, priority, share);
+            let app_limit =
+                app_limit.unwrap_or_else(|| (self.app.rate.limit() / share as usize).max(1));
             let app_free = self.app.window.free_at(now, app_limit);
-            let api_limit = limit_for(priority, self.apis[api].rate.limit(), true);
             let api_free = self.apis[api].window.free_at(now, api_limit);
             if app_free > now {
                 // Nobody behind this waiter may take the app-wide slot it waits for.
@@ -200,6 +258,14 @@ struct Shared {
     state: Mutex<State>,
     wake: Arc<Notify>,
     scheduler_started: AtomicBool,
+    /// Set when the budget is shared between hosts (`shared_state:`).
+    share: std::sync::OnceLock<BudgetShare>,
+}
+
+impl Shared {
+    fn divisor(&self) -> u32 {
+        self.share.get().map_or(1, BudgetShare::divisor)
+    }
 }
 
 impl Shared {
@@ -228,13 +294,59 @@ impl Budget {
             serve_clock: 0,
             changed: false,
             app_capped: config.app_qps.is_some(),
+            ceilings: (api_ceiling, app_ceiling),
         };
         Budget {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 wake: Arc::new(Notify::new()),
                 scheduler_started: AtomicBool::new(false),
+                share: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Divides every limit by `share` from now on (several hosts share this app's budget).
+    pub(crate) fn share_with(&self, share: BudgetShare) {
+        let _ = self.shared.share.set(share);
+        self.shared.wake.notify_one();
+    }
+
+    /// The limits a call of `api` with `priority` keeps to in a window now (the reserve and
+    /// the share applied): the API's and, when known, the app-wide one.
+    pub(crate) fn limits(&self, api: CallKind, priority: Priority) -> (usize, Option<usize>) {
+        self.shared
+            .lock()
+            .limits(api as usize, priority, self.shared.divisor())
+    }
+
+    /// Takes the rates other hosts learned where they are lower than this host's (a 403 seen
+    /// elsewhere); this host probes back up on its own.
+    pub(crate) fn adopt_lower(&self, rates: &LearnedRates) {
+        let mut state = self.shared.lock();
+        let (api_ceiling, app_ceiling) = state.ceilings;
+        let mut lowered = Vec::new();
+        for kind in CallKind::ALL {
+            let lane = &mut state.apis[kind as usize];
+            if let Some(&r) = rates.get(kind.name()) {
+                if r >= 1.0 && r + 0.5 < lane.rate.per_second() {
+                    lane.rate = Rate::learned(r, api_ceiling);
+                    lowered.push(format!("{} {r:.1}/s", kind.name()));
+                }
+            }
+        }
+        if let Some(&r) = rates.get("app") {
+            if r >= 1.0 && r + 0.5 < state.app.rate.per_second() {
+                state.app.rate = Rate::learned(r, app_ceiling);
+                lowered.push(format!("app-wide {r:.1}/s"));
+            }
+        }
+        if !lowered.is_empty() {
+            state.changed = true;
+            log::info!(
+                "DingTalk budget lowered to what another host learned: {}",
+                lowered.join(", ")
+            );
         }
     }
 
@@ -253,7 +365,7 @@ impl Budget {
                 seq,
                 grant,
             });
-            state.dispatch(Instant::now());
+            state.dispatch(Instant::now(), self.shared.divisor());
         }
         if let Ok(permit) = granted.try_recv() {
             return permit;
@@ -392,7 +504,8 @@ async fn schedule(shared: Weak<Shared>, wake: Arc<Notify>) {
             let Some(shared) = shared.upgrade() else {
                 return;
             };
-            let next = shared.lock().dispatch(Instant::now());
+            let divisor = shared.divisor();
+            let next = shared.lock().dispatch(Instant::now(), divisor);
             next
         };
         match next {

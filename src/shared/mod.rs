@@ -1,0 +1,415 @@
+//! State several hosts of the same apps share through Redis (`shared_state:`): one DingTalk
+//! call budget per app and API across hosts (`budget.rs`), the month's call count, dedup,
+//! session generations, the HTTP callbacks' replay cache, and the card journal's leases
+//! (`cards.rs`). See `docs/operations.md`, "Several hosts".
+//!
+//! Redis trouble never stops a reply: every operation has a short deadline, and a failed one
+//! makes the caller use its local state. The first failure marks Redis down (one warning, the
+//! `up` flag `info` and `/metrics` show) and each host keeps to `1/expected_hosts` of every
+//! budget; a probe every second marks it up again (one info line) and the card leases are
+//! put back (a restarted Redis has lost them).
+
+mod budget;
+mod cards;
+mod scripts;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub(crate) use budget::SharedBudget;
+pub(crate) use cards::SharedCards;
+
+use crate::dingtalk::BudgetShare;
+use crate::manifest::SharedStateConfig;
+use crate::runtime::runtime;
+
+/// The deadline of one Redis operation: past it the caller uses its local state.
+const OP_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often Redis is probed while it is down (or not yet reached).
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a shared operation did not happen: Redis is down or did not answer in time. The
+/// caller goes on with its local state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unavailable;
+
+/// The connection to Redis and its health. Shared by every app of the skill; threads: any.
+pub(crate) struct SharedState {
+    config: SharedStateConfig,
+    /// The URL without its credentials, for log lines.
+    shown: String,
+    client: redis::Client,
+    conn: Mutex<Option<ConnectionManager>>,
+    up: AtomicBool,
+    /// Redis has been reached at least once.
+    reached: AtomicBool,
+    /// Times Redis went down, for `info`.
+    outages: AtomicU64,
+    /// This process's id in leases and window entries.
+    host: String,
+    share: BudgetShare,
+    /// Called (on the runtime) each time Redis comes back: puts the card leases back.
+    on_rejoin: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+}
+
+impl SharedState {
+    /// Connects in the background (a start never waits for Redis); `host` names this process
+    /// in leases. Until Redis answers, the budgets keep to their share of `expected_hosts`.
+    pub(crate) fn start(
+        config: &SharedStateConfig,
+        host: &str,
+    ) -> Result<Arc<SharedState>, String> {
+        let shown = redacted_url(&config.url);
+        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
+            format!(
+                "shared_state.url {shown}: {}",
+                redact_error(&e.to_string(), &config.url)
+            )
+        })?;
+        let share = BudgetShare::whole();
+        share.set(config.expected_hosts);
+        let state = Arc::new(SharedState {
+            config: config.clone(),
+            shown,
+            client,
+            conn: Mutex::new(None),
+            up: AtomicBool::new(false),
+            reached: AtomicBool::new(false),
+            outages: AtomicU64::new(0),
+            host: host.to_owned(),
+            share,
+            on_rejoin: Mutex::new(Vec::new()),
+        });
+        let weak = Arc::downgrade(&state);
+        runtime().spawn(async move {
+            let mut tick = tokio::time::interval(PROBE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(state) = weak.upgrade() else { return };
+                if !state.up.load(Relaxed) {
+                    state.probe().await;
+                }
+            }
+        });
+        Ok(state)
+    }
+
+    /// The settings.
+    pub(crate) fn config(&self) -> &SharedStateConfig {
+        &self.config
+    }
+
+    /// This process's id in leases.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// What the budgets divide their limits by.
+    pub(crate) fn share(&self) -> BudgetShare {
+        self.share.clone()
+    }
+
+    /// Whether Redis answers now.
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Relaxed)
+    }
+
+    /// Runs `rejoin` each time Redis comes back (and the first time it is reached).
+    pub(crate) fn on_rejoin(&self, rejoin: impl Fn() + Send + Sync + 'static) {
+        self.on_rejoin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(rejoin));
+    }
+
+    /// A Redis key under `shared_state.key_prefix`.
+    pub(crate) fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.config.key_prefix.clone();
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+
+    /// Connects (first time) or pings; marks Redis up on success.
+    async fn probe(&self) {
+        let existing = self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let conn = match existing {
+            Some(conn) => conn,
+            None => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(OP_TIMEOUT))
+                    .set_response_timeout(Some(OP_TIMEOUT))
+                    .set_number_of_retries(1);
+                match tokio::time::timeout(
+                    OP_TIMEOUT * 2,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                {
+                    Ok(Ok(conn)) => {
+                        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+                        conn
+                    }
+                    Ok(Err(e)) => return self.failed(&e.to_string()),
+                    Err(_) => return self.failed("no answer within 1 s"),
+                }
+            }
+        };
+        let mut conn = conn;
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(OP_TIMEOUT, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => self.came_up(),
+            Ok(Err(e)) => self.failed(&e.to_string()),
+            Err(_) => self.failed("no answer within 500 ms"),
+        }
+    }
+
+    fn came_up(&self) {
+        if self.up.swap(true, Relaxed) {
+            return;
+        }
+        self.share.set(1);
+        if self.reached.swap(true, Relaxed) {
+            log::info!(
+                "shared state: Redis at {} is back; the hosts share the DingTalk budget, dedup, sessions and card leases again",
+                self.shown
+            );
+        } else {
+            log::info!(
+                "shared state: Redis at {} reached; DingTalk budget, dedup, sessions and card leases are shared (host {})",
+                self.shown, self.host
+            );
+        }
+        for rejoin in self
+            .on_rejoin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            rejoin();
+        }
+    }
+
+    fn failed(&self, why: &str) {
+        let why = redact_error(why, &self.config.url);
+        let was_up = self.up.swap(false, Relaxed);
+        self.share.set(self.config.expected_hosts);
+        if was_up {
+            self.outages.fetch_add(1, Relaxed);
+            log::warn!(
+                "shared state: Redis at {} is unreachable ({why}); falling back to local state: each DingTalk budget at 1/{} of its rate, dedup, sessions and card leases on this host only, until it is back",
+                self.shown, self.config.expected_hosts
+            );
+        } else if !self.reached.load(Relaxed) && self.outages.fetch_add(1, Relaxed) == 0 {
+            log::warn!(
+                "shared state: Redis at {} not reached ({why}); using local state (each DingTalk budget at 1/{} of its rate) until it answers",
+                self.shown, self.config.expected_hosts
+            );
+        }
+    }
+
+    /// Runs one operation on the connection, within [`OP_TIMEOUT`]; a failure marks Redis
+    /// down. `Err(Unavailable)` while it is down.
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if !self.up.load(Relaxed) {
+            return Err(Unavailable);
+        }
+        let Some(conn) = self.conn.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            return Err(Unavailable);
+        };
+        match tokio::time::timeout(OP_TIMEOUT, op(conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                self.failed(&e.to_string());
+                Err(Unavailable)
+            }
+            Err(_) => {
+                self.failed("no answer within 500 ms");
+                Err(Unavailable)
+            }
+        }
+    }
+
+    /// [`SharedState::run`] from a thread outside the plugin runtime (a host's thread in a
+    /// synchronous call), waiting at most [`OP_TIMEOUT`] for the answer.
+    pub(crate) fn run_blocking<T, F, Fut>(self: &Arc<Self>, op: F) -> Result<T, Unavailable>
+    where
+        T: Send + 'static,
+        F: FnOnce(ConnectionManager) -> Fut + Send + 'static,
+        Fut: Future<Output = redis::RedisResult<T>> + Send,
+    {
+        if !self.up.load(Relaxed) {
+            return Err(Unavailable);
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let state = self.clone();
+        runtime().spawn(async move {
+            let _ = tx.send(state.run(op).await);
+        });
+        rx.recv_timeout(OP_TIMEOUT + Duration::from_millis(100))
+            .unwrap_or(Err(Unavailable))
+    }
+
+    /// Whether `key` (a redelivery filter's key) is seen for the first time by any host,
+    /// remembered for `ttl`. `Err` while Redis is down: the local filter decides.
+    pub(crate) async fn first_time(&self, key: &str, ttl: Duration) -> Result<bool, Unavailable> {
+        let key = self.key(&["dedup", key]);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run(|mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+        .await
+    }
+
+    /// The session generation of `conversation` all hosts see.
+    pub(crate) async fn session_generation(&self, conversation: &str) -> Result<u64, Unavailable> {
+        let key = self.key(&["sessions"]);
+        let field = conversation.to_owned();
+        self.run(|mut c| async move {
+            let g: Option<u64> = redis::cmd("HGET")
+                .arg(&key)
+                .arg(&field)
+                .query_async(&mut c)
+                .await?;
+            Ok(g.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Starts a fresh session of `conversation` for every host (`/new`); the new generation.
+    pub(crate) async fn renew_session(&self, conversation: &str) -> Result<u64, Unavailable> {
+        let key = self.key(&["sessions"]);
+        let field = conversation.to_owned();
+        self.run(|mut c| async move {
+            redis::cmd("HINCRBY")
+                .arg(&key)
+                .arg(&field)
+                .arg(1)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// Claims a signed callback (`claim` names its app, timestamp and signature) for every
+    /// host for `ttl`: `Ok(false)` when another host (or this one) took it before.
+    pub(crate) fn claim_callback(
+        self: &Arc<Self>,
+        claim: &str,
+        ttl: Duration,
+    ) -> Result<bool, Unavailable> {
+        let key = self.key(&["replay", claim]);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run_blocking(move |mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+    }
+
+    /// Gives a claimed callback back (the event was not taken: it may come again).
+    pub(crate) fn release_callback(self: &Arc<Self>, claim: &str) {
+        let key = self.key(&["replay", claim]);
+        let _ = self.run_blocking(move |mut c| async move {
+            redis::cmd("DEL").arg(&key).query_async::<u64>(&mut c).await
+        });
+    }
+
+    /// Whether a callback was claimed by any host (for the check before its body is read).
+    pub(crate) fn callback_claimed(self: &Arc<Self>, claim: &str) -> Result<bool, Unavailable> {
+        let key = self.key(&["replay", claim]);
+        self.run_blocking(move |mut c| async move {
+            let n: u64 = redis::cmd("EXISTS").arg(&key).query_async(&mut c).await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// What `info` says: where (without credentials), whether it answers, outages.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.shown,
+            "up": self.is_up(),
+            "host": self.host,
+            "expected_hosts": self.config.expected_hosts,
+            "outages": self.outages.load(Relaxed),
+        })
+    }
+}
+
+/// `url` without a password or user name: `redis://***@host:port/db`.
+pub(crate) fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                let _ = parsed.set_username("");
+                let _ = parsed.set_password(None);
+                let shown = parsed.to_string();
+                match shown.split_once("://") {
+                    Some((scheme, rest)) => format!("{scheme}://***@{rest}"),
+                    None => shown,
+                }
+            } else {
+                parsed.to_string()
+            }
+        }
+        Err(_) => "(not a URL)".into(),
+    }
+}
+
+/// `text` (an error of the Redis client) without the URL's password, should it quote it.
+fn redact_error(text: &str, url: &str) -> String {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_owned))
+    {
+        Some(password) if !password.is_empty() => text.replace(&password, "***"),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_credentials() {
+        assert_eq!(
+            redacted_url("redis://:密码-secret@10.0.0.5:6379/0"),
+            "redis://***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            redacted_url("rediss://bot:pw@redis.internal:6380"),
+            "rediss://***@redis.internal:6380"
+        );
+        assert_eq!(
+            redacted_url("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert!(!redact_error("auth failed for pw123", "redis://:pw123@h:1").contains("pw123"));
+    }
+}
