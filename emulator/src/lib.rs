@@ -6,6 +6,8 @@
 //!   as the fake *upstream model* behind a real gateway.
 //! * [`event`]: realistic inbound robot-message payloads and HTTP-callback signing.
 //! * [`manifest`]: [`manifest::TestManifest`], the builder of every test manifest (`openclaw-skill.yaml`).
+//! * [`redis`]: [`redis::RedisServer`], a real `redis-server` on loopback for the multi-host tests
+//!   (the plugin's `shared_state:`).
 //! * [`replay`]: a raw TCP server that replays captured HTTP responses byte for byte.
 //! * [`render`]: card and robot-message markdown to HTML, as DingTalk shows it.
 //!
@@ -16,6 +18,7 @@ pub mod dingtalk;
 pub mod event;
 pub mod gateway;
 pub mod manifest;
+pub mod redis;
 pub mod render;
 pub mod replay;
 

@@ -345,6 +345,18 @@ impl TestManifest {
         self
     }
 
+    /// `shared_state:` with `url` (`redis://…` or `rediss://…`, e.g. [`RedisServer::url`]) and
+    /// `expected_hosts`: the hosts of one DingTalk app that run with this manifest share their
+    /// DingTalk call budget, dedup, session generations and card journal through that Redis. The
+    /// other keys (`key_prefix`, `lease_ms`) stay at the plugin's defaults unless set, e.g.
+    /// `.set("shared_state.lease_ms", 3000)`.
+    ///
+    /// [`RedisServer::url`]: crate::redis::RedisServer::url
+    pub fn shared_state(self, url: &str, expected_hosts: u32) -> TestManifest {
+        self.set("shared_state.url", url)
+            .set("shared_state.expected_hosts", expected_hosts)
+    }
+
     /// Several apps instead of the `dingtalk:` block: `apps:` with one entry per `(name,
     /// emulator)`, each with the block's settings and that emulator's app key, secret, robot
     /// code and URLs (one emulator per app, as each DingTalk app is its own tenant of limits).
@@ -695,6 +707,43 @@ mod tests {
         };
         assert_eq!(keys(&v)[..3], ["name", "version", "library"]);
         assert_eq!(keys(&v["ingress"]), ["mode", "http"]);
+    }
+
+    #[test]
+    fn shared_state_is_a_top_level_section() {
+        let yaml = TestManifest::new("u", "g")
+            .shared_state("redis://127.0.0.1:6390/0", 3)
+            .set("shared_state.lease_ms", 3000)
+            .to_yaml();
+        assert!(
+            yaml.ends_with(
+                "shared_state:\n  url: \"redis://127.0.0.1:6390/0\"\n  expected_hosts: 3\n  \
+                 lease_ms: 3000\n"
+            ),
+            "{yaml}"
+        );
+        let v = parse(&yaml);
+        assert_eq!(
+            v["shared_state"]["url"].as_str(),
+            Some("redis://127.0.0.1:6390/0")
+        );
+        assert_eq!(v["shared_state"]["expected_hosts"].as_u64(), Some(3));
+        assert_eq!(v["shared_state"]["lease_ms"].as_u64(), Some(3000));
+        assert!(v["shared_state"].get("key_prefix").is_none(), "default");
+        // `${ENV}` as everywhere in the manifest.
+        let yaml = TestManifest::new("u", "g")
+            .shared_state("x", 2)
+            .set_raw("shared_state.url", "\"${REDIS_URL}\"")
+            .to_yaml();
+        let text = openclaw_skill_abi::manifest_text::interpolate(&yaml, |name| {
+            (name == "REDIS_URL").then(|| "rediss://127.0.0.1:6391/2".to_owned())
+        })
+        .unwrap();
+        let v: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(
+            v["shared_state"]["url"].as_str(),
+            Some("rediss://127.0.0.1:6391/2")
+        );
     }
 
     #[test]

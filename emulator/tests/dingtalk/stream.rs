@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use openclaw_dingtalk_emulator::{
     dingtalk::{
         ApiKind, Closer, EmulatorConfig, FrameDirection, FrameKind, PushOptions, StreamConfig,
-        BOT_MESSAGE_TOPIC,
+        StreamFrame, BOT_MESSAGE_TOPIC,
     },
     event::MessageSpec,
 };
@@ -470,4 +470,135 @@ async fn the_change_feed_wakes_on_stream_frames_and_connections() {
             .await,
         "the close is a change too"
     );
+}
+
+#[tokio::test]
+async fn several_connections_share_the_pushes_and_a_redelivery_goes_to_another_one() {
+    let dt = Dt::start(config(StreamConfig {
+        redelivery_after: Some(Duration::from_millis(100)),
+        ..quiet()
+    }))
+    .await;
+    // Three hosts of one app, each with its own connection (ids 1, 2, 3 in this order).
+    let mut hosts = vec![connect(&dt).await, connect(&dt).await, connect(&dt).await];
+    for i in 0..9 {
+        dt.emu
+            .push_bot_message(MessageSpec::group_text("cidShared==", &format!("第{i}条")));
+    }
+    // Each connection gets its share, every third push, and each callback once.
+    for ws in &mut hosts {
+        for _ in 0..3 {
+            let frame = next_frame(ws).await;
+            ws.send(ack(&frame)).await.unwrap();
+        }
+    }
+    assert!(
+        dt.emu
+            .wait_for_frames(
+                |f| f.iter().filter(|f| f.kind == FrameKind::Ack).count() == 9,
+                WAIT
+            )
+            .await
+    );
+    let frames = dt.emu.stream_frames();
+    let on: Vec<u64> = frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Callback)
+        .map(|f| f.connection)
+        .collect();
+    assert_eq!(on, [1, 2, 3, 1, 2, 3, 1, 2, 3]);
+    for f in frames.iter().filter(|f| f.kind == FrameKind::Ack) {
+        let callback = frames
+            .iter()
+            .find(|c| c.kind == FrameKind::Callback && c.message_id == f.message_id)
+            .unwrap();
+        assert_eq!(f.connection, callback.connection, "ACKed where it arrived");
+    }
+
+    // A lost ACK: the callback comes again on another connection, which ACKs it.
+    let receipt = dt.emu.push_bot_message_with(
+        MessageSpec::group_text("cidShared==", "确认丢失"),
+        PushOptions { lose_acks: 1 },
+    );
+    let callbacks_of = |frames: &[StreamFrame]| {
+        frames
+            .iter()
+            .filter(|f| {
+                f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(&receipt.msg_id)
+            })
+            .map(|f| f.connection)
+            .collect::<Vec<u64>>()
+    };
+    let first = callbacks_of(&dt.emu.stream_frames())[0];
+    assert_eq!(first, 1, "the next connection in turn");
+    let frame = next_frame(&mut hosts[first as usize - 1]).await;
+    hosts[first as usize - 1].send(ack(&frame)).await.unwrap(); // "lost"
+    assert!(
+        dt.emu
+            .wait_for_frames(|f| callbacks_of(f).len() == 2, WAIT)
+            .await
+    );
+    let second = callbacks_of(&dt.emu.stream_frames())[1];
+    assert_ne!(second, first, "redelivered on a different connection");
+    let again = next_frame(&mut hosts[second as usize - 1]).await;
+    assert_eq!(again["headers"]["messageId"], receipt.message_id.as_str());
+    hosts[second as usize - 1].send(ack(&again)).await.unwrap();
+    assert!(
+        dt.emu
+            .wait_for_frames(
+                |f| f.iter().any(|f| f.kind == FrameKind::Ack
+                    && !f.ack_lost
+                    && f.msg_id.as_deref() == Some(&receipt.msg_id)),
+                WAIT
+            )
+            .await
+    );
+    let frames = dt.emu.stream_frames();
+    let redelivered = frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(&receipt.msg_id))
+        .map(|f| f.redelivery)
+        .collect::<Vec<bool>>();
+    assert_eq!(redelivered, [false, true]);
+    // No connection got anything more.
+    for ws in &mut hosts {
+        let extra = tokio::time::timeout(Duration::from_millis(300), next_frame(ws)).await;
+        assert!(extra.is_err(), "nothing more: {extra:?}");
+    }
+}
+
+#[tokio::test]
+async fn pushes_skip_connections_told_to_disconnect_and_frozen_ones() {
+    let dt = Dt::start(config(quiet())).await;
+    let mut old = connect(&dt).await;
+    // Long grace: #1 stays open, told to disconnect; pushes go to #2 only.
+    dt.emu
+        .disconnect_all_after("connection is expired", Duration::from_secs(30));
+    let told = next_frame(&mut old).await;
+    assert_eq!(told["headers"]["topic"], "disconnect");
+    let mut new = connect(&dt).await;
+    for i in 0..3 {
+        dt.emu
+            .push_bot_message(MessageSpec::group_text("cidSkip==", &format!("第{i}条")));
+        let frame = next_frame(&mut new).await;
+        new.send(ack(&frame)).await.unwrap();
+    }
+    let on: Vec<u64> = dt
+        .emu
+        .stream_frames()
+        .iter()
+        .filter(|f| f.kind == FrameKind::Callback)
+        .map(|f| f.connection)
+        .collect();
+    assert_eq!(on, [2, 2, 2]);
+    // Frozen (a dead peer): a push waits for the next connection.
+    dt.emu.freeze_connections();
+    let waiting = dt
+        .emu
+        .push_bot_message(MessageSpec::group_text("cidSkip==", "等待"));
+    let mut third = connect(&dt).await;
+    let frame = next_frame(&mut third).await;
+    let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["msgId"], waiting.as_str());
+    drop((old, new));
 }

@@ -17,11 +17,20 @@
 //!   [`CARD_CALLBACK_TOPIC`], only to connections that subscribed to it (`CALLBACK`
 //!   `/v1.0/card/instances/callback`), with the same ACK and redelivery rules.
 //!
-//! Emulator choices where DingTalk is silent: a push goes to the most recently opened connection that
-//! subscribed (`CALLBACK`) to its topic and has not been told to disconnect; with no such connection it
-//! waits for the next one that subscribes. A bad ticket on `/connect` is HTTP 401 `{"code":"invalidTicket"}`. Every frame in both
-//! directions is recorded ([`DingTalkEmulator::stream_frames`]), with the departures of client frames from
-//! the documented shape.
+//! * Several connections of the app (several hosts, or one host replacing its connection): each
+//!   callback goes to **one** of them, never to all. DingTalk is reported to pick one at random
+//!   (docs/dingtalk-events.md, "Redelivery and duplicates") and does not say where a redelivery goes;
+//!   the emulator's rule is our deterministic reading of that: of the connections that subscribed
+//!   (`CALLBACK`) to the topic, are not frozen and were not told to disconnect, new callbacks go to
+//!   each in turn (round-robin by connection id, oldest first), and a redelivery goes to the next one
+//!   after the connection that got the callback last, when there is another (so a host that lost an
+//!   ACK, or died, does not get it again). With no such connection a callback waits for the next one
+//!   that subscribes.
+//!
+//! Emulator choices where DingTalk is silent: a bad ticket on `/connect` is HTTP 401
+//! `{"code":"invalidTicket"}`. Every frame in both directions is recorded
+//! ([`DingTalkEmulator::stream_frames`]), with the departures of client frames from the documented
+//! shape.
 
 mod frames;
 mod model;
@@ -97,6 +106,8 @@ struct Push {
     lose_acks: u32,
     acked: bool,
     deliveries: u32,
+    /// The connection that got the latest delivery (a redelivery goes to the next one).
+    delivered_on: Option<u64>,
 }
 
 /// Stream-mode state (inside the emulator's one lock). Every record and store is bounded by
@@ -111,6 +122,9 @@ pub(crate) struct StreamState {
     /// The id of the newest connection.
     last_connection: u64,
     live: BTreeMap<u64, Live>,
+    /// The connection that got the latest first delivery: the next push goes to the live connection
+    /// after it (round-robin over the app's connections).
+    last_pushed_to: u64,
     frames: VecDeque<StreamFrame>,
     /// The `seq` of the newest frame.
     last_frame: u64,
@@ -183,6 +197,19 @@ impl StreamState {
             };
             self.connections.remove(&id);
         }
+    }
+
+    /// The live connections a callback on `topic` may go to, in the order to try them: those opened
+    /// after connection `after`, then from the oldest on, `after` itself last (round-robin by id).
+    /// Connections told to disconnect and frozen ones are left out.
+    fn rotation(&self, topic: &str, after: u64) -> Vec<u64> {
+        let (later, earlier): (Vec<u64>, Vec<u64>) = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.topics.iter().any(|t| t == topic) && !l.disconnecting && !l.frozen)
+            .map(|(id, _)| *id)
+            .partition(|id| *id > after);
+        later.into_iter().chain(earlier).collect()
     }
 
     /// Adds a pushed message; over the limit the oldest settled push goes (ACKed, or delivered with no
@@ -259,6 +286,7 @@ pub(crate) fn push(shared: &Arc<Shared>, spec: MessageSpec, options: PushOptions
             lose_acks: options.lose_acks,
             acked: false,
             deliveries: 0,
+            delivered_on: None,
         },
         &shared.config.stream,
     );
@@ -280,6 +308,7 @@ pub(crate) fn push_card_callback(shared: &Arc<Shared>, press: u64, data: String)
             lose_acks: 0,
             acked: false,
             deliveries: 0,
+            delivered_on: None,
         },
         &shared.config.stream,
     );
@@ -287,7 +316,8 @@ pub(crate) fn push_card_callback(shared: &Arc<Shared>, press: u64, data: String)
     message_id
 }
 
-/// Sends a pushed callback on the newest connection subscribed to its topic, or queues it until one
+/// Sends a pushed callback on one of the app's live connections subscribed to its topic (the next one
+/// in turn; a redelivery the next one after the connection that got it last), or queues it until one
 /// opens.
 fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
     let now = shared.clock.now_ms();
@@ -303,16 +333,17 @@ fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
         return;
     }
     let topic = push.topic;
-    let target = st
-        .live
-        .iter()
-        .rev()
-        .find(|(_, l)| l.topics.iter().any(|t| t == topic) && !l.disconnecting && !l.frozen)
-        .map(|(id, l)| (*id, l.connection_id.clone(), l.tx.clone()));
-    let sent = target.and_then(|(id, connection_id, tx)| {
-        let headers = Shared::frame_headers(&app_id, &connection_id, message_id, epoch);
+    let after = match (redelivery, push.delivered_on) {
+        (true, Some(last)) => last,
+        _ => st.last_pushed_to,
+    };
+    // The first connection in turn whose task takes the frame (one that just ended is skipped).
+    let sent = st.rotation(topic, after).into_iter().find_map(|id| {
+        let live = st.live.get(&id)?;
+        let headers = Shared::frame_headers(&app_id, &live.connection_id, message_id, epoch);
         let text = frames::callback(topic, headers, &push.data);
-        tx.send(Command::Send(text.clone()))
+        live.tx
+            .send(Command::Send(text.clone()))
             .ok()
             .map(|()| (id, text))
     });
@@ -322,10 +353,14 @@ fn deliver(shared: &Arc<Shared>, message_id: &str, redelivery: bool) {
         }
         return;
     };
+    if !redelivery {
+        st.last_pushed_to = connection;
+    }
     let Some(push) = st.pushes.get_mut(message_id) else {
         return;
     };
     push.deliveries += 1;
+    push.delivered_on = Some(connection);
     let (n, msg_id) = (push.deliveries, push.msg_id.clone());
     let kind = if push.press.is_some() {
         FrameKind::CardCallback
@@ -582,8 +617,8 @@ fn connection_closed(shared: &Shared, id: u64, by: Closer) {
 }
 
 impl DingTalkEmulator {
-    /// Pushes a robot message as a `CALLBACK` frame on one open connection (or on the next one to open);
-    /// returns its `msgId`.
+    /// Pushes a robot message as a `CALLBACK` frame on one open connection of the app (the next one in
+    /// turn, see the module doc), or on the next one to open; returns its `msgId`.
     pub fn push_bot_message(&self, spec: MessageSpec) -> String {
         self.push_bot_message_with(spec, PushOptions::default())
             .msg_id
