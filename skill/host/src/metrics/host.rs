@@ -267,6 +267,7 @@ mod tests {
             "dingtalk_calls": {"total": 9, "by_kind": {"create": 2, "stream": 6, "we\"b\\x\ny": 1}, "qps_limited": 4, "failed": 1},
             "card_staleness": {"bounds_ms": [50, 100], "counts": [3, 1, 2], "sum_ms": 1400, "count": 6},
             "dingtalk_budget": {"apis": {"create": {"calls_per_second": 3.5, "learned": true, "qps_limited": 2}}, "app": {"calls_per_second": null, "learned": false, "qps_limited": 0}, "waiting": 4, "month": {"month": "2026-11", "calls": 120, "quota": 5000, "exhausted": true}},
+            "shared_state": {"url": "redis://***@127.0.0.1:6379/0", "up": false, "outages": 2},
             "accepting": true
         });
         (m, info)
@@ -313,6 +314,8 @@ mod tests {
             "openclaw_dingtalk_month_quota 5000",
             "openclaw_dingtalk_quota_exhausted 1",
             "openclaw_skill_accepting 1",
+            "openclaw_shared_state_up 0",
+            "openclaw_shared_state_outages_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

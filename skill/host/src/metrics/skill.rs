@@ -1,5 +1,6 @@
 //! The skill's series, read from `Skill::info` at scrape time: replies by outcome, DingTalk
-//! calls by kind, 403s, the learned DingTalk budget and the card staleness histogram.
+//! calls by kind, 403s, the learned DingTalk budget, the card staleness histogram and, with
+//! `shared_state:`, whether Redis answers.
 
 use std::collections::HashMap;
 
@@ -122,6 +123,21 @@ impl Collector for SkillInfo {
         }
         if let Some(staleness) = info.get("card_staleness") {
             encode_staleness(&mut encoder, staleness)?;
+        }
+        if let Some(shared) = info.get("shared_state").filter(|s| s.is_object()) {
+            let up = shared.get("up").and_then(Value::as_bool) == Some(true);
+            gauge(
+                &mut encoder,
+                "openclaw_shared_state_up",
+                "1 while Redis (shared_state) answers; 0 while the host runs on local state (each DingTalk budget at 1/expected_hosts).",
+                i64::from(up),
+            )?;
+            counter(
+                &mut encoder,
+                "openclaw_shared_state_outages",
+                "Times Redis (shared_state) became unreachable.",
+                num(shared.get("outages")),
+            )?;
         }
         let accepting = info.get("accepting").and_then(Value::as_bool) == Some(true);
         gauge(
