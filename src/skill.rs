@@ -25,7 +25,7 @@ use crate::network::Network;
 use crate::reply::{self, Outcome, ReplyCounters, ReplyDeps, ReplySettings};
 use crate::runtime::runtime;
 use crate::schedule::Schedules;
-use crate::shared::{SharedCards, SharedState};
+use crate::shared::{Known, SharedCards, SharedState};
 
 /// How often learned DingTalk rates and the month's call count are saved (when changed) and
 /// idle senders forgotten.
@@ -205,7 +205,7 @@ impl Skill {
             let app = app.clone();
             let recovery = async move {
                 let leftovers = match &app.shared_cards {
-                    Some(shared) => not_shared(&deps, shared, leftovers).await,
+                    Some(shared) => not_shared(&deps, shared, &app.cards.journal, leftovers).await,
                     None => leftovers,
                 };
                 let recovered = || {
@@ -511,11 +511,13 @@ async fn share_counts(app: &App) {
 }
 
 /// The cards of `leftovers` (found in this host's journal at start) the shared journal does
-/// not hold: those are this host's to finalize; the others go to whichever host takes them
-/// over once their leases lapse (waits up to 3 s for Redis first).
+/// not know: those are this host's to finalize. Cards in flight there go to whichever host
+/// takes them over once their leases lapse; cards another host finalized are dropped from
+/// `journal`. Waits up to 3 s for Redis first.
 async fn not_shared(
     deps: &ReplyDeps,
     shared: &SharedCards,
+    journal: &crate::card::Journal,
     leftovers: Vec<crate::card::JournalEntry>,
 ) -> Vec<crate::card::JournalEntry> {
     let Some(state) = &deps.shared else {
@@ -529,12 +531,19 @@ async fn not_shared(
     }
     let mut mine = Vec::new();
     for entry in leftovers {
-        match shared.has(&entry.card_id).await {
-            Ok(true) => log::info!(
+        match shared.known(&entry.card_id).await {
+            Ok(Known::InFlight) => log::info!(
                 "card {} (interrupted earlier) is in the shared journal: the host that takes it over finalizes it",
                 entry.card_id
             ),
-            _ => mine.push(entry),
+            Ok(Known::Finalized) => {
+                log::info!(
+                    "card {} (interrupted earlier) was finalized by another host",
+                    entry.card_id
+                );
+                journal.remove(&entry.card_id);
+            }
+            Ok(Known::Unknown) | Err(_) => mine.push(entry),
         }
     }
     mine

@@ -13,6 +13,17 @@ use super::{scripts, SharedState, Unavailable};
 use crate::card::{JournalEntry, JournalMirror};
 use crate::runtime::runtime;
 
+/// What the shared journal knows of a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// In flight: its host streams it, or a host takes it over once its lease lapsed.
+    InFlight,
+    /// A host finalized it (within the last day).
+    Finalized,
+    /// Not in the shared journal.
+    Unknown,
+}
+
 /// A change of the shared journal, applied in order by the app's worker task (so that a
 /// card's entry is never put back after it was forgotten).
 enum Op {
@@ -91,6 +102,11 @@ impl SharedCards {
         self.state.key(&["app", &self.app_key, "lease", card_id])
     }
 
+    fn finalized_key(&self, card_id: &str) -> String {
+        self.state
+            .key(&["app", &self.app_key, "finalized", card_id])
+    }
+
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JournalEntry>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -103,6 +119,7 @@ impl SharedCards {
 
     async fn forget(&self, card_id: String) {
         let (hash, lease) = (self.hash(), self.lease_key(&card_id));
+        let finalized = self.finalized_key(&card_id);
         let host = self.state.host().to_owned();
         let _ = self
             .state
@@ -110,6 +127,7 @@ impl SharedCards {
                 scripts::FORGET
                     .key(hash)
                     .key(lease)
+                    .key(finalized)
                     .arg(card_id)
                     .arg(host)
                     .invoke_async::<u64>(&mut c)
@@ -149,19 +167,30 @@ impl SharedCards {
         Ok(kept == 1)
     }
 
-    /// Whether the shared journal has the card (then a lapsed lease hands it to one host).
-    pub(crate) async fn has(&self, card_id: &str) -> Result<bool, Unavailable> {
-        let hash = self.hash();
+    /// What the shared journal knows of a card found in this host's journal at start.
+    pub(crate) async fn known(&self, card_id: &str) -> Result<Known, Unavailable> {
+        let (hash, finalized) = (self.hash(), self.finalized_key(card_id));
         let card_id = card_id.to_owned();
-        self.state
+        let (in_flight, done): (bool, bool) = self
+            .state
             .run(|mut c| async move {
-                redis::cmd("HEXISTS")
+                redis::pipe()
+                    .cmd("HEXISTS")
                     .arg(hash)
                     .arg(card_id)
-                    .query_async::<bool>(&mut c)
+                    .cmd("EXISTS")
+                    .arg(finalized)
+                    .query_async(&mut c)
                     .await
             })
-            .await
+            .await?;
+        Ok(if done {
+            Known::Finalized
+        } else if in_flight {
+            Known::InFlight
+        } else {
+            Known::Unknown
+        })
     }
 
     /// Takes over the cards of hosts that are gone (entries without a lease), each by exactly

@@ -21,7 +21,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub(crate) use budget::SharedBudget;
-pub(crate) use cards::SharedCards;
+pub(crate) use cards::{Known, SharedCards};
 
 use crate::dingtalk::BudgetShare;
 use crate::manifest::SharedStateConfig;

@@ -77,8 +77,9 @@ return false
     )
 });
 
-/// Forgets a finalized card when it is this host's (or nobody's). KEYS: the cards hash, the
-/// card's lease. ARGV: card id, host. Returns 1 when forgotten.
+/// Forgets a finalized card when it is this host's (or nobody's), remembering for a day that
+/// it was finalized. KEYS: the cards hash, the card's lease, its finalized marker. ARGV: card
+/// id, host. Returns 1 when forgotten.
 pub(super) static FORGET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -86,6 +87,7 @@ local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[2], 'EX', 86400)
 return 1
 ",
     )
