@@ -193,3 +193,103 @@ fn while_redis_is_down_each_host_keeps_to_its_share_and_replies_go_on() {
     a.shutdown(Duration::from_secs(5)).unwrap();
     b.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn a_stand_up_collected_on_two_hosts_is_summarized_once_by_one_of_them() {
+    use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
+    let Some(redis) = RedisServer::start_for_test("a_stand_up_collected_on_two_hosts") else {
+        return;
+    };
+    let h = Harness::start("shared-standup");
+    let plugin = plugin();
+    h.dingtalk.add_robot_to_group("cid站会群==");
+    // A tick every 2 s (6-field pattern, seconds first); nothing is posted while nothing was
+    // collected.
+    let manifest = |name: &str| {
+        h.manifest()
+            .state_dir(format!("state-{name}"))
+            .shared_state(&redis.url(), 2)
+            .set(
+                "schedules",
+                serde_json::json!([{
+                    "name": "standup", "cron": "*/2 * * * * *", "groups": ["cid站会群=="],
+                    "prompt": "按人整理今天的站会",
+                    "collect": {"tag": "#standup", "when_empty": "skip"},
+                }]),
+            )
+            .to_yaml()
+    };
+    let a = h.skill_with(&plugin, &manifest("a"));
+    let b = h.skill_with(&plugin, &manifest("b"));
+    assert!(shared_up(&a) && shared_up(&b));
+
+    let person = |staff_id: &str, nick: &str, text: &str| {
+        h.dingtalk
+            .bot_message(MessageSpec {
+                sender: Sender {
+                    staff_id: staff_id.into(),
+                    nick: nick.into(),
+                },
+                ..MessageSpec::group_text("cid站会群==", text)
+            })
+            .to_string()
+    };
+    let said = [
+        (&a, person("zs-01", "张三", "#standup 昨天：修复登录超时")),
+        (&b, person("ls-02", "李四", "#standup 今天：联调支付")),
+        (&a, person("ww-03", "王五", "#standup 阻碍：测试环境不稳定")),
+    ];
+    for (skill, event) in &said {
+        let chunks = collect(skill.handle_event(event).unwrap());
+        assert!(
+            matches!(chunks.last(), Some(Ok(Chunk::Replied(_)))),
+            "acknowledged: {chunks:?}"
+        );
+    }
+    let texts = [
+        "昨天：修复登录超时",
+        "今天：联调支付",
+        "阻碍：测试环境不稳定",
+    ];
+    let summaries = || -> Vec<String> {
+        h.gateway
+            .requests()
+            .iter()
+            .map(|r| r.body.to_string())
+            .filter(|b| b.contains("按人整理今天的站会"))
+            .collect()
+    };
+    let all_in = h.rt.block_on(h.gateway.wait_for(
+        |requests| {
+            let seen: Vec<String> = requests.iter().map(|r| r.body.to_string()).collect();
+            texts.iter().all(|t| seen.iter().any(|b| b.contains(t)))
+        },
+        Duration::from_secs(30),
+    ));
+    assert!(all_in, "every collected message reached a summary");
+    // Two more ticks pass on both hosts: nothing is summarized twice.
+    let ticks = |skill: &Skill| {
+        let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
+        info["schedules"][0]["last_tick"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (ta, tb) = (ticks(&a), ticks(&b));
+    assert!(wait_info(&a, |i| {
+        i["schedules"][0]["last_tick"]
+            .as_str()
+            .is_some_and(|t| t > ta.as_str())
+    }));
+    assert!(wait_info(&b, |i| {
+        i["schedules"][0]["last_tick"]
+            .as_str()
+            .is_some_and(|t| t > tb.as_str())
+    }));
+    for text in texts {
+        let n = summaries().iter().filter(|b| b.contains(text)).count();
+        assert_eq!(n, 1, "{text} summarized {n} times");
+    }
+    a.shutdown(Duration::from_secs(5)).unwrap();
+    b.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -139,7 +139,7 @@ pub(crate) async fn run(
             };
             notice::plain_reply(deps, &msg, text, "stop", &tx).await;
         }
-        Plan::Collect(schedule) => match schedule.collect(&msg) {
+        Plan::Collect(schedule) => match schedule.collect(&msg, deps.shared.as_deref()).await {
             Some(Collecting::Noted(ack)) => {
                 notice::plain_reply(deps, &msg, &ack, "collected", &tx).await
             }

@@ -24,6 +24,7 @@ use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::{AppId, BotMessage, Content, ProactivePrompt, Target};
 use crate::manifest::{ScheduleConfig, WhenEmpty};
 use crate::reply::{self, ReplyDeps};
+use crate::shared::SharedState;
 use collected::{Collected, CollectedStore};
 use when::When;
 
@@ -42,9 +43,32 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// Stores `msg` (which [`Schedules::collector`] gave to this schedule) for the next tick,
-    /// durably before this returns. `None` when it cannot be stored (the user is asked to send
-    /// it again).
-    pub(crate) fn collect(&self, msg: &BotMessage) -> Option<Collecting> {
+    /// durably before this returns, and with shared state also in the list every host's tick
+    /// reads. `None` when it cannot be stored (the user is asked to send it again).
+    pub(crate) async fn collect(
+        &self,
+        msg: &BotMessage,
+        shared: Option<&SharedState>,
+    ) -> Option<Collecting> {
+        let (noted, entry) = self.collect_here(msg)?;
+        if let (Some(shared), Some(entry)) = (shared, entry) {
+            let json = serde_json::to_string(&entry).unwrap_or_default();
+            let pushed = shared
+                .push_collected(&self.config.name, &msg.conversation_id, json)
+                .await;
+            if pushed.is_err() {
+                log::warn!(
+                    "schedule {}: msg {} is collected on this host only (Redis is down): it is summarized only if this host posts the next summary",
+                    self.config.name,
+                    msg.msg_id
+                );
+            }
+        }
+        Some(noted)
+    }
+
+    /// [`Schedule::collect`] in this host's store; the entry when it is new.
+    fn collect_here(&self, msg: &BotMessage) -> Option<(Collecting, Option<Collected>)> {
         let (Some(collect), Some(store), Content::Text(text)) =
             (&self.config.collect, &self.store, &msg.content)
         else {
@@ -53,10 +77,10 @@ impl Schedule {
         let _guard = self.store_lock.lock().unwrap_or_else(|e| e.into_inner());
         let gathered = store.read(&msg.conversation_id);
         if gathered.iter().any(|c| c.msg_id == msg.msg_id) {
-            return Some(Collecting::Noted(collect.ack.clone()));
+            return Some((Collecting::Noted(collect.ack.clone()), None));
         }
         if gathered.len() >= collect.max_messages {
-            return Some(Collecting::Full);
+            return Some((Collecting::Full, None));
         }
         let entry = Collected {
             msg_id: msg.msg_id.clone(),
@@ -74,7 +98,7 @@ impl Schedule {
                     msg.conversation_id,
                     gathered.len() + 1
                 );
-                Some(Collecting::Noted(collect.ack.clone()))
+                Some((Collecting::Noted(collect.ack.clone()), Some(entry)))
             }
             Err(e) => {
                 log::error!(
@@ -272,6 +296,19 @@ impl Schedules {
             return;
         }
         self.remember(&schedule.config.name, tick);
+        if let Some(shared) = &deps.shared {
+            let claimed = shared
+                .claim_tick(&schedule.config.name, tick.timestamp_millis())
+                .await;
+            if claimed == Ok(false) {
+                log::info!(
+                    "schedule {}: the tick of {} is posted by another host",
+                    schedule.config.name,
+                    self.local(schedule, tick)
+                );
+                return;
+            }
+        }
         let targets = schedule
             .config
             .groups
@@ -328,16 +365,36 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
     let config = &schedule.config;
     let mut prompt = config.prompt.clone();
     let mut used = Vec::new();
+    // How many entries of the shared list this summary used.
+    let mut shared_taken = 0;
     if let (Some(collect), Some(store), Target::Group(group)) =
         (&config.collect, &schedule.store, &target)
     {
-        let gathered = {
+        let mut gathered = {
             let _guard = schedule
                 .store_lock
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             store.read(group)
         };
+        // With shared state, every host's collected messages (and this host's own, should
+        // some have been collected while Redis was down), in order.
+        if let Some(shared) = &deps.shared {
+            if let Ok(list) = shared.collected(&config.name, group).await {
+                shared_taken = list.len();
+                let mut all: Vec<Collected> = list
+                    .iter()
+                    .filter_map(|json| serde_json::from_str(json).ok())
+                    .collect();
+                for mine in gathered {
+                    if !all.iter().any(|c| c.msg_id == mine.msg_id) {
+                        all.push(mine);
+                    }
+                }
+                all.sort_by_key(|c| c.at_ms);
+                gathered = all;
+            }
+        }
         if gathered.is_empty() {
             log::info!("schedule {}: nothing was collected in {group}", config.name);
             if collect.when_empty == WhenEmpty::Note {
@@ -388,12 +445,22 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
     if let (Target::Group(group), Some(store), false) = (&target, &schedule.store, used.is_empty())
     {
         if finished {
-            let _guard = schedule
+            let guard = schedule
                 .store_lock
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             if let Err(e) = store.remove(group, &used) {
                 log::error!("schedule {}: the summarized messages of {group} could not be removed ({e}); the next summary shows them again", config.name);
+            }
+            drop(guard);
+            if let (Some(shared), true) = (&deps.shared, shared_taken > 0) {
+                if shared
+                    .drop_collected(&config.name, group, shared_taken)
+                    .await
+                    .is_err()
+                {
+                    log::error!("schedule {}: the summarized messages of {group} could not be removed from Redis; the next summary shows them again", config.name);
+                }
             }
         } else {
             log::warn!(

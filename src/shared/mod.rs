@@ -349,6 +349,86 @@ impl SharedState {
         })
     }
 
+    /// Claims a schedule's tick for this host: `Ok(false)` when another host posts it.
+    pub(crate) async fn claim_tick(
+        &self,
+        schedule: &str,
+        tick_ms: i64,
+    ) -> Result<bool, Unavailable> {
+        let key = self.key(&["tick", schedule, &tick_ms.to_string()]);
+        let host = self.host.clone();
+        self.run(|mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(host)
+                .arg("NX")
+                .arg("EX")
+                .arg(7 * 86_400)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+        .await
+    }
+
+    /// Adds a collected message (`entry`, JSON) to the list of `schedule` in `group` every
+    /// host's tick reads.
+    pub(crate) async fn push_collected(
+        &self,
+        schedule: &str,
+        group: &str,
+        entry: String,
+    ) -> Result<(), Unavailable> {
+        let key = self.key(&["collected", schedule, group]);
+        self.run(|mut c| async move {
+            redis::cmd("RPUSH")
+                .arg(&key)
+                .arg(entry)
+                .query_async::<u64>(&mut c)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// The collected messages (JSON) of `schedule` in `group`, in order.
+    pub(crate) async fn collected(
+        &self,
+        schedule: &str,
+        group: &str,
+    ) -> Result<Vec<String>, Unavailable> {
+        let key = self.key(&["collected", schedule, group]);
+        self.run(|mut c| async move {
+            redis::cmd("LRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// Drops the first `n` collected messages of `schedule` in `group` (the ones a finished
+    /// summary used; messages collected meanwhile stay).
+    pub(crate) async fn drop_collected(
+        &self,
+        schedule: &str,
+        group: &str,
+        n: usize,
+    ) -> Result<(), Unavailable> {
+        let key = self.key(&["collected", schedule, group]);
+        self.run(|mut c| async move {
+            redis::cmd("LTRIM")
+                .arg(&key)
+                .arg(n)
+                .arg(-1)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
     /// What `info` says: where (without credentials), whether it answers, outages.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
