@@ -293,3 +293,29 @@ fn a_stand_up_collected_on_two_hosts_is_summarized_once_by_one_of_them() {
     a.shutdown(Duration::from_secs(5)).unwrap();
     b.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+#[test]
+fn an_unreachable_tls_redis_with_a_password_leaves_replies_working_and_the_password_unshown() {
+    let Some(redis) = RedisServer::start_for_test("an_unreachable_tls_redis") else {
+        return;
+    };
+    let h = Harness::start("shared-tls");
+    let plugin = plugin();
+    // A TLS URL to a server that speaks plain Redis: the handshake fails.
+    let url = format!("rediss://:口令-secret@127.0.0.1:{}/0", redis.port());
+    let skill = host(&h, &plugin, "tls", &url);
+    let chunks = collect(
+        skill
+            .handle_event(&h.group_text("cid加密==", "你好"))
+            .unwrap(),
+    );
+    assert!(
+        matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
+        "{chunks:?}"
+    );
+    assert!(wait_info(&skill, |i| i["shared_state"]["outages"] == 1));
+    let info = skill.info().unwrap();
+    assert!(!info.contains("口令") && !info.contains("secret"), "{info}");
+    assert!(info.contains("rediss://***@127.0.0.1"), "{info}");
+    skill.shutdown(Duration::from_secs(5)).unwrap();
+}
