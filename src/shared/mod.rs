@@ -441,6 +441,23 @@ impl SharedState {
     }
 }
 
+/// This process's name in shared leases: the machine's host name and the process id.
+pub(crate) fn host_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|n| n.trim().to_owned())
+        .unwrap_or_default();
+    let name = if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name
+    };
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
+}
+
 /// `url` without a password or user name: `redis://***@host:port/db`.
 pub(crate) fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
