@@ -20,6 +20,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use openclaw_dingtalk_emulator::dingtalk::{
@@ -42,12 +43,15 @@ const LEASE_MS: u64 = 3000;
 /// How long after its lease expired a killed host's card may take to be finalized by a
 /// survivor: noticing the expiry, and the final update within the shared budget.
 const TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
+/// Cards that must be streaming when the host with the most of them is killed.
+const VICTIM_STREAMING: usize = 3;
 /// How often a starting host is checked for an early exit while its connection is awaited.
 const HOST_CHECK: Duration = Duration::from_millis(200);
 /// The line the plugin logs for every reply it answered (`src/reply/answer.rs`).
 const REPLY_LINE: &str = "reply msg=";
 
 /// A question pushed into a group of its own.
+#[derive(Debug, Clone)]
 struct Question {
     /// The group (`cid…==`).
     cid: String,
@@ -60,19 +64,27 @@ struct Question {
 }
 
 /// Redis, the emulator and the fake gateway, and three hosts of the one app.
+/// Fields drop in this order: the hosts first (killed if still running), then the peers.
 struct Cluster {
+    hosts: Vec<Host>,
     env: Env,
     redis: RedisServer,
-    hosts: Vec<Host>,
     /// The Stream connection each host opened (by [`Cluster::hosts`] index): the hosts start
     /// one after another, each once the previous one is connected.
     connections: Vec<u64>,
+    /// Held while the test runs (dropped last, after the hosts).
+    _one_at_a_time: MutexGuard<'static, ()>,
 }
+
+/// The tests of this file run one at a time: each starts three hosts and a Redis, and two at
+/// once on a 2-core machine would measure the machine, not the hosts (the takeover's bound).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 impl Cluster {
     /// Starts everything, or `None` when `redis-server` is not installed (and `CI` is not set).
     /// `lease_ms`: `shared_state.lease_ms` (`None`: the plugin's default).
     fn start(name: &str, stream: StreamConfig, lease_ms: Option<u64>) -> Option<Cluster> {
+        let one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let redis = RedisServer::start_for_test(name)?;
         let env = Env::start_config(
             name,
@@ -127,6 +139,7 @@ impl Cluster {
             redis,
             hosts,
             connections,
+            _one_at_a_time: one_at_a_time,
         })
     }
 
@@ -194,17 +207,26 @@ impl Cluster {
         });
     }
 
-    /// Waits until every question's card shows some of its answer (replies are running).
-    fn wait_all_streaming(&self, questions: &[Question]) {
+    /// Waits until at least `at_least` of the questions have a card that shows some of its
+    /// answer and has not ended: replies are running. (Not all of them at once: the hosts
+    /// hold back new cards while the app's budget is taken by the running ones.)
+    fn wait_streaming(&self, questions: &[&Question], at_least: usize) {
         let cids: Vec<String> = questions.iter().map(|q| q.cid.clone()).collect();
-        self.wait_within("text on every card", ALL_REPLIES, move |e| {
-            let cards = e.cards();
-            cids.iter().all(|cid| {
-                cards
-                    .iter()
-                    .any(|c| in_group(c, cid) && !shown_answer(c).is_empty())
-            })
-        });
+        self.wait_within(
+            &format!("{at_least} cards streaming"),
+            ALL_REPLIES,
+            move |e| {
+                let cards = e.cards();
+                cids.iter()
+                    .filter(|cid| {
+                        cards
+                            .iter()
+                            .any(|c| in_group(c, cid) && !ended(c) && !shown_answer(c).is_empty())
+                    })
+                    .count()
+                    >= at_least
+            },
+        );
     }
 
     /// The question's cards.
@@ -412,28 +434,55 @@ fn a_killed_hosts_cards_are_finalized_once_by_a_survivor_after_its_lease() {
     let Some(mut cluster) = Cluster::start("shared-kill", quiet_stream(), Some(LEASE_MS)) else {
         return;
     };
-    // 30 s answers: the kill lands mid-reply, and the lease expires long before they end.
-    let questions = cluster.push("Kill", 60, "TOKENS:300 PACE:100", 300);
-    cluster.wait_all_streaming(&questions);
-
-    let victim = 1;
+    // 20 s answers: the kill lands mid-reply, and the lease expires long before they end.
+    let questions = cluster.push("Kill", 60, "TOKENS:200 PACE:100", 200);
+    cluster.wait_streaming(&questions.iter().collect::<Vec<_>>(), VICTIM_STREAMING);
+    // The victim: the host with the most cards streaming now (the hosts need not stream
+    // their shares evenly; the test is about the takeover).
+    let streaming_on = |h: usize| {
+        questions
+            .iter()
+            .filter(|q| {
+                cluster.delivered_on(q).first().map(|d| d.0) == Some(cluster.connections[h])
+            })
+            .filter(|q| {
+                cluster
+                    .cards_of(q)
+                    .iter()
+                    .any(|c| !ended(c) && !shown_answer(c).is_empty())
+            })
+            .count()
+    };
+    let victim = (0..HOSTS).max_by_key(|h| streaming_on(*h)).expect("hosts");
     let victim_connection = cluster.connections[victim];
-    let (share, survivors): (Vec<&Question>, Vec<&Question>) = questions
+    let (share, others): (Vec<&Question>, Vec<&Question>) = questions
         .iter()
         .partition(|q| cluster.delivered_on(q).first().map(|d| d.0) == Some(victim_connection));
+    assert_eq!(share.len(), questions.len() / HOSTS, "a third each");
+
     let killed_at_ms = emulator_now_ms(cluster.dt());
     let killed_at = Instant::now();
     cluster.hosts[victim].kill();
-    // The victim's cards still streaming when it died (nearly all of its share: the first
-    // cards of a busy budget may have ended already).
-    let (victims, done): (Vec<&Question>, Vec<&Question>) = share
-        .into_iter()
-        .partition(|q| cluster.cards_of(q).iter().any(|c| !ended(c)));
+    // The victim's share: cards streaming when it died (to be taken over), cards that had
+    // ended (left as they are), and messages it had taken but not yet begun a card for (the
+    // budget held them back; DingTalk does not push an ACKed message again).
+    let mut victims = Vec::new();
+    let mut ended_before = Vec::new();
+    let mut not_begun = Vec::new();
+    for q in share {
+        let cards = cluster.cards_of(q);
+        if cards.is_empty() {
+            not_begun.push(q.clone());
+        } else if cards.iter().any(|c| !ended(c)) {
+            victims.push(q);
+        } else {
+            ended_before.push(q.clone());
+        }
+    }
     assert!(
-        victims.len() * 2 > questions.len() / HOSTS,
-        "most of the killed host's {} cards were streaming: {} were",
-        questions.len() / HOSTS,
-        victims.len()
+        !victims.is_empty(),
+        "host {} had cards streaming at the kill",
+        victim + 1
     );
 
     // Ended by a survivor once the lease expired, within lease + margin of the kill.
@@ -493,18 +542,25 @@ fn a_killed_hosts_cards_are_finalized_once_by_a_survivor_after_its_lease() {
     }
 
     // The survivors' own replies go on to the end; the victim's that had ended stay as they were.
-    let survivors: Vec<Question> = survivors
-        .into_iter()
-        .chain(done)
-        .map(|q| Question {
-            cid: q.cid.clone(),
-            msg_id: q.msg_id.clone(),
-            marker: q.marker.clone(),
-            tokens: q.tokens,
-        })
-        .collect();
+    let ended_count = ended_before.len();
+    let survivors: Vec<Question> = others.into_iter().cloned().chain(ended_before).collect();
     cluster.wait_all_ended(&survivors, ALL_REPLIES);
     cluster.assert_answered_once(&survivors);
+    // Messages the victim had not begun: whatever became of them, never two cards nor a stuck
+    // one.
+    for q in &not_begun {
+        let cards = cluster.cards_of(q);
+        assert!(cards.len() <= 1, "{}: at most one card: {cards:#?}", q.cid);
+        assert!(cards.iter().all(ended), "{}: not stuck: {cards:#?}", q.cid);
+    }
+    eprintln!(
+        "killed host {}: {} cards taken over, {} had ended, {} messages not begun ({} of them answered by a survivor)",
+        victim + 1,
+        victims.len(),
+        ended_count,
+        not_begun.len(),
+        not_begun.iter().filter(|q| !cluster.cards_of(q).is_empty()).count()
+    );
     cluster.stop_hosts(Some(victim));
 }
 
@@ -572,7 +628,7 @@ fn a_redis_restart_while_replies_run_leaves_no_card_stuck_and_nothing_answered_t
         return;
     };
     let mut questions = cluster.push("Before", 30, "TOKENS:80 PACE:100", 80);
-    cluster.wait_all_streaming(&questions);
+    cluster.wait_streaming(&questions.iter().collect::<Vec<_>>(), 3);
     let port = cluster.redis.port();
     cluster.redis.restart().expect("redis-server restarts");
     assert_eq!(cluster.redis.port(), port);
