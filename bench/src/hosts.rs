@@ -8,7 +8,8 @@
 //! its call record (they share one access token), so a card's calls are attributed to the host
 //! whose connection got the card's message (card → its group → the message pushed there → the
 //! connection it went out on). Token and connection calls count only in the total. Replies per
-//! host come from each host's `reply msg=…` log lines.
+//! host come from each host's `reply msg=…` log lines; "first text" is a message's push to the
+//! first answer text on its card, so a host whose replies wait for the shared budget shows.
 //!
 //! Everything runs on the bench's thread except one reader thread per host (its stderr); the
 //! emulator and the fake gateway run on the run's own tokio runtime.
@@ -193,6 +194,13 @@ struct HostFigures {
     finished: usize,
     /// Card calls of the cards of its messages.
     calls: Vec<Call>,
+    /// Per message: its push to the first answer text on its card (ms).
+    first_text_ms: Vec<f64>,
+}
+
+/// A card's content without the line that says how to stop a card without a stop button.
+fn answer_part(content: &str) -> &str {
+    content.split("\n\n*发送 /stop").next().unwrap_or_default()
 }
 
 /// Calls per second over one-second buckets (emulator clock), from the bucket of the first call to
@@ -387,7 +395,13 @@ pub fn execute(
             per_host[h].pushed += 1;
         }
     }
+    let pushed_at: HashMap<&str, u64> = frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Callback && !f.redelivery)
+        .filter_map(|f| Some((msg_cid.get(f.msg_id.as_deref()?)?.as_str(), f.at_ms)))
+        .collect();
     let mut host_of_card: HashMap<&str, usize> = HashMap::new();
+    let mut first_text: HashMap<&str, u64> = HashMap::new();
     for card in &cards {
         let cid = card
             .open_space_id
@@ -395,6 +409,22 @@ pub fn execute(
             .unwrap_or_default();
         if let Some(h) = host_of_cid.get(cid) {
             host_of_card.insert(card.out_track_id.as_str(), *h);
+        }
+        if let Some(at) = card
+            .updates
+            .iter()
+            .find(|u| u.key == "content" && !answer_part(&u.content).trim().is_empty())
+            .map(|u| u.at_ms)
+        {
+            let first = first_text.entry(cid).or_insert(at);
+            *first = (*first).min(at);
+        }
+    }
+    for (cid, at) in &first_text {
+        if let (Some(h), Some(pushed)) = (host_of_cid.get(cid), pushed_at.get(cid)) {
+            per_host[*h]
+                .first_text_ms
+                .push(at.saturating_sub(*pushed) as f64);
         }
     }
     for call in &calls {
@@ -471,17 +501,26 @@ fn print_hosts(
         plan.name, plan.hosts
     );
     println!(
-        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4}",
-        "", "host", "conn", "pushed", "replies", "finished", "calls", "calls/s", "403"
+        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4} {:>13}",
+        "",
+        "host",
+        "conn",
+        "pushed",
+        "replies",
+        "finished",
+        "calls",
+        "calls/s",
+        "403",
+        "first text s"
     );
     println!(
-        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4}",
-        "", "", "", "", "(log)", "(log)", "", "median/max", ""
+        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4} {:>13}",
+        "", "", "", "", "(log)", "(log)", "", "median/max", "", "p50/max"
     );
     for (h, host) in per_host.iter().enumerate() {
         let (median, max) = per_second(&host.calls);
         println!(
-            "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4}",
+            "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4} {:>13}",
             "",
             h + 1,
             host.connection,
@@ -490,12 +529,17 @@ fn print_hosts(
             host.finished,
             host.calls.len(),
             format!("{median:.0}/{max}"),
-            host.calls.iter().filter(|c| c.status == 403).count()
+            host.calls.iter().filter(|c| c.status == 403).count(),
+            seconds(&host.first_text_ms),
         );
     }
     let (median, max) = per_second(calls);
+    let all_first: Vec<f64> = per_host
+        .iter()
+        .flat_map(|h| h.first_text_ms.iter().copied())
+        .collect();
     println!(
-        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4}",
+        "{:22} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>13} {:>4} {:>13}",
         "",
         "all",
         "",
@@ -504,12 +548,22 @@ fn print_hosts(
         per_host.iter().map(|h| h.finished).sum::<usize>(),
         calls.len(),
         format!("{median:.0}/{max}"),
-        calls.iter().filter(|c| c.status == 403).count()
+        calls.iter().filter(|c| c.status == 403).count(),
+        seconds(&all_first),
     );
     println!(
         "{:22} cards finished {}/{}, duplicate cards {}, conversations answered twice {}, messages answered by two hosts {twice}",
         "", f.cards_finished, f.cards, f.duplicates, f.answered_twice
     );
+}
+
+/// `p50/max` of a sample in ms, shown in seconds, or `-`.
+fn seconds(ms: &[f64]) -> String {
+    if ms.is_empty() {
+        return "-".to_owned();
+    }
+    let max = ms.iter().copied().fold(0.0, f64::max);
+    format!("{:.1}/{:.1}", percentile(ms, 50.0) / 1000.0, max / 1000.0)
 }
 
 #[cfg(test)]
