@@ -143,36 +143,14 @@ impl Host {
         self.shared.0.lock().unwrap().outcomes.clone()
     }
 
-    /// CPU seconds spent on the plugin's own threads (its runtime's threads are named
-    /// `openclaw-dingtalk`), from `/proc/<pid>/task/*/schedstat` (nanoseconds on CPU).
+    /// CPU seconds spent on the plugin's own threads (see [`plugin_cpu_seconds`]).
     pub fn plugin_cpu_seconds(&self) -> f64 {
-        let dir = PathBuf::from(format!("/proc/{}/task", self.child.id()));
-        let mut total_ns = 0u64;
-        for task in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if !comm.starts_with("openclaw-dingta") {
-                continue;
-            }
-            let schedstat =
-                std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total_ns += schedstat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-        total_ns as f64 / 1e9
+        plugin_cpu_seconds(self.child.id())
     }
 
-    /// Peak resident set size of the host process (host + plugin), in MiB.
+    /// Peak resident set size of the host process (see [`peak_rss_mib`]).
     pub fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+        peak_rss_mib(self.child.id())
     }
 
     /// Closes stdin: the host finishes the replies in flight, shuts down and exits.
@@ -197,4 +175,34 @@ impl Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds spent on the plugin's own threads of process `pid` (its runtime's threads are named
+/// `openclaw-dingtalk`), from `/proc/<pid>/task/*/schedstat` (nanoseconds on CPU); 0 once it exited.
+pub fn plugin_cpu_seconds(pid: u32) -> f64 {
+    let dir = PathBuf::from(format!("/proc/{pid}/task"));
+    let mut total_ns = 0u64;
+    for task in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("openclaw-dingta") {
+            continue;
+        }
+        let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        total_ns += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    total_ns as f64 / 1e9
+}
+
+/// Peak resident set size of process `pid` (host + plugin), in MiB; 0 once it exited.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -14,10 +14,15 @@
 //! target/release/ocdt-bench                 # every run (--list shows them)
 //! target/release/ocdt-bench --smoke         # the small CI workload
 //! target/release/ocdt-bench --run learn-app5 --run one-15s-1000 --dump /tmp/records
+//! target/release/ocdt-bench --run hosts3-redis --run hosts3-alone   # needs redis-server
 //! ```
+//!
+//! The `hosts3-*` runs start three hosts of one app in Stream mode (and, for `hosts3-redis`, a
+//! `redis-server` they share) and print a table per host before their rows.
 #![deny(unsafe_code)]
 
 mod host;
+mod hosts;
 mod measure;
 mod runs;
 

@@ -1,6 +1,7 @@
-//! The runs: workloads (one reply, 200 concurrent, a burst of 50), fault runs, and the runs about
+//! The runs: workloads (one reply, 200 concurrent, a burst of 50), fault runs, the runs about
 //! DingTalk's real limits (app-wide flow control, byte-sized card values, applied 504s, latency alone
-//! and under load, calls per reply), which leave the plugin's manifest at its defaults.
+//! and under load, calls per reply), which leave the plugin's manifest at its defaults, and three
+//! hosts of one app with and without shared state (`hosts.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
 use openclaw_dingtalk_emulator::manifest::TestManifest;
 
 use crate::host::Host;
+use crate::hosts::{self, Plan};
 use crate::measure::{figures, percentile, Figures, Records, Timeline};
 use crate::Args;
 
@@ -62,6 +64,10 @@ struct Run {
     /// Messages one noisy sender posts into one more conversation, spread over 5 s, right
     /// after the measured ones (not measured themselves).
     noisy: usize,
+    /// Host processes serving the one app (more than one: Stream mode, see `hosts.rs`).
+    hosts: usize,
+    /// With several hosts: `shared_state:` through a `redis-server` the run starts.
+    shared_state: bool,
 }
 
 /// How long the noisy sender's messages are spread over.
@@ -85,6 +91,8 @@ fn runs(smoke: bool) -> Vec<Run> {
         fault: FaultKind::None,
         strict: false,
         noisy: 0,
+        hosts: 1,
+        shared_state: false,
     };
     // The runs about DingTalk's real limits leave the plugin at its defaults.
     let limits = Run {
@@ -258,6 +266,26 @@ fn runs(smoke: bool) -> Vec<Run> {
             replies: 20,
             script: "TOKENS:150 PACE:100",
             dt_scope: QpsScope::App,
+            ..limits
+        },
+        Run {
+            name: "hosts3-redis",
+            what: "3 hosts of one app sharing Redis, 60 concurrent 15 s replies, DingTalk 20 calls/s app-wide",
+            replies: 60,
+            script: "TOKENS:150 PACE:100",
+            dt_scope: QpsScope::App,
+            hosts: 3,
+            shared_state: true,
+            ..limits
+        },
+        Run {
+            name: "hosts3-alone",
+            what: "the same 3 hosts without shared_state, each spending the app's 20 calls/s alone",
+            replies: 60,
+            script: "TOKENS:150 PACE:100",
+            dt_scope: QpsScope::App,
+            hosts: 3,
+            strict: false,
             ..limits
         },
         Run {
@@ -501,6 +529,25 @@ fn manifest(dt: &DingTalkEmulator, gw: &FakeGateway, run: &Run) -> String {
 }
 
 fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -> Result<Figures> {
+    if run.hosts > 1 {
+        let plan = Plan {
+            name: run.name,
+            hosts: run.hosts,
+            shared_state: run.shared_state,
+            replies: run.replies,
+            script: run.script,
+            dt_qps: run.dt_qps,
+            dt_scope: run.dt_scope,
+            // Every host is told the app's limit: alone, each spends all of it.
+            app_qps: run.dt_qps,
+            interval_ms: run.interval_ms,
+            idle_timeout_ms: run.idle_timeout_ms,
+        };
+        return hosts::execute(&plan, host_bin, plugin, |dt, gw, timeline| match dump_dir {
+            Some(d) => dump(d, run, dt, gw, timeline),
+            None => Ok(()),
+        });
+    }
     let bench_start = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -64,6 +64,19 @@ impl Env {
     /// Starts the peers with the given Stream behaviour and fake gateway settings (e.g. its
     /// agents).
     pub fn start_with(name: &str, stream: StreamConfig, gateway: FakeGatewayConfig) -> Env {
+        Env::start_config(
+            name,
+            EmulatorConfig {
+                stream,
+                ..EmulatorConfig::default()
+            },
+            gateway,
+        )
+    }
+
+    /// Starts the peers with a whole emulator configuration (e.g. an app-wide call limit) and
+    /// fake gateway settings.
+    pub fn start_config(name: &str, dingtalk: EmulatorConfig, gateway: FakeGatewayConfig) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -71,12 +84,7 @@ impl Env {
             .expect("runtime");
         let (dt, gw) = rt.block_on(async {
             (
-                DingTalkEmulator::start(EmulatorConfig {
-                    stream,
-                    ..EmulatorConfig::default()
-                })
-                .await
-                .expect("emulator"),
+                DingTalkEmulator::start(dingtalk).await.expect("emulator"),
                 FakeGateway::start(gateway).await.expect("fake gateway"),
             )
         });
@@ -322,6 +330,33 @@ impl Host {
             .expect("kill")
             .success();
         assert!(ok, "kill -TERM failed");
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILLs the process (`kill -9`: no shutdown, its cards stay as they were) and reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        if let Some(status) = self.exit {
+            return status;
+        }
+        let _ = self.child.kill();
+        let status = self
+            .child
+            .wait()
+            .expect("wait for the killed openclaw-skill");
+        self.exit = Some(status);
+        status
+    }
+
+    /// The exit status when the process has exited (without waiting).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("try_wait");
+        }
+        self.exit
     }
 
     /// Waits (bounded) for the process to exit.
