@@ -51,8 +51,15 @@ impl DingTalkClient {
             .await;
         if let Some(shared) = self.shared.get() {
             let (api_limit, app_limit) = self.budget.limits(kind, caller.priority);
+            let urgent = caller.priority != super::budget::Priority::Intermediate;
             shared
-                .wait_turn(kind.name(), super::budget::SPAN, api_limit, app_limit)
+                .wait_turn(
+                    kind.name(),
+                    super::budget::SPAN,
+                    api_limit,
+                    app_limit,
+                    urgent,
+                )
                 .await;
         }
         self.totals.record(kind);

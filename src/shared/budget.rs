@@ -36,33 +36,41 @@ impl SharedBudget {
 
     /// Waits for this call's turn in the app's shared windows: `api` (a budget's name) at
     /// most `api_limit` calls per window and all the app's calls at most `app_limit` (none:
-    /// no app-wide limit). Returns at once while Redis is down (the local budget, at its
-    /// share, holds the call).
+    /// no app-wide limit); an `urgent` call (not an intermediate update) goes before every
+    /// host's intermediate updates. Returns at once while Redis is down (the local budget, at
+    /// its share, holds the call).
     pub(crate) async fn wait_turn(
         &self,
         api: &str,
         span: Duration,
         api_limit: usize,
         app_limit: Option<usize>,
+        urgent: bool,
     ) {
         let keys = [
             self.state.key(&["app", &self.app_key, "window", api]),
             self.state.key(&["app", &self.app_key, "window", "app"]),
+            self.state.key(&["app", &self.app_key, "urgent", api]),
+            self.state.key(&["app", &self.app_key, "urgent", "app"]),
         ];
         let span_ms = u64::try_from(span.as_millis()).unwrap_or(1_050);
+        // One member for every attempt of this call: it is listed as waiting under it.
+        let member = format!("{}:{}", self.state.host(), self.seq.fetch_add(1, Relaxed));
         loop {
-            let member = format!("{}:{}", self.state.host(), self.seq.fetch_add(1, Relaxed));
-            let keys = keys.clone();
+            let (keys, member) = (keys.clone(), member.clone());
             let wait = self
                 .state
                 .run(|mut c| async move {
                     scripts::WINDOW
                         .key(&keys[0])
                         .key(&keys[1])
+                        .key(&keys[2])
+                        .key(&keys[3])
                         .arg(span_ms)
                         .arg(api_limit.max(1))
                         .arg(app_limit.unwrap_or(0))
                         .arg(member)
+                        .arg(u8::from(urgent))
                         .invoke_async::<u64>(&mut c)
                         .await
                 })
@@ -139,9 +147,10 @@ impl crate::dingtalk::SharedWindow for SharedBudget {
         span: Duration,
         api_limit: usize,
         app_limit: Option<usize>,
+        urgent: bool,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(SharedBudget::wait_turn(
-            self, api, span, api_limit, app_limit,
+            self, api, span, api_limit, app_limit, urgent,
         ))
     }
 }

@@ -6,17 +6,25 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// One call's turn in a sliding window of `span` ms, per API and app-wide.
+/// One call's turn in a sliding window of `span` ms, per API and app-wide, with urgent calls
+/// (finals, first texts, creations) before intermediate updates across hosts: an urgent call
+/// that must wait is listed as waiting (for two spans unless it asks again), and while any is
+/// listed for a window, no intermediate update takes a slot in it.
 ///
-/// KEYS: the API's window, the app-wide window (sorted sets of call start times). ARGV: span
-/// ms, the API's limit, the app-wide limit (0: none), a unique member. Returns 0 when the call
-/// was recorded and may go, else the ms to wait before asking again.
+/// KEYS: the API's window, the app-wide window (sorted sets of call start times), the urgent
+/// calls waiting for each. ARGV: span ms, the API's limit, the app-wide limit (0: none), the
+/// call's unique member, 1 for an urgent call. Returns 0 when the call was recorded and may go,
+/// else the ms to wait before asking again.
 pub(super) static WINDOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local span = tonumber(ARGV[1])
+local api_limit = tonumber(ARGV[2])
+local app_limit = tonumber(ARGV[3])
+local member = ARGV[4]
+local urgent = ARGV[5] == '1'
 local function wait_in(key, limit)
   if limit <= 0 then return 0 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
@@ -25,12 +33,29 @@ local function wait_in(key, limit)
   local at = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
   return tonumber(at[2]) + span - now
 end
-local wait = math.max(wait_in(KEYS[1], tonumber(ARGV[2])), wait_in(KEYS[2], tonumber(ARGV[3])))
+local function waiting(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key) > 0
+end
+local api_wait = wait_in(KEYS[1], api_limit)
+local app_wait = wait_in(KEYS[2], app_limit)
+if urgent then
+  if api_wait > 0 then redis.call('ZADD', KEYS[3], now + 2 * span, member) end
+  if app_wait > 0 then redis.call('ZADD', KEYS[4], now + 2 * span, member) end
+else
+  local held = waiting(KEYS[3]) or (app_limit > 0 and waiting(KEYS[4]))
+  if held then return math.max(api_wait, app_wait, 20) end
+end
+local wait = math.max(api_wait, app_wait)
 if wait > 0 then return wait end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
+if urgent then
+  redis.call('ZREM', KEYS[3], member)
+  redis.call('ZREM', KEYS[4], member)
+end
+redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], span * 2)
-if tonumber(ARGV[3]) > 0 then
-  redis.call('ZADD', KEYS[2], now, ARGV[4])
+if app_limit > 0 then
+  redis.call('ZADD', KEYS[2], now, member)
   redis.call('PEXPIRE', KEYS[2], span * 2)
 end
 return 0

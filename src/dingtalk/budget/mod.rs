@@ -86,7 +86,8 @@ impl BudgetShare {
 /// budget also takes its turn there. Threads: any.
 pub(crate) trait SharedWindow: Send + Sync {
     /// Waits until a call of the budget `api` may go: at most `api_limit` calls of it and
-    /// `app_limit` calls in all (none: no app-wide limit) in any `span`, across hosts.
+    /// `app_limit` calls in all (none: no app-wide limit) in any `span`, across hosts, an
+    /// `urgent` call (any but an intermediate update) before every intermediate update.
     /// Returns at once when the shared windows cannot be reached.
     fn wait_turn<'a>(
         &'a self,
@@ -94,6 +95,7 @@ pub(crate) trait SharedWindow: Send + Sync {
         span: Duration,
         api_limit: usize,
         app_limit: Option<usize>,
+        urgent: bool,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
