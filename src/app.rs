@@ -17,7 +17,7 @@ use crate::event::AppId;
 use crate::ingress::card_callbacks;
 use crate::manifest::{DingTalkConfig, Manifest};
 use crate::network::Network;
-use crate::shared::{SharedBudget, SharedCards, SharedState};
+use crate::shared::{SharedBudget, SharedCards, SharedInbox, SharedState};
 
 /// One app of the skill. Threads: any (shared by every reply of the app).
 pub(crate) struct App {
@@ -37,6 +37,8 @@ pub(crate) struct App {
     pub(crate) shared_budget: Option<Arc<SharedBudget>>,
     /// The app's card journal shared with other hosts, with leases (`shared_state:`).
     pub(crate) shared_cards: Option<Arc<SharedCards>>,
+    /// The app's messages accepted and not yet shown in a card, shared with leases.
+    pub(crate) shared_inbox: Option<Arc<SharedInbox>>,
 }
 
 impl App {
@@ -70,15 +72,16 @@ impl Apps {
                 DingTalkClient::new(config, calls.clone(), Some(&dir), network)
                     .map_err(|e| format!("app {}: {e}", config.name))?,
             );
-            let (shared_budget, shared_cards) = match shared {
+            let (shared_budget, shared_cards, shared_inbox) = match shared {
                 Some(state) => {
                     let budget = Arc::new(SharedBudget::new(state.clone(), &config.app_key));
                     dingtalk.share_budget(state.share(), budget.clone());
                     let cards = SharedCards::new(state.clone(), &config.app_key);
                     journal = journal.mirrored(cards.clone());
-                    (Some(budget), Some(cards))
+                    let inbox = SharedInbox::new(state.clone(), &config.app_key);
+                    (Some(budget), Some(cards), Some(inbox))
                 }
-                None => (None, None),
+                None => (None, None, None),
             };
             let attachments = Attachments::new(&manifest.attachments, network, dingtalk.clone())?;
             let streaming = &manifest.streaming;
@@ -105,6 +108,7 @@ impl Apps {
                 attachments,
                 shared_budget,
                 shared_cards,
+                shared_inbox,
             }));
         }
         Ok(Apps { list })

@@ -40,6 +40,7 @@ pub(crate) use proactive::plan_post;
 
 use crate::event::BotMessage;
 use crate::schedule::Collecting;
+use crate::shared::InboxEntry;
 
 /// Answers a proactive prompt planned by [`plan_post`] into a new card of its target; the
 /// stream `tx` ends with exactly one terminal chunk. Runs as its own task on the plugin runtime.
@@ -54,6 +55,15 @@ pub(crate) async fn post(deps: Arc<ReplyDeps>, post: proactive::Post, tx: Unboun
     );
     deps.counters.posts.fetch_add(1, Relaxed);
     answer::answer(&deps, &msg, queued, &tx).await;
+}
+
+/// How an event reached this host.
+pub(crate) struct Arrival {
+    /// The event as DingTalk delivered it (kept in the shared inbox until a card shows it).
+    pub(crate) event: Arc<str>,
+    /// Taken over from a host that died before answering it: no other host will take it
+    /// (the shared redelivery filter has it already).
+    pub(crate) taken_over: bool,
 }
 
 /// With shared state: whether another host (or this one, earlier) already took `msg` (its
@@ -72,6 +82,7 @@ pub(crate) async fn run(
     deps: Arc<ReplyDeps>,
     msg: BotMessage,
     plan: Plan,
+    arrival: Arrival,
     tx: UnboundedSender<Chunk>,
 ) {
     #[cfg(feature = "test-hooks")]
@@ -81,11 +92,22 @@ pub(crate) async fn run(
         crate::test_hooks::check(t, crate::test_hooks::Hook::ReplyTask);
     }
     let deps = &*deps;
-    let plan = if !matches!(plan, Plan::Duplicate) && another_host_took(deps, &msg).await {
+    let plan = if !matches!(plan, Plan::Duplicate)
+        && !arrival.taken_over
+        && another_host_took(deps, &msg).await
+    {
         Plan::Duplicate
     } else {
         plan
     };
+    // Until a card shows the answer, another host answers the message should this one die.
+    let inbox = deps.app(&msg).shared_inbox.clone();
+    if let (Plan::Answer(_), Some(inbox)) = (&plan, &inbox) {
+        inbox.hold(&InboxEntry {
+            msg_id: msg.msg_id.clone(),
+            event: arrival.event.to_string(),
+        });
+    }
     match plan {
         Plan::Duplicate => {
             deps.counters.skipped.fetch_add(1, Relaxed);
@@ -152,5 +174,8 @@ pub(crate) async fn run(
             }
         },
         Plan::Answer(queued) => answer::answer(deps, &msg, queued, &tx).await,
+    }
+    if let Some(inbox) = inbox {
+        inbox.release(&msg.msg_id);
     }
 }

@@ -1,7 +1,8 @@
 //! State several hosts of the same apps share through Redis (`shared_state:`): one DingTalk
 //! call budget per app and API across hosts (`budget.rs`), the month's call count, dedup,
 //! session generations, the HTTP callbacks' replay cache, schedule ticks and stand-up lists
-//! (`conversations.rs`), and the card journal's leases (`cards.rs`). See `docs/operations.md`, "Several hosts".
+//! (`conversations.rs`), and, under leases, the card journal and the inbox of accepted
+//! messages (`leases.rs`). See `docs/operations.md`, "Several hosts".
 //!
 //! Redis trouble never stops a reply: every operation has a short deadline, and a failed one
 //! makes the caller use its local state. The first failure marks Redis down (one warning, the
@@ -10,8 +11,8 @@
 //! put back (a restarted Redis has lost them).
 
 mod budget;
-mod cards;
 mod conversations;
+mod leases;
 mod scripts;
 
 use std::future::Future;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub(crate) use budget::SharedBudget;
-pub(crate) use cards::{Known, SharedCards};
+pub(crate) use leases::{InboxEntry, Known, SharedCards, SharedInbox};
 
 use crate::dingtalk::BudgetShare;
 use crate::manifest::SharedStateConfig;

@@ -14,7 +14,7 @@ use crate::ingress::card_callbacks;
 use crate::manifest::{DingTalkConfig, Manifest};
 use crate::reply::ReplyDeps;
 use crate::runtime::runtime;
-use crate::shared::{Known, SharedCards};
+use crate::shared::{InboxEntry, Known, SharedCards};
 
 impl Skill {
     /// Starts what is the app's own: says how it is set up, registers its card callbacks
@@ -69,10 +69,11 @@ impl Skill {
     /// over (and finalizes as interrupted) the cards of hosts that are gone, every third of a
     /// lease.
     fn watch_leases(&self, app: &Arc<App>) {
-        let Some(shared) = app.shared_cards.clone() else {
+        let (Some(shared), Some(inbox)) = (app.shared_cards.clone(), app.shared_inbox.clone())
+        else {
             return;
         };
-        let deps = Arc::downgrade(&self.inner.replies);
+        let skill = Arc::downgrade(&self.inner);
         let recovery = self.inner.recovery.clone();
         let app = app.clone();
         runtime().spawn(async move {
@@ -80,11 +81,15 @@ impl Skill {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let Some(deps) = deps.upgrade() else { return };
+                let Some(inner) = skill.upgrade() else { return };
+                let skill = Skill { inner };
+                let deps = skill.inner.replies.clone();
                 if deps.shutdown.is_cancelled() {
                     return;
                 }
                 shared.renew_all();
+                inbox.renew_all();
+                skill.answer_taken_over(&app, inbox.take_orphans().await);
                 let orphans = shared.take_orphans().await;
                 if orphans.is_empty() {
                     continue;
@@ -111,6 +116,31 @@ impl Skill {
                 recovery.spawn_on(work, runtime().handle());
             }
         });
+    }
+
+    /// Answers the messages of a host that died before a card showed their answers (taken
+    /// over from the shared inbox): each as if it had arrived here.
+    fn answer_taken_over(&self, app: &App, messages: Vec<InboxEntry>) {
+        if messages.is_empty() {
+            return;
+        }
+        log::info!(
+            "app {}: took over {} message(s) a host that is gone had accepted and not answered; answering them",
+            app.name(),
+            messages.len()
+        );
+        for message in messages {
+            if let Err(e) = self.take_event(&message.event, Some(app.id), true) {
+                log::warn!(
+                    "app {}: the taken-over message {} cannot be answered: {e}",
+                    app.name(),
+                    message.msg_id
+                );
+                if let Some(inbox) = &app.shared_inbox {
+                    inbox.release(&message.msg_id);
+                }
+            }
+        }
     }
 
     /// HTTP mode with a stop button: registers `ingress.http.card_callback_url` as the route

@@ -218,6 +218,17 @@ impl Skill {
         event_json: &str,
         origin: Option<AppId>,
     ) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
+        self.take_event(event_json, origin, false)
+    }
+
+    /// [`Skill::handle_event`]; `taken_over`: the message of a host that died before a card
+    /// showed its answer (no other host takes it: the shared redelivery filter has it).
+    fn take_event(
+        &self,
+        event_json: &str,
+        origin: Option<AppId>,
+        taken_over: bool,
+    ) -> Result<mpsc::UnboundedReceiver<Chunk>, SkillError> {
         if !self.inner.accepting.load(Relaxed) {
             return Err(SkillError::new(
                 OcStatus::SHUTTING_DOWN,
@@ -248,8 +259,12 @@ impl Skill {
         replies.counters.events.fetch_add(1, Relaxed);
         let plan = reply::plan(replies, &message);
         let (tx, rx) = mpsc::unbounded_channel();
+        let arrival = reply::Arrival {
+            event: Arc::from(event_json),
+            taken_over,
+        };
         self.inner.tasks.spawn_on(
-            reply::run(replies.clone(), message, plan, tx),
+            reply::run(replies.clone(), message, plan, arrival, tx),
             runtime().handle(),
         );
         Ok(rx)

@@ -41,8 +41,9 @@ const ALL_REPLIES: Duration = Duration::from_secs(180);
 /// `shared_state.lease_ms` of the kill test.
 const LEASE_MS: u64 = 3000;
 /// How long after its lease expired a killed host's card may take to be finalized by a
-/// survivor: noticing the expiry, and the final update within the shared budget.
-const TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
+/// survivor: noticing the expiry (the survivors look every third of a lease), and the final
+/// update within the shared budget, on a loaded 2-core CI machine.
+const TAKEOVER_MARGIN: Duration = Duration::from_secs(10);
 /// Cards that must be streaming when the host with the most of them is killed.
 const VICTIM_STREAMING: usize = 3;
 /// How often a starting host is checked for an early exit while its connection is awaited.
@@ -465,7 +466,8 @@ fn a_killed_hosts_cards_are_finalized_once_by_a_survivor_after_its_lease() {
     cluster.hosts[victim].kill();
     // The victim's share: cards streaming when it died (to be taken over), cards that had
     // ended (left as they are), and messages it had taken but not yet begun a card for (the
-    // budget held them back; DingTalk does not push an ACKed message again).
+    // budget held them back; DingTalk does not push an ACKed message again: a survivor takes
+    // them over from the shared inbox and answers them).
     let mut victims = Vec::new();
     let mut ended_before = Vec::new();
     let mut not_begun = Vec::new();
@@ -546,20 +548,25 @@ fn a_killed_hosts_cards_are_finalized_once_by_a_survivor_after_its_lease() {
     let survivors: Vec<Question> = others.into_iter().cloned().chain(ended_before).collect();
     cluster.wait_all_ended(&survivors, ALL_REPLIES);
     cluster.assert_answered_once(&survivors);
-    // Messages the victim had not begun: whatever became of them, never two cards nor a stuck
-    // one.
+    // Messages the victim had accepted but not begun a card for: a survivor answers each,
+    // in one finished card.
+    cluster.wait_all_ended(&not_begun, ALL_REPLIES);
     for q in &not_begun {
         let cards = cluster.cards_of(q);
-        assert!(cards.len() <= 1, "{}: at most one card: {cards:#?}", q.cid);
-        assert!(cards.iter().all(ended), "{}: not stuck: {cards:#?}", q.cid);
+        assert_eq!(cards.len(), 1, "{}: one card: {cards:#?}", q.cid);
+        assert_eq!(
+            cards[0].state,
+            CardState::Finished,
+            "{}: answered in full by a survivor",
+            q.cid
+        );
     }
     eprintln!(
-        "killed host {}: {} cards taken over, {} had ended, {} messages not begun ({} of them answered by a survivor)",
+        "killed host {}: {} cards taken over, {} had ended, {} accepted messages answered by a survivor",
         victim + 1,
         victims.len(),
         ended_count,
         not_begun.len(),
-        not_begun.iter().filter(|q| !cluster.cards_of(q).is_empty()).count()
     );
     cluster.stop_hosts(Some(victim));
 }
