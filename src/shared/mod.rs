@@ -7,8 +7,8 @@
 //! Redis trouble never stops a reply: every operation has a short deadline, and a failed one
 //! makes the caller use its local state. The first failure marks Redis down (one warning, the
 //! `up` flag `info` and `/metrics` show) and each host keeps to `1/expected_hosts` of every
-//! budget; a probe every second marks it up again (one info line) and the card leases are
-//! put back (a restarted Redis has lost them).
+//! budget; a probe every second marks it up again (one info line) and the leases of the cards
+//! and messages this host holds are put back (a restarted Redis has lost them).
 
 mod budget;
 mod conversations;
@@ -54,7 +54,7 @@ pub(crate) struct SharedState {
     /// This process's id in leases and window entries.
     host: String,
     share: BudgetShare,
-    /// Called (on the runtime) each time Redis comes back: puts the card leases back.
+    /// Called (on the runtime) each time Redis comes back: puts the leases back.
     on_rejoin: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
 }
 

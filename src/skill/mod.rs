@@ -158,14 +158,26 @@ impl Skill {
             skill.start_app(app);
         }
         if let Some(shared) = &shared {
-            let journals: Vec<_> = skill
+            // A restarted Redis lost the leases: the cards and messages this host holds are
+            // put back as soon as it answers again.
+            // Weak: the shared state must not keep the apps (which hold it) alive.
+            let apps: Vec<_> = skill
                 .inner
                 .replies
                 .apps
                 .iter()
-                .filter_map(|a| a.shared_cards.clone())
+                .map(Arc::downgrade)
                 .collect();
-            shared.on_rejoin(move || journals.iter().for_each(|j| j.renew_all()));
+            shared.on_rejoin(move || {
+                for app in apps.iter().filter_map(std::sync::Weak::upgrade) {
+                    if let Some(cards) = &app.shared_cards {
+                        cards.renew_all();
+                    }
+                    if let Some(inbox) = &app.shared_inbox {
+                        inbox.renew_all();
+                    }
+                }
+            });
             log::info!(
                 "shared state: Redis at {} (host {}, {} hosts expected, card leases {} ms)",
                 crate::shared::redacted_url(&shared.config().url),
