@@ -79,6 +79,15 @@ impl Apps {
                     let cards = SharedCards::new(state.clone(), &config.app_key);
                     journal = journal.mirrored(cards.clone());
                     let inbox = SharedInbox::new(state.clone(), &config.app_key);
+                    // Once Redis holds a created card, the card stands for its message's
+                    // reply: the inbox lets the message go (never before, so a host dying in
+                    // between leaves one or the other for another host).
+                    let letting_go = Arc::downgrade(&inbox);
+                    cards.after_keep(move |card| {
+                        if let (true, Some(inbox)) = (card.created, letting_go.upgrade()) {
+                            inbox.release(&card.msg_id);
+                        }
+                    });
                     (Some(budget), Some(cards), Some(inbox))
                 }
                 None => (None, None, None),

@@ -12,7 +12,7 @@ use openclaw_dingtalk_emulator::dingtalk::{
     CardState, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse,
 };
 use openclaw_dingtalk_emulator::event::{callback_headers, MessageSpec};
-use openclaw_skill_abi::{Chunk, OcStatus};
+use openclaw_skill_abi::{Chunk, OcStatus, Plugin, Skill};
 
 /// A second DingTalk app (the IT help-desk robot): its own key, secret and robot code.
 fn it_app(h: &Harness) -> DingTalkEmulator {
@@ -23,6 +23,20 @@ fn it_app(h: &Harness) -> DingTalkEmulator {
         ..EmulatorConfig::default()
     }))
     .expect("second emulator")
+}
+
+/// The two-robot set-up of a test: the HR app on the harness's emulator, the IT app on its
+/// own, and a skill serving both (`name` names the scratch directory).
+fn two_apps(name: &str) -> (Harness, DingTalkEmulator, Plugin, Skill) {
+    let h = Harness::start(name);
+    let it = it_app(&h);
+    let manifest = h
+        .manifest()
+        .apps(&[("hr", &h.dingtalk), ("it", &it)])
+        .to_yaml();
+    let plugin = plugin();
+    let skill = h.skill_with(&plugin, &manifest);
+    (h, it, plugin, skill)
 }
 
 /// A group text event of `emulator`'s robot.
@@ -46,14 +60,7 @@ fn refused_403(budget: &serde_json::Value) -> u64 {
 
 #[test]
 fn one_apps_403_storm_leaves_the_other_apps_budget_and_replies_alone() {
-    let h = Harness::start("apps-storm");
-    let it = it_app(&h);
-    let manifest = h
-        .manifest()
-        .apps(&[("hr", &h.dingtalk), ("it", &it)])
-        .to_yaml();
-    let plugin = plugin();
-    let skill = h.skill_with(&plugin, &manifest);
+    let (h, it, _plugin, skill) = two_apps("apps-storm");
 
     // The HR app's DingTalk refuses every card call with 403 QpsLimit, without end.
     h.dingtalk
@@ -113,14 +120,7 @@ fn one_apps_403_storm_leaves_the_other_apps_budget_and_replies_alone() {
 
 #[test]
 fn two_robots_in_one_group_are_two_conversations_and_an_unknown_robot_is_refused() {
-    let h = Harness::start("apps-sessions");
-    let it = it_app(&h);
-    let manifest = h
-        .manifest()
-        .apps(&[("hr", &h.dingtalk), ("it", &it)])
-        .to_yaml();
-    let plugin = plugin();
-    let skill = h.skill_with(&plugin, &manifest);
+    let (h, it, _plugin, skill) = two_apps("apps-sessions");
 
     for (emulator, text) in [
         (&h.dingtalk, "请假流程是什么？"),
@@ -167,14 +167,7 @@ fn two_robots_in_one_group_are_two_conversations_and_an_unknown_robot_is_refused
 
 #[test]
 fn a_post_goes_out_through_the_app_it_names_and_must_name_one() {
-    let h = Harness::start("apps-post");
-    let it = it_app(&h);
-    let manifest = h
-        .manifest()
-        .apps(&[("hr", &h.dingtalk), ("it", &it)])
-        .to_yaml();
-    let plugin = plugin();
-    let skill = h.skill_with(&plugin, &manifest);
+    let (h, it, _plugin, skill) = two_apps("apps-post");
     it.add_robot_to_group("cid运维值班==");
 
     let chunks = collect(
@@ -207,14 +200,7 @@ fn a_post_goes_out_through_the_app_it_names_and_must_name_one() {
 
 #[test]
 fn each_app_has_its_own_stream_open_body_and_signs_its_own_callbacks() {
-    let h = Harness::start("apps-ingress");
-    let it = it_app(&h);
-    let manifest = h
-        .manifest()
-        .apps(&[("hr", &h.dingtalk), ("it", &it)])
-        .to_yaml();
-    let plugin = plugin();
-    let skill = h.skill_with(&plugin, &manifest);
+    let (h, it, _plugin, skill) = two_apps("apps-ingress");
 
     let body: serde_json::Value =
         serde_json::from_str(skill.stream_open_request_app("it").unwrap().expose()).unwrap();

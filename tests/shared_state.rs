@@ -35,6 +35,24 @@ fn host(h: &Harness, plugin: &Plugin, name: &str, url: &str) -> Skill {
     h.skill_with(plugin, &manifest)
 }
 
+/// Asks every question (a group of its own each, `TOKENS:n PACE:ms` of the fake gateway),
+/// alternating between the hosts, and waits until each reply finished.
+fn answer_all(h: &Harness, hosts: [&Skill; 2], questions: usize, group: &str, pace: &str) {
+    let streams: Vec<_> = (0..questions)
+        .map(|i| {
+            let event = h.group_text(&format!("cid{group}{i}=="), &format!("问题{i} {pace}"));
+            hosts[i % 2].handle_event(&event).unwrap()
+        })
+        .collect();
+    for stream in streams {
+        let chunks = collect(stream);
+        assert!(
+            matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
+            "{chunks:?}"
+        );
+    }
+}
+
 fn shared_up(skill: &Skill) -> bool {
     wait_info(skill, |i| i["shared_state"]["up"] == true)
 }
@@ -52,23 +70,7 @@ fn two_hosts_keep_together_to_the_apps_limit_and_answer_a_message_once() {
 
     // 20 replies at once, half on each host: alone each host would send up to 10 calls a
     // second, together twice the app's limit.
-    let streams: Vec<_> = (0..20)
-        .map(|i| {
-            let skill = if i % 2 == 0 { &a } else { &b };
-            let event = h.group_text(
-                &format!("cid群{i}=="),
-                &format!("第{i}个问题 TOKENS:16 PACE:40"),
-            );
-            skill.handle_event(&event).unwrap()
-        })
-        .collect();
-    for stream in streams {
-        let chunks = collect(stream);
-        assert!(
-            matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-            "{chunks:?}"
-        );
-    }
+    answer_all(&h, [&a, &b], 20, "群", "TOKENS:16 PACE:40");
     let calls = h.dingtalk.calls();
     let refused = calls.iter().filter(|c| c.status == 403).count();
     assert_eq!(
@@ -150,23 +152,7 @@ fn while_redis_is_down_each_host_keeps_to_its_share_and_replies_go_on() {
     assert!(shared_up(&a) && shared_up(&b));
 
     redis.stop().expect("redis stops");
-    let streams: Vec<_> = (0..10)
-        .map(|i| {
-            let skill = if i % 2 == 0 { &a } else { &b };
-            let event = h.group_text(
-                &format!("cid断开{i}=="),
-                &format!("问题{i} TOKENS:12 PACE:40"),
-            );
-            skill.handle_event(&event).unwrap()
-        })
-        .collect();
-    for stream in streams {
-        let chunks = collect(stream);
-        assert!(
-            matches!(chunks.last(), Some(Ok(Chunk::Finished { .. }))),
-            "{chunks:?}"
-        );
-    }
+    answer_all(&h, [&a, &b], 10, "断开", "TOKENS:12 PACE:40");
     let refused = h
         .dingtalk
         .calls()

@@ -26,12 +26,13 @@ use openclaw_dingtalk_emulator::dingtalk::{
     Call, CardState, DingTalkEmulator, EmulatorConfig, FrameKind, QpsScope,
 };
 use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::gateway::FakeGateway;
 use openclaw_dingtalk_emulator::manifest::TestManifest;
 use openclaw_dingtalk_emulator::redis::RedisServer;
 
 use crate::host::{peak_rss_mib, plugin_cpu_seconds};
 use crate::measure::{figures, percentile, Figures, Records, Timeline};
+use crate::peers::Peers;
 
 /// What a multi-host run does (built by `runs.rs` from its `Run`).
 pub struct Plan<'a> {
@@ -239,30 +240,19 @@ pub fn execute(
     } else {
         None
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("bench-peers")
-        .enable_all()
-        .build()?;
-    let (dt, gw) = rt.block_on(async {
-        let dt = DingTalkEmulator::start(EmulatorConfig {
+    let Peers {
+        rt,
+        dt,
+        gw,
+        timeline,
+    } = Peers::start(
+        EmulatorConfig {
             qps_limit: plan.dt_qps,
             qps_scope: plan.dt_scope,
             ..EmulatorConfig::default()
-        })
-        .await?;
-        let gw = FakeGateway::start(FakeGatewayConfig {
-            failure_silence: Duration::from_millis(500),
-            ..FakeGatewayConfig::default()
-        })
-        .await?;
-        Ok::<_, std::io::Error>((dt, gw))
-    })?;
-    let since = |t: Instant| t.saturating_duration_since(bench_start).as_secs_f64() * 1000.0;
-    let timeline = Timeline {
-        dingtalk_origin_ms: since(dt.started_at()),
-        gateway_origin_ms: since(gw.started_at()),
-    };
+        },
+        bench_start,
+    )?;
     let dir = std::env::temp_dir().join(format!("ocdt-bench-{}-{}", plan.name, std::process::id()));
 
     // The hosts, one after another, each once the previous one is connected: connection i is

@@ -24,6 +24,7 @@
 mod host;
 mod hosts;
 mod measure;
+mod peers;
 mod runs;
 
 use std::path::PathBuf;

@@ -11,12 +11,13 @@ use openclaw_dingtalk_emulator::dingtalk::{
     ApiKind, DingTalkEmulator, EmulatorConfig, Fault, FaultResponse, QpsScope,
 };
 use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
-use openclaw_dingtalk_emulator::gateway::{FakeGateway, FakeGatewayConfig};
+use openclaw_dingtalk_emulator::gateway::FakeGateway;
 use openclaw_dingtalk_emulator::manifest::TestManifest;
 
 use crate::host::Host;
 use crate::hosts::{self, Plan};
 use crate::measure::{figures, percentile, Figures, Records, Timeline};
+use crate::peers::Peers;
 use crate::Args;
 
 /// A fault injected during a run.
@@ -549,32 +550,20 @@ fn execute(run: &Run, host_bin: &Path, plugin: &Path, dump_dir: Option<&Path>) -
         });
     }
     let bench_start = Instant::now();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("bench-peers")
-        .enable_all()
-        .build()?;
-    let (dt, gw) = rt.block_on(async {
-        let dt = DingTalkEmulator::start(EmulatorConfig {
+    let Peers {
+        rt,
+        dt,
+        gw,
+        timeline,
+    } = Peers::start(
+        EmulatorConfig {
             qps_limit: run.dt_qps,
             qps_scope: run.dt_scope,
             applied_timeout_every: run.applied_timeout_every,
             ..EmulatorConfig::default()
-        })
-        .await?;
-        let gw = FakeGateway::start(FakeGatewayConfig {
-            failure_silence: Duration::from_millis(500),
-            ..FakeGatewayConfig::default()
-        })
-        .await?;
-        Ok::<_, std::io::Error>((dt, gw))
-    })?;
-    // Both records count milliseconds from their server's start instant: one timeline.
-    let since = |t: Instant| t.saturating_duration_since(bench_start).as_secs_f64() * 1000.0;
-    let timeline = Timeline {
-        dingtalk_origin_ms: since(dt.started_at()),
-        gateway_origin_ms: since(gw.started_at()),
-    };
+        },
+        bench_start,
+    )?;
     let dir = std::env::temp_dir().join(format!("ocdt-bench-{}-{}", run.name, std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let manifest_path = dir.join("openclaw-skill.yaml");

@@ -30,6 +30,16 @@ pub struct JournalEntry {
     /// The process that wrote it (set by [`Journal::write`]; empty in older entries).
     #[serde(default)]
     pub owner: String,
+    /// The message the card answers (empty for a card nobody asked for, and in older
+    /// entries): with shared state, a host taking over a dead host's messages leaves those
+    /// a card already answers to the card's takeover.
+    #[serde(default)]
+    pub msg_id: String,
+    /// DingTalk took the card's creation (false while it is being created: it may not
+    /// exist). A host taking over a dead host's cards closes an uncreated one, should it
+    /// exist, and answers its message anew; a created one it finalizes as interrupted.
+    #[serde(default)]
+    pub created: bool,
 }
 
 /// This process's claim on its entries: the locked `<owner>.owner` file, removed (and
@@ -226,6 +236,8 @@ mod tests {
             text: "半句".into(),
             created_at_ms: 1,
             owner: String::new(),
+            msg_id: "msg_1".into(),
+            created: true,
         };
         journal.write(&entry);
         let other = Journal::open(&dir).unwrap();

@@ -18,6 +18,6 @@ mod sync;
 
 pub(crate) use context::{CardContext, CardPlan};
 pub(crate) use journal::{Journal, JournalEntry, JournalMirror};
-pub(crate) use recovery::recover_leftovers;
+pub(crate) use recovery::{close_maybe_created, recover_leftovers};
 pub(crate) use stop_button::{CardCallbacks, StopButton, STOP_ACTION_ID};
 pub(crate) use sync::{CardEnd, CardEvent, CardSync};

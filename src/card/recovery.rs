@@ -111,3 +111,40 @@ pub(crate) async fn recover_leftovers(
         );
     }
 }
+
+/// Said by a card whose creation a host that died had begun, when another host takes its
+/// message over: the answer comes in a new card.
+const ANSWERED_ELSEWHERE_NOTE: &str = "（回复改由新卡片发送 · the answer follows in a new card）";
+
+/// Closes the cards of `entries`, whose creation a host that is gone had begun and maybe not
+/// finished (another host answers their messages anew): one final update each, and the
+/// journal forgets them whatever DingTalk says (a card that was never created cannot be
+/// closed, and is no one's to finalize).
+pub(crate) async fn close_maybe_created(ctx: Arc<CardContext>, entries: Vec<JournalEntry>) {
+    let stats = CallStats::default();
+    let caller = Caller {
+        stats: &stats,
+        priority: Priority::Final,
+        conversation: "-",
+    };
+    let closes = entries.iter().map(|entry| {
+        let (ctx, caller) = (&ctx, &caller);
+        async move {
+            let closed = matches!(
+                finalize_card(ctx, caller, &entry.card_id, ANSWERED_ELSEWHERE_NOTE, true).await,
+                FinalUpdate::Accepted
+            );
+            ctx.journal.remove(&entry.card_id);
+            log::info!(
+                "card {} (its creation was interrupted): {}",
+                entry.card_id,
+                if closed {
+                    "closed; its message is answered in a new card"
+                } else {
+                    "it does not exist; its message is answered in a new card"
+                }
+            );
+        }
+    });
+    futures_util::future::join_all(closes).await;
+}

@@ -102,13 +102,14 @@ type SharedCards = Arc<std::sync::Mutex<Vec<String>>>;
 type UnshownSince = Arc<std::sync::Mutex<Option<Instant>>>;
 
 impl CardSync {
-    /// Starts card-sync for a reply in `conversation`: creates the first card in `space` at
-    /// once, with the stop button (or the `/stop` line) when `stoppable`. Card events arrive
-    /// on the returned receiver.
+    /// Starts card-sync for a reply to the message `msg_id` in `conversation`: creates the
+    /// first card in `space` at once, with the stop button (or the `/stop` line) when
+    /// `stoppable`. Card events arrive on the returned receiver.
     pub fn start(
         ctx: Arc<CardContext>,
         space: CardSpace,
         conversation: String,
+        msg_id: String,
         stats: Arc<CallStats>,
         stoppable: bool,
     ) -> (CardSync, mpsc::UnboundedReceiver<CardEvent>) {
@@ -123,6 +124,8 @@ impl CardSync {
             ctx: ctx.clone(),
             space,
             conversation,
+            msg_id,
+            card_exists: false,
             stats: stats.clone(),
             events: events_tx,
             report: CardReport {
@@ -209,6 +212,10 @@ struct Run {
     ctx: Arc<CardContext>,
     space: CardSpace,
     conversation: String,
+    /// The message the reply answers (in the journal entries).
+    msg_id: String,
+    /// DingTalk created the current card (journal entries say so).
+    card_exists: bool,
     stats: Arc<CallStats>,
     events: mpsc::UnboundedSender<CardEvent>,
     report: CardReport,
@@ -368,6 +375,7 @@ impl Run {
             }
             self.layout.next_card(cut, reopen);
             self.card = new_card_id();
+            self.card_exists = false;
             self.shown.clear();
             if let Err(e) = self.create_card().await {
                 log::error!(
@@ -448,6 +456,9 @@ impl Run {
             .await;
         match result {
             Ok(()) => {
+                self.card_exists = true;
+                // The entry now says the card exists (other hosts may take it over).
+                self.journal_text("");
                 self.report.cards.push(self.card.clone());
                 self.shared_cards
                     .lock()
@@ -491,6 +502,8 @@ impl Run {
             text: text.to_owned(),
             created_at_ms: self.created_at_ms,
             owner: String::new(),
+            msg_id: self.msg_id.clone(),
+            created: self.card_exists,
         });
     }
 

@@ -68,6 +68,7 @@ pub(super) async fn answer(
                     deps.app(msg).cards.clone(),
                     space,
                     conversation.to_owned(),
+                    msg.msg_id.clone(),
                     stats.clone(),
                     stoppable,
                 );
@@ -87,10 +88,6 @@ pub(super) async fn answer(
                     events: Some(events),
                     stoppable: Some(deps.stoppable.reply(owner)),
                     template_id: deps.app(msg).cards.plan.template_id.clone(),
-                    on_created: deps.app(msg).shared_inbox.clone().map(|inbox| {
-                        let msg_id = msg.msg_id.clone();
-                        Box::new(move || inbox.release(&msg_id)) as Box<dyn FnOnce() + Send>
-                    }),
                 };
                 out.hold();
             }

@@ -20,9 +20,6 @@ pub(super) struct LiveCard {
     pub(super) stoppable: Option<ReplyCards>,
     /// The app's card template, named when creation fails.
     pub(super) template_id: String,
-    /// Called once when the first card exists (the shared inbox lets the message go: the
-    /// card journal holds the reply from then on).
-    pub(super) on_created: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl LiveCard {
@@ -33,7 +30,6 @@ impl LiveCard {
             events: None,
             stoppable: None,
             template_id: String::new(),
-            on_created: None,
         }
     }
 
@@ -69,9 +65,6 @@ impl LiveCard {
             Some(CardEvent::Created(id)) => {
                 if let Some(cards) = &mut self.stoppable {
                     cards.add(&id);
-                }
-                if let Some(created) = self.on_created.take() {
-                    created();
                 }
                 if out.waiting_for_card() {
                     out.release(Some(Chunk::Started { card_id: id }));

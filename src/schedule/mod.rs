@@ -24,7 +24,7 @@ use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::{AppId, BotMessage, Content, ProactivePrompt, Target};
 use crate::manifest::{ScheduleConfig, WhenEmpty};
 use crate::reply::{self, ReplyDeps};
-use crate::shared::SharedState;
+use crate::shared::{SharedState, TakenCollected};
 use collected::{Collected, CollectedStore};
 use when::When;
 
@@ -365,8 +365,9 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
     let config = &schedule.config;
     let mut prompt = config.prompt.clone();
     let mut used = Vec::new();
-    // How many entries of the shared list this summary used.
-    let mut shared_taken = 0;
+    // The shared list's messages this summary took (another host's tick meanwhile finds
+    // only what is collected after them).
+    let mut taken: Option<TakenCollected> = None;
     if let (Some(collect), Some(store), Target::Group(group)) =
         (&config.collect, &schedule.store, &target)
     {
@@ -380,8 +381,9 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
         // With shared state, every host's collected messages (and this host's own, should
         // some have been collected while Redis was down), in order.
         if let Some(shared) = &deps.shared {
-            if let Ok(list) = shared.collected(&config.name, group).await {
-                shared_taken = list.len();
+            if let Ok(took) = shared.take_collected(&config.name, group).await {
+                let list = took.entries.clone();
+                taken = Some(took);
                 let mut all: Vec<Collected> = list
                     .iter()
                     .filter_map(|json| serde_json::from_str(json).ok())
@@ -433,6 +435,9 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
         Ok(post) => post,
         Err(e) => {
             log::error!("schedule {}: {e}", config.name);
+            if let (Some(shared), Some(taken)) = (&deps.shared, &taken) {
+                let _ = shared.give_back_collected(taken).await;
+            }
             return;
         }
     };
@@ -453,16 +458,17 @@ async fn fire(schedule: Arc<Schedule>, deps: Arc<ReplyDeps>, target: Target) {
                 log::error!("schedule {}: the summarized messages of {group} could not be removed ({e}); the next summary shows them again", config.name);
             }
             drop(guard);
-            if let (Some(shared), true) = (&deps.shared, shared_taken > 0) {
-                if shared
-                    .drop_collected(&config.name, group, shared_taken)
-                    .await
-                    .is_err()
-                {
-                    log::error!("schedule {}: the summarized messages of {group} could not be removed from Redis; the next summary shows them again", config.name);
+            if let (Some(shared), Some(taken)) = (&deps.shared, &taken) {
+                if shared.done_collected(taken).await.is_err() {
+                    log::error!("schedule {}: the summarized messages of {group} could not be removed from Redis; they expire within a week", config.name);
                 }
             }
         } else {
+            if let (Some(shared), Some(taken)) = (&deps.shared, &taken) {
+                if shared.give_back_collected(taken).await.is_err() {
+                    log::error!("schedule {}: the messages of {group} could not be given back to Redis; this host's copy keeps those it collected", config.name);
+                }
+            }
             log::warn!(
                 "schedule {}: the summary card in {group} did not finish; its {} messages are kept for the next tick",
                 config.name,

@@ -5,26 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{SharedState, Unavailable};
+use redis::aio::ConnectionManager;
+
+use super::{scripts, SharedState, Unavailable};
 
 impl SharedState {
     /// Whether `key` (a redelivery filter's key) is seen for the first time by any host,
     /// remembered for `ttl`. `Err` while Redis is down: the local filter decides.
     pub(crate) async fn first_time(&self, key: &str, ttl: Duration) -> Result<bool, Unavailable> {
         let key = self.key(&["dedup", key]);
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.run(|mut c| async move {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query_async(&mut c)
-                .await?;
-            Ok(set.is_some())
-        })
-        .await
+        self.run(|c| set_once(c, key, "1".into(), ttl)).await
     }
 
     /// The session generation of `conversation` all hosts see.
@@ -65,18 +55,7 @@ impl SharedState {
         ttl: Duration,
     ) -> Result<bool, Unavailable> {
         let key = self.key(&["replay", claim]);
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.run_blocking(move |mut c| async move {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query_async(&mut c)
-                .await?;
-            Ok(set.is_some())
-        })
+        self.run_blocking(move |c| set_once(c, key, "1".into(), ttl))
     }
 
     /// Gives a claimed callback back (the event was not taken: it may come again).
@@ -103,19 +82,9 @@ impl SharedState {
         tick_ms: i64,
     ) -> Result<bool, Unavailable> {
         let key = self.key(&["tick", schedule, &tick_ms.to_string()]);
-        let host = self.host.clone();
-        self.run(|mut c| async move {
-            let set: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(host)
-                .arg("NX")
-                .arg("EX")
-                .arg(7 * 86_400)
-                .query_async(&mut c)
-                .await?;
-            Ok(set.is_some())
-        })
-        .await
+        let week = Duration::from_secs(7 * 86_400);
+        self.run(|c| set_once(c, key, self.host.clone(), week))
+            .await
     }
 
     /// Adds a collected message (`entry`, JSON) to the list of `schedule` in `group` every
@@ -138,41 +107,81 @@ impl SharedState {
         .await
     }
 
-    /// The collected messages (JSON) of `schedule` in `group`, in order.
-    pub(crate) async fn collected(
+    /// Takes the collected messages (JSON) of `schedule` in `group`, in order, for one
+    /// summary: they move to a key of their own, so that another host's tick meanwhile finds
+    /// only messages collected after them.
+    pub(crate) async fn take_collected(
         &self,
         schedule: &str,
         group: &str,
-    ) -> Result<Vec<String>, Unavailable> {
-        let key = self.key(&["collected", schedule, group]);
+    ) -> Result<TakenCollected, Unavailable> {
+        let list = self.key(&["collected", schedule, group]);
+        let key = format!("{list}:taken:{}", uuid::Uuid::new_v4().simple());
+        let (l, k) = (list.clone(), key.clone());
+        let entries: Vec<String> = self
+            .run(|mut c| async move { scripts::TAKE_LIST.key(l).key(k).invoke_async(&mut c).await })
+            .await?;
+        Ok(TakenCollected { list, key, entries })
+    }
+
+    /// The summary that used `taken` finished: its messages are gone.
+    pub(crate) async fn done_collected(&self, taken: &TakenCollected) -> Result<(), Unavailable> {
+        let key = taken.key.clone();
         self.run(|mut c| async move {
-            redis::cmd("LRANGE")
-                .arg(&key)
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut c)
+            redis::cmd("DEL")
+                .arg(key)
+                .query_async::<u64>(&mut c)
                 .await
+                .map(drop)
         })
         .await
     }
 
-    /// Drops the first `n` collected messages of `schedule` in `group` (the ones a finished
-    /// summary used; messages collected meanwhile stay).
-    pub(crate) async fn drop_collected(
+    /// The summary that used `taken` did not finish: its messages go back in front of the
+    /// ones collected since, for the next tick.
+    pub(crate) async fn give_back_collected(
         &self,
-        schedule: &str,
-        group: &str,
-        n: usize,
+        taken: &TakenCollected,
     ) -> Result<(), Unavailable> {
-        let key = self.key(&["collected", schedule, group]);
+        let (list, key) = (taken.list.clone(), taken.key.clone());
         self.run(|mut c| async move {
-            redis::cmd("LTRIM")
-                .arg(&key)
-                .arg(n)
-                .arg(-1)
-                .query_async::<()>(&mut c)
+            scripts::GIVE_BACK_LIST
+                .key(list)
+                .key(key)
+                .invoke_async::<u64>(&mut c)
                 .await
+                .map(drop)
         })
         .await
     }
+}
+
+/// Sets `key` to `value` for `ttl` unless it exists: whether this call set it.
+async fn set_once(
+    mut c: ConnectionManager,
+    key: String,
+    value: String,
+    ttl: Duration,
+) -> redis::RedisResult<bool> {
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("NX")
+        .arg("PX")
+        .arg(ms)
+        .query_async(&mut c)
+        .await?;
+    Ok(set.is_some())
+}
+
+/// Collected messages one summary took from the shared list.
+#[derive(Debug, Clone)]
+pub(crate) struct TakenCollected {
+    /// The list they came from.
+    list: String,
+    /// Where they wait until the summary finished (kept a week).
+    key: String,
+    /// The messages (JSON), in order.
+    pub(crate) entries: Vec<String>,
 }

@@ -76,7 +76,7 @@ enum Op<T> {
 }
 
 impl JournalMirror for SharedCards {
-    /// Records (or updates) a card this host streams, in the background.
+    /// Records (or updates) a card this host streams, or is creating, in the background.
     fn put(&self, entry: &JournalEntry) {
         self.hold(entry);
     }
@@ -94,7 +94,12 @@ pub(crate) struct SharedLeases<T: Leased> {
     /// The entries this host holds (their latest versions), kept and renewed.
     live: Mutex<HashMap<String, T>>,
     ops: mpsc::UnboundedSender<Op<T>>,
+    /// Called with each entry once Redis holds it (in order with the other changes).
+    after_keep: std::sync::OnceLock<AfterKeep<T>>,
 }
+
+/// What is done with an entry once Redis holds it.
+type AfterKeep<T> = Box<dyn Fn(&T) + Send + Sync>;
 
 impl<T: Leased> SharedLeases<T> {
     /// The store of the app `app_key`; its worker runs on the plugin runtime for as long as
@@ -106,6 +111,7 @@ impl<T: Leased> SharedLeases<T> {
             app_key: app_key.to_owned(),
             live: Mutex::new(HashMap::new()),
             ops,
+            after_keep: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&store);
         runtime().spawn(async move {
@@ -113,7 +119,11 @@ impl<T: Leased> SharedLeases<T> {
                 let Some(store) = weak.upgrade() else { return };
                 match op {
                     Op::Keep(entry) => {
-                        let _ = store.keep(&entry).await;
+                        if let (Ok(true), Some(after)) =
+                            (store.keep(&entry).await, store.after_keep.get())
+                        {
+                            after(&entry);
+                        }
                     }
                     Op::Forget(id) => store.forget(id).await,
                     Op::RenewAll => {
@@ -128,6 +138,11 @@ impl<T: Leased> SharedLeases<T> {
             }
         });
         store
+    }
+
+    /// Calls `after` with each entry once Redis holds it (set once).
+    pub(crate) fn after_keep(&self, after: impl Fn(&T) + Send + Sync + 'static) {
+        let _ = self.after_keep.set(Box::new(after));
     }
 
     /// How long a lease lasts without a renewal.
@@ -246,6 +261,19 @@ impl<T: Leased> SharedLeases<T> {
         } else {
             Known::Unknown
         })
+    }
+
+    /// Every entry of the app in the shared store, whoever holds it.
+    pub(crate) async fn all(&self) -> Result<Vec<T>, Unavailable> {
+        let hash = self.hash();
+        let values: Vec<String> = self
+            .state
+            .run(|mut c| async move { redis::cmd("HVALS").arg(hash).query_async(&mut c).await })
+            .await?;
+        Ok(values
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect())
     }
 
     /// Takes over the entries of hosts that are gone (entries without a lease), each by

@@ -23,6 +23,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub(crate) use budget::SharedBudget;
+pub(crate) use conversations::TakenCollected;
 pub(crate) use leases::{InboxEntry, Known, SharedCards, SharedInbox};
 
 use crate::dingtalk::BudgetShare;

@@ -117,3 +117,29 @@ return 1
 ",
     )
 });
+
+/// Takes a whole list for one use: KEYS: the list, the key it moves to (kept a week).
+/// Returns its items (none when the list is empty).
+pub(super) static TAKE_LIST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('EXPIRE', KEYS[2], 604800)
+return redis.call('LRANGE', KEYS[2], 0, -1)
+",
+    )
+});
+
+/// Gives a taken list back, in front of what the list got since. KEYS: the list, the taken
+/// key. Returns how many items went back.
+pub(super) static GIVE_BACK_LIST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+for i = #items, 1, -1 do redis.call('LPUSH', KEYS[1], items[i]) end
+redis.call('DEL', KEYS[2])
+return #items
+",
+    )
+});

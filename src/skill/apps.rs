@@ -2,13 +2,14 @@
 //! registration (HTTP mode), the recovery of cards an earlier process left, and with shared
 //! state the watch over card leases and the exchange of rates and call counts.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Skill;
 use crate::app::App;
-use crate::card::{recover_leftovers, CardCallbacks, Journal, JournalEntry};
+use crate::card::{close_maybe_created, recover_leftovers, CardCallbacks, Journal, JournalEntry};
 use crate::dingtalk::{CallStats, Caller, Priority, Retry};
 use crate::ingress::card_callbacks;
 use crate::manifest::{DingTalkConfig, Manifest};
@@ -89,8 +90,37 @@ impl Skill {
                 }
                 shared.renew_all();
                 inbox.renew_all();
-                skill.answer_taken_over(&app, inbox.take_orphans().await);
-                let orphans = shared.take_orphans().await;
+                let messages = inbox.take_orphans().await;
+                if !messages.is_empty() {
+                    // A message whose card exists (the host died between creating the card
+                    // and letting the message go) is the card's: it is finalized below.
+                    let carded: HashSet<String> = match shared.all().await {
+                        Ok(cards) => cards
+                            .into_iter()
+                            .filter(|c| c.created)
+                            .map(|c| c.msg_id)
+                            .collect(),
+                        Err(_) => HashSet::new(),
+                    };
+                    let (carded, unanswered): (Vec<_>, Vec<_>) =
+                        messages.into_iter().partition(|m| carded.contains(&m.msg_id));
+                    for message in carded {
+                        inbox.release(&message.msg_id);
+                    }
+                    skill.answer_taken_over(&app, unanswered);
+                }
+                let (orphans, creating): (Vec<_>, Vec<_>) = shared
+                    .take_orphans()
+                    .await
+                    .into_iter()
+                    .partition(|c| c.created);
+                if !creating.is_empty() {
+                    for entry in &creating {
+                        app.cards.journal.write(entry);
+                    }
+                    let work = close_maybe_created(app.cards.clone(), creating);
+                    recovery.spawn_on(work, runtime().handle());
+                }
                 if orphans.is_empty() {
                     continue;
                 }
