@@ -66,9 +66,10 @@ impl Skill {
         }
     }
 
-    /// With shared state: renews the leases of the app's cards this host streams and takes
-    /// over (and finalizes as interrupted) the cards of hosts that are gone, every third of a
-    /// lease.
+    /// With shared state, every third of a lease: renews the leases of the app's cards and
+    /// messages this host holds, and takes over those of hosts that are gone: their accepted
+    /// messages no card shows are answered here, the cards they were creating are closed, and
+    /// the cards they streamed are finalized as interrupted with the text they showed.
     fn watch_leases(&self, app: &Arc<App>) {
         let (Some(shared), Some(inbox)) = (app.shared_cards.clone(), app.shared_inbox.clone())
         else {
