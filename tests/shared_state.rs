@@ -181,7 +181,7 @@ fn while_redis_is_down_each_host_keeps_to_its_share_and_replies_go_on() {
 }
 
 #[test]
-fn a_stand_up_collected_on_two_hosts_is_summarized_once_by_one_of_them() {
+fn a_stand_up_collected_on_two_hosts_is_summarized_once_whichever_host_posts_it() {
     use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
     let Some(redis) = RedisServer::start_for_test("a_stand_up_collected_on_two_hosts") else {
         return;
@@ -245,6 +245,8 @@ fn a_stand_up_collected_on_two_hosts_is_summarized_once_by_one_of_them() {
             .filter(|b| b.contains("按人整理今天的站会"))
             .collect()
     };
+    // Host a (which heard two of the three) goes away; b posts the summary alone.
+    a.shutdown(Duration::from_secs(5)).unwrap();
     let all_in = h.rt.block_on(h.gateway.wait_for(
         |requests| {
             let seen: Vec<String> = requests.iter().map(|r| r.body.to_string()).collect();
@@ -253,29 +255,99 @@ fn a_stand_up_collected_on_two_hosts_is_summarized_once_by_one_of_them() {
         Duration::from_secs(30),
     ));
     assert!(all_in, "every collected message reached a summary");
-    // Two more ticks pass on both hosts: nothing is summarized twice.
-    let ticks = |skill: &Skill| {
+    let dt = h.dingtalk.clone();
+    let summary_finished = h.rt.block_on(h.dingtalk.wait_for(
+        move |_| dt.cards().iter().any(|c| c.state == CardState::Finished),
+        Duration::from_secs(30),
+    ));
+    assert!(
+        summary_finished,
+        "the summary card finished: {:?}",
+        h.dingtalk.cards()
+    );
+    // Then b goes away and a comes back on its own state_dir: its ticks find nothing that
+    // was summarized already.
+    b.shutdown(Duration::from_secs(5)).unwrap();
+    let a = h.skill_with(&plugin, &manifest("a"));
+    assert!(shared_up(&a));
+    let last_tick = |skill: &Skill| {
         let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
         info["schedules"][0]["last_tick"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     };
-    let (ta, tb) = (ticks(&a), ticks(&b));
-    assert!(wait_info(&a, |i| {
-        i["schedules"][0]["last_tick"]
-            .as_str()
-            .is_some_and(|t| t > ta.as_str())
-    }));
-    assert!(wait_info(&b, |i| {
-        i["schedules"][0]["last_tick"]
-            .as_str()
-            .is_some_and(|t| t > tb.as_str())
-    }));
+    for _ in 0..2 {
+        let before = last_tick(&a);
+        assert!(wait_info(&a, |i| {
+            i["schedules"][0]["last_tick"]
+                .as_str()
+                .is_some_and(|t| t > before.as_str())
+        }));
+    }
     for text in texts {
         let n = summaries().iter().filter(|b| b.contains(text)).count();
         assert_eq!(n, 1, "{text} summarized {n} times");
     }
+    a.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_collection_full_on_one_host_is_full_on_every_host() {
+    use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
+    let Some(redis) = RedisServer::start_for_test("a_collection_full") else {
+        return;
+    };
+    let h = Harness::start("shared-collect-full");
+    let plugin = plugin();
+    // At most two messages a tick; the tick (1 January, 09:00) does not come during the test.
+    let manifest = |name: &str| {
+        h.manifest()
+            .state_dir(format!("state-{name}"))
+            .shared_state(&redis.url(), 2)
+            .set(
+                "schedules",
+                serde_json::json!([{
+                    "name": "standup", "cron": "0 9 1 1 *", "groups": ["cid站会群=="],
+                    "prompt": "按人整理今天的站会",
+                    "collect": {"tag": "#standup", "max_messages": 2},
+                }]),
+            )
+            .to_yaml()
+    };
+    let a = h.skill_with(&plugin, &manifest("a"));
+    let b = h.skill_with(&plugin, &manifest("b"));
+    assert!(shared_up(&a) && shared_up(&b));
+    let said = [
+        (&a, "zs-01", "张三", "#standup 昨天：修复登录超时"),
+        (&b, "ls-02", "李四", "#standup 今天：联调支付"),
+        (&a, "ww-03", "王五", "#standup 阻碍：测试环境不稳定"),
+    ];
+    for (skill, staff_id, nick, text) in said {
+        let event = h.dingtalk.bot_message(MessageSpec {
+            sender: Sender {
+                staff_id: staff_id.into(),
+                nick: nick.into(),
+            },
+            ..MessageSpec::group_text("cid站会群==", text)
+        });
+        collect(skill.handle_event(&event.to_string()).unwrap());
+    }
+    let answers: Vec<String> = h
+        .dingtalk
+        .sent_messages()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(
+        answers[0].contains("已记下") && answers[1].contains("已记下"),
+        "{answers:?}"
+    );
+    assert!(
+        answers[2].contains("已满"),
+        "王五 is told the list is full: {answers:?}"
+    );
     a.shutdown(Duration::from_secs(5)).unwrap();
     b.shutdown(Duration::from_secs(5)).unwrap();
 }

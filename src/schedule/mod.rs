@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::Apps;
 use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::{AppId, BotMessage, Content, ProactivePrompt, Target};
-use crate::manifest::{ScheduleConfig, WhenEmpty};
+use crate::manifest::{CollectConfig, ScheduleConfig, WhenEmpty};
 use crate::reply::{self, ReplyDeps};
 use crate::shared::{SharedState, TakenCollected};
 use collected::{Collected, CollectedStore};
@@ -43,62 +43,75 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     /// Stores `msg` (which [`Schedules::collector`] gave to this schedule) for the next tick,
-    /// durably before this returns, and with shared state also in the list every host's tick
-    /// reads. `None` when it cannot be stored (the user is asked to send it again).
+    /// before this returns. With shared state it goes to the list every host's tick reads (and
+    /// only there, so that no host's later tick finds it again); in this host's durable store
+    /// when there is no shared state or Redis cannot take it. `None` when it cannot be stored
+    /// (the user is asked to send it again).
     pub(crate) async fn collect(
         &self,
         msg: &BotMessage,
         shared: Option<&SharedState>,
     ) -> Option<Collecting> {
-        let (noted, entry) = self.collect_here(msg)?;
-        if let (Some(shared), Some(entry)) = (shared, entry) {
+        let (collect, entry) = self.entry(msg)?;
+        if let Some(shared) = shared {
             let json = serde_json::to_string(&entry).unwrap_or_default();
             let pushed = shared
-                .push_collected(&self.config.name, &msg.conversation_id, json)
+                .push_collected(
+                    &self.config.name,
+                    &msg.conversation_id,
+                    json,
+                    collect.max_messages,
+                )
                 .await;
-            if pushed.is_err() {
-                log::warn!(
+            match pushed {
+                Ok(Some(count)) => {
+                    self.log_collected(msg, count);
+                    return Some(Collecting::Noted(collect.ack.clone()));
+                }
+                Ok(None) => return Some(Collecting::Full),
+                Err(_) => log::warn!(
                     "schedule {}: msg {} is collected on this host only (Redis is down): it is summarized only if this host posts the next summary",
                     self.config.name,
                     msg.msg_id
-                );
+                ),
             }
         }
-        Some(noted)
+        self.collect_here(msg, entry)
     }
 
-    /// [`Schedule::collect`] in this host's store; the entry when it is new.
-    fn collect_here(&self, msg: &BotMessage) -> Option<(Collecting, Option<Collected>)> {
-        let (Some(collect), Some(store), Content::Text(text)) =
+    /// The collect settings and the entry `msg` makes, when this schedule collects text.
+    fn entry(&self, msg: &BotMessage) -> Option<(&CollectConfig, Collected)> {
+        let (Some(collect), Some(_), Content::Text(text)) =
             (&self.config.collect, &self.store, &msg.content)
         else {
             return None;
         };
-        let _guard = self.store_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let gathered = store.read(&msg.conversation_id);
-        if gathered.iter().any(|c| c.msg_id == msg.msg_id) {
-            return Some((Collecting::Noted(collect.ack.clone()), None));
-        }
-        if gathered.len() >= collect.max_messages {
-            return Some((Collecting::Full, None));
-        }
         let entry = Collected {
             msg_id: msg.msg_id.clone(),
             at_ms: clock::now().timestamp_millis(),
             nick: msg.sender.nick.clone(),
             text: text.replace(&collect.tag, "").trim().to_owned(),
         };
+        Some((collect, entry))
+    }
+
+    /// [`Schedule::collect`] in this host's durable store.
+    fn collect_here(&self, msg: &BotMessage, entry: Collected) -> Option<Collecting> {
+        let (Some(collect), Some(store)) = (&self.config.collect, &self.store) else {
+            return None;
+        };
+        let _guard = self.store_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let gathered = store.read(&msg.conversation_id);
+        if gathered.iter().any(|c| c.msg_id == msg.msg_id) {
+            return Some(Collecting::Noted(collect.ack.clone()));
+        }
+        if gathered.len() >= collect.max_messages {
+            return Some(Collecting::Full);
+        }
         match store.append(&msg.conversation_id, &entry) {
             Ok(()) => {
-                log::info!(
-                    "schedule {}: collected msg {} from {} in {} ({} now)",
-                    self.config.name,
-                    msg.msg_id,
-                    msg.sender.nick,
-                    msg.conversation_id,
-                    gathered.len() + 1
-                );
-                Some((Collecting::Noted(collect.ack.clone()), Some(entry)))
+                self.log_collected(msg, gathered.len() + 1);
+                Some(Collecting::Noted(collect.ack.clone()))
             }
             Err(e) => {
                 log::error!(
@@ -109,6 +122,16 @@ impl Schedule {
                 None
             }
         }
+    }
+
+    fn log_collected(&self, msg: &BotMessage, count: usize) {
+        log::info!(
+            "schedule {}: collected msg {} from {} in {} ({count} now)",
+            self.config.name,
+            msg.msg_id,
+            msg.sender.nick,
+            msg.conversation_id,
+        );
     }
 }
 

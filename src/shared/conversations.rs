@@ -88,23 +88,27 @@ impl SharedState {
     }
 
     /// Adds a collected message (`entry`, JSON) to the list of `schedule` in `group` every
-    /// host's tick reads.
+    /// host's tick reads, unless that list holds `max` already: its length then, or `None`
+    /// when it was full.
     pub(crate) async fn push_collected(
         &self,
         schedule: &str,
         group: &str,
         entry: String,
-    ) -> Result<(), Unavailable> {
+        max: usize,
+    ) -> Result<Option<usize>, Unavailable> {
         let key = self.key(&["collected", schedule, group]);
-        self.run(|mut c| async move {
-            redis::cmd("RPUSH")
-                .arg(&key)
-                .arg(entry)
-                .query_async::<u64>(&mut c)
-                .await
-                .map(drop)
-        })
-        .await
+        let count: usize = self
+            .run(|mut c| async move {
+                scripts::PUSH_UNLESS_FULL
+                    .key(key)
+                    .arg(entry)
+                    .arg(max)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((count > 0).then_some(count))
     }
 
     /// Takes the collected messages (JSON) of `schedule` in `group`, in order, for one

@@ -118,6 +118,17 @@ return 1
     )
 });
 
+/// Appends to a list unless it holds enough already. KEYS: the list. ARGV: the item, the
+/// most items. Returns the list's new length, 0 when it was full.
+pub(super) static PUSH_UNLESS_FULL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+",
+    )
+});
+
 /// Takes a whole list for one use: KEYS: the list, the key it moves to (kept a week).
 /// Returns its items (none when the list is empty).
 pub(super) static TAKE_LIST: LazyLock<Script> = LazyLock::new(|| {
