@@ -1,6 +1,8 @@
 //! One DingTalk budget per app across hosts: every call also takes its turn in a sliding
 //! window in Redis (per API and app-wide, the same span and limits as the local windows, the
-//! intermediate updates' reserve included, so finals go first across hosts too). Rate cuts
+//! intermediate updates' reserve included, so finals go first across hosts too; an urgent
+//! call keeps to the highest limit another host's urgent call kept to lately, so that a host
+//! whose rate is still in slow start is not starved by the hosts whose rates grew). Rate cuts
 //! learned from a 403 on one host reach the others within seconds, and the month's call count
 //! is the sum of every host's.
 
@@ -21,6 +23,10 @@ pub(crate) struct SharedBudget {
     seq: AtomicU64,
     /// The rates this host last published (to publish only changes).
     published: Mutex<BTreeMap<String, f64>>,
+    /// Held by the one intermediate update of this host that is asking Redis for its turn:
+    /// the others wait here, in the order the local budget granted them, instead of each
+    /// asking Redis every few milliseconds while urgent calls hold them back.
+    intermediates: tokio::sync::Mutex<()>,
 }
 
 impl SharedBudget {
@@ -31,14 +37,15 @@ impl SharedBudget {
             app_key: app_key.to_owned(),
             seq: AtomicU64::new(0),
             published: Mutex::new(BTreeMap::new()),
+            intermediates: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Waits for this call's turn in the app's shared windows: `api` (a budget's name) at
     /// most `api_limit` calls per window and all the app's calls at most `app_limit` (none:
     /// no app-wide limit); an `urgent` call (not an intermediate update) goes before every
-    /// host's intermediate updates. Returns at once while Redis is down (the local budget, at
-    /// its share, holds the call).
+    /// host's intermediate updates, and this host's intermediate updates ask one at a time.
+    /// Returns at once while Redis is down (the local budget, at its share, holds the call).
     pub(crate) async fn wait_turn(
         &self,
         api: &str,
@@ -52,7 +59,14 @@ impl SharedBudget {
             self.state.key(&["app", &self.app_key, "window", "app"]),
             self.state.key(&["app", &self.app_key, "urgent", api]),
             self.state.key(&["app", &self.app_key, "urgent", "app"]),
+            self.state.key(&["app", &self.app_key, "limit", api]),
+            self.state.key(&["app", &self.app_key, "limit", "app"]),
         ];
+        let _asking = if urgent {
+            None
+        } else {
+            Some(self.intermediates.lock().await)
+        };
         let span_ms = u64::try_from(span.as_millis()).unwrap_or(1_050);
         // One member for every attempt of this call: it is listed as waiting under it.
         let member = format!("{}:{}", self.state.host(), self.seq.fetch_add(1, Relaxed));
@@ -66,6 +80,8 @@ impl SharedBudget {
                         .key(&keys[1])
                         .key(&keys[2])
                         .key(&keys[3])
+                        .key(&keys[4])
+                        .key(&keys[5])
                         .arg(span_ms)
                         .arg(api_limit.max(1))
                         .arg(app_limit.unwrap_or(0))

@@ -11,10 +11,15 @@ use redis::Script;
 /// that must wait is listed as waiting (for two spans unless it asks again), and while any is
 /// listed for a window, no intermediate update takes a slot in it.
 ///
+/// Hosts may keep to different limits (one's rate still in slow start, another's grown): an
+/// urgent call keeps to the highest limit an urgent call was granted under in the last two
+/// spans, so that the host with the lowest limit is not held back for as long as the others
+/// keep the window above it (and, waiting, does not hold every host's intermediate updates).
+///
 /// KEYS: the API's window, the app-wide window (sorted sets of call start times), the urgent
-/// calls waiting for each. ARGV: span ms, the API's limit, the app-wide limit (0: none), the
-/// call's unique member, 1 for an urgent call. Returns 0 when the call was recorded and may go,
-/// else the ms to wait before asking again.
+/// calls waiting for each, the highest recent urgent limit of each. ARGV: span ms, the API's
+/// limit, the app-wide limit (0: none), the call's unique member, 1 for an urgent call.
+/// Returns 0 when the call was recorded and may go, else the ms to wait before asking again.
 pub(super) static WINDOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -37,6 +42,13 @@ local function waiting(key)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   return redis.call('ZCARD', key) > 0
 end
+local own_api, own_app = api_limit, app_limit
+if urgent then
+  api_limit = math.max(api_limit, tonumber(redis.call('GET', KEYS[5]) or '0'))
+  if app_limit > 0 then
+    app_limit = math.max(app_limit, tonumber(redis.call('GET', KEYS[6]) or '0'))
+  end
+end
 local api_wait = wait_in(KEYS[1], api_limit)
 local app_wait = wait_in(KEYS[2], app_limit)
 if urgent then
@@ -48,9 +60,16 @@ else
 end
 local wait = math.max(api_wait, app_wait)
 if wait > 0 then return wait end
+local function remember(key, limit)
+  if limit <= 0 then return end
+  local seen = tonumber(redis.call('GET', key) or '0')
+  if limit >= seen then redis.call('SET', key, limit, 'PX', span * 2) end
+end
 if urgent then
   redis.call('ZREM', KEYS[3], member)
   redis.call('ZREM', KEYS[4], member)
+  remember(KEYS[5], own_api)
+  remember(KEYS[6], own_app)
 end
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], span * 2)

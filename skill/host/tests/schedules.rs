@@ -159,6 +159,11 @@ fn collected_stand_up_messages_survive_a_restart_and_are_all_in_the_summary() {
         "张三",
         "#standup 昨天：修复登录超时；今天：联调支付",
     ));
+    // The next one after the first is noted: two messages in the same instant are handled
+    // side by side, in no set order.
+    env.wait("the first acknowledgement", |e| {
+        e.sent_messages().iter().any(|m| m.text.contains("已记下"))
+    });
     env.dt.push_bot_message(person(
         "ls-02",
         "李四",

@@ -324,8 +324,13 @@ impl Cluster {
             *states.entry(format!("{:?}", c.state)).or_default() += 1;
         }
         let calls = self.dt().calls();
+        // Calls per second of the emulator's clock: where the budget went.
+        let mut per_second: BTreeMap<u64, usize> = BTreeMap::new();
+        for c in &calls {
+            *per_second.entry(c.at_ms / 1000).or_default() += 1;
+        }
         format!(
-            "cards by state {states:?}; calls {} ({} × 403); connections {:?}; redis up: {}",
+            "cards by state {states:?}; calls {} ({} × 403), per second {per_second:?}; connections {:?}; redis up: {}",
             calls.len(),
             calls.iter().filter(|c| c.status == 403).count(),
             self.dt()
