@@ -181,6 +181,51 @@ fn while_redis_is_down_each_host_keeps_to_its_share_and_replies_go_on() {
 }
 
 #[test]
+fn a_tenant_limit_below_the_budget_is_learned_from_what_both_hosts_sent() {
+    let Some(redis) = RedisServer::start_for_test("a_tenant_limit_below_the_budget") else {
+        return;
+    };
+    // DingTalk holds the app to 10 calls a second; the manifests do not know it (no
+    // `app_qps`, 20 per API): the hosts learn it from the 403s.
+    let h = Harness::start_with("shared-learn", limited_app(), FakeGatewayConfig::default());
+    let plugin = plugin();
+    let manifest = |name: &str| {
+        h.manifest()
+            .state_dir(format!("state-{name}"))
+            .shared_state(&redis.url(), 2)
+            .to_yaml()
+    };
+    let a = h.skill_with(&plugin, &manifest("a"));
+    let b = h.skill_with(&plugin, &manifest("b"));
+    assert!(shared_up(&a) && shared_up(&b));
+    answer_all(&h, [&a, &b], 20, "学习群", "TOKENS:20 PACE:50");
+    let refused = h
+        .dingtalk
+        .calls()
+        .iter()
+        .filter(|c| c.status == 403)
+        .count();
+    assert!(refused > 0, "the limit was met");
+    // A 403 is cut to 70 % of what both hosts sent in the window (about the 10 DingTalk
+    // allows), not of one host's part (about half of it).
+    let app_rate = |skill: &Skill| {
+        let info: serde_json::Value = serde_json::from_str(&skill.info().unwrap()).unwrap();
+        let app = &info["dingtalk_budget"]["app"];
+        (app["learned"] == true).then(|| app["calls_per_second"].as_f64().unwrap_or(0.0))
+    };
+    let learned: Vec<f64> = [&a, &b].into_iter().filter_map(app_rate).collect();
+    assert!(!learned.is_empty(), "a host learned the app-wide limit");
+    for rate in &learned {
+        assert!(
+            (5.0..=10.0).contains(rate),
+            "learned {rate} calls/s app-wide for a limit of 10 ({learned:?}, {refused} × 403)"
+        );
+    }
+    a.shutdown(Duration::from_secs(5)).unwrap();
+    b.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
 fn a_stand_up_collected_on_two_hosts_is_summarized_once_whichever_host_posts_it() {
     use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
     let Some(redis) = RedisServer::start_for_test("a_stand_up_collected_on_two_hosts") else {

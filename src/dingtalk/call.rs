@@ -45,14 +45,14 @@ impl DingTalkClient {
         request: reqwest::RequestBuilder,
         classify: fn(u16, &str) -> Result<Value, DingTalkError>,
     ) -> Result<Value, DingTalkError> {
-        let permit = self
+        let mut permit = self
             .budget
             .acquire(kind, caller.priority, caller.conversation)
             .await;
         if let Some(shared) = self.shared.get() {
             let (api_limit, app_limit) = self.budget.limits(kind, caller.priority);
             let urgent = caller.priority != super::budget::Priority::Intermediate;
-            shared
+            let counts = shared
                 .wait_turn(
                     kind.name(),
                     super::budget::SPAN,
@@ -61,6 +61,7 @@ impl DingTalkClient {
                     urgent,
                 )
                 .await;
+            permit.set_shared(counts);
         }
         self.totals.record(kind);
         caller.stats.record(kind);

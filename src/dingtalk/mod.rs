@@ -27,7 +27,7 @@ mod targets;
 mod token;
 mod transport;
 
-pub(crate) use budget::{BudgetShare, Priority, SharedWindow};
+pub(crate) use budget::{BudgetShare, Priority, SharedWindow, WindowCounts};
 pub(crate) use caller::Caller;
 // `pub` (in this crate-private module) so that `bench_support` can re-export them.
 pub(crate) use client::DingTalkClient;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{scripts, SharedState, Unavailable};
+use crate::dingtalk::WindowCounts;
 
 /// The longest single wait before the window is asked again.
 const MAX_WAIT: Duration = Duration::from_millis(1_100);
@@ -45,7 +46,8 @@ impl SharedBudget {
     /// most `api_limit` calls per window and all the app's calls at most `app_limit` (none:
     /// no app-wide limit); an `urgent` call (not an intermediate update) goes before every
     /// host's intermediate updates, and this host's intermediate updates ask one at a time.
-    /// Returns at once while Redis is down (the local budget, at its share, holds the call).
+    /// Returns what the windows held once the call was granted, or `None` at once while Redis
+    /// is down (the local budget, at its share, holds the call).
     pub(crate) async fn wait_turn(
         &self,
         api: &str,
@@ -53,7 +55,7 @@ impl SharedBudget {
         api_limit: usize,
         app_limit: Option<usize>,
         urgent: bool,
-    ) {
+    ) -> Option<WindowCounts> {
         let keys = [
             self.state.key(&["app", &self.app_key, "window", api]),
             self.state.key(&["app", &self.app_key, "window", "app"]),
@@ -72,7 +74,7 @@ impl SharedBudget {
         let member = format!("{}:{}", self.state.host(), self.seq.fetch_add(1, Relaxed));
         loop {
             let (keys, member) = (keys.clone(), member.clone());
-            let wait = self
+            let turn = self
                 .state
                 .run(|mut c| async move {
                     scripts::WINDOW
@@ -87,13 +89,16 @@ impl SharedBudget {
                         .arg(app_limit.unwrap_or(0))
                         .arg(member)
                         .arg(u8::from(urgent))
-                        .invoke_async::<u64>(&mut c)
+                        .invoke_async::<(u64, usize, usize)>(&mut c)
                         .await
                 })
                 .await;
-            match wait {
-                Ok(0) | Err(Unavailable) => return,
-                Ok(ms) => tokio::time::sleep(Duration::from_millis(ms).min(MAX_WAIT)).await,
+            match turn {
+                Err(Unavailable) => return None,
+                Ok((0, api, app)) => return Some(WindowCounts { api, app }),
+                Ok((ms, ..)) => {
+                    tokio::time::sleep(Duration::from_millis(ms).min(MAX_WAIT)).await;
+                }
             }
         }
     }
@@ -164,7 +169,8 @@ impl crate::dingtalk::SharedWindow for SharedBudget {
         api_limit: usize,
         app_limit: Option<usize>,
         urgent: bool,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<WindowCounts>> + Send + 'a>>
+    {
         Box::pin(SharedBudget::wait_turn(
             self, api, span, api_limit, app_limit, urgent,
         ))

@@ -19,7 +19,10 @@ use redis::Script;
 /// KEYS: the API's window, the app-wide window (sorted sets of call start times), the urgent
 /// calls waiting for each, the highest recent urgent limit of each. ARGV: span ms, the API's
 /// limit, the app-wide limit (0: none), the call's unique member, 1 for an urgent call.
-/// Returns 0 when the call was recorded and may go, else the ms to wait before asking again.
+/// Every call is recorded in the app-wide window, limited or not (a `403` is then cut from
+/// what all hosts sent). Returns `{0, calls of the API, calls of the app}` in the window
+/// (this one included) when the call was recorded and may go, else `{ms to wait before
+/// asking again, 0, 0}`.
 pub(super) static WINDOW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -56,10 +59,10 @@ if urgent then
   if app_wait > 0 then redis.call('ZADD', KEYS[4], now + 2 * span, member) end
 else
   local held = waiting(KEYS[3]) or (app_limit > 0 and waiting(KEYS[4]))
-  if held then return math.max(api_wait, app_wait, 20) end
+  if held then return {math.max(api_wait, app_wait, 20), 0, 0} end
 end
 local wait = math.max(api_wait, app_wait)
-if wait > 0 then return wait end
+if wait > 0 then return {wait, 0, 0} end
 local function remember(key, limit)
   if limit <= 0 then return end
   local seen = tonumber(redis.call('GET', key) or '0')
@@ -73,11 +76,10 @@ if urgent then
 end
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], span * 2)
-if app_limit > 0 then
-  redis.call('ZADD', KEYS[2], now, member)
-  redis.call('PEXPIRE', KEYS[2], span * 2)
-end
-return 0
+redis.call('ZADD', KEYS[2], now, member)
+redis.call('PEXPIRE', KEYS[2], span * 2)
+if app_limit <= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - span) end
+return {0, redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])}
 ",
     )
 });

@@ -88,7 +88,8 @@ pub(crate) trait SharedWindow: Send + Sync {
     /// Waits until a call of the budget `api` may go: at most `api_limit` calls of it and
     /// `app_limit` calls in all (none: no app-wide limit) in any `span`, across hosts, an
     /// `urgent` call (any but an intermediate update) before every intermediate update.
-    /// Returns at once when the shared windows cannot be reached.
+    /// Returns the calls the shared windows held when this one was granted (itself
+    /// included), or `None` at once when the shared windows cannot be reached.
     fn wait_turn<'a>(
         &'a self,
         api: &'a str,
@@ -96,7 +97,17 @@ pub(crate) trait SharedWindow: Send + Sync {
         api_limit: usize,
         app_limit: Option<usize>,
         urgent: bool,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Option<WindowCounts>> + Send + 'a>>;
+}
+
+/// The calls every host of the app started in the shared windows (the last span) when a
+/// call was granted: what DingTalk saw, where this host's own window saw only its part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WindowCounts {
+    /// Calls of the call's API.
+    pub(crate) api: usize,
+    /// All the app's calls.
+    pub(crate) app: usize,
 }
 
 /// The right to start one call now. Report DingTalk's answer with
@@ -107,6 +118,16 @@ pub struct Permit {
     sent_at: Instant,
     api_full: bool,
     app_full: bool,
+    /// With shared state: what the shared windows held when the call went.
+    shared: Option<WindowCounts>,
+}
+
+impl Permit {
+    /// Records what the shared windows held when this call was granted there: a `403` then
+    /// cuts the rate from every host's calls, not only this host's.
+    pub(crate) fn set_shared(&mut self, counts: Option<WindowCounts>) {
+        self.shared = counts;
+    }
 }
 
 /// One budget: its window and its learned rate.
@@ -234,6 +255,7 @@ impl State {
                 sent_at: now,
                 api_full: self.apis[api].window.count(now) >= api_limit,
                 app_full: self.app.window.count(now) >= app_limit,
+                shared: None,
             };
             if waiter.priority == Priority::Intermediate {
                 self.serve_clock += 1;
@@ -383,6 +405,7 @@ impl Budget {
                 sent_at: Instant::now(),
                 api_full: false,
                 app_full: false,
+                shared: None,
             },
         }
     }
@@ -426,10 +449,17 @@ impl Budget {
         let state = &mut *state;
         let lane = &mut state.apis[permit.api as usize];
         lane.limited += 1;
-        let api_calls = lane.window.count(now);
-        let app_calls = state.app.window.count(now);
+        // With shared state DingTalk counted every host's calls: the shared windows saw them.
+        let (api_calls, app_calls) = match permit.shared {
+            Some(shared) => (shared.api, shared.app),
+            None => (lane.window.count(now), state.app.window.count(now)),
+        };
+        let cut_rate = |rate: &mut Rate, observed: usize| match permit.shared {
+            Some(_) => rate.limited_shared(permit.sent_at, observed, now),
+            None => rate.limited(permit.sent_at, observed, now),
+        };
         let mut cut = Vec::new();
-        if lane.rate.limited(permit.sent_at, api_calls, now) {
+        if cut_rate(&mut lane.rate, api_calls) {
             cut.push(format!(
                 "{} {:.1}/s",
                 permit.api.name(),
@@ -438,15 +468,16 @@ impl Budget {
         }
         if app_calls > api_calls {
             state.app.limited += 1;
-            if state.app.rate.limited(permit.sent_at, app_calls, now) {
+            if cut_rate(&mut state.app.rate, app_calls) {
                 cut.push(format!("app-wide {:.1}/s", state.app.rate.per_second()));
             }
         }
         if !cut.is_empty() {
             state.changed = true;
             log::warn!(
-                "DingTalk rate limit on {} ({api_calls} calls of it, {app_calls} in all in the last second): budget lowered to {}",
+                "DingTalk rate limit on {} ({api_calls} calls of it, {app_calls} in all in the last second{}): budget lowered to {}",
                 permit.api.name(),
+                if permit.shared.is_some() { ", all hosts" } else { "" },
                 cut.join(", ")
             );
         }
@@ -655,6 +686,41 @@ mod tests {
         assert_eq!(snap["apis"]["create"]["qps_limited"], 1);
         assert!(b.take_changed().is_some());
         assert!(b.take_changed().is_none(), "taken once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_shared_state_a_limit_cuts_from_what_every_host_sent() {
+        // Three hosts, each at the app's 20: this one sent 6 of the 20 calls DingTalk counted.
+        let b = budget(20, Some(20), &[("stream", 20.0), ("app", 20.0)]);
+        tokio::time::advance(Duration::from_millis(1100)).await;
+        let mut last = None;
+        for _ in 0..6 {
+            last = Some(
+                b.acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+                    .await,
+            );
+        }
+        let mut permit = last.unwrap();
+        permit.set_shared(Some(WindowCounts { api: 20, app: 20 }));
+        b.limited(&permit);
+        let snap = b.snapshot();
+        assert_eq!(
+            snap["apis"]["stream"]["calls_per_second"], 14.0,
+            "70 % of the 20 every host sent, not of this host's 6: {snap}"
+        );
+
+        let alone = budget(20, Some(20), &[("stream", 20.0), ("app", 20.0)]);
+        tokio::time::advance(Duration::from_millis(1100)).await;
+        let mut last = None;
+        for _ in 0..6 {
+            last = Some(
+                alone
+                    .acquire(CallKind::StreamingUpdate, Priority::Intermediate, "c")
+                    .await,
+            );
+        }
+        alone.limited(&last.unwrap());
+        assert_eq!(alone.snapshot()["apis"]["stream"]["calls_per_second"], 4.2);
     }
 
     #[tokio::test(start_paused = true)]

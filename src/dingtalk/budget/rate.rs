@@ -102,13 +102,30 @@ impl Rate {
     /// DingTalk answered `403 …QpsLimit…` to a call sent at `sent_at`, while `observed`
     /// calls of this budget had started in the last window. Returns whether the rate was cut.
     pub(crate) fn limited(&mut self, sent_at: Instant, observed: usize, now: Instant) -> bool {
+        let base = self.window.min(observed as f64);
+        self.cut(sent_at, base, now)
+    }
+
+    /// [`Rate::limited`] for a budget the hosts of an app share: `observed` is every host's
+    /// calls in the window (as the shared window counted them), and the cut is from those,
+    /// whatever this host's own part or its own rate was: the rate becomes the app's, which
+    /// the other hosts adopt.
+    pub(crate) fn limited_shared(
+        &mut self,
+        sent_at: Instant,
+        observed: usize,
+        now: Instant,
+    ) -> bool {
+        self.cut(sent_at, (observed as f64).min(self.ceiling), now)
+    }
+
+    fn cut(&mut self, sent_at: Instant, base: f64, now: Instant) -> bool {
         if let Some(at) = self.decreased_at {
             if sent_at < at || now < at + super::window::SPAN {
                 return false;
             }
         }
-        let base = self.window.min(observed as f64).max(FLOOR);
-        self.window = (base * DECREASE).max(FLOOR);
+        self.window = (base.max(FLOOR) * DECREASE).max(FLOOR);
         self.threshold = self.window;
         self.decreased_at = Some(now);
         true
