@@ -23,6 +23,7 @@ mod plan;
 mod press;
 mod proactive;
 mod prompt;
+mod remote_stop;
 mod target;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -37,10 +38,11 @@ pub(crate) use outcome::Outcome;
 pub(crate) use plan::{plan, Plan};
 pub(crate) use press::press;
 pub(crate) use proactive::plan_post;
+pub(crate) use remote_stop::handler as stop_handler;
 
 use crate::event::BotMessage;
 use crate::schedule::Collecting;
-use crate::shared::InboxEntry;
+use crate::shared::{InboxEntry, StopRequest};
 
 /// Answers a proactive prompt planned by [`plan_post`] into a new card of its target; the
 /// stream `tx` ends with exactly one terminal chunk. Runs as its own task on the plugin runtime.
@@ -153,7 +155,17 @@ pub(crate) async fn run(
             notice::plain_reply(deps, &msg, notice::NEW_SESSION, "new_session", &tx).await;
         }
         Plan::Stop(conversation) => {
-            let stopped = deps.conversations.stop_all(&conversation);
+            let mut stopped = deps.conversations.stop_all(&conversation);
+            if stopped == 0 {
+                // The reply may run on another host of the app.
+                stopped = remote_stop::ask(
+                    deps,
+                    StopRequest::Conversation {
+                        key: conversation.clone(),
+                    },
+                )
+                .await;
+            }
             let text = if stopped > 0 {
                 notice::STOPPED
             } else {

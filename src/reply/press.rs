@@ -8,10 +8,12 @@ use openclaw_skill_abi::Chunk;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::deps::ReplyDeps;
+use super::remote_stop;
 use crate::card::STOP_ACTION_ID;
 use crate::conversation::PressVerdict;
 use crate::dingtalk::{CallStats, Caller, Priority, ReplyTarget};
 use crate::event::{AppId, CardPress};
+use crate::shared::StopRequest;
 
 /// What somebody other than the asker is told (once per card).
 pub(super) const NOT_YOURS: &str =
@@ -29,6 +31,36 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
         let _ = tx.send(Chunk::Skipped(format!("card {card}: not the stop button")));
         return;
     }
+    let chunk = match act_here(deps, card, user).await {
+        Some(chunk) => chunk,
+        // The reply may run on another host of the app.
+        None if remote_stop::ask(
+            deps,
+            StopRequest::Press {
+                card: card.clone(),
+                user: user.clone(),
+            },
+        )
+        .await
+            > 0 =>
+        {
+            Chunk::Skipped(format!(
+                "card {card}: the host running its reply acted on the press"
+            ))
+        }
+        None => {
+            log::info!(
+                "card {card}: stop button pressed by {user} after its reply ended; nothing to stop"
+            );
+            Chunk::Skipped(format!("card {card}: its reply has ended"))
+        }
+    };
+    let _ = tx.send(chunk);
+}
+
+/// Acts on a press of the stop button of `card` by `user` when its reply runs on this host:
+/// the stream's last chunk; `None` when no reply of this host has that card.
+pub(super) async fn act_here(deps: &ReplyDeps, card: &str, user: &str) -> Option<Chunk> {
     let skipped = match deps.stoppable.press(card, user) {
         PressVerdict::Stopped {
             conversation,
@@ -44,25 +76,19 @@ pub(crate) async fn press(deps: &ReplyDeps, press: CardPress, tx: UnboundedSende
             log::info!("card {card} conv={conversation}: stop button pressed again by {user}; the reply is already stopping");
             format!("card {card}: the reply was already stopping")
         }
-        PressVerdict::NotInFlight => {
-            log::info!(
-                "card {card}: stop button pressed by {user} after its reply ended; nothing to stop"
-            );
-            format!("card {card}: its reply has ended")
-        }
+        PressVerdict::NotInFlight => return None,
         PressVerdict::NotTheAsker { conversation, app } => {
             log::info!("card {card} conv={conversation}: stop button pressed by {user}, who did not ask; the reply goes on");
             if !deps.dedup.first_time(&format!("not-yours:{card}:{user}")) {
                 format!("card {card}: {user} was already told that only the asker can stop it")
             } else if tell_not_yours(deps, app, card, user, &conversation).await {
-                let _ = tx.send(Chunk::Replied(NOT_YOURS.to_owned()));
-                return;
+                return Some(Chunk::Replied(NOT_YOURS.to_owned()));
             } else {
                 format!("card {card}: the note to {user} could not be sent")
             }
         }
     };
-    let _ = tx.send(Chunk::Skipped(skipped));
+    Some(Chunk::Skipped(skipped))
 }
 
 /// The polite 1:1 message to `user`, who pressed the stop button of somebody else's answer;

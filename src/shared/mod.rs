@@ -1,8 +1,9 @@
 //! State several hosts of the same apps share through Redis (`shared_state:`): one DingTalk
 //! call budget per app and API across hosts (`budget.rs`), the month's call count, dedup,
 //! session generations, the HTTP callbacks' replay cache, schedule ticks and stand-up lists
-//! (`conversations.rs`), and, under leases, the card journal and the inbox of accepted
-//! messages (`leases.rs`). See `docs/operations.md`, "Several hosts".
+//! (`conversations.rs`), under leases, the card journal and the inbox of accepted messages
+//! (`leases.rs`), and `/stop` and stop-button presses for the host running the reply
+//! (`stops.rs`). See `docs/operations.md`, "Several hosts".
 //!
 //! Redis trouble never stops a reply: every operation has a short deadline, and a failed one
 //! makes the caller use its local state. The first failure marks Redis down (one warning, the
@@ -14,6 +15,7 @@ mod budget;
 mod conversations;
 mod leases;
 mod scripts;
+mod stops;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -21,10 +23,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio_util::sync::CancellationToken;
 
 pub(crate) use budget::SharedBudget;
 pub(crate) use conversations::TakenCollected;
 pub(crate) use leases::{InboxEntry, Known, SharedCards, SharedInbox};
+pub(crate) use stops::{SharedStops, StopHandler, StopRequest};
 
 use crate::dingtalk::BudgetShare;
 use crate::manifest::SharedStateConfig;
@@ -57,6 +61,8 @@ pub(crate) struct SharedState {
     share: BudgetShare,
     /// Called (on the runtime) each time Redis comes back: puts the leases back.
     on_rejoin: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+    /// Stop requests to and from the other hosts (set once the skill's replies exist).
+    stops: std::sync::OnceLock<Arc<SharedStops>>,
 }
 
 impl SharedState {
@@ -86,6 +92,7 @@ impl SharedState {
             host: host.to_owned(),
             share,
             on_rejoin: Mutex::new(Vec::new()),
+            stops: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&state);
         runtime().spawn(async move {
@@ -110,6 +117,25 @@ impl SharedState {
     /// This process's id in leases.
     pub(crate) fn host(&self) -> &str {
         &self.host
+    }
+
+    /// A client for connections of their own (the stop channel's subscription).
+    pub(crate) fn client(&self) -> redis::Client {
+        self.client.clone()
+    }
+
+    /// Starts listening for stop requests of other hosts (once; later calls do nothing).
+    pub(crate) fn start_stops(self: &Arc<Self>, handler: StopHandler, stop: CancellationToken) {
+        if self.stops.get().is_none() {
+            let _ = self
+                .stops
+                .set(SharedStops::start(self.clone(), handler, stop));
+        }
+    }
+
+    /// The stop channel, once started.
+    pub(crate) fn stops(&self) -> Option<&Arc<SharedStops>> {
+        self.stops.get()
     }
 
     /// What the budgets divide their limits by.

@@ -168,6 +168,10 @@ impl Skill {
                 .iter()
                 .map(Arc::downgrade)
                 .collect();
+            shared.start_stops(
+                crate::reply::stop_handler(Arc::downgrade(&skill.inner.replies)),
+                skill.inner.replies.shutdown.clone(),
+            );
             shared.on_rejoin(move || {
                 for app in apps.iter().filter_map(std::sync::Weak::upgrade) {
                     if let Some(cards) = &app.shared_cards {

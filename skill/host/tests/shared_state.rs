@@ -28,7 +28,8 @@ use openclaw_dingtalk_emulator::dingtalk::{
     QpsScope, StreamConfig,
 };
 use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
-use openclaw_dingtalk_emulator::gateway::FakeGatewayConfig;
+use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, RequestOutcome};
+use openclaw_dingtalk_emulator::manifest::TestManifest;
 use openclaw_dingtalk_emulator::redis::RedisServer;
 use support::{quiet_stream, tokens, Env, Host};
 
@@ -85,6 +86,16 @@ impl Cluster {
     /// Starts everything, or `None` when `redis-server` is not installed (and `CI` is not set).
     /// `lease_ms`: `shared_state.lease_ms` (`None`: the plugin's default).
     fn start(name: &str, stream: StreamConfig, lease_ms: Option<u64>) -> Option<Cluster> {
+        Cluster::start_with(name, stream, lease_ms, |m| m)
+    }
+
+    /// [`Cluster::start`] with `extra` applied to every host's manifest.
+    fn start_with(
+        name: &str,
+        stream: StreamConfig,
+        lease_ms: Option<u64>,
+        extra: fn(TestManifest) -> TestManifest,
+    ) -> Option<Cluster> {
         let one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let redis = RedisServer::start_for_test(name)?;
         let env = Env::start_config(
@@ -113,6 +124,7 @@ impl Cluster {
             if let Some(ms) = lease_ms {
                 manifest = manifest.set("shared_state.lease_ms", ms);
             }
+            let manifest = extra(manifest);
             let path: PathBuf = manifest.write(&dir);
             let mut host = env.host(&path, &[]);
             // Connected, or exited at start (a manifest the plugin refuses): said at once.
@@ -688,4 +700,107 @@ fn a_redis_restart_while_replies_run_leaves_no_card_stuck_and_nothing_answered_t
         let n = replies.iter().filter(|r| r.contains_key(&q.msg_id)).count();
         assert_eq!(n, 1, "{} answered by one host", q.cid);
     }
+}
+
+#[test]
+fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
+    let Some(cluster) = Cluster::start_with("shared-stop", quiet_stream(), None, |m| {
+        m.with(|m| m.dingtalk.card_stop_button = Some("msg_buttons".into()))
+    }) else {
+        return;
+    };
+    // Three long answers, one on each host (the emulator deals the pushes round-robin).
+    let questions = cluster.push("Stop", 3, "TOKENS:300 PACE:50", 300);
+    cluster.wait_streaming(&questions.iter().collect::<Vec<_>>(), 3);
+    let connection_of = |msg_id: &str| {
+        cluster
+            .dt()
+            .stream_frames()
+            .iter()
+            .find(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
+            .map(|f| f.connection)
+    };
+    let asker = |i: usize| Sender {
+        staff_id: format!("0166Stop{i:06}"),
+        nick: format!("同事{i}"),
+    };
+    // `/stop` from the askers of the second and third questions: each lands on another host
+    // than the one answering it.
+    for i in [1, 2] {
+        let q = &questions[i];
+        let stop = cluster.dt().push_bot_message(MessageSpec {
+            sender: asker(i),
+            ..MessageSpec::group_text(&q.cid, "/stop")
+        });
+        let (question_on, stop_on) = (connection_of(&q.msg_id), connection_of(&stop));
+        assert!(
+            stop_on.is_some() && stop_on != question_on,
+            "the /stop of {} went to connection {stop_on:?}, its question to {question_on:?}",
+            q.cid
+        );
+    }
+    // The first question's asker presses its card's stop button: the press goes to the
+    // newest connection, not the one answering it.
+    let first = &questions[0];
+    let card = cluster.cards_of(first)[0].out_track_id.clone();
+    let press = cluster
+        .dt()
+        .press_card(
+            &card,
+            &asker(0).staff_id,
+            "btn_stop",
+            serde_json::Value::Null,
+        )
+        .expect("press");
+    let cids: Vec<String> = questions.iter().map(|q| q.cid.clone()).collect();
+    cluster.wait_within("every card stopped", ALL_REPLIES, move |e| {
+        let cards = e.cards();
+        cids.iter().all(|cid| {
+            cards
+                .iter()
+                .any(|c| in_group(c, cid) && c.state == CardState::Finished)
+        })
+    });
+    let pressed_on = cluster
+        .dt()
+        .card_presses()
+        .into_iter()
+        .find(|p| p.seq == press.press)
+        .and_then(|p| p.message_id)
+        .and_then(|m| {
+            cluster
+                .dt()
+                .stream_frames()
+                .iter()
+                .find(|f| f.kind == FrameKind::CardCallback && f.message_id.as_deref() == Some(&m))
+                .map(|f| f.connection)
+        });
+    assert!(
+        pressed_on.is_some() && pressed_on != connection_of(&first.msg_id),
+        "the press went to connection {pressed_on:?}, the question to {:?}",
+        connection_of(&first.msg_id)
+    );
+    for q in &questions {
+        let text = cluster.cards_of(q)[0].text("content");
+        assert!(
+            text.contains("已停止") && !text.contains("t300"),
+            "{}: stopped, not answered to its end: {text}",
+            q.cid
+        );
+    }
+    let stopped_notes = cluster
+        .dt()
+        .sent_messages()
+        .iter()
+        .filter(|m| m.text.contains("已停止当前回复"))
+        .count();
+    assert_eq!(stopped_notes, 2, "each /stop is told the reply stopped");
+    let cancelled = cluster
+        .env
+        .gw
+        .requests()
+        .iter()
+        .filter(|r| r.outcome == RequestOutcome::ClientDisconnected)
+        .count();
+    assert_eq!(cancelled, 3, "the model's three answers were cut off");
 }
