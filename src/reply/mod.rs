@@ -156,15 +156,14 @@ pub(crate) async fn run(
         }
         Plan::Stop(conversation) => {
             let mut stopped = deps.conversations.stop_all(&conversation);
+            // Another host of the app may run (another of) the conversation's replies.
+            let request = StopRequest::Conversation {
+                key: conversation.clone(),
+            };
             if stopped == 0 {
-                // The reply may run on another host of the app.
-                stopped = remote_stop::ask(
-                    deps,
-                    StopRequest::Conversation {
-                        key: conversation.clone(),
-                    },
-                )
-                .await;
+                stopped = remote_stop::ask(deps, request).await;
+            } else {
+                remote_stop::tell(deps, request).await;
             }
             let text = if stopped > 0 {
                 notice::STOPPED

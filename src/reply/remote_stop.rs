@@ -27,6 +27,14 @@ pub(super) async fn ask(deps: &ReplyDeps, request: StopRequest) -> usize {
     acted
 }
 
+/// Tells the other hosts to act on `request` too, without waiting (this host stopped a reply
+/// of the conversation itself; another host may run another one).
+pub(super) async fn tell(deps: &ReplyDeps, request: StopRequest) {
+    if let Some(stops) = deps.shared.as_ref().and_then(|s| s.stops()) {
+        stops.tell(request).await;
+    }
+}
+
 /// What this host does when another host asks: stops the conversation's replies, or acts
 /// on the press, when they run here.
 pub(crate) fn handler(deps: Weak<ReplyDeps>) -> StopHandler {

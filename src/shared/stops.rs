@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::SharedState;
+use super::{SharedState, Unavailable};
 use crate::runtime::runtime;
 
 /// How long the asking host waits for the host that runs the reply.
@@ -97,30 +97,16 @@ impl SharedStops {
     /// Asks the other hosts to act on `request`: how many replies one of them stopped, 0
     /// when none answered within [`ANSWER_WITHIN`] or Redis is down.
     pub(crate) async fn ask(&self, request: StopRequest) -> usize {
-        let Some(state) = self.state.upgrade() else {
-            return 0;
-        };
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (answer, answered) = oneshot::channel();
         self.pending_map().insert(id.clone(), answer);
-        let message = Message::Ask {
+        let listeners = self.publish(Message::Ask {
             id: id.clone(),
             from: self.host.clone(),
             request,
-        };
-        let payload = serde_json::to_string(&message).unwrap_or_default();
-        let channel = self.channel.clone();
-        let listeners = state
-            .run(|mut c| async move {
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload)
-                    .query_async::<usize>(&mut c)
-                    .await
-            })
-            .await;
+        });
         // This host hears its own request too: with no other listener nobody can answer.
-        let stopped = match listeners {
+        let stopped = match listeners.await {
             Ok(n) if n > 1 => tokio::time::timeout(ANSWER_WITHIN, answered)
                 .await
                 .ok()
@@ -130,6 +116,36 @@ impl SharedStops {
         };
         self.pending_map().remove(&id);
         stopped
+    }
+
+    /// Tells the other hosts to act on `request`, without waiting for them (this host has
+    /// answered the user already).
+    pub(crate) async fn tell(&self, request: StopRequest) {
+        let _ = self
+            .publish(Message::Ask {
+                id: uuid::Uuid::new_v4().simple().to_string(),
+                from: self.host.clone(),
+                request,
+            })
+            .await;
+    }
+
+    /// Publishes `message` on the channel: how many hosts (this one included) heard it.
+    async fn publish(&self, message: Message) -> Result<usize, Unavailable> {
+        let Some(state) = self.state.upgrade() else {
+            return Err(Unavailable);
+        };
+        let payload = serde_json::to_string(&message).unwrap_or_default();
+        let channel = self.channel.clone();
+        state
+            .run(|mut c| async move {
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(payload)
+                    .query_async::<usize>(&mut c)
+                    .await
+            })
+            .await
     }
 
     fn pending_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<usize>>> {
@@ -163,20 +179,7 @@ impl SharedStops {
     }
 
     async fn answer(&self, id: String, to: String, stopped: usize) {
-        let payload = serde_json::to_string(&Message::Done { id, to, stopped }).unwrap_or_default();
-        let Some(state) = self.state.upgrade() else {
-            return;
-        };
-        let channel = self.channel.clone();
-        let _ = state
-            .run(|mut c| async move {
-                redis::cmd("PUBLISH")
-                    .arg(channel)
-                    .arg(payload)
-                    .query_async::<usize>(&mut c)
-                    .await
-            })
-            .await;
+        let _ = self.publish(Message::Done { id, to, stopped }).await;
     }
 }
 

@@ -804,3 +804,69 @@ fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
         .count();
     assert_eq!(cancelled, 3, "the model's three answers were cut off");
 }
+
+#[test]
+fn stop_ends_the_conversations_replies_on_every_host() {
+    let Some(cluster) = Cluster::start("shared-stop-all", quiet_stream(), None) else {
+        return;
+    };
+    // Two colleagues ask in one group; the emulator deals the two questions to hosts 1 and 2,
+    // a question elsewhere to host 3, and the `/stop` to host 1 again: host 1 stops its own
+    // answer and tells the others.
+    let group = "cid同一个群==";
+    let colleague = |i: usize| Sender {
+        staff_id: format!("0166All{i:06}"),
+        nick: format!("同事{i}"),
+    };
+    let asked: Vec<String> = (0..2)
+        .map(|i| {
+            cluster.dt().push_bot_message(MessageSpec {
+                sender: colleague(i),
+                ..MessageSpec::group_text(group, &format!("问题{i} TOKENS:300 PACE:50"))
+            })
+        })
+        .collect();
+    let elsewhere = cluster.push("Else", 1, "TOKENS:300 PACE:50", 300);
+    let streaming = |e: &DingTalkEmulator| {
+        e.cards()
+            .iter()
+            .filter(|c| !ended(c) && !shown_answer(c).is_empty())
+            .count()
+            == 3
+    };
+    cluster.wait_within("three answers streaming", ALL_REPLIES, streaming);
+    let stop = cluster.dt().push_bot_message(MessageSpec {
+        sender: colleague(0),
+        ..MessageSpec::group_text(group, "/stop")
+    });
+    let connection_of = |msg_id: &str| {
+        cluster
+            .dt()
+            .stream_frames()
+            .iter()
+            .find(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
+            .map(|f| f.connection)
+    };
+    let on: Vec<_> = asked.iter().map(|m| connection_of(m)).collect();
+    assert!(
+        on[0] != on[1] && on.contains(&connection_of(&stop)),
+        "the questions went to {on:?}, the /stop to {:?}",
+        connection_of(&stop)
+    );
+    let g = group.to_owned();
+    cluster.wait_within("both answers in the group stopped", ALL_REPLIES, move |e| {
+        let cards = e.cards();
+        let mine: Vec<&Card> = cards.iter().filter(|c| in_group(c, &g)).collect();
+        mine.len() == 2 && mine.iter().all(|c| c.state == CardState::Finished)
+    });
+    for card in cluster.dt().cards().iter().filter(|c| in_group(c, group)) {
+        let text = card.text("content");
+        assert!(text.contains("已停止") && !text.contains("t300"), "{text}");
+    }
+    let other = &cluster.cards_of(&elsewhere[0])[0];
+    assert!(
+        !ended(other) || other.text("content").contains("t300"),
+        "the answer in another group goes on: {}",
+        other.text("content")
+    );
+}
