@@ -28,7 +28,7 @@ use openclaw_dingtalk_emulator::dingtalk::{
     QpsScope, StreamConfig,
 };
 use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
-use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, RequestOutcome};
+use openclaw_dingtalk_emulator::gateway::{FakeGatewayConfig, GatewayRequest, RequestOutcome};
 use openclaw_dingtalk_emulator::manifest::TestManifest;
 use openclaw_dingtalk_emulator::redis::RedisServer;
 use support::{quiet_stream, tokens, Env, Host};
@@ -788,21 +788,34 @@ fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
             q.cid
         );
     }
-    let stopped_notes = cluster
-        .dt()
-        .sent_messages()
-        .iter()
-        .filter(|m| m.text.contains("已停止当前回复"))
-        .count();
-    assert_eq!(stopped_notes, 2, "each /stop is told the reply stopped");
-    let cancelled = cluster
+    // Each /stop is told the reply stopped (the note may follow the card's end).
+    cluster.wait_within("two notes that the reply stopped", ALL_REPLIES, |e| {
+        e.sent_messages()
+            .iter()
+            .filter(|m| m.text.contains("已停止当前回复"))
+            .count()
+            == 2
+    });
+    assert!(
+        !cluster
+            .dt()
+            .sent_messages()
+            .iter()
+            .any(|m| m.text.contains("没有进行中的回复")),
+        "no /stop was told there was nothing to stop"
+    );
+    let cut_off = |requests: &[GatewayRequest]| {
+        requests
+            .iter()
+            .filter(|r| r.outcome == RequestOutcome::ClientDisconnected)
+            .count()
+            == 3
+    };
+    let all_cut = cluster
         .env
-        .gw
-        .requests()
-        .iter()
-        .filter(|r| r.outcome == RequestOutcome::ClientDisconnected)
-        .count();
-    assert_eq!(cancelled, 3, "the model's three answers were cut off");
+        .rt
+        .block_on(cluster.env.gw.wait_for(cut_off, support::WAIT));
+    assert!(all_cut, "the model's three answers were cut off");
 }
 
 #[test]
