@@ -53,6 +53,42 @@ fn answer_all(h: &Harness, hosts: [&Skill; 2], questions: usize, group: &str, pa
     }
 }
 
+/// A host's manifest with the stand-up schedule `standup` (cron `cron`, `collect` its
+/// collect settings) in the group `cid站会群==`.
+fn standup_manifest(
+    h: &Harness,
+    redis: &RedisServer,
+    name: &str,
+    cron: &str,
+    collect: serde_json::Value,
+) -> String {
+    h.manifest()
+        .state_dir(format!("state-{name}"))
+        .shared_state(&redis.url(), 2)
+        .set(
+            "schedules",
+            serde_json::json!([{
+                "name": "standup", "cron": cron, "groups": ["cid站会群=="],
+                "prompt": "按人整理今天的站会", "collect": collect,
+            }]),
+        )
+        .to_yaml()
+}
+
+/// `text` from `nick` (`staff_id`) in the stand-up group, as DingTalk delivers it.
+fn standup_message(h: &Harness, staff_id: &str, nick: &str, text: &str) -> String {
+    use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
+    h.dingtalk
+        .bot_message(MessageSpec {
+            sender: Sender {
+                staff_id: staff_id.into(),
+                nick: nick.into(),
+            },
+            ..MessageSpec::group_text("cid站会群==", text)
+        })
+        .to_string()
+}
+
 fn shared_up(skill: &Skill) -> bool {
     wait_info(skill, |i| i["shared_state"]["up"] == true)
 }
@@ -227,7 +263,6 @@ fn a_tenant_limit_below_the_budget_is_learned_from_what_both_hosts_sent() {
 
 #[test]
 fn a_stand_up_collected_on_two_hosts_is_summarized_once_whichever_host_posts_it() {
-    use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
     let Some(redis) = RedisServer::start_for_test("a_stand_up_collected_on_two_hosts") else {
         return;
     };
@@ -237,34 +272,19 @@ fn a_stand_up_collected_on_two_hosts_is_summarized_once_whichever_host_posts_it(
     // A tick every 2 s (6-field pattern, seconds first); nothing is posted while nothing was
     // collected.
     let manifest = |name: &str| {
-        h.manifest()
-            .state_dir(format!("state-{name}"))
-            .shared_state(&redis.url(), 2)
-            .set(
-                "schedules",
-                serde_json::json!([{
-                    "name": "standup", "cron": "*/2 * * * * *", "groups": ["cid站会群=="],
-                    "prompt": "按人整理今天的站会",
-                    "collect": {"tag": "#standup", "when_empty": "skip"},
-                }]),
-            )
-            .to_yaml()
+        standup_manifest(
+            &h,
+            &redis,
+            name,
+            "*/2 * * * * *",
+            serde_json::json!({"tag": "#standup", "when_empty": "skip"}),
+        )
     };
     let a = h.skill_with(&plugin, &manifest("a"));
     let b = h.skill_with(&plugin, &manifest("b"));
     assert!(shared_up(&a) && shared_up(&b));
 
-    let person = |staff_id: &str, nick: &str, text: &str| {
-        h.dingtalk
-            .bot_message(MessageSpec {
-                sender: Sender {
-                    staff_id: staff_id.into(),
-                    nick: nick.into(),
-                },
-                ..MessageSpec::group_text("cid站会群==", text)
-            })
-            .to_string()
-    };
+    let person = |staff_id: &str, nick: &str, text: &str| standup_message(&h, staff_id, nick, text);
     let said = [
         (&a, person("zs-01", "张三", "#standup 昨天：修复登录超时")),
         (&b, person("ls-02", "李四", "#standup 今天：联调支付")),
@@ -339,7 +359,6 @@ fn a_stand_up_collected_on_two_hosts_is_summarized_once_whichever_host_posts_it(
 
 #[test]
 fn a_collection_full_on_one_host_is_full_on_every_host() {
-    use openclaw_dingtalk_emulator::event::{MessageSpec, Sender};
     let Some(redis) = RedisServer::start_for_test("a_collection_full") else {
         return;
     };
@@ -347,18 +366,13 @@ fn a_collection_full_on_one_host_is_full_on_every_host() {
     let plugin = plugin();
     // At most two messages a tick; the tick (1 January, 09:00) does not come during the test.
     let manifest = |name: &str| {
-        h.manifest()
-            .state_dir(format!("state-{name}"))
-            .shared_state(&redis.url(), 2)
-            .set(
-                "schedules",
-                serde_json::json!([{
-                    "name": "standup", "cron": "0 9 1 1 *", "groups": ["cid站会群=="],
-                    "prompt": "按人整理今天的站会",
-                    "collect": {"tag": "#standup", "max_messages": 2},
-                }]),
-            )
-            .to_yaml()
+        standup_manifest(
+            &h,
+            &redis,
+            name,
+            "0 9 1 1 *",
+            serde_json::json!({"tag": "#standup", "max_messages": 2}),
+        )
     };
     let a = h.skill_with(&plugin, &manifest("a"));
     let b = h.skill_with(&plugin, &manifest("b"));
@@ -369,14 +383,8 @@ fn a_collection_full_on_one_host_is_full_on_every_host() {
         (&a, "ww-03", "王五", "#standup 阻碍：测试环境不稳定"),
     ];
     for (skill, staff_id, nick, text) in said {
-        let event = h.dingtalk.bot_message(MessageSpec {
-            sender: Sender {
-                staff_id: staff_id.into(),
-                nick: nick.into(),
-            },
-            ..MessageSpec::group_text("cid站会群==", text)
-        });
-        collect(skill.handle_event(&event.to_string()).unwrap());
+        let event = standup_message(&h, staff_id, nick, text);
+        collect(skill.handle_event(&event).unwrap());
     }
     let answers: Vec<String> = h
         .dingtalk

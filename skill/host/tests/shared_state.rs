@@ -261,6 +261,15 @@ impl Cluster {
             .count()
     }
 
+    /// The Stream connection the robot message `msg_id` first went out on.
+    fn connection_of(&self, msg_id: &str) -> Option<u64> {
+        self.dt()
+            .stream_frames()
+            .iter()
+            .find(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
+            .map(|f| f.connection)
+    }
+
     /// The Stream connections the question's callback went out on, in order.
     fn delivered_on(&self, q: &Question) -> Vec<(u64, bool)> {
         self.dt()
@@ -712,14 +721,6 @@ fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
     // Three long answers, one on each host (the emulator deals the pushes round-robin).
     let questions = cluster.push("Stop", 3, "TOKENS:300 PACE:50", 300);
     cluster.wait_streaming(&questions.iter().collect::<Vec<_>>(), 3);
-    let connection_of = |msg_id: &str| {
-        cluster
-            .dt()
-            .stream_frames()
-            .iter()
-            .find(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
-            .map(|f| f.connection)
-    };
     let asker = |i: usize| Sender {
         staff_id: format!("0166Stop{i:06}"),
         nick: format!("同事{i}"),
@@ -732,7 +733,10 @@ fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
             sender: asker(i),
             ..MessageSpec::group_text(&q.cid, "/stop")
         });
-        let (question_on, stop_on) = (connection_of(&q.msg_id), connection_of(&stop));
+        let (question_on, stop_on) = (
+            cluster.connection_of(&q.msg_id),
+            cluster.connection_of(&stop),
+        );
         assert!(
             stop_on.is_some() && stop_on != question_on,
             "the /stop of {} went to connection {stop_on:?}, its question to {question_on:?}",
@@ -776,9 +780,9 @@ fn stop_and_the_stop_button_reach_the_host_that_runs_the_reply() {
                 .map(|f| f.connection)
         });
     assert!(
-        pressed_on.is_some() && pressed_on != connection_of(&first.msg_id),
+        pressed_on.is_some() && pressed_on != cluster.connection_of(&first.msg_id),
         "the press went to connection {pressed_on:?}, the question to {:?}",
-        connection_of(&first.msg_id)
+        cluster.connection_of(&first.msg_id)
     );
     for q in &questions {
         let text = cluster.cards_of(q)[0].text("content");
@@ -852,19 +856,11 @@ fn stop_ends_the_conversations_replies_on_every_host() {
         sender: colleague(0),
         ..MessageSpec::group_text(group, "/stop")
     });
-    let connection_of = |msg_id: &str| {
-        cluster
-            .dt()
-            .stream_frames()
-            .iter()
-            .find(|f| f.kind == FrameKind::Callback && f.msg_id.as_deref() == Some(msg_id))
-            .map(|f| f.connection)
-    };
-    let on: Vec<_> = asked.iter().map(|m| connection_of(m)).collect();
+    let on: Vec<_> = asked.iter().map(|m| cluster.connection_of(m)).collect();
     assert!(
-        on[0] != on[1] && on.contains(&connection_of(&stop)),
+        on[0] != on[1] && on.contains(&cluster.connection_of(&stop)),
         "the questions went to {on:?}, the /stop to {:?}",
-        connection_of(&stop)
+        cluster.connection_of(&stop)
     );
     let g = group.to_owned();
     cluster.wait_within("both answers in the group stopped", ALL_REPLIES, move |e| {
