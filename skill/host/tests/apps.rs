@@ -74,7 +74,8 @@ fn each_app_has_its_own_stream_and_answers_its_own_robots_messages() {
     }
     assert!(!stdout.contains("运维-app-secret"), "no secret in check");
 
-    let mut host = env.host(&manifest, &[]);
+    let mut host = env.host(&manifest, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics_url = host.logged_url("metrics listening on ");
     env.wait_connections(1);
     let ok = env.rt.block_on(it.wait_until(
         |e| e.stream_connections().first().is_some_and(|c| c.is_open()),
@@ -100,6 +101,19 @@ fn each_app_has_its_own_stream_and_answers_its_own_robots_messages() {
                 && m.contains(&format!(" app={app} "))
                 && m.contains("outcome=finished")
         });
+    }
+
+    // Each robot's DingTalk calls are its own series.
+    let metrics = env.get_text(&metrics_url);
+    for series in [
+        r#"openclaw_dingtalk_calls_total{app="hr",kind="create"} 1"#,
+        r#"openclaw_dingtalk_calls_total{app="it",kind="create"} 1"#,
+        r#"openclaw_dingtalk_qps_limited_total{app="it"} 0"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} in\n{metrics}"
+        );
     }
 
     it.add_robot_to_group("cid运维值班==");

@@ -128,7 +128,10 @@ fn stream_message_ends_in_a_finished_card() {
         1.0
     );
     assert_eq!(
-        metric(&text, "openclaw_dingtalk_calls_total{kind=\"create\"}"),
+        metric(
+            &text,
+            "openclaw_dingtalk_calls_total{app=\"default\",kind=\"create\"}"
+        ),
         1.0
     );
     assert!(metric(&text, "openclaw_stream_frames_total{type=\"ping\"}") >= 1.0);

@@ -296,9 +296,9 @@ mod tests {
             "openclaw_skill_events_total 3",
             "openclaw_replies_total{outcome=\"finished\"} 2",
             "openclaw_replies_total{outcome=\"stuck\"} 0",
-            "openclaw_dingtalk_calls_total{kind=\"stream\"} 6",
-            "openclaw_dingtalk_qps_limited_total 4",
-            "openclaw_dingtalk_call_failures_total 1",
+            "openclaw_dingtalk_calls_total{app=\"default\",kind=\"stream\"} 6",
+            "openclaw_dingtalk_qps_limited_total{app=\"default\"} 4",
+            "openclaw_dingtalk_call_failures_total{app=\"default\"} 1",
             "# TYPE openclaw_reply_seconds histogram",
             "# TYPE openclaw_card_staleness_seconds histogram",
             "openclaw_card_staleness_seconds_bucket{le=\"0.05\"} 3",
@@ -306,13 +306,13 @@ mod tests {
             "openclaw_card_staleness_seconds_bucket{le=\"+Inf\"} 6",
             "openclaw_card_staleness_seconds_sum 1.4",
             "openclaw_card_staleness_seconds_count 6",
-            "openclaw_dingtalk_budget_calls_per_second{api=\"create\"} 3.5",
-            "openclaw_dingtalk_budget_learned{api=\"create\"} 1",
-            "openclaw_dingtalk_budget_learned{api=\"app\"} 0",
-            "openclaw_dingtalk_budget_waiting 4",
-            "openclaw_dingtalk_month_calls 120",
-            "openclaw_dingtalk_month_quota 5000",
-            "openclaw_dingtalk_quota_exhausted 1",
+            "openclaw_dingtalk_budget_calls_per_second{app=\"default\",api=\"create\"} 3.5",
+            "openclaw_dingtalk_budget_learned{app=\"default\",api=\"create\"} 1",
+            "openclaw_dingtalk_budget_learned{app=\"default\",api=\"app\"} 0",
+            "openclaw_dingtalk_budget_waiting{app=\"default\"} 4",
+            "openclaw_dingtalk_month_calls{app=\"default\"} 120",
+            "openclaw_dingtalk_month_quota{app=\"default\"} 5000",
+            "openclaw_dingtalk_quota_exhausted{app=\"default\"} 1",
             "openclaw_skill_accepting 1",
             "openclaw_shared_state_up 0",
             "openclaw_shared_state_outages_total 2",
@@ -329,12 +329,51 @@ mod tests {
     }
 
     #[test]
+    fn each_app_has_its_own_dingtalk_series() {
+        let (m, mut info) = state();
+        info["apps"] = serde_json::json!([
+            {"name": "hr", "dingtalk_calls": {"by_kind": {"create": 5}, "qps_limited": 7, "failed": 2},
+             "dingtalk_budget": {"apis": {"create": {"calls_per_second": 2.8, "learned": true}}, "waiting": 3, "month": {"calls": 40}}},
+            {"name": "it", "dingtalk_calls": {"by_kind": {"create": 1}, "qps_limited": 0, "failed": 0},
+             "dingtalk_budget": {"apis": {"create": {"calls_per_second": 20.0, "learned": false}}, "waiting": 0, "month": {"calls": 9, "quota": 100}}},
+        ]);
+        let text = m.render(Some(&info));
+        for line in [
+            r#"openclaw_dingtalk_calls_total{app="hr",kind="create"} 5"#,
+            r#"openclaw_dingtalk_calls_total{app="it",kind="create"} 1"#,
+            r#"openclaw_dingtalk_qps_limited_total{app="hr"} 7"#,
+            r#"openclaw_dingtalk_qps_limited_total{app="it"} 0"#,
+            r#"openclaw_dingtalk_budget_calls_per_second{app="hr",api="create"} 2.8"#,
+            r#"openclaw_dingtalk_budget_calls_per_second{app="it",api="create"} 20.0"#,
+            r#"openclaw_dingtalk_budget_learned{app="hr",api="create"} 1"#,
+            r#"openclaw_dingtalk_budget_waiting{app="hr"} 3"#,
+            r#"openclaw_dingtalk_month_calls{app="it"} 9"#,
+            r#"openclaw_dingtalk_month_quota{app="it"} 100"#,
+            r#"openclaw_dingtalk_quota_exhausted{app="hr"} 0"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(r#"app="default""#),
+            "the listed apps replace the top-level figures: {text}"
+        );
+        assert!(
+            !text.contains(r#"month_quota{app="hr"}"#),
+            "hr has no quota"
+        );
+    }
+
+    #[test]
     fn label_values_are_escaped() {
         let (m, info) = state();
         let text = m.render(Some(&info));
         assert!(
-            text.lines()
-                .any(|l| l == r#"openclaw_dingtalk_calls_total{kind="we\"b\\x\ny"} 1"#),
+            text.lines().any(
+                |l| l == r#"openclaw_dingtalk_calls_total{app="default",kind="we\"b\\x\ny"} 1"#
+            ),
             "{text}"
         );
     }

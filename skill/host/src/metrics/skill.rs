@@ -1,6 +1,6 @@
 //! The skill's series, read from `Skill::info` at scrape time: replies by outcome, DingTalk
-//! calls by kind, 403s, the learned DingTalk budget, the card staleness histogram and, with
-//! `shared_state:`, whether Redis answers.
+//! calls by kind, 403s and the learned DingTalk budget (each labelled with its app), the card
+//! staleness histogram and, with `shared_state:`, whether Redis answers.
 
 use std::collections::HashMap;
 
@@ -90,37 +90,9 @@ impl Collector for SkillInfo {
             "Replies running now.",
             i64::try_from(r("in_flight")).unwrap_or(i64::MAX),
         )?;
-        let calls = info.get("dingtalk_calls");
-        let mut family = encoder.encode_descriptor(
-            "openclaw_dingtalk_calls",
-            "DingTalk API calls sent by the skill, by kind.",
-            None,
-            MetricType::Counter,
-        )?;
-        if let Some(by_kind) = calls
-            .and_then(|c| c.get("by_kind"))
-            .and_then(Value::as_object)
-        {
-            for (kind, n) in by_kind {
-                ConstCounter::new(num(Some(n)))
-                    .encode(family.encode_family(&[("kind", kind.as_str())])?)?;
-            }
-        }
-        counter(
-            &mut encoder,
-            "openclaw_dingtalk_qps_limited",
-            "DingTalk answers HTTP 403 Forbidden.AccessDenied.QpsLimit*.",
-            num(calls.and_then(|c| c.get("qps_limited"))),
-        )?;
-        counter(
-            &mut encoder,
-            "openclaw_dingtalk_call_failures",
-            "DingTalk calls that failed (any error status or transport error).",
-            num(calls.and_then(|c| c.get("failed"))),
-        )?;
-        if let Some(budget) = info.get("dingtalk_budget") {
-            encode_budget(&mut encoder, budget)?;
-        }
+        let apps = dingtalk_apps(info);
+        encode_calls(&mut encoder, &apps)?;
+        encode_budget(&mut encoder, &apps)?;
         if let Some(staleness) = info.get("card_staleness") {
             encode_staleness(&mut encoder, staleness)?;
         }
@@ -149,26 +121,127 @@ impl Collector for SkillInfo {
     }
 }
 
-/// The learned DingTalk budget (`info.dingtalk_budget`): the rate in use per API and
-/// app-wide, whether a 403 lowered it, calls waiting, and the month's calls against the quota.
-fn encode_budget(encoder: &mut DescriptorEncoder, budget: &Value) -> Result {
-    let mut lanes: Vec<(&str, &Value)> = budget
-        .get("apis")
-        .and_then(Value::as_object)
-        .map(|apis| apis.iter().map(|(k, v)| (k.as_str(), v)).collect())
-        .unwrap_or_default();
-    if let Some(app) = budget.get("app") {
-        lanes.push(("app", app));
+/// One DingTalk app's part of `info`: its name, calls and budget.
+struct AppInfo<'a> {
+    name: &'a str,
+    calls: Option<&'a Value>,
+    budget: Option<&'a Value>,
+}
+
+/// Every app of `info.apps` (one per robot); a plugin that does not list them has one app,
+/// named `default`, whose figures are at the top of `info`.
+fn dingtalk_apps(info: &Value) -> Vec<AppInfo<'_>> {
+    match info.get("apps").and_then(Value::as_array) {
+        Some(apps) if !apps.is_empty() => apps
+            .iter()
+            .map(|app| AppInfo {
+                name: app.get("name").and_then(Value::as_str).unwrap_or("default"),
+                calls: app.get("dingtalk_calls"),
+                budget: app.get("dingtalk_budget"),
+            })
+            .collect(),
+        _ => vec![AppInfo {
+            name: "default",
+            calls: info.get("dingtalk_calls"),
+            budget: info.get("dingtalk_budget"),
+        }],
     }
+}
+
+/// A counter or gauge family (`metric_type`) with one series per app.
+fn per_app(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    series: &[(&str, i64)],
+) -> Result {
+    let mut family = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (app, value) in series {
+        let labels = [("app", *app)];
+        if metric_type == MetricType::Gauge {
+            ConstGauge::new(*value).encode(family.encode_family(&labels)?)?;
+        } else {
+            ConstCounter::new(u64::try_from(*value).unwrap_or(0))
+                .encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// The DingTalk calls of each app (`info.apps[].dingtalk_calls`): by kind, 403s, failures.
+fn encode_calls(encoder: &mut DescriptorEncoder, apps: &[AppInfo<'_>]) -> Result {
+    let mut family = encoder.encode_descriptor(
+        "openclaw_dingtalk_calls",
+        "DingTalk API calls sent by the skill, by app and kind.",
+        None,
+        MetricType::Counter,
+    )?;
+    for app in apps {
+        let by_kind = app
+            .calls
+            .and_then(|c| c.get("by_kind"))
+            .and_then(Value::as_object);
+        for (kind, n) in by_kind.into_iter().flatten() {
+            ConstCounter::new(num(Some(n)))
+                .encode(family.encode_family(&[("app", app.name), ("kind", kind.as_str())])?)?;
+        }
+    }
+    let count = |app: &AppInfo<'_>, key: &str| {
+        i64::try_from(num(app.calls.and_then(|c| c.get(key)))).unwrap_or(i64::MAX)
+    };
+    let limited: Vec<_> = apps
+        .iter()
+        .map(|a| (a.name, count(a, "qps_limited")))
+        .collect();
+    per_app(
+        encoder,
+        "openclaw_dingtalk_qps_limited",
+        "DingTalk answers HTTP 403 Forbidden.AccessDenied.QpsLimit*, by app.",
+        MetricType::Counter,
+        &limited,
+    )?;
+    let failed: Vec<_> = apps.iter().map(|a| (a.name, count(a, "failed"))).collect();
+    per_app(
+        encoder,
+        "openclaw_dingtalk_call_failures",
+        "DingTalk calls that failed (any error status or transport error), by app.",
+        MetricType::Counter,
+        &failed,
+    )
+}
+
+/// The learned DingTalk budget of each app (`info.apps[].dingtalk_budget`): the rate in use
+/// per API and app-wide, whether a 403 lowered it, calls waiting, and the month's calls
+/// against the quota.
+fn encode_budget(encoder: &mut DescriptorEncoder, apps: &[AppInfo<'_>]) -> Result {
+    let budgets: Vec<(&str, &Value)> = apps
+        .iter()
+        .filter_map(|a| a.budget.map(|b| (a.name, b)))
+        .collect();
+    let lanes = |budget: &'_ Value| -> Vec<(String, Value)> {
+        let mut lanes: Vec<(String, Value)> = budget
+            .get("apis")
+            .and_then(Value::as_object)
+            .map(|apis| apis.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        if let Some(app) = budget.get("app") {
+            lanes.push(("app".into(), app.clone()));
+        }
+        lanes
+    };
     let mut family = encoder.encode_descriptor(
         "openclaw_dingtalk_budget_calls_per_second",
-        "The call rate the skill allows itself, per DingTalk API and app-wide (learned from 403 QpsLimit answers; starts at dingtalk.api_qps).",
+        "The call rate the skill allows itself, per app, DingTalk API and app-wide (learned from 403 QpsLimit answers; starts at dingtalk.api_qps).",
         None,
         MetricType::Gauge,
     )?;
-    for (api, lane) in &lanes {
-        if let Some(rate) = lane.get("calls_per_second").and_then(Value::as_f64) {
-            ConstGauge::new(rate).encode(family.encode_family(&[("api", *api)])?)?;
+    for (app, budget) in &budgets {
+        for (api, lane) in lanes(budget) {
+            if let Some(rate) = lane.get("calls_per_second").and_then(Value::as_f64) {
+                ConstGauge::new(rate)
+                    .encode(family.encode_family(&[("app", *app), ("api", api.as_str())])?)?;
+            }
         }
     }
     let mut family = encoder.encode_descriptor(
@@ -177,41 +250,71 @@ fn encode_budget(encoder: &mut DescriptorEncoder, budget: &Value) -> Result {
         None,
         MetricType::Gauge,
     )?;
-    for (api, lane) in &lanes {
-        let learned = lane.get("learned").and_then(Value::as_bool) == Some(true);
-        ConstGauge::new(i64::from(learned)).encode(family.encode_family(&[("api", *api)])?)?;
+    for (app, budget) in &budgets {
+        for (api, lane) in lanes(budget) {
+            let learned = lane.get("learned").and_then(Value::as_bool) == Some(true);
+            ConstGauge::new(i64::from(learned))
+                .encode(family.encode_family(&[("app", *app), ("api", api.as_str())])?)?;
+        }
     }
-    gauge(
+    let month_num = |budget: &Value, k: &str| {
+        budget
+            .get("month")
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_i64)
+    };
+    let waiting: Vec<_> = budgets
+        .iter()
+        .map(|(app, b)| (*app, b.get("waiting").and_then(Value::as_i64).unwrap_or(0)))
+        .collect();
+    per_app(
         encoder,
         "openclaw_dingtalk_budget_waiting",
-        "DingTalk calls waiting for a slot in the budget.",
-        budget.get("waiting").and_then(Value::as_i64).unwrap_or(0),
+        "DingTalk calls waiting for a slot in the app's budget.",
+        MetricType::Gauge,
+        &waiting,
     )?;
-    let month = budget.get("month");
-    let month_num = |k: &str| month.and_then(|m| m.get(k)).and_then(Value::as_i64);
-    gauge(
+    let month: Vec<_> = budgets
+        .iter()
+        .map(|(app, b)| (*app, month_num(b, "calls").unwrap_or(0)))
+        .collect();
+    per_app(
         encoder,
         "openclaw_dingtalk_month_calls",
-        "DingTalk calls this calendar month (China time), as counted by the skill.",
-        month_num("calls").unwrap_or(0),
+        "DingTalk calls this calendar month (China time), by app, as counted by the skill.",
+        MetricType::Gauge,
+        &month,
     )?;
-    if let Some(quota) = month_num("quota") {
-        gauge(
+    let quotas: Vec<_> = budgets
+        .iter()
+        .filter_map(|(app, b)| month_num(b, "quota").map(|q| (*app, q)))
+        .collect();
+    if !quotas.is_empty() {
+        per_app(
             encoder,
             "openclaw_dingtalk_month_quota",
-            "dingtalk.monthly_call_quota.",
-            quota,
+            "dingtalk.monthly_call_quota, by app.",
+            MetricType::Gauge,
+            &quotas,
         )?;
     }
-    let exhausted = month
-        .and_then(|m| m.get("exhausted"))
-        .and_then(Value::as_bool)
-        == Some(true);
-    gauge(
+    let exhausted: Vec<_> = budgets
+        .iter()
+        .map(|(app, b)| {
+            let out = b
+                .get("month")
+                .and_then(|m| m.get("exhausted"))
+                .and_then(Value::as_bool)
+                == Some(true);
+            (*app, i64::from(out))
+        })
+        .collect();
+    per_app(
         encoder,
         "openclaw_dingtalk_quota_exhausted",
-        "1 when DingTalk refused calls this month for the organisation's monthly API quota (errcode 90020).",
-        i64::from(exhausted),
+        "1 when DingTalk refused the app's calls this month for the organisation's monthly API quota (errcode 90020).",
+        MetricType::Gauge,
+        &exhausted,
     )
 }
 
